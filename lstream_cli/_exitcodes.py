@@ -1,0 +1,49 @@
+"""The one exit-code table shared by every command.
+
+Documented in ``lstream --help`` and the README; scripts rely on it, so a
+value never changes meaning.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["EXIT_CODE_HELP", "ExitStatus", "LstreamError", "UsageError"]
+
+
+class ExitStatus(IntEnum):
+    SUCCESS = 0
+    ERROR = 1  # anything else: a failed write to the output, an internal error
+    USAGE = 2  # bad flag, bad URL, missing file, no credentials for --auth iam
+    HTTP_ERROR = 3  # the server answered with a non-2xx status (bench: errors)
+    TRUNCATED = 4  # the body ended before the protocol said it would
+    NETWORK = 5  # connection refused, DNS, TLS failure or timeout
+    THRESHOLDS = 6  # bench: a --fail-if threshold was breached
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
+EXIT_CODE_HELP = """\b
+Exit codes:
+  0    success
+  1    other error (output could not be written, internal error)
+  2    usage error (bad flag, URL, file or missing credentials)
+  3    HTTP error (non-2xx status) or failed requests
+  4    stream truncated (body cut before its end)
+  5    connection failure or timeout (refused, DNS, TLS, --timeout)
+  6    a --fail-if threshold was breached (bench)
+  130  interrupted (Ctrl-C)"""
+
+
+class LstreamError(Exception):
+    """An error the user can act on: printed as one line, mapped to an exit code."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, exit_status: ExitStatus | None = None) -> None:
+        super().__init__(message)
+        if exit_status is not None:
+            self.exit_status = exit_status
+
+
+class UsageError(LstreamError):
+    exit_status = ExitStatus.USAGE

@@ -1,0 +1,157 @@
+"""Flags shared by several commands, and their conversion to engine values.
+
+``request_options`` adds DESIGN §1's request flags (-X, -H, -d, --auth,
+--profile, --region, --service, --timeout, --insecure) and
+``spec_from_options`` turns them into a :class:`RequestSpec`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lstream_cli._exitcodes import UsageError
+from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header
+
+__all__ = [
+    "check_url",
+    "json_option",
+    "read_data",
+    "request_options",
+    "spec_from_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def request_options(f: F) -> F:
+    """Decorate a command with the shared request flags (outermost first)."""
+    options = [
+        click.option(
+            "-X",
+            "--method",
+            default=None,
+            metavar="METHOD",
+            help="HTTP method (default GET, or POST with -d).",
+        ),
+        click.option(
+            "-H",
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="'K: V'",
+            help="Extra request header; repeatable.",
+        ),
+        click.option(
+            "-d",
+            "--data",
+            default=None,
+            metavar="DATA",
+            help="Request body: text, @file, or @- for stdin.",
+        ),
+        click.option(
+            "--auth",
+            type=click.Choice(["auto", "iam", "none"]),
+            default="auto",
+            show_default=True,
+            help="SigV4-sign the request: auto signs when credentials are found.",
+        ),
+        click.option("--profile", default=None, help="AWS profile for credentials and region."),
+        click.option(
+            "--region",
+            default=None,
+            help="Signing region (default: from <id>.lambda-url.<region>.on.aws, "
+            "else the profile's).",
+        ),
+        click.option(
+            "--service", default="lambda", show_default=True, help="Signing service name."
+        ),
+        click.option(
+            "--timeout",
+            type=float,
+            default=DEFAULT_TIMEOUT_S,
+            show_default=True,
+            metavar="SECONDS",
+            help="Give up when connecting, or waiting for the next byte, takes longer (0 = never).",
+        ),
+        click.option(
+            "-k", "--insecure", is_flag=True, help="Do not verify the server's TLS certificate."
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option(
+        "--json",
+        "json_path",
+        default=None,
+        metavar="PATH",
+        help="Write the machine-readable result to PATH ('-' = stdout).",
+    )(f)
+
+
+def check_url(url: str) -> str:
+    """Reject what cannot be an http(s) URL before anything is sent."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise UsageError(f"invalid URL {url!r}: the scheme must be http or https")
+    if not parsed.host:
+        raise UsageError(f"invalid URL {url!r}: no host")
+    return url
+
+
+def read_data(data: str | None) -> bytes | None:
+    """``-d`` value to bytes: text, ``@file`` or ``@-`` (stdin)."""
+    if data is None:
+        return None
+    if data.startswith("@"):
+        name = data[1:]
+        if name == "-":
+            return sys.stdin.buffer.read()
+        try:
+            return Path(name).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read -d @{name}: {exc.strerror or exc}") from None
+    return data.encode("utf-8")
+
+
+def spec_from_options(
+    url: str,
+    method: str | None,
+    headers: tuple[str, ...],
+    data: str | None,
+    auth: str,
+    profile: str | None,
+    region: str | None,
+    service: str,
+    timeout: float | None,
+    insecure: bool,
+) -> RequestSpec:
+    check_url(url)
+    if timeout is not None and timeout < 0:
+        raise UsageError("--timeout must be 0 (never) or a positive number of seconds")
+    body = read_data(data)
+    return RequestSpec(
+        url=url,
+        method=(method or ("POST" if body is not None else "GET")).upper(),
+        headers=tuple(parse_header(h) for h in headers),
+        body=body,
+        auth=auth,
+        profile=profile,
+        region=region,
+        service=service,
+        timeout=timeout if timeout else None,
+        insecure=insecure,
+    )

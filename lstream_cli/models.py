@@ -1,0 +1,138 @@
+"""Records the measurement produces: one frozen record per request.
+
+A record holds instants as nanosecond offsets from ``t_start`` (the moment
+the request began, or was scheduled to begin under an open-loop rate);
+durations in milliseconds are derived from them, never stored twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["ErrorClass", "Knee", "RequestRecord", "ns_to_ms"]
+
+
+class ErrorClass(str, Enum):
+    """Why a request did not succeed; the keys of ``errors`` in reports."""
+
+    CONNECT = "connect"  # refused, unreachable, DNS failure
+    TLS = "tls"  # handshake or certificate verification failed
+    TIMEOUT = "timeout"  # --timeout elapsed before the body ended
+    TRUNCATED = "truncated"  # the body ended before the protocol said so
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    THROTTLED = "throttled"  # 429 or TooManyRequestsException
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def ns_to_ms(ns: int | None) -> float | None:
+    return None if ns is None else ns / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Knee:
+    """A stream that ran fast, then settled at a lower steady rate."""
+
+    burst_bytes: int  # bytes delivered before the rate dropped
+    rate_after_burst_bytes_per_s: float  # steady rate after the knee
+    at_ms: float  # offset of the knee from t_start
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "burst_bytes": self.burst_bytes,
+            "rate_after_burst_bytes_per_s": round(self.rate_after_burst_bytes_per_s, 1),
+            "at_ms": round(self.at_ms, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """Everything measured about one request; offsets in ns from t_start."""
+
+    t_start_ns: int  # perf_counter_ns() when the request began (or was scheduled)
+    status: int | None  # HTTP status, None when no response arrived
+    connect_ns: int | None  # TCP (+TLS) setup duration; None on a reused connection
+    headers_ns: int | None  # offset: status line and headers received
+    first_byte_ns: int | None  # offset: first body byte (= headers_ns for an empty body)
+    end_ns: int | None  # offset: body ended (or the failure was noticed)
+    bytes: int  # body bytes received
+    reads: int  # body deliveries from the transport
+    gap_max_ns: int | None  # longest silence between reads after the first byte
+    gap_p99_ns: int | None  # 99th percentile of those silences
+    knee: Knee | None  # burst-then-capped-rate pattern, if any
+    complete: bool  # the body ended as the protocol says
+    error: ErrorClass | None  # None on success
+    error_detail: str | None = None  # one line for humans, never secrets
+    response_headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.complete
+
+    @property
+    def headers_ms(self) -> float | None:
+        return ns_to_ms(self.headers_ns)
+
+    @property
+    def ttfb_ms(self) -> float | None:
+        return ns_to_ms(self.first_byte_ns)
+
+    @property
+    def total_ms(self) -> float | None:
+        return ns_to_ms(self.end_ns) if self.complete else None
+
+    @property
+    def connect_ms(self) -> float | None:
+        return ns_to_ms(self.connect_ns)
+
+    @property
+    def gap_max_ms(self) -> float | None:
+        return ns_to_ms(self.gap_max_ns)
+
+    @property
+    def gap_p99_ms(self) -> float | None:
+        return ns_to_ms(self.gap_p99_ns)
+
+    @property
+    def bytes_per_s(self) -> float | None:
+        """bytes / (total - ttfb): the body's own rate, TTFB excluded."""
+        if self.first_byte_ns is None or self.end_ns is None or self.bytes == 0:
+            return None
+        span = self.end_ns - self.first_byte_ns
+        if span <= 0:
+            return None
+        return self.bytes * 1e9 / span
+
+    @property
+    def looks_buffered(self) -> bool:
+        """One delivery at the very end: the server held the body back."""
+        return self.complete and self.reads <= 1 and self.bytes > 0
+
+    def to_json(self, url: str) -> dict[str, Any]:
+        """The ``get`` result of DESIGN §3 (schema_version added by render)."""
+
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 3)
+
+        bps = self.bytes_per_s
+        return {
+            "url": url,
+            "status": self.status,
+            "headers_ms": r(self.headers_ms),
+            "ttfb_ms": r(self.ttfb_ms),
+            "total_ms": r(ns_to_ms(self.end_ns)),
+            "connect_ms": r(self.connect_ms),
+            "bytes": self.bytes,
+            "reads": self.reads,
+            "gap_max_ms": r(self.gap_max_ms),
+            "gap_p99_ms": r(self.gap_p99_ms),
+            "bytes_per_s": None if bps is None else round(bps, 1),
+            "knee": None if self.knee is None else self.knee.to_json(),
+            "complete": self.complete,
+            "error": None if self.error is None else self.error.value,
+            "response_headers": dict(self.response_headers),
+        }

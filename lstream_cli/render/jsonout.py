@@ -1,0 +1,53 @@
+"""Result files, written whole or not at all.
+
+A file is written to a temporary sibling and renamed into place, so a
+crash, a full disk or Ctrl-C never leaves half a JSON document behind.
+``-`` writes to stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lstream_cli._exitcodes import LstreamError
+
+__all__ = ["SCHEMA_VERSION", "dumps", "write_json"]
+
+SCHEMA_VERSION = 1
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_json(path: str, doc: dict[str, Any]) -> None:
+    """Write ``doc`` to ``path`` atomically ('-' = stdout)."""
+    text = dumps(doc)
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise

@@ -1,0 +1,82 @@
+"""What to send: the request spec shared by get, bench and compare-modes.
+
+The CLI turns flags into a :class:`RequestSpec`; :func:`prepare_auth`
+resolves ``--auth auto|iam|none`` into a signer (or none) once, before any
+timing starts, exactly as oha and httpx start the clock after auth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lstream_cli._exitcodes import UsageError
+from lstream_cli.signing import (
+    CredentialsError,
+    RegionError,
+    Signer,
+    credential_sources,
+    load_session,
+    resolve_credentials,
+    resolve_region,
+)
+
+__all__ = ["RequestSpec", "parse_header", "prepare_auth"]
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """One request as the user described it (before signing)."""
+
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = field(default=())  # as given, in order
+    body: bytes | None = None
+    auth: str = "auto"  # auto | iam | none
+    profile: str | None = None
+    region: str | None = None
+    service: str = "lambda"
+    timeout: float | None = DEFAULT_TIMEOUT_S  # connect and idle-read timeout, seconds
+    insecure: bool = False  # skip TLS verification
+
+    def with_url(self, url: str) -> RequestSpec:
+        return replace(self, url=url)
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Name: value'`` -> (name, value); raises UsageError when malformed."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\r\n"):
+        raise UsageError(f"invalid header {text!r}: expected 'Name: value'")
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"invalid header {name!r}: the value holds a line break")
+    return name, value.strip()
+
+
+def prepare_auth(spec: RequestSpec) -> Signer | None:
+    """A signer for ``spec`` or None (``--auth none``, or auto with no credentials).
+
+    Raises UsageError for ``--auth iam`` without credentials, an unknown
+    profile, or a signed request whose region cannot be told.
+    """
+    if spec.auth == "none":
+        return None
+    try:
+        session: Any = load_session(spec.profile)
+        credentials = resolve_credentials(session)
+    except CredentialsError as exc:
+        raise UsageError(str(exc)) from None
+    if credentials is None:
+        if spec.auth == "iam":
+            raise UsageError(
+                "--auth iam: no AWS credentials found; looked in " + credential_sources()
+            )
+        return None
+    try:
+        region = resolve_region(spec.url, spec.region, session)
+    except RegionError as exc:
+        raise UsageError(str(exc)) from None
+    return Signer(credentials, region, spec.service)

@@ -1,0 +1,202 @@
+"""The one statistics module: HDR histograms and the summaries drawn from them.
+
+Every percentile lstream prints comes from here. Values are recorded as
+integers in a fixed unit per metric (microseconds for times, bytes/s for
+rates) so that histograms from worker processes merge exactly: merging
+adds bucket counts, nothing is averaged or resampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = [
+    "PERCENTILES",
+    "Histogram",
+    "Summary",
+    "summarize_values",
+]
+
+# (label, percentile) pairs reported everywhere, in order.
+PERCENTILES: tuple[tuple[str, float], ...] = (
+    ("p50", 50.0),
+    ("p90", 90.0),
+    ("p99", 99.0),
+    ("p999", 99.9),
+)
+
+_SIGNIFICANT_DIGITS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """min, p50, p90, p99, p99.9, max and mean of one metric, in its display unit."""
+
+    count: int
+    min: float | None
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    p999: float | None
+    max: float | None
+    mean: float | None
+
+    def to_json(self, digits: int = 3) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, digits)
+
+        return {
+            "count": self.count,
+            "min": r(self.min),
+            "p50": r(self.p50),
+            "p90": r(self.p90),
+            "p99": r(self.p99),
+            "p999": r(self.p999),
+            "max": r(self.max),
+            "mean": r(self.mean),
+        }
+
+
+class Histogram:
+    """An HDR histogram of one metric.
+
+    ``scale`` converts a display value to the recorded integer unit: a
+    histogram of milliseconds recorded in microseconds has ``scale=1000``.
+    Values above the trackable range are clamped to it and counted in
+    ``clamped`` rather than dropped, so a count is never lost.
+    """
+
+    __slots__ = ("_h", "_max", "_min", "_sum", "clamped", "highest", "scale")
+
+    def __init__(self, highest: int = 3_600_000_000, scale: float = 1000.0) -> None:
+        self.highest = highest  # largest recordable integer (recorded unit)
+        self.scale = scale  # recorded unit per display unit
+        self.clamped = 0  # values clamped to ``highest``
+        self._h = HdrHistogram(1, highest, _SIGNIFICANT_DIGITS)
+        # Exact extremes and sum: HDR buckets are within 0.1%, these are exact.
+        self._min: int | None = None
+        self._max: int | None = None
+        self._sum = 0
+
+    # -- recording ----------------------------------------------------------
+    def record(self, value: float) -> None:
+        """Record one value in display units (e.g. milliseconds)."""
+        self.record_raw(round(value * self.scale))
+
+    def record_raw(self, raw: int) -> None:
+        """Record one value already in the recorded integer unit."""
+        if raw < 0:
+            raw = 0
+        if raw > self.highest:
+            raw = self.highest
+            self.clamped += 1
+        self._h.record_value(raw)
+        self._sum += raw
+        if self._min is None or raw < self._min:
+            self._min = raw
+        if self._max is None or raw > self._max:
+            self._max = raw
+
+    def merge(self, other: Histogram) -> None:
+        """Add ``other``'s counts into this histogram (exact)."""
+        if other.count == 0:
+            return
+        self._h.add(other._h)
+        self.clamped += other.clamped
+        self._sum += other._sum
+        if other._min is not None and (self._min is None or other._min < self._min):
+            self._min = other._min
+        if other._max is not None and (self._max is None or other._max > self._max):
+            self._max = other._max
+
+    # -- reading ------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return int(self._h.get_total_count())
+
+    def percentile(self, p: float) -> float | None:
+        if self.count == 0:
+            return None
+        v = float(self._h.get_value_at_percentile(p))
+        if self._max is not None:
+            v = min(v, float(self._max))
+        return v / self.scale
+
+    def summary(self) -> Summary:
+        n = self.count
+        if n == 0:
+            return Summary(0, None, None, None, None, None, None, None)
+        h = self._h
+        s = self.scale
+        lo = float(self._min if self._min is not None else h.get_min_value())
+        hi = float(self._max if self._max is not None else h.get_max_value())
+
+        def pct(p: float) -> float:
+            # HDR answers with its bucket's upper edge; never beyond the true range.
+            return min(max(float(h.get_value_at_percentile(p)), lo), hi) / s
+
+        return Summary(
+            count=n,
+            min=lo / s,
+            p50=pct(50.0),
+            p90=pct(90.0),
+            p99=pct(99.0),
+            p999=pct(99.9),
+            max=hi / s,
+            mean=self._sum / n / s,
+        )
+
+    def buckets(self, n: int = 20) -> list[tuple[float, int]]:
+        """``n`` equal-width buckets from min to max: (upper bound, count)."""
+        if self.count == 0:
+            return []
+        lo = self._h.get_min_value()
+        hi = self._h.get_max_value()
+        width = max(1, (hi - lo) // n + 1)
+        counts = [0] * n
+        for item in self._h.get_recorded_iterator():
+            idx = min(n - 1, int((item.value_iterated_to - lo) // width))
+            counts[idx] += int(item.count_at_value_iterated_to)
+        return [((lo + width * (i + 1)) / self.scale, c) for i, c in enumerate(counts)]
+
+    # -- serialization ------------------------------------------------------
+    def encode(self) -> str:
+        """HdrHistogram's compressed base64 form (readable by other HDR tools)."""
+        raw = self._h.encode()
+        return raw.decode("ascii") if isinstance(raw, bytes) else str(raw)
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to rebuild this histogram exactly (JSON-safe)."""
+        return {
+            "hdr": self.encode(),
+            "scale": self.scale,
+            "highest": self.highest,
+            "min": self._min,
+            "max": self._max,
+            "sum": self._sum,
+            "clamped": self.clamped,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Histogram:
+        hist = cls(highest=int(state["highest"]), scale=float(state["scale"]))
+        decoded = HdrHistogram.decode(str(state["hdr"]).encode("ascii"))
+        if decoded.get_total_count():
+            hist._h.add(decoded)
+        hist._min = state.get("min")
+        hist._max = state.get("max")
+        hist._sum = int(state.get("sum") or 0)
+        hist.clamped = int(state.get("clamped") or 0)
+        return hist
+
+
+def summarize_values(values: Iterable[float], scale: float = 1000.0) -> Summary:
+    """Summary of an in-memory list (e.g. the gaps of one stream)."""
+    hist = Histogram(scale=scale)
+    for v in values:
+        hist.record(v)
+    return hist.summary()

@@ -1,0 +1,69 @@
+"""Parsing of human quantities: sizes (``5MB``, ``5MiB``) and durations (``10s``).
+
+``MB`` is 10**6 bytes and ``MiB`` 2**20, as AWS's own limits are written
+(6 MB buffered = 6,291,556 bytes is the exception AWS makes, not the rule).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["format_bytes", "format_rate", "parse_duration", "parse_size"]
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """``"7MB"`` -> 7000000, ``"1MiB"`` -> 1048576, ``"512"`` -> 512.
+
+    Raises ValueError with a message fit for a usage error.
+    """
+    m = _SIZE_RE.match(str(text))
+    if not m:
+        raise ValueError(f"invalid size {text!r} (examples: 512, 64KiB, 5MB, 7MiB)")
+    number, unit = m.groups()
+    factor = _SIZE_UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"invalid size unit in {text!r} (use B, KB, MB, GB, KiB, MiB or GiB)")
+    return round(float(number) * factor)
+
+
+def parse_duration(text: str) -> float:
+    """``"10s"`` -> 10.0, ``"2m"`` -> 120.0, ``"250ms"`` -> 0.25, ``"3"`` -> 3.0 (seconds)."""
+    m = _DURATION_RE.match(str(text))
+    if not m:
+        raise ValueError(f"invalid duration {text!r} (examples: 500ms, 10s, 2m)")
+    number, unit = m.groups()
+    factor = _DURATION_UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"invalid duration unit in {text!r} (use ms, s, m or h)")
+    return float(number) * factor
+
+
+def format_bytes(n: float | None) -> str:
+    """Decimal units, like AWS's limits: ``6291556`` -> ``6.29 MB``."""
+    if n is None:
+        return "-"
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f} {unit}"
+    return f"{int(n)} B"
+
+
+def format_rate(bps: float | None) -> str:
+    return "-" if bps is None else f"{format_bytes(bps)}/s"
