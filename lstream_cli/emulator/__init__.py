@@ -1,0 +1,3 @@
+"""The local emulator of streaming function URLs, API Gateway and the Lambda API."""
+
+from __future__ import annotations
