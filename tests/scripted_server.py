@@ -14,7 +14,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -198,10 +198,8 @@ def scripted_server() -> Iterator[ScriptedServer]:
             except OSError:
                 pass
             finally:
-                try:
+                with suppress(OSError):
                     sock.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
 
     class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
