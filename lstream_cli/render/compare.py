@@ -1,0 +1,216 @@
+"""Rendering for ``compare-modes``: progress, the size x mode table, the chart, JSON.
+
+``format_*`` functions return rich renderables or plain data;
+:class:`SweepProgress` owns its transient line on the console. The
+conclusion paragraph is worded by :func:`lstream_cli.compare.conclude`
+(plain text, also written to the JSON); this module only lays it out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from lstream_cli.compare import MODES, STREAMING_MODES, Cell, CellProgress, format_size
+from lstream_cli.units import format_bytes, format_rate
+
+__all__ = [
+    "SweepProgress",
+    "compare_json",
+    "format_chart",
+    "format_report",
+    "format_table",
+    "format_targets",
+]
+
+_CHART_WIDTH = 40  # characters of bar at the longest time
+_TTFB_CHAR = "▒"
+_BODY_CHAR = "█"
+
+
+def _ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    if v >= 10:
+        return f"{v:.0f} ms"
+    return f"{v:.1f} ms"
+
+
+class SweepProgress:
+    """A transient line: which cell, how far into it, time since the sweep began."""
+
+    def __init__(self, console: Console) -> None:
+        self._live = Live(Text(""), console=console, transient=True, auto_refresh=False)
+        self._started = False
+
+    def update(self, p: CellProgress) -> None:
+        if not self._started:
+            self._live.start()
+            self._started = True
+        run = f" run {p.run}/{p.repeat}" if p.repeat > 1 else ""
+        line = (
+            f"[{p.index}/{p.cells}] {p.mode} {format_size(p.size)}{run}: "
+            f"{format_bytes(p.bytes)} received  ·  {p.elapsed_s:.1f} s elapsed"
+        )
+        self._live.update(Text(line), refresh=True)
+
+    def stop(self) -> None:
+        if self._started:
+            self._live.stop()
+            self._started = False
+
+
+def format_targets(targets: Mapping[str, str], emulator: bool) -> Text:
+    """What is being compared, one line per mode."""
+    text = Text()
+    if emulator:
+        text.append("Embedded emulator (lstream serve) on 127.0.0.1, stopped at the end.\n")
+    for mode in MODES:
+        if mode in targets:
+            text.append(f"  {mode:<13} {targets[mode]}\n")
+    return text
+
+
+def _status(cell: Cell) -> Text:
+    rec = cell.record
+    code = "-" if rec.status is None else str(rec.status)
+    if cell.ok:
+        return Text(f"{code} ok", style="green")
+    label = rec.error.value if rec.error is not None else "failed"
+    return Text(f"{code} {label}", style="red")
+
+
+def _knee(cell: Cell) -> str:
+    k = cell.record.knee
+    if cell.mode not in STREAMING_MODES:
+        return ""
+    if k is None:
+        return "-"
+    return f"{format_bytes(k.burst_bytes)}, then {format_rate(k.rate_after_burst_bytes_per_s)}"
+
+
+def _why(cell: Cell) -> Text:
+    if cell.ok:
+        return Text("")
+    text = Text()
+    if cell.limit:
+        text.append(cell.limit, style="bold")
+    if cell.error_text:
+        excerpt = cell.error_text if len(cell.error_text) <= 90 else cell.error_text[:87] + "..."
+        text.append(("\n" if cell.limit else "") + excerpt)
+    if cell.failures and cell.runs > 1:
+        text.append(f"\n{cell.failures} of {cell.runs} runs failed")
+    return text
+
+
+def format_table(cells: Sequence[Cell]) -> Table:
+    """Size x mode: status, TTFB, total, throughput, knee, limit and the error seen."""
+    table = Table(title="compare-modes", title_justify="left", show_lines=False, expand=False)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("mode", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("TTFB", justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("throughput", justify="right", no_wrap=True)
+    table.add_column("knee (burst, then)", no_wrap=True)
+    table.add_column("limit / error seen")
+    last_size: int | None = None
+    for cell in sorted(cells, key=lambda c: (c.size, MODES.index(c.mode))):
+        if last_size is not None and cell.size != last_size:
+            table.add_section()
+        size = format_size(cell.size) if cell.size != last_size else ""
+        last_size = cell.size
+        rec = cell.record
+        table.add_row(
+            size,
+            cell.mode,
+            _status(cell),
+            _ms(rec.ttfb_ms),
+            _ms(rec.total_ms),
+            format_rate(rec.bytes_per_s) if cell.ok else "-",
+            _knee(cell),
+            _why(cell),
+        )
+    return table
+
+
+def _position(ms: float, top: float) -> int:
+    """Characters for ``ms`` on a log scale from 1 ms (0) to ``top`` (full width)."""
+    if ms <= 1.0 or top <= 1.0:
+        return 1 if ms > 0 else 0
+    return max(1, round(_CHART_WIDTH * math.log10(ms) / math.log10(top)))
+
+
+def format_chart(cells: Sequence[Cell]) -> Text:
+    """TTFB (▒) and total time (█) against size, per mode, on a log time scale."""
+    times = [c.record.total_ms for c in cells if c.ok and c.record.total_ms]
+    top = max([*times, 10.0])
+    text = Text()
+    text.append(
+        f"Time to first byte {_TTFB_CHAR} and to the last {_BODY_CHAR}, "
+        f"log scale 1 ms .. {_ms(top)}\n",
+        style="bold",
+    )
+    modes = [m for m in MODES if any(c.mode == m for c in cells)]
+    for mode in modes:
+        text.append(f"{mode}\n", style="bold")
+        for cell in sorted((c for c in cells if c.mode == mode), key=lambda c: c.size):
+            text.append(f"  {format_size(cell.size):>9} │")
+            rec = cell.record
+            if cell.ok and rec.total_ms is not None:
+                first = _position(rec.ttfb_ms or 0.0, top)
+                end = max(first, _position(rec.total_ms, top))
+                text.append(_TTFB_CHAR * first, style="cyan")
+                text.append(_BODY_CHAR * (end - first), style="green")
+                text.append(f" {_ms(rec.ttfb_ms)} / {_ms(rec.total_ms)}\n")
+            else:
+                why = cell.limit or (rec.error.value if rec.error else "failed")
+                text.append(f"✗ {why}\n", style="red")
+    return text
+
+
+def format_report(cells: Sequence[Cell], conclusion: str, interrupted: bool) -> RenderableType:
+    parts: list[RenderableType] = [format_table(cells)]
+    if cells:
+        parts.append(Text(""))
+        parts.append(format_chart(cells))
+    if interrupted:
+        parts.append(Text("Interrupted: the rows above are the cells measured so far.", "yellow"))
+    parts.append(Text(conclusion))
+    return Group(*parts)
+
+
+def compare_json(
+    cells: Sequence[Cell],
+    schema_version: int,
+    *,
+    targets: Mapping[str, str],
+    sizes: Sequence[int],
+    repeat: int,
+    size_param: str,
+    emulator: bool,
+    conclusion: str,
+    interrupted: bool,
+    elapsed_s: float,
+) -> dict[str, Any]:
+    """DESIGN §3's compare-modes document, with additive fields for context."""
+    return {
+        "schema_version": schema_version,
+        "rows": [c.to_json() for c in cells],
+        "targets": dict(targets),
+        "sizes": list(sizes),
+        "repeat": repeat,
+        "size_param": size_param,
+        "emulator": emulator,
+        "interrupted": interrupted,
+        "elapsed_s": round(elapsed_s, 3),
+        "conclusion": conclusion,
+    }
