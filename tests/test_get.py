@@ -357,8 +357,13 @@ def test_json_to_stdout(server: ScriptedServer, capfd: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(
-    "path", ["/chunked?n=3&size=10&gap_ms=5", "/short-length", "/status?code=500",
-             "/knee?burst=1000000&rate=500000&seconds=0.6"]
+    "path",
+    [
+        "/chunked?n=3&size=10&gap_ms=5",
+        "/short-length",
+        "/status?code=500",
+        "/knee?burst=1000000&rate=500000&seconds=0.6",
+    ],
 )
 def test_json_matches_schema(server: ScriptedServer, tmp_path: Path, path: str) -> None:
     import jsonschema

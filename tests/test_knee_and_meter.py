@@ -11,8 +11,9 @@ from lstream_cli.models import ErrorClass
 MS = 1_000_000
 
 
-def burst_then_capped(burst: int, fast_bps: float, slow_bps: float, seconds: float,
-                      step_ms: int = 10) -> list[tuple[int, int]]:
+def burst_then_capped(
+    burst: int, fast_bps: float, slow_bps: float, seconds: float, step_ms: int = 10
+) -> list[tuple[int, int]]:
     pts: list[tuple[int, int]] = [(MS, 0)]
     t, b = MS, 0
     step_fast = int(fast_bps * step_ms / 1000)
@@ -95,10 +96,15 @@ def test_meter_incomplete_is_truncated_and_status_classes() -> None:
 @pytest.mark.parametrize(
     ("status", "hint", "expected"),
     [
-        (200, b"", None), (204, b"", None), (302, b"", None), (403, b"", ErrorClass.HTTP_4XX),
-        (404, b"", ErrorClass.HTTP_4XX), (429, b"", ErrorClass.THROTTLED),
+        (200, b"", None),
+        (204, b"", None),
+        (302, b"", None),
+        (403, b"", ErrorClass.HTTP_4XX),
+        (404, b"", ErrorClass.HTTP_4XX),
+        (429, b"", ErrorClass.THROTTLED),
         (400, b'{"__type":"TooManyRequestsException"}', ErrorClass.THROTTLED),
-        (500, b"", ErrorClass.HTTP_5XX), (502, b"", ErrorClass.HTTP_5XX),
+        (500, b"", ErrorClass.HTTP_5XX),
+        (502, b"", ErrorClass.HTTP_5XX),
     ],
 )
 def test_classify_status(status: int, hint: bytes, expected: ErrorClass | None) -> None:

@@ -94,9 +94,7 @@ def test_wire_url_matches_httpx(url: str, wire: str) -> None:
 def test_signed_headers_for_get_and_post() -> None:
     signer = Signer(CREDS, "us-east-1")
     get = signer.sign("GET", "https://abc.lambda-url.us-east-1.on.aws/x?b=2&a=1")
-    assert get["Authorization"].startswith(
-        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"
-    )
+    assert get["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/us-east-1/lambda/aws4_request" in get["Authorization"]
     assert "SignedHeaders=host;x-amz-date;x-amz-security-token" in get["Authorization"]
     assert get["X-Amz-Security-Token"] == "token-SECRET"
@@ -157,8 +155,11 @@ def test_refreshable_credentials_are_read_at_each_signing() -> None:
 
 def test_redaction() -> None:
     headers = [
-        ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/lambda/"
-                          "aws4_request, SignedHeaders=host, Signature=abcdef0123"),
+        (
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/lambda/"
+            "aws4_request, SignedHeaders=host, Signature=abcdef0123",
+        ),
         ("X-Amz-Security-Token", "token-SECRET"),
         ("x-origin-verify", "s3cr3t"),
         ("accept", "*/*"),
@@ -195,6 +196,7 @@ def test_credentials_from_shared_file_and_profile(monkeypatch: pytest.MonkeyPatc
         RequestSpec("https://abc.lambda-url.us-east-1.on.aws/", auth="iam", profile="dev")
     )
     assert signer is not None
-    assert "AKIDFROMFILE" in signer.sign("GET", "https://abc.lambda-url.us-east-1.on.aws/")[
-        "Authorization"
-    ]
+    assert (
+        "AKIDFROMFILE"
+        in signer.sign("GET", "https://abc.lambda-url.us-east-1.on.aws/")["Authorization"]
+    )
