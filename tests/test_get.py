@@ -354,3 +354,21 @@ def test_json_to_stdout(server: ScriptedServer, capfd: pytest.CaptureFixture[str
     )
     doc = json.loads(capfd.readouterr().out)
     assert doc["bytes"] == 1234 and doc["schema_version"] == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/chunked?n=3&size=10&gap_ms=5",
+        "/short-length",
+        "/status?code=500",
+        "/knee?burst=1000000&rate=500000&seconds=0.6",
+    ],
+)
+def test_json_matches_schema(server: ScriptedServer, tmp_path: Path, path: str) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "schemas/get.schema.json").read_text())
+    res = tmp_path / "r.json"
+    get([server.base + path, "--auth", "none", "-o", "/dev/null", "--json", str(res)])
+    jsonschema.validate(load(res), schema)

@@ -109,7 +109,6 @@ def fetch(
     http = client if client is not None else make_client(spec)
     url = httpx.URL(spec.url)
     headers = build_headers(spec, signer, url)
-    sent = SentRequest(spec.method, str(url), tuple(headers))
     marks: dict[str, int] = {}
 
     def trace(event: str, info: dict[str, Any]) -> None:
@@ -119,6 +118,11 @@ def fetch(
 
     request = http.build_request(
         spec.method, url, headers=headers, content=spec.body, extensions={"trace": trace}
+    )
+    sent = SentRequest(
+        spec.method,
+        str(url),
+        tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
     )
     t_start = time.perf_counter_ns()
     meter = BodyMeter(t_start)
