@@ -32,6 +32,7 @@ _BLOCK = bytes(range(256)) * 1024  # 256 KiB
 class FakePaths:
     base: str
     seen: list[str] = field(default_factory=list)  # request targets, in order
+    authorization: list[str] = field(default_factory=list)  # Authorization headers, in order
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,6 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.state.seen.append(self.path)
+        self.state.authorization.append(self.headers.get("authorization", ""))
         parts = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         size = int(q.get("size", "1000"))

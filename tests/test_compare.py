@@ -1,0 +1,342 @@
+"""The compare-modes engine: sizes, limit attribution, cells, the Lambda API paths, wording."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+
+from lstream_cli._exitcodes import UsageError
+from lstream_cli.cli.compare import display_url, parse_sizes
+from lstream_cli.compare import (
+    Cell,
+    InvokeTarget,
+    Measured,
+    Plan,
+    _cell,
+    attribute_limit,
+    conclude,
+    format_size,
+    iter_cells,
+    make_lambda_client,
+    size_url,
+)
+from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED
+from lstream_cli.models import ErrorClass, Knee, RequestRecord
+from lstream_cli.request import RequestSpec
+
+
+def record(
+    status: int | None = 200,
+    error: ErrorClass | None = None,
+    complete: bool = True,
+    ttfb_ms: float = 5.0,
+    total_ms: float = 10.0,
+    nbytes: int = 1000,
+    knee: Knee | None = None,
+) -> RequestRecord:
+    return RequestRecord(
+        t_start_ns=0,
+        status=status,
+        connect_ns=None,
+        headers_ns=int(ttfb_ms * 1e6),
+        first_byte_ns=int(ttfb_ms * 1e6),
+        end_ns=int(total_ms * 1e6),
+        bytes=nbytes,
+        reads=3,
+        gap_max_ns=None,
+        gap_p99_ns=None,
+        knee=knee,
+        complete=complete,
+        error=error,
+    )
+
+
+def cell(mode: str, size: int, ok: bool = True, limit: str | None = None, **kw: Any) -> Cell:
+    rec = record(**kw) if ok else record(status=502, error=ErrorClass.HTTP_5XX, **kw)
+    return Cell(mode, size, rec, 1, 0 if ok else 1, limit, None if ok else "HTTP 502")
+
+
+# --- sizes and URLs ----------------------------------------------------------
+
+
+def test_parse_sizes_decimal_and_binary_sorted_distinct() -> None:
+    assert parse_sizes("7MB, 1MB,5MiB,1MB") == (1_000_000, 5_242_880, 7_000_000)
+
+
+@pytest.mark.parametrize("text", ["", "1MB,,2MB", "1MB,abc", "5XB", "0", " , "])
+def test_parse_sizes_rejects_malformed(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_sizes(text)
+
+
+def test_size_url_adds_or_replaces_the_parameter() -> None:
+    assert size_url("http://h:1/", "size", 7_000_000) == "http://h:1/?size=7000000"
+    assert size_url("http://h:1/x?a=1&size=3", "size", 5) == "http://h:1/x?a=1&size=5"
+    assert size_url("http://h:1/x?a=1", "bytes", 9) == "http://h:1/x?a=1&bytes=9"
+
+
+def test_display_url_redacts_presigned_values() -> None:
+    shown = display_url("https://h/x?size=1&X-Amz-Signature=abcdef0123&X-Amz-Credential=AKID/x")
+    assert "abcdef0123" not in shown and "AKID" not in shown
+    assert "size=1" in shown
+
+
+def test_format_size_keeps_the_users_unit() -> None:
+    assert format_size(7_000_000) == "7 MB"
+    assert format_size(6 * 2**20) == "6 MiB"
+    assert format_size(500_000) == "500 kB"
+    assert format_size(6_291_556) == "6.29 MB"
+
+
+# --- limit attribution -------------------------------------------------------
+
+_5XX = ErrorClass.HTTP_5XX
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "status", "error", "code", "expected"),
+    [
+        ("buffered", 7_000_000, 502, _5XX, None, LABEL_BUFFERED),
+        ("buffered", 3_000_000, 502, _5XX, None, None),  # a 502 below 6 MB is not the limit
+        ("invoke", 7_000_000, 200, _5XX, "Function.ResponseSizeTooLarge", LABEL_BUFFERED),
+        ("apigw", 12_000_000, 502, _5XX, None, LABEL_APIGW_SIZE),
+        ("apigw", 5_000_000, 502, _5XX, None, None),
+        ("apigw", 1_000_000, 504, _5XX, None, "API Gateway 29 s"),
+        ("stream", 1_000_000, 403, ErrorClass.HTTP_4XX, None, "auth 403"),
+        ("invoke", 1_000_000, 403, ErrorClass.HTTP_4XX, "AccessDeniedException", "auth 403"),
+        ("invoke", 1_000_000, 413, ErrorClass.HTTP_4XX, "RequestEntityTooLargeException",
+         "request payload limit 6,291,456 B"),
+        ("stream", 1_000_000, 429, ErrorClass.THROTTLED, None, "throttling 429"),
+        ("stream", 300 * 2**20, 200, ErrorClass.TRUNCATED, None, "streaming 200 MB"),
+        ("stream", 1_000_000, 200, ErrorClass.TRUNCATED, None, None),
+        ("stream", 1_000_000, None, ErrorClass.CONNECT, None, None),
+        ("stream", 1_000_000, None, ErrorClass.TIMEOUT, None, "client --timeout"),
+    ],
+)  # fmt: skip
+def test_attribute_limit(
+    mode: str,
+    size: int,
+    status: int | None,
+    error: ErrorClass,
+    code: str | None,
+    expected: str | None,
+) -> None:
+    rec = record(status=status, error=error, complete=error is not ErrorClass.TRUNCATED)
+    assert attribute_limit(mode, size, rec, code) == expected
+
+
+def test_attribute_limit_none_for_success() -> None:
+    assert attribute_limit("buffered", 50_000_000, record()) is None
+
+
+# --- cells: median run, failures win ------------------------------------------
+
+
+def test_cell_reports_the_median_run_by_total_time() -> None:
+    runs = [Measured(record(total_ms=t, ttfb_ms=t / 2)) for t in (30.0, 10.0, 20.0)]
+    c = _cell("stream", 1000, runs)
+    assert c.ok and c.runs == 3 and c.failures == 0
+    assert c.record.total_ms == 20.0 and c.record.ttfb_ms == 10.0
+
+
+def test_cell_with_a_failed_run_reports_the_failure() -> None:
+    bad = Measured(record(status=502, error=_5XX), excerpt='{"Message": null}')
+    c = _cell("buffered", 7_000_000, [Measured(record()), bad])
+    assert not c.ok and c.failures == 1
+    assert c.record.status == 502
+    assert c.limit == LABEL_BUFFERED
+    assert c.error_text == 'HTTP 502 {"Message": null}'
+    row = c.to_json()
+    assert row["ok"] is False and row["error"] == "http_5xx" and row["size"] == 7_000_000
+
+
+# --- the Lambda API, through fake and real botocore clients -------------------
+
+
+class FakeLambda:
+    """Duck-typed Lambda client: canned answers for Invoke and the event stream."""
+
+    def __init__(self, invoke: Any = None, stream: Any = None) -> None:
+        self._invoke, self._stream = invoke, stream
+        self.payloads: list[dict[str, Any]] = []
+
+    def _answer(self, what: Any, payload: bytes) -> Any:
+        self.payloads.append(json.loads(payload))
+        if isinstance(what, BaseException):
+            raise what
+        return what()
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> Any:
+        return self._answer(self._invoke, Payload)
+
+    def invoke_with_response_stream(self, FunctionName: str, Payload: bytes) -> Any:
+        return self._answer(self._stream, Payload)
+
+    def close(self) -> None:
+        pass
+
+
+def _meta(status: int = 200) -> dict[str, Any]:
+    return {"HTTPStatusCode": status, "HTTPHeaders": {"x-amzn-requestid": "r-1"}}
+
+
+def _invoke_plan(sizes: tuple[int, ...] = (1_000_000,)) -> Plan:
+    target = InvokeTarget(function="fn", region="us-east-1", endpoint_url="http://127.0.0.1:9")
+    return Plan(sizes=sizes, spec=RequestSpec(url="http://127.0.0.1/"), invoke=target)
+
+
+def test_invoke_rows_measure_payload_and_stream_chunks() -> None:
+    body = b"x" * 300_000
+
+    def invoke() -> Any:
+        return {
+            "StatusCode": 200,
+            "Payload": StreamingBody(io.BytesIO(body), len(body)),
+            "ResponseMetadata": _meta(),
+        }
+
+    def stream() -> Any:
+        events = [{"PayloadChunk": {"Payload": b"y" * 1000}} for _ in range(5)]
+        events.append({"InvokeComplete": {}})
+        return {"StatusCode": 200, "EventStream": iter(events), "ResponseMetadata": _meta()}
+
+    fake = FakeLambda(invoke, stream)
+    cells = list(iter_cells(_invoke_plan(), invoke_client=fake))
+    assert [c.mode for c in cells] == ["invoke", "invoke_stream"]
+    inv, st = cells
+    assert inv.ok and inv.record.bytes == 300_000 and inv.record.status == 200
+    assert st.ok and st.record.bytes == 5000 and st.record.reads == 5
+    assert fake.payloads == [{"size": "1000000"}, {"size": "1000000"}]
+
+
+def test_invoke_function_error_is_a_row_naming_the_limit() -> None:
+    doc = json.dumps(
+        {
+            "errorType": "Function.ResponseSizeTooLarge",
+            "errorMessage": "Response payload size exceeded maximum allowed payload size "
+            "(6291556 bytes).",
+        }
+    ).encode()
+
+    def invoke() -> Any:
+        return {
+            "StatusCode": 200,
+            "FunctionError": "Unhandled",
+            "Payload": StreamingBody(io.BytesIO(doc), len(doc)),
+            "ResponseMetadata": _meta(),
+        }
+
+    def stream() -> Any:
+        events = [{"PayloadChunk": {"Payload": b"y" * 10}}]
+        events.append(
+            {"InvokeComplete": {"ErrorCode": "Function.ResponseSizeTooLarge", "ErrorDetails": "x"}}
+        )
+        return {"StatusCode": 200, "EventStream": iter(events), "ResponseMetadata": _meta()}
+
+    inv, st = list(iter_cells(_invoke_plan((7_000_000,)), invoke_client=FakeLambda(invoke, stream)))
+    assert not inv.ok and inv.record.status == 200 and inv.record.error is ErrorClass.HTTP_5XX
+    assert inv.limit == LABEL_BUFFERED
+    assert inv.error_text is not None and "Function.ResponseSizeTooLarge" in inv.error_text
+    assert not st.ok and st.limit == LABEL_BUFFERED
+    assert st.error_text is not None and "Function.ResponseSizeTooLarge" in st.error_text
+
+
+def test_invoke_stream_without_invoke_complete_is_truncated() -> None:
+    def stream() -> Any:
+        events = [{"PayloadChunk": {"Payload": b"y" * 10}}]
+        return {"StatusCode": 200, "EventStream": iter(events), "ResponseMetadata": _meta()}
+
+    fake = FakeLambda(ClientError({"Error": {"Code": "X"}}, "Invoke"), stream)
+    _, st = list(iter_cells(_invoke_plan(), invoke_client=fake))
+    assert st.record.error is ErrorClass.TRUNCATED and not st.record.complete
+    assert st.record.bytes == 10
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "limit"),
+    [
+        ("RequestEntityTooLargeException", 413, ErrorClass.HTTP_4XX,
+         "request payload limit 6,291,456 B"),
+        ("TooManyRequestsException", 429, ErrorClass.THROTTLED, "throttling 429"),
+        ("ResourceNotFoundException", 404, ErrorClass.HTTP_4XX, None),
+        ("AccessDeniedException", 403, ErrorClass.HTTP_4XX, "auth 403"),
+    ],
+)  # fmt: skip
+def test_client_errors_become_rows(
+    code: str, status: int, error: ErrorClass, limit: str | None
+) -> None:
+    exc = ClientError(
+        {
+            "Error": {"Code": code, "Message": f"{code} happened"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "Invoke",
+    )
+    inv, st = list(iter_cells(_invoke_plan(), invoke_client=FakeLambda(exc, exc)))
+    for c in (inv, st):
+        assert not c.ok and c.record.status == status and c.record.error is error
+        assert c.limit == limit
+        assert c.error_text is not None and code in c.error_text and str(status) in c.error_text
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+def test_real_botocore_client_against_a_closed_port_gives_connect_rows() -> None:
+    target = InvokeTarget(
+        function="fn",
+        region="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+        static_credentials=("AKIDTEST", "secret-test"),
+        timeout=5,
+    )
+    client = make_lambda_client(target)
+    plan = Plan(sizes=(1000,), spec=RequestSpec(url="http://127.0.0.1/"), invoke=target)
+    cells = list(iter_cells(plan, invoke_client=client))
+    client.close()
+    assert [c.record.error for c in cells] == [ErrorClass.CONNECT, ErrorClass.CONNECT]
+    assert all(c.limit is None and c.error_text for c in cells)
+
+
+# --- the conclusion ------------------------------------------------------------
+
+
+def test_conclusion_names_where_each_path_breaks_and_what_to_use() -> None:
+    knee = Knee(burst_bytes=6_291_456, rate_after_burst_bytes_per_s=2_097_152, at_ms=100)
+    cells = []
+    for s in (1_000_000, 7_000_000, 12_000_000):
+        cells.append(cell("stream", s, ttfb_ms=2.0, knee=knee if s == 12_000_000 else None))
+        cells.append(cell("buffered", s, ok=s < 6_291_556, limit=LABEL_BUFFERED, ttfb_ms=9.0))
+        cells.append(cell("apigw", s, ok=s < 10_485_760, limit=LABEL_APIGW_SIZE))
+    text = conclude(cells)
+    assert "Up to 1 MB every path works." in text
+    assert f"At 7 MB the buffered function URL fails ({LABEL_BUFFERED})." in text
+    assert f"At 12 MB API Gateway (buffered) fails ({LABEL_APIGW_SIZE})." in text
+    assert "Only the streaming function URL carries 12 MB" in text
+    assert "2.10 MB/s after the first 6.29 MB" in text
+    assert "first byte came sooner over the streaming URL (2 ms)" in text
+    assert "use the streaming function URL" in text
+
+
+def test_conclusion_for_a_dead_target_and_all_ok() -> None:
+    cells = [cell("stream", 1000), cell("stream", 2000)]
+    cells += [
+        Cell("apigw", s, record(status=None, error=ErrorClass.CONNECT, complete=False), 1, 1, None,
+             "cannot connect: refused")
+        for s in (1000, 2000)
+    ]  # fmt: skip
+    text = conclude(cells)
+    assert "Every path that answered carried every size up to 2 kB." in text
+    assert "API Gateway (buffered) failed at every size (connect: cannot connect" in text
+    assert conclude([]) == "Nothing was measured."
