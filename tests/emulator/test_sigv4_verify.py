@@ -715,3 +715,19 @@ def test_verifier_shares_no_code_with_the_client_signing_path() -> None:
     assert imported & {"botocore.session", "botocore.exceptions"}
     for name in imported:
         assert not name.startswith(("lstream_cli", "botocore.auth", "botocore.awsrequest")), name
+
+
+def test_raw_bytes_sign_as_received() -> None:
+    # Wire text decoded as UTF-8 with surrogateescape: an invalid byte re-encodes as itself.
+    raw = b"/a\xff?k=\xfe".decode("utf-8", "surrogateescape")
+    path, _, query = raw.partition("?")
+    assert canonical_uri(path) == "/a%FF"
+    assert canonical_query(query) == "k=%FE"
+
+
+def test_authorization_without_spaces_after_commas_verifies(signed_post: Wire) -> None:
+    auth = dict((k.lower(), v) for k, v in signed_post.headers)["authorization"]
+    compact = auth.replace(", ", ",")
+    assert compact != auth
+    headers = replace_header(signed_post.headers, "authorization", compact)
+    assert signed_post.verify(headers=headers).ok
