@@ -86,6 +86,7 @@ MODE_NAMES: dict[str, str] = {
 DEFAULT_SIZES: tuple[int, ...] = (1_000_000, 5_000_000, 7_000_000, 12_000_000, 20_000_000)
 _EXCERPT_BYTES = 300
 _READ_CHUNK = 1 << 20
+_PROGRESS_EVERY_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +293,13 @@ def _ticker(
     if on_progress is None:
         return None
 
+    last = [0.0]
+
     def tick(n: int) -> None:
+        now = time.perf_counter()
+        if n and now - last[0] < _PROGRESS_EVERY_S:
+            return
+        last[0] = now
         on_progress(
             CellProgress(
                 here.index,
@@ -302,7 +309,7 @@ def _ticker(
                 here.run,
                 here.repeat,
                 n,
-                time.perf_counter() - t0,
+                now - t0,
             )
         )
 
@@ -566,11 +573,11 @@ def format_size(n: int) -> str:
     return format_bytes(n)
 
 
-def _names(modes: Sequence[str]) -> str:
+def _names(modes: Sequence[str], conjunction: str = "and") -> str:
     names = [MODE_NAMES[m] for m in modes]
     if len(names) <= 1:
         return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def _why(cell: Cell) -> str:
@@ -648,12 +655,12 @@ def conclude(cells: Sequence[Cell]) -> str:
                 f"Use a buffered path only for responses that stay well under its limit "
                 f"(here up to {format_size(cap)}); for larger responses"
                 + (", or to get the first byte sooner," if sooner else "")
-                + f" use {_names(streaming)}."
+                + f" use {_names(streaming, 'or')}."
             )
         elif cap is None:
-            parts.append(f"No buffered path carried any size here: use {_names(streaming)}.")
+            parts.append(f"No buffered path carried any size here: use {_names(streaming, 'or')}.")
         elif sooner:
-            parts.append(f"For the first byte sooner, use {_names(streaming)}.")
+            parts.append(f"For the first byte sooner, use {_names(streaming, 'or')}.")
     for m in dead:
         first_cell = by.get((m, sizes[0]))
         why = _why(first_cell) if first_cell is not None else "failed"

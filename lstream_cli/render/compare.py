@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
@@ -24,6 +25,7 @@ __all__ = [
     "SweepProgress",
     "compare_json",
     "format_chart",
+    "format_errors",
     "format_report",
     "format_table",
     "format_targets",
@@ -83,45 +85,33 @@ def _status(cell: Cell) -> Text:
     rec = cell.record
     code = "-" if rec.status is None else str(rec.status)
     if cell.ok:
-        return Text(f"{code} ok", style="green")
-    label = rec.error.value if rec.error is not None else "failed"
-    return Text(f"{code} {label}", style="red")
+        return Text(code, style="green")
+    return Text(f"{code} ✗", style="red")
 
 
-def _knee(cell: Cell) -> str:
-    k = cell.record.knee
-    if cell.mode not in STREAMING_MODES:
-        return ""
-    if k is None:
-        return "-"
-    return f"{format_bytes(k.burst_bytes)}, then {format_rate(k.rate_after_burst_bytes_per_s)}"
-
-
-def _why(cell: Cell) -> Text:
+def _limit_or_knee(cell: Cell) -> Text:
+    """A failed cell's limit; a streaming cell's knee (burst -> capped rate)."""
     if cell.ok:
-        return Text("")
-    text = Text()
+        k = cell.record.knee
+        if cell.mode not in STREAMING_MODES or k is None:
+            return Text("")
+        rate = format_rate(k.rate_after_burst_bytes_per_s)
+        return Text(f"knee {format_bytes(k.burst_bytes)} → {rate}", style="cyan")
     if cell.limit:
-        text.append(cell.limit, style="bold")
-    if cell.error_text:
-        excerpt = cell.error_text if len(cell.error_text) <= 90 else cell.error_text[:87] + "..."
-        text.append(("\n" if cell.limit else "") + excerpt)
-    if cell.failures and cell.runs > 1:
-        text.append(f"\n{cell.failures} of {cell.runs} runs failed")
-    return text
+        return Text(cell.limit, style="bold")
+    return Text(cell.record.error.value if cell.record.error else "failed")
 
 
 def format_table(cells: Sequence[Cell]) -> Table:
-    """Size x mode: status, TTFB, total, throughput, knee, limit and the error seen."""
-    table = Table(title="compare-modes", title_justify="left", show_lines=False, expand=False)
+    """Size x mode: status, TTFB, total, throughput, and the limit hit or the knee."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, expand=False)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("mode", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("TTFB", justify="right", no_wrap=True)
     table.add_column("total", justify="right", no_wrap=True)
     table.add_column("throughput", justify="right", no_wrap=True)
-    table.add_column("knee (burst, then)", no_wrap=True)
-    table.add_column("limit / error seen")
+    table.add_column("limit hit / knee", min_width=16)
     last_size: int | None = None
     for cell in sorted(cells, key=lambda c: (c.size, MODES.index(c.mode))):
         if last_size is not None and cell.size != last_size:
@@ -136,10 +126,32 @@ def format_table(cells: Sequence[Cell]) -> Table:
             _ms(rec.ttfb_ms),
             _ms(rec.total_ms),
             format_rate(rec.bytes_per_s) if cell.ok else "-",
-            _knee(cell),
-            _why(cell),
+            _limit_or_knee(cell),
         )
     return table
+
+
+def format_errors(cells: Sequence[Cell]) -> Table | None:
+    """The errors the caller saw, one row per mode and distinct error; None when none."""
+    seen: dict[tuple[str, str], list[Cell]] = {}
+    for cell in sorted(cells, key=lambda c: (MODES.index(c.mode), c.size)):
+        if not cell.ok:
+            text = cell.error_text or (cell.record.error.value if cell.record.error else "failed")
+            if cell.failures and cell.runs > 1:
+                text += f" ({cell.failures} of {cell.runs} runs failed)"
+            seen.setdefault((cell.mode, text), []).append(cell)
+    if not seen:
+        return None
+    grid = Table.grid(padding=(0, 1))
+    grid.title = "Errors seen"
+    grid.title_justify = "left"
+    grid.title_style = "bold"
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column()
+    for (mode, text), group in seen.items():
+        sizes = ", ".join(format_size(c.size) for c in group)
+        grid.add_row(f"  {mode} at {sizes}:", text)
+    return grid
 
 
 def _position(ms: float, top: float) -> int:
@@ -179,6 +191,9 @@ def format_chart(cells: Sequence[Cell]) -> Text:
 
 def format_report(cells: Sequence[Cell], conclusion: str, interrupted: bool) -> RenderableType:
     parts: list[RenderableType] = [format_table(cells)]
+    errors = format_errors(cells)
+    if errors is not None:
+        parts.append(errors)
     if cells:
         parts.append(Text(""))
         parts.append(format_chart(cells))
