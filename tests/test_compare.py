@@ -340,3 +340,54 @@ def test_conclusion_for_a_dead_target_and_all_ok() -> None:
     assert "Every path that answered carried every size up to 2 kB." in text
     assert "API Gateway (buffered) failed at every size (connect: cannot connect" in text
     assert conclude([]) == "Nothing was measured."
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def _render(renderable: Any, width: int = 100) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_table_shows_limits_knees_and_errors_per_size() -> None:
+    from lstream_cli.render.compare import format_errors, format_report, format_table
+
+    knee = Knee(burst_bytes=6_291_456, rate_after_burst_bytes_per_s=2_097_152, at_ms=100)
+    cells = [
+        cell("stream", 12_000_000, knee=knee),
+        cell("buffered", 12_000_000, ok=False, limit=LABEL_BUFFERED),
+        cell("buffered", 1_000_000),
+    ]
+    table = _render(format_table(cells))
+    lines = table.splitlines()
+    one = next(i for i, line in enumerate(lines) if "1 MB" in line)
+    twelve = next(i for i, line in enumerate(lines) if "12 MB" in line)
+    assert one < twelve  # sorted by size
+    assert "knee 6.29 MB → 2.10 MB/s" in lines[twelve]
+    assert any("502 ✗" in line and LABEL_BUFFERED in line for line in lines)
+    errors = _render(format_errors(cells))
+    assert "buffered at 12 MB:" in errors and "HTTP 502" in errors
+    assert format_errors([cell("stream", 1000)]) is None
+    report = _render(format_report(cells, "The conclusion.", interrupted=True))
+    assert "Interrupted: the rows above" in report and "The conclusion." in report
+
+
+def test_chart_bars_grow_with_time_and_failures_name_the_limit() -> None:
+    from lstream_cli.render.compare import format_chart
+
+    cells = [
+        cell("stream", 1_000_000, ttfb_ms=2.0, total_ms=10.0),
+        cell("stream", 12_000_000, ttfb_ms=2.0, total_ms=3000.0),
+        cell("apigw", 12_000_000, ok=False, limit=LABEL_APIGW_SIZE),
+    ]
+    text = format_chart(cells).plain
+    small, big = text.splitlines()[2], text.splitlines()[3]
+    assert "1 MB" in small and "12 MB" in big
+    assert big.count("█") > small.count("█") > 0
+    assert small.count("▒") == big.count("▒")  # same TTFB, same TTFB bar
+    assert f"✗ {LABEL_APIGW_SIZE}" in text
+    assert [line for line in text.splitlines() if "│" in line][2].strip().startswith("12 MB")
