@@ -181,3 +181,14 @@ def test_ctrl_c_prints_rows_so_far_and_writes_them(tmp_path: Path) -> None:
     doc = json.loads(res.read_text())
     assert doc["interrupted"] is True
     assert [(r["size"], r["ok"]) for r in doc["rows"]] == [(1000, True), (2000, True)]
+
+
+def test_invoke_without_a_region_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+    aws_creds: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    code, err = compare(["--invoke", "my-function"], capsys)
+    assert code == ExitStatus.USAGE
+    assert "--invoke: no region" in err and "Traceback" not in err

@@ -163,7 +163,7 @@ def compare_command(
     Invoke / InvokeWithResponseStream and API Gateway, and show where each breaks.
 
     With no target it starts the embedded emulator and compares all six
-    modes (about 30 s). Each cell is measured as 'lstream get' measures
+    modes (about 35 s). Each cell is measured as 'lstream get' measures
     (TTFB at the first body byte, total, throughput, knee); a failed cell
     names the AWS limit that explains it and the error the caller saw.
     """
