@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from lstream_cli._exitcodes import UsageError
 from lstream_cli.engine.single import Progress, fetch, make_client
 from lstream_cli.limits import (
     APIGW_BUFFERED_LIMIT,
@@ -397,6 +398,7 @@ def make_lambda_client(target: InvokeTarget) -> Any:
     """A botocore Lambda client with no retries, so a limit is not hidden by one."""
     import botocore.session
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     session = botocore.session.Session(profile=target.profile)
     read_timeout = target.timeout if target.timeout else 900.0
@@ -409,13 +411,16 @@ def make_lambda_client(target: InvokeTarget) -> Any:
     kwargs: dict[str, Any] = {}
     if target.static_credentials is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = target.static_credentials
-    return session.create_client(
-        "lambda",
-        region_name=target.region,
-        endpoint_url=target.endpoint_url,
-        config=config,
-        **kwargs,
-    )
+    try:
+        return session.create_client(
+            "lambda",
+            region_name=target.region,
+            endpoint_url=target.endpoint_url,
+            config=config,
+            **kwargs,
+        )
+    except (BotoCoreError, ValueError) as exc:
+        raise UsageError(f"--invoke: cannot set up the Lambda client: {exc}") from None
 
 
 def _measure_invoke(

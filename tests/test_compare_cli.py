@@ -192,3 +192,12 @@ def test_invoke_without_a_region_is_a_usage_error(
     code, err = compare(["--invoke", "my-function"], capsys)
     assert code == ExitStatus.USAGE
     assert "--invoke: no region" in err and "Traceback" not in err
+
+
+def test_invoke_with_a_malformed_region_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], aws_creds: dict[str, str]
+) -> None:
+    code, err = compare(["--invoke", "fn", "--region", "not a region!"], capsys)
+    assert code == ExitStatus.USAGE
+    assert "--invoke: cannot set up the Lambda client" in err
+    assert len(err.strip().splitlines()) == 1

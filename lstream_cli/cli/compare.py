@@ -299,7 +299,7 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
 
 
 def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
-    from lstream_cli.compare import Cell, conclude, iter_cells
+    from lstream_cli.compare import Cell, conclude, iter_cells, make_lambda_client
     from lstream_cli.models import ErrorClass
     from lstream_cli.render.compare import (
         SweepProgress,
@@ -310,6 +310,8 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
     from lstream_cli.render.console import make_output
     from lstream_cli.render.jsonout import SCHEMA_VERSION, write_json
 
+    # Made before anything is printed: a bad region or profile is a one-line usage error.
+    lambda_client = make_lambda_client(plan.invoke) if plan.invoke is not None else None
     out = make_output()
     targets = {mode: display_url(url) for mode, url in plan.urls.items()}
     if plan.invoke is not None:
@@ -322,13 +324,17 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
     interrupted = False
     t0 = time.perf_counter()
     try:
-        for cell in iter_cells(plan, on_progress=progress.update if progress else None):
+        for cell in iter_cells(
+            plan, on_progress=progress.update if progress else None, invoke_client=lambda_client
+        ):
             cells.append(cell)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if progress is not None:
             progress.stop()
+        if lambda_client is not None:
+            lambda_client.close()
     elapsed = time.perf_counter() - t0
     conclusion = conclude(cells)
     out.console.print(format_report(cells, conclusion, interrupted), highlight=False)
