@@ -122,7 +122,12 @@ def _sigv4() -> Any:
 
 
 def _default_lookup(profile: str | None) -> CredentialLookup:
-    lookup = _sigv4().emulator_credentials(profile)
+    try:
+        lookup = _sigv4().emulator_credentials(profile)
+    except UsageError:
+        raise
+    except Exception as exc:  # EmulatorCredentialsError: an unknown profile, a broken file
+        raise UsageError(f"--auth iam: {exc}") from None
     if lookup is None:
         from lstream_cli.signing import credential_sources
 
