@@ -37,7 +37,12 @@ class Runtime:
         self.handler: Handler = load_handler(config.handler)
         self.internal_token = secrets.token_hex(16)
         self.lookup: CredentialLookup | None = None
+        self._verify: Any = None
         if config.auth == "iam":
+            try:
+                self._verify = _sigv4().verify_request
+            except ImportError:  # pragma: no cover - the verifier ships with the package
+                raise UsageError("--auth iam: the SigV4 verifier is not available") from None
             self.lookup = config.credentials or _default_lookup(config.profile)
         self.secret_header = config.secret_header
         if self.secret_header is not None:
@@ -92,10 +97,9 @@ class Runtime:
         """(ok, reason) for a SigV4-signed request; the reason never holds secrets."""
         if self.lookup is None:
             return True, ""
-        verify_request = _sigv4().verify_request
         body_sha256 = hashlib.sha256(request.body).hexdigest()
         try:
-            result: Any = verify_request(
+            result: Any = self._verify(
                 request.method, request.target, request.headers, body_sha256, self.lookup
             )
         except Exception as exc:  # a verifier bug must read as a refusal, not a 500

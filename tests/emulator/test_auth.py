@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -16,6 +17,7 @@ from botocore.credentials import Credentials
 from conftest import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, lookup
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.cli import run
 from lstream_cli.emulator import EmulatorConfig, Endpoints, RequestLog, running_emulator
 from lstream_cli.emulator.handlers import expected_body
 from lstream_cli.signing import Signer
@@ -165,3 +167,24 @@ def test_iam_without_credentials_is_a_usage_error() -> None:
         running_emulator(EmulatorConfig(auth="iam")),
     ):
         pass
+
+
+def test_lstream_get_against_an_iam_emulator(
+    aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The emulator accepts what the caller's own credential chain resolves."""
+
+    def lookup(key: str) -> tuple[str, str | None] | None:
+        if key == aws_creds["AWS_ACCESS_KEY_ID"]:
+            return aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"]
+        return None
+
+    config = EmulatorConfig(auth="iam", credentials=lookup, throttle=False)
+    with running_emulator(config) as ep:
+        out = tmp_path / "body.bin"
+        assert run(["get", ep.stream + "/?size=100000", "-o", str(out)]) == 0
+        assert out.stat().st_size == 100000
+        assert run(["get", ep.stream + "/?size=10", "--auth", "none", "-o", str(out)]) == 3
+    err = capfd.readouterr().err
+    assert aws_creds["AWS_SECRET_ACCESS_KEY"] not in err
+    assert aws_creds["AWS_SESSION_TOKEN"] not in err

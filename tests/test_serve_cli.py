@@ -1,0 +1,137 @@
+"""``lstream serve`` as a real process: endpoints file, request log, signals, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lstream_cli.cli import run
+from lstream_cli.emulator.config import ENDPOINT_NAMES
+
+LSTREAM = [sys.executable, "-m", "lstream_cli"]
+SECRET = "very-secret-origin-value"
+
+
+def wait_for(path: Path, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> dict[str, str]:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            doc: dict[str, str] = json.loads(path.read_text())
+            return doc
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("serve did not write its endpoints file")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    path = tmp_path / "endpoints.json"
+    proc = subprocess.Popen(
+        [
+            *LSTREAM,
+            "serve",
+            "--port",
+            "0",
+            "--json",
+            str(path),
+            "--no-throttle",
+            "--secret-header",
+            f"X-Origin-Verify: {SECRET}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        yield proc, wait_for(path, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_serve_writes_endpoints_logs_requests_and_stops_on_ctrl_c(
+    served: tuple[subprocess.Popen[bytes], dict[str, str]],
+) -> None:
+    proc, endpoints = served
+    assert sorted(endpoints) == sorted(ENDPOINT_NAMES)
+    for url in endpoints.values():
+        assert url.startswith("http://127.0.0.1:")
+        assert not url.endswith("/")
+    r = httpx.get(endpoints["apigw_stream"] + "/logged/path?size=2000&token=hidden")
+    assert r.status_code == 200
+    assert len(r.content) == 2000
+    assert httpx.get(endpoints["stream"] + "/direct").status_code == 403  # no secret header
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert "apigw_stream" in text and endpoints["lambda_api"] in text
+    assert "/logged/path" in text
+    assert "token=hidden" not in text  # query strings are not logged
+    assert "X-Origin-Verify" in text
+    assert SECRET not in text  # the secret header's value is never shown
+    assert "stopped" in text
+    assert "Traceback" not in text
+    assert out == b""
+
+
+def test_serve_stops_on_sigterm(served: tuple[subprocess.Popen[bytes], dict[str, str]]) -> None:
+    proc, _ = served
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [*LSTREAM, "serve", "--port", str(port), "--quiet"],
+            capture_output=True,
+            timeout=30,
+        )
+    assert proc.returncode == 2
+    lines = proc.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("lstream: error: cannot listen on 127.0.0.1:")
+    assert "in use" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--handler", "no_such_module_xyz:handler"], "cannot import"),
+        (["--handler", "file:/no/such/file"], "no such file"),
+        (["--auth", "iam"], "--auth iam"),
+        (["--time-scale", "0"], "--time-scale"),
+        (["--port", "70000"], "--port"),
+        (["--secret-header", "no colon"], "invalid header"),
+        (["--auth", "sometimes"], "--auth"),
+    ],
+)
+def test_usage_errors(args: list[str], message: str, capfd: pytest.CaptureFixture[str]) -> None:
+    assert run(["serve", "--port", "0", *args]) == 2
+    err = capfd.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_help_lists_examples_and_exit_codes(capfd: pytest.CaptureFixture[str]) -> None:
+    assert run(["serve", "--help"]) == 0
+    out = capfd.readouterr().out
+    assert "--time-scale" in out and "Examples:" in out and "Exit codes:" in out
