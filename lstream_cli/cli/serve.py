@@ -17,12 +17,13 @@ from typing import Any
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
-from lstream_cli.emulator.config import EmulatorConfig, Endpoints
+from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
 from lstream_cli.emulator.server import Emulator, new_event_loop
 from lstream_cli.render.console import Output, make_output
 from lstream_cli.render.jsonout import write_json
 from lstream_cli.render.serve import RequestLogPrinter, print_endpoints, print_stopped
 from lstream_cli.request import parse_header
+from lstream_cli.units import parse_size
 
 __all__ = ["serve_command"]
 
@@ -86,6 +87,13 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     "15 min) by F.",
 )
 @click.option(
+    "--stream-limit",
+    default="200MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Cut a stream past this many bytes, as Lambda does at 200 MB (0 = never).",
+)
+@click.option(
     "--secret-header",
     default=None,
     metavar="'NAME: VALUE'",
@@ -107,6 +115,7 @@ def serve_command(
     handler: str,
     no_throttle: bool,
     time_scale: float,
+    stream_limit: str,
     secret_header: str | None,
     json_path: str | None,
     quiet: bool,
@@ -121,6 +130,10 @@ def serve_command(
         raise UsageError("--time-scale must be a positive number")
     if port != 0 and not 1 <= port <= 65531:
         raise UsageError("--port must be 0 (free ports) or 1..65531")
+    try:
+        limit = parse_size(stream_limit)
+    except ValueError as exc:
+        raise UsageError(f"--stream-limit: {exc}") from None
     secret = parse_header(secret_header) if secret_header is not None else None
     output = make_output(quiet)
     config = EmulatorConfig(
@@ -131,6 +144,7 @@ def serve_command(
         time_scale=time_scale,
         throttle=not no_throttle,
         secret_header=secret,
+        stream_limit=limit,
         profile=profile,
         log=None if quiet else RequestLogPrinter(),
     )
@@ -153,6 +167,8 @@ def _settings(config: EmulatorConfig) -> dict[str, str]:
         settings["time scale"] = (
             f"{config.time_scale:g} (delays and timeouts / {config.time_scale:g})"
         )
+    if config.stream_limit != STREAM_LIMIT:
+        settings["stream limit"] = f"{config.stream_limit} bytes" if config.stream_limit else "none"
     if config.secret_header is not None:
         settings["secret header"] = f"{config.secret_header[0]} (value hidden)"
     return settings

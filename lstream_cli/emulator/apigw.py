@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable
 
 import httpx
@@ -29,7 +28,7 @@ from lstream_cli.emulator.config import (
     APIGW_TIMEOUT_S,
 )
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime
+from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id
 
 __all__ = ["ApiGatewayApp"]
 
@@ -107,7 +106,7 @@ class ApiGatewayApp:
 
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         note = ""
         try:
             if request.too_large:

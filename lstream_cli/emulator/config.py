@@ -81,6 +81,7 @@ class EmulatorConfig:
     profile: str | None = None  # AWS profile whose credentials --auth iam accepts
     credentials: CredentialLookup | None = None  # overrides the default credential chain
     log: Callable[[RequestLog], None] | None = None  # called once per served request
+    stream_limit: int = STREAM_LIMIT  # bytes a stream may carry before it is cut; 0 = none
     function_name: str = "lstream-emulator"  # name used in contexts and ARNs
     region: str = "us-east-1"
 
@@ -89,6 +90,8 @@ class EmulatorConfig:
             raise ValueError(f"auth must be 'none' or 'iam', not {self.auth!r}")
         if not self.time_scale > 0:
             raise ValueError("time_scale must be a positive number")
+        if self.stream_limit < 0:
+            raise ValueError("stream_limit must be >= 0 (0 = no limit)")
         if not 0 <= self.port <= 65535 - 4:
             raise ValueError("port must be 0 (free ports) or 1..65531")
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import time
-import uuid
-from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -24,12 +22,11 @@ from lstream_cli.emulator.config import (
     BUFFERED_RESPONSE_LIMIT,
     REQUEST_LIMIT,
     STREAM_BURST,
-    STREAM_LIMIT,
     STREAM_RATE,
 )
 from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime
+from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id
 from lstream_cli.emulator.throttle import BurstThenRate
 
 __all__ = [
@@ -62,8 +59,25 @@ def _text_body(content_type: str | None) -> bool:
     return any(t in ct for t in _TEXT_TYPES)
 
 
+_clock_cache: tuple[int, str] = (0, "")
+
+
+def _request_time(now: float) -> str:
+    """``12/Mar/2020:19:03:58 +0000``, formatted once per second."""
+    global _clock_cache
+    second = int(now)
+    if _clock_cache[0] != second:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        _clock_cache = (second, stamp)
+    return _clock_cache[1]
+
+
 def function_url_event(
-    request: HttpRequest, url_id: str, region: str, access_key: str | None = None
+    request: HttpRequest,
+    url_id: str,
+    region: str,
+    access_key: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """The event Lambda hands a function behind a function URL (payload format 2.0)."""
     headers: dict[str, str] = {}
@@ -80,8 +94,8 @@ def function_url_event(
     query: dict[str, str] = {}
     for key, value in parse_qsl(raw_query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
-    now = datetime.now(timezone.utc)
-    request_id = str(uuid.uuid4())
+    now = time.time()
+    request_id = request_id or new_request_id()
     domain = f"{url_id}.lambda-url.{region}.on.aws"
     context: dict[str, Any] = {
         "accountId": "123456789012" if access_key else "anonymous",
@@ -98,8 +112,8 @@ def function_url_event(
         "requestId": request_id,
         "routeKey": "$default",
         "stage": "$default",
-        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "timeEpoch": int(now.timestamp() * 1000),
+        "time": _request_time(now),
+        "timeEpoch": int(now * 1000),
     }
     if access_key:
         context["authorizer"] = {
@@ -242,7 +256,7 @@ class FunctionUrlApp:
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
         rt = self.runtime
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         note = ""
         try:
             if request.too_large:
@@ -255,9 +269,8 @@ class FunctionUrlApp:
                     error_type="RequestEntityTooLargeException",
                 )
                 return
-            internal = rt.from_apigw(request)
             access_key: str | None = None
-            if rt.lookup is not None and not internal:
+            if rt.lookup is not None and not rt.from_apigw(request):
                 ok, reason = rt.check_iam(request)
                 if not ok:
                     note = f"auth: {reason}"
@@ -270,8 +283,10 @@ class FunctionUrlApp:
                 note = "secret header missing or wrong"
                 self._reply(response, 403, FORBIDDEN, request_id)
                 return
-            event = function_url_event(request, self.url_id, rt.config.region, access_key)
-            context = rt.context()
+            event = function_url_event(
+                request, self.url_id, rt.config.region, access_key, request_id
+            )
+            context = rt.context(request_id=request_id)
             if self.mode == "stream":
                 note = await self._stream(request, response, event, context, request_id)
             else:
@@ -289,7 +304,7 @@ class FunctionUrlApp:
     ) -> str:
         rt = self.runtime
         sink = ChunkedSink(
-            response, request_id, rt.throttle(STREAM_BURST, STREAM_RATE), STREAM_LIMIT
+            response, request_id, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit
         )
         stream = ResponseStream(sink)
         try:

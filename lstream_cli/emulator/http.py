@@ -132,15 +132,12 @@ class HttpResponse:
             raise RuntimeError("response already started")
         self.started = self.finished = True
         self.status = status
-        head = self._head_bytes(status, headers, len(body))
-        if self._head or not body:
-            self._conn.write(head)
-        else:
+        conn = self._conn
+        conn.buffer(self._head_bytes(status, headers, len(body)))
+        if body and not self._head:
             self.bytes_sent = len(body)
-            self._conn.write(head + body if len(body) < _SMALL else head)
-            if len(body) >= _SMALL:
-                self._conn.write(body)
-        self._conn.response_done()
+            conn.buffer(body)
+        conn.response_done()
 
     def start(
         self, status: int, headers: Iterable[tuple[str, str]], content_length: int | None = None
@@ -151,7 +148,8 @@ class HttpResponse:
         self.started = True
         self.status = status
         self._chunked = content_length is None
-        self._conn.write(self._head_bytes(status, headers, content_length))
+        # Held until the first body bytes (or the end): one packet, as Lambda sends it.
+        self._conn.buffer(self._head_bytes(status, headers, content_length), flush=False)
 
     async def write(self, data: bytes | memoryview) -> None:
         """Write body bytes, waiting while the client is slower than we are."""
@@ -161,15 +159,21 @@ class HttpResponse:
         n = len(data)
         if not n or self._head:
             return
+        if conn.paused:
+            await conn.drain()
         self.bytes_sent += n
         if self._chunked:
             if n < _SMALL:
-                conn.write(b"%x\r\n%b\r\n" % (n, bytes(data)))
+                conn.buffer(b"%x\r\n%b\r\n" % (n, bytes(data)))
             else:
-                conn.write(b"%x\r\n" % n)
+                conn.buffer(b"%x\r\n" % n, flush=False)
+                conn.flush()
                 conn.write(data)
-                conn.write(b"\r\n")
+                conn.buffer(b"\r\n")
+        elif n < _SMALL:
+            conn.buffer(data)
         else:
+            conn.flush()
             conn.write(data)
         if conn.paused:
             await conn.drain()
@@ -180,7 +184,7 @@ class HttpResponse:
             return
         self.finished = True
         if self._chunked and not self._head:
-            self._conn.write(b"0\r\n\r\n")
+            self._conn.buffer(b"0\r\n\r\n", flush=False)
         self._conn.response_done()
 
     def abort(self) -> None:
@@ -212,6 +216,9 @@ class _Connection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._reading_paused = False
         self._close_after = False
+        self._pending: list[bytes | memoryview] = []
+        self._pending_size = 0
+        self._flush_scheduled = False
 
     # -- asyncio.Protocol ------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -336,6 +343,38 @@ class _Connection(asyncio.Protocol):
             self._task = None
 
     def write(self, data: bytes | memoryview) -> None:
+        """Write now (after anything buffered)."""
+        if self._pending:
+            self.flush()
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def buffer(self, data: bytes | memoryview, flush: bool = True) -> None:
+        """Queue small pieces; they leave together on this loop iteration's flush.
+
+        A 1 KiB response (head, chunk, terminator) becomes one write, while a
+        stream's writes still go out at once: the flush runs as soon as the
+        handler yields to the loop.
+        """
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _SMALL:
+            self.flush()  # a handler that never yields still sends, and feels backpressure
+        elif flush and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._pending = []
+        self._pending_size = 0
         if not self.closed and self.transport is not None:
             self.transport.write(data)
 
@@ -350,12 +389,15 @@ class _Connection(asyncio.Protocol):
         await waiter
 
     def response_done(self) -> None:
+        self.flush()
         if not self.keep_alive and self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
+        """Cut: what was written still arrives, then the connection closes mid-body."""
         if self.transport is not None and not self.closed:
-            self.transport.abort()
+            self.flush()
+            self.transport.close()
         self.closed = True
 
     def _reject(self, status: int, body: bytes) -> None:

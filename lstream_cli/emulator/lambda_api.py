@@ -22,7 +22,6 @@ import importlib
 import json
 import re
 import time
-import uuid
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,7 +35,7 @@ from lstream_cli.emulator.config import (
 from lstream_cli.emulator.functionurl import BufferSink, LimitExceeded
 from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import Runtime
+from lstream_cli.emulator.runtime import Runtime, new_request_id
 from lstream_cli.emulator.throttle import BurstThenRate
 
 __all__ = ["EventStreamSink", "LambdaApiApp"]
@@ -65,10 +64,13 @@ def _json(doc: Any) -> bytes:
 class EventStreamSink:
     """Writes each piece of output as PayloadChunk event-stream messages."""
 
-    __slots__ = ("_encode", "_response", "_throttle", "sent")
+    __slots__ = ("_encode", "_response", "_throttle", "limit", "sent")
 
-    def __init__(self, response: HttpResponse, throttle: BurstThenRate | None) -> None:
+    def __init__(
+        self, response: HttpResponse, throttle: BurstThenRate | None, limit: int = STREAM_LIMIT
+    ) -> None:
         self._response = response
+        self.limit = limit
         self._throttle = throttle
         self._encode = _eventstream().payload_chunk
         self.sent = 0
@@ -78,8 +80,8 @@ class EventStreamSink:
 
     async def send(self, data: bytes | memoryview) -> None:
         n = len(data)
-        if self.sent + n > STREAM_LIMIT:
-            raise LimitExceeded(f"stream limit of {STREAM_LIMIT} bytes exceeded")
+        if self.sent + n > self.limit:
+            raise LimitExceeded(f"stream limit of {self.limit} bytes exceeded")
         if self._throttle is not None:
             await self._throttle.wait(n)
         self.sent += n
@@ -110,7 +112,7 @@ class LambdaApiApp:
 
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         note = ""
         try:
             note = await self._route(request, response, request_id)
@@ -236,7 +238,7 @@ class LambdaApiApp:
                 ("x-amz-executed-version", "$LATEST"),
             ],
         )
-        sink = EventStreamSink(response, rt.throttle(STREAM_BURST, STREAM_RATE))
+        sink = EventStreamSink(response, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit)
         stream = ResponseStream(sink)
         note = ""
         try:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import itertools
 import secrets
 import time
+import uuid
 from typing import Any
 
 from lstream_cli._exitcodes import UsageError
@@ -21,12 +23,21 @@ from lstream_cli.emulator.handlers import Context, Handler, load_handler
 from lstream_cli.emulator.http import HttpRequest
 from lstream_cli.emulator.throttle import BurstThenRate
 
-__all__ = ["INTERNAL_HEADER", "Runtime"]
+__all__ = ["INTERNAL_HEADER", "Runtime", "new_request_id"]
 
 # Sent by the API Gateway front ends to the function URL behind them: an
 # HTTP_PROXY integration carries no SigV4 signature, so the function URL
 # trusts this per-run random token instead (it never leaves the process).
 INTERNAL_HEADER = "x-lstream-apigw"
+
+
+_ID_PREFIX = str(uuid.uuid4())[:23]  # random per process
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id shaped like a UUID: random per run, then a counter (cheap)."""
+    return f"{_ID_PREFIX}-{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 class Runtime:
@@ -50,10 +61,13 @@ class Runtime:
             self.secret_name = name.lower()
             self.secret_value = value.encode("utf-8")
         self.endpoints: dict[str, str] = {}
+        # The streaming size cap (200 MB unless configured; 0 = none).
+        self.stream_limit = config.stream_limit or (1 << 62)
 
-    def context(self, timeout_s: float = 900.0) -> Context:
+    def context(self, timeout_s: float = 900.0, request_id: str | None = None) -> Context:
         return Context(
             self.config.function_name,
+            aws_request_id=request_id or new_request_id(),
             region=self.config.region,
             timeout_s=timeout_s,
             time_scale=self.config.time_scale,
