@@ -135,3 +135,39 @@ def test_help_lists_examples_and_exit_codes(capfd: pytest.CaptureFixture[str]) -
     assert run(["serve", "--help"]) == 0
     out = capfd.readouterr().out
     assert "--time-scale" in out and "Examples:" in out and "Exit codes:" in out
+
+
+def test_serve_auth_iam_accepts_what_lstream_get_signs_with(
+    aws_creds: dict[str, str], tmp_path: Path
+) -> None:
+    """Both processes resolve the same credential chain: no set-up needed."""
+    path = tmp_path / "endpoints.json"
+    proc = subprocess.Popen(
+        [*LSTREAM, "serve", "--port", "0", "--json", str(path), "--auth", "iam"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        endpoints = wait_for(path, proc)
+        out = tmp_path / "body.bin"
+        url = endpoints["stream"] + "/signed?size=300000"
+        got = subprocess.run(
+            [*LSTREAM, "get", url, "-o", str(out)], capture_output=True, timeout=60
+        )
+        assert got.returncode == 0, got.stderr
+        assert out.stat().st_size == 300000
+        unsigned = subprocess.run(
+            [*LSTREAM, "get", url, "--auth", "none", "-o", str(out)],
+            capture_output=True,
+            timeout=60,
+        )
+        assert unsigned.returncode == 3
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert "/signed 200" in text and "/signed 403" in text
+    for secret in (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"]):
+        assert secret not in text
+        assert secret not in got.stderr.decode()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import re
 import time
@@ -32,6 +31,7 @@ from lstream_cli.emulator.config import (
     STREAM_LIMIT,
     STREAM_RATE,
 )
+from lstream_cli.emulator.eventstream import invoke_complete, payload_chunk
 from lstream_cli.emulator.functionurl import BufferSink, LimitExceeded
 from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
@@ -52,11 +52,6 @@ TOO_LARGE_ERROR = {
 }
 
 
-def _eventstream() -> Any:
-    """The event-stream encoder (payload_chunk, invoke_complete)."""
-    return importlib.import_module("lstream_cli.emulator.eventstream")
-
-
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode("utf-8")
 
@@ -64,7 +59,7 @@ def _json(doc: Any) -> bytes:
 class EventStreamSink:
     """Writes each piece of output as PayloadChunk event-stream messages."""
 
-    __slots__ = ("_encode", "_response", "_throttle", "limit", "sent")
+    __slots__ = ("_response", "_throttle", "limit", "sent")
 
     def __init__(
         self, response: HttpResponse, throttle: BurstThenRate | None, limit: int = STREAM_LIMIT
@@ -72,7 +67,6 @@ class EventStreamSink:
         self._response = response
         self.limit = limit
         self._throttle = throttle
-        self._encode = _eventstream().payload_chunk
         self.sent = 0
 
     async def open(self, status: int, headers: dict[str, str]) -> None:
@@ -86,7 +80,7 @@ class EventStreamSink:
             await self._throttle.wait(n)
         self.sent += n
         for at in range(0, n, _FRAME):
-            await self._response.write(self._encode(bytes(data[at : at + _FRAME])))
+            await self._response.write(payload_chunk(bytes(data[at : at + _FRAME])))
 
 
 class LambdaApiApp:
@@ -229,7 +223,6 @@ class LambdaApiApp:
         self, response: HttpResponse, event: Any, name: str, request_id: str
     ) -> str:
         rt = self.runtime
-        es = _eventstream()
         response.start(
             200,
             [
@@ -243,17 +236,17 @@ class LambdaApiApp:
         note = ""
         try:
             await invoke_handler(rt.handler, event, stream, self._context(name))
-            complete = es.invoke_complete()
+            complete = invoke_complete()
         except ClientGone:
             raise
         except LimitExceeded as exc:
             note = "200 MB stream limit"
-            complete = es.invoke_complete(
+            complete = invoke_complete(
                 error_code="Function.ResponseSizeTooLarge", error_details=str(exc)
             )
         except Exception as exc:
             note = f"handler error: {type(exc).__name__}"
-            complete = es.invoke_complete(
+            complete = invoke_complete(
                 error_code="Unhandled",
                 error_details=json.dumps(
                     {"errorType": type(exc).__name__, "errorMessage": str(exc)}

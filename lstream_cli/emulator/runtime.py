@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import itertools
 import secrets
 import time
 import uuid
-from typing import Any
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.emulator.config import CredentialLookup, EmulatorConfig, RequestLog
 from lstream_cli.emulator.handlers import Context, Handler, load_handler
 from lstream_cli.emulator.http import HttpRequest
+from lstream_cli.emulator.sigv4 import (
+    EmulatorCredentialsError,
+    emulator_credentials,
+    verify_request,
+)
 from lstream_cli.emulator.throttle import BurstThenRate
 
 __all__ = ["INTERNAL_HEADER", "Runtime", "new_request_id"]
@@ -48,12 +51,7 @@ class Runtime:
         self.handler: Handler = load_handler(config.handler)
         self.internal_token = secrets.token_hex(16)
         self.lookup: CredentialLookup | None = None
-        self._verify: Any = None
         if config.auth == "iam":
-            try:
-                self._verify = _sigv4().verify_request
-            except ImportError:  # pragma: no cover - the verifier ships with the package
-                raise UsageError("--auth iam: the SigV4 verifier is not available") from None
             self.lookup = config.credentials or _default_lookup(config.profile)
         self.secret_header = config.secret_header
         if self.secret_header is not None:
@@ -113,7 +111,7 @@ class Runtime:
             return True, ""
         body_sha256 = hashlib.sha256(request.body).hexdigest()
         try:
-            result: Any = self._verify(
+            result = verify_request(
                 request.method, request.target, request.headers, body_sha256, self.lookup
             )
         except Exception as exc:  # a verifier bug must read as a refusal, not a 500
@@ -134,17 +132,10 @@ class Runtime:
         return False
 
 
-def _sigv4() -> Any:
-    """The SigV4 verifier module (imported only when --auth iam is used)."""
-    return importlib.import_module("lstream_cli.emulator.sigv4")
-
-
 def _default_lookup(profile: str | None) -> CredentialLookup:
     try:
-        lookup = _sigv4().emulator_credentials(profile)
-    except UsageError:
-        raise
-    except Exception as exc:  # EmulatorCredentialsError: an unknown profile, a broken file
+        lookup = emulator_credentials(profile)
+    except EmulatorCredentialsError as exc:  # an unknown profile, a broken file
         raise UsageError(f"--auth iam: {exc}") from None
     if lookup is None:
         from lstream_cli.signing import credential_sources
@@ -153,4 +144,4 @@ def _default_lookup(profile: str | None) -> CredentialLookup:
             "--auth iam: no AWS credentials for the emulator to accept; looked in "
             + credential_sources()
         )
-    return lookup  # type: ignore[no-any-return]
+    return lookup

@@ -1,21 +1,12 @@
-"""Emulator fixtures: a shared running emulator, and the modules it imports lazily."""
+"""Emulator fixtures: a shared running emulator and test credentials."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Iterator
 
 import pytest
-from emu_standins import eventstream_module, sigv4_module
 
 from lstream_cli.emulator import EmulatorConfig, Endpoints, running_emulator
-
-for _name, _factory in (("eventstream", eventstream_module), ("sigv4", sigv4_module)):
-    try:
-        importlib.import_module(f"lstream_cli.emulator.{_name}")
-    except ImportError:
-        sys.modules[f"lstream_cli.emulator.{_name}"] = _factory()
 
 # Test credentials accepted by --auth iam emulators (never real ones).
 ACCESS_KEY = "AKIDLSTREAMTEST00001"
