@@ -171,3 +171,34 @@ def test_serve_auth_iam_accepts_what_lstream_get_signs_with(
     for secret in (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"]):
         assert secret not in text
         assert secret not in got.stderr.decode()
+
+
+def test_serve_with_workers_shares_the_sockets_and_stops_them_all(tmp_path: Path) -> None:
+    path = tmp_path / "endpoints.json"
+    proc = subprocess.Popen(
+        [*LSTREAM, "serve", "--port", "0", "--json", str(path), "--workers", "2", "--no-throttle"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        endpoints = wait_for(path, proc)
+        for _ in range(20):  # new connections each time: the kernel spreads them
+            with httpx.Client() as client:
+                r = client.get(endpoints["stream"] + "/w?size=1000")
+                assert r.status_code == 200 and len(r.content) == 1000
+                assert client.get(endpoints["apigw"] + "/w?size=10").status_code == 200
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(children) == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    # 20 direct, 20 through apigw, and the 20 function URL calls apigw made.
+    assert err.decode().count("/w 200") == 60
+    for pid in children:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )

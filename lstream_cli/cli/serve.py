@@ -11,14 +11,18 @@ usage error (exit 2) before anything listens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
-from typing import Any
+import socket
+import time
+from typing import Any, NoReturn
 
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
-from lstream_cli.emulator.server import Emulator, new_event_loop
+from lstream_cli.emulator.server import Emulator, new_event_loop, open_sockets
 from lstream_cli.render.console import Output, make_output
 from lstream_cli.render.jsonout import write_json
 from lstream_cli.render.serve import RequestLogPrinter, print_endpoints, print_stopped
@@ -36,6 +40,7 @@ Examples:
   lstream serve --time-scale 10         # 10x the bandwidth caps, 1/10 the delays
   lstream serve --secret-header 'X-Origin-Verify: s3cret'
   lstream serve --handler examples/handler.py:handler
+  lstream serve --workers 2 --no-throttle --quiet  # for heavy load tests
   curl 'http://127.0.0.1:9000/?size=20MB&chunk=1MiB' -o /dev/null
 \b
 Synthetic handler parameters (query string, or the Lambda API's JSON payload):
@@ -106,6 +111,14 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     metavar="PATH",
     help="Once listening, write the endpoint URLs to PATH ('-' = stdout).",
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Processes sharing the listening sockets (for heavy load tests).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No endpoint table, no request log.")
 def serve_command(
     host: str,
@@ -118,6 +131,7 @@ def serve_command(
     stream_limit: str,
     secret_header: str | None,
     json_path: str | None,
+    workers: int,
     quiet: bool,
 ) -> int:
     """Run the local emulator of function URLs, API Gateway and the Lambda API.
@@ -128,6 +142,8 @@ def serve_command(
     """
     if not time_scale > 0:
         raise UsageError("--time-scale must be a positive number")
+    if not 1 <= workers <= 64:
+        raise UsageError("--workers must be between 1 and 64")
     if port != 0 and not 1 <= port <= 65531:
         raise UsageError("--port must be 0 (free ports) or 1..65531")
     try:
@@ -149,11 +165,67 @@ def serve_command(
         log=None if quiet else RequestLogPrinter(),
     )
     emulator = Emulator(config)  # a bad handler or missing credentials fail here
-    loop = new_event_loop()
+    sockets = open_sockets(config) if workers > 1 else None
+    children: list[int] = []
     try:
-        return loop.run_until_complete(_serve(emulator, output, json_path, config))
+        if sockets is not None:
+            for _ in range(workers - 1):
+                pid = os.fork()
+                if pid == 0:
+                    _worker(emulator, sockets)
+                children.append(pid)
+        loop = new_event_loop()
+        try:
+            return loop.run_until_complete(_serve(emulator, output, json_path, config, sockets))
+        finally:
+            loop.close()
     finally:
-        loop.close()
+        _stop_workers(children)
+        for sock in (sockets or {}).values():
+            sock.close()
+
+
+def _worker(emulator: Emulator, sockets: dict[str, socket.socket]) -> NoReturn:
+    """A forked worker: serve the shared sockets until SIGINT/SIGTERM, then exit."""
+    code = 0
+    try:
+        loop = new_event_loop()
+        loop.run_until_complete(_serve_worker(emulator, sockets))
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+async def _serve_worker(emulator: Emulator, sockets: dict[str, socket.socket]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await emulator.start(sockets)
+    try:
+        await stop.wait()
+    finally:
+        await emulator.close()
+
+
+def _stop_workers(children: list[int]) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10.0
+    for pid in children:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
 
 
 def _settings(config: EmulatorConfig) -> dict[str, str]:
@@ -175,7 +247,11 @@ def _settings(config: EmulatorConfig) -> dict[str, str]:
 
 
 async def _serve(
-    emulator: Emulator, output: Output, json_path: str | None, config: EmulatorConfig
+    emulator: Emulator,
+    output: Output,
+    json_path: str | None,
+    config: EmulatorConfig,
+    sockets: dict[str, socket.socket] | None,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -187,7 +263,7 @@ async def _serve(
         except (NotImplementedError, RuntimeError, ValueError):
             pass
     try:
-        endpoints: Endpoints = await emulator.start()
+        endpoints: Endpoints = await emulator.start(sockets)
         try:
             urls: dict[str, Any] = endpoints.as_dict()
             print_endpoints(output, urls, _settings(config))

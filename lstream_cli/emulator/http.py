@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
@@ -28,6 +29,7 @@ __all__ = ["App", "ClientGone", "HttpRequest", "HttpResponse", "HttpServer", "re
 _HIGH_WATER = 1024 * 1024
 _LOW_WATER = 256 * 1024
 _MAX_PIPELINE = 32
+_BACKLOG = 2048
 _SMALL = 16 * 1024  # chunks below this are framed in one write
 
 
@@ -439,16 +441,20 @@ class HttpServer:
         if self._on_reject is not None:
             self._on_reject(client, status)
 
-    async def listen(self, host: str, port: int, reuse_port: bool = False) -> int:
-        """Start listening; returns the bound port (useful with port 0)."""
-        self._server = await self.loop.create_server(
-            lambda: _Connection(self),
-            host=host,
-            port=port,
-            reuse_address=True,
-            reuse_port=reuse_port or None,
-            backlog=2048,
-        )
+    async def listen(self, host: str, port: int, sock: socket.socket | None = None) -> int:
+        """Start listening (on ``sock`` when given); returns the bound port."""
+        if sock is not None:
+            self._server = await self.loop.create_server(
+                lambda: _Connection(self), sock=sock, backlog=_BACKLOG
+            )
+        else:
+            self._server = await self.loop.create_server(
+                lambda: _Connection(self),
+                host=host,
+                port=port,
+                reuse_address=True,
+                backlog=_BACKLOG,
+            )
         sock = self._server.sockets[0]
         return int(sock.getsockname()[1])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +31,7 @@ from lstream_cli.emulator.http import App, HttpServer
 from lstream_cli.emulator.lambda_api import LambdaApiApp
 from lstream_cli.emulator.runtime import Runtime
 
-__all__ = ["Emulator", "new_event_loop", "running_emulator"]
+__all__ = ["Emulator", "new_event_loop", "open_sockets", "running_emulator"]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -54,10 +55,9 @@ def _url_host(host: str) -> str:
 class Emulator:
     """The five endpoints of one run, sharing one :class:`Runtime`."""
 
-    def __init__(self, config: EmulatorConfig, reuse_port: bool = False) -> None:
+    def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.runtime = Runtime(config)  # raises UsageError for a bad handler or no credentials
-        self.reuse_port = reuse_port
         self._servers: list[HttpServer] = []
         self._apigw: list[ApiGatewayApp] = []
         self.endpoints: Endpoints | None = None
@@ -76,8 +76,12 @@ class Emulator:
             "lambda_api": (LambdaApiApp(rt), REQUEST_LIMIT),
         }
 
-    async def start(self) -> Endpoints:
-        """Listen on every endpoint; raises LstreamError (usage) when a port is taken."""
+    async def start(self, sockets: dict[str, socket.socket] | None = None) -> Endpoints:
+        """Listen on every endpoint; raises LstreamError (usage) when a port is taken.
+
+        ``sockets`` (from :func:`open_sockets`) lets several processes serve
+        the same listening sockets (``lstream serve --workers``).
+        """
         host = self.config.host
         urls: dict[str, str] = {}
         try:
@@ -86,14 +90,10 @@ class Emulator:
                 server = HttpServer(app, max_body)
                 self._servers.append(server)
                 try:
-                    bound = await server.listen(host, port, reuse_port=self.reuse_port)
+                    sock = sockets.get(name) if sockets else None
+                    bound = await server.listen(host, port, sock=sock)
                 except OSError as exc:
-                    reason = exc.strerror or str(exc)
-                    if exc.errno == errno.EADDRINUSE:
-                        reason = "address already in use (choose another --port, or 0)"
-                    raise LstreamError(
-                        f"cannot listen on {host}:{port} ({name}): {reason}", ExitStatus.USAGE
-                    ) from None
+                    raise _listen_error(host, port, name, exc) from None
                 urls[name] = f"http://{_url_host(host)}:{bound}"
         except BaseException:
             await self.close()
@@ -109,6 +109,35 @@ class Emulator:
         self._servers = []
         for app in self._apigw:
             await app.aclose()
+
+
+def _listen_error(host: str, port: int, name: str, exc: OSError) -> LstreamError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        reason = "address already in use (choose another --port, or 0)"
+    return LstreamError(f"cannot listen on {host}:{port} ({name}): {reason}", ExitStatus.USAGE)
+
+
+def open_sockets(config: EmulatorConfig) -> dict[str, socket.socket]:
+    """Bind and listen on the five endpoints now, for processes forked after."""
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for index, name in enumerate(ENDPOINT_NAMES):
+            port = config.port + index if config.port else 0
+            try:
+                sockets[name] = socket.create_server(
+                    (config.host, port),
+                    family=socket.AF_INET6 if ":" in config.host else socket.AF_INET,
+                    backlog=2048,
+                )
+            except OSError as exc:
+                raise _listen_error(config.host, port, name, exc) from None
+            sockets[name].setblocking(False)
+    except BaseException:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    return sockets
 
 
 @contextlib.contextmanager
