@@ -142,16 +142,24 @@ class HttpResponse:
         conn.response_done()
 
     def start(
-        self, status: int, headers: Iterable[tuple[str, str]], content_length: int | None = None
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        content_length: int | None = None,
+        now: bool = False,
     ) -> None:
-        """Send the status line and headers; the body follows (chunked without a length)."""
+        """Status line and headers; the body follows (chunked without a length).
+
+        They are held until the first body bytes (or the end), so they leave in
+        one packet with them, as Lambda sends a stream's status; ``now`` sends
+        them at once.
+        """
         if self.started:
             raise RuntimeError("response already started")
         self.started = True
         self.status = status
         self._chunked = content_length is None
-        # Held until the first body bytes (or the end): one packet, as Lambda sends it.
-        self._conn.buffer(self._head_bytes(status, headers, content_length), flush=False)
+        self._conn.buffer(self._head_bytes(status, headers, content_length), flush=now)
 
     async def write(self, data: bytes | memoryview) -> None:
         """Write body bytes, waiting while the client is slower than we are."""

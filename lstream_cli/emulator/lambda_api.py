@@ -167,8 +167,8 @@ class LambdaApiApp:
             return await self._invoke(request, response, event, name, request_id)
         return await self._invoke_stream(response, event, name, request_id)
 
-    def _context(self, name: str) -> Any:
-        ctx = self.runtime.context()
+    def _context(self, name: str, request_id: str | None = None) -> Any:
+        ctx = self.runtime.context(request_id=request_id)
         ctx.function_name = name
         return ctx
 
@@ -198,7 +198,7 @@ class LambdaApiApp:
             return "async invoke"
         headers.append(("content-type", "application/json"))
         try:
-            await invoke_handler(rt.handler, event, stream, self._context(name))
+            await invoke_handler(rt.handler, event, stream, self._context(name, request_id))
         except LimitExceeded:
             response.send(
                 200, _json(TOO_LARGE_ERROR), [*headers, ("x-amz-function-error", "Unhandled")]
@@ -230,6 +230,7 @@ class LambdaApiApp:
                 ("x-amzn-requestid", request_id),
                 ("x-amz-executed-version", "$LATEST"),
             ],
+            now=True,  # the API answers as the invocation starts; events follow
         )
         sink = EventStreamSink(response, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit)
         stream = ResponseStream(sink)

@@ -14,6 +14,7 @@ import itertools
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.emulator.config import CredentialLookup, EmulatorConfig, RequestLog
@@ -104,6 +105,17 @@ class Runtime:
                     note=note,
                 )
             )
+
+    def rejecter(self, endpoint: str) -> Callable[[str, int], None]:
+        """A request-log callback for requests refused before parsing ended (400)."""
+
+        def reject(client: str, status: int) -> None:
+            sink = self.config.log
+            if sink is not None:
+                with contextlib.suppress(Exception):
+                    sink(RequestLog(endpoint, "-", "-", status, 0, 0.0, "malformed request"))
+
+        return reject
 
     def check_iam(self, request: HttpRequest) -> tuple[bool, str]:
         """(ok, reason) for a SigV4-signed request; the reason never holds secrets."""

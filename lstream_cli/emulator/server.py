@@ -87,7 +87,7 @@ class Emulator:
         try:
             for index, (name, (app, max_body)) in enumerate(self._apps().items()):
                 port = self.config.port + index if self.config.port else 0
-                server = HttpServer(app, max_body)
+                server = HttpServer(app, max_body, on_reject=self.runtime.rejecter(name))
                 self._servers.append(server)
                 try:
                     sock = sockets.get(name) if sockets else None

@@ -255,3 +255,44 @@ def test_secret_header_is_checked_by_the_function() -> None:
 def test_error_bodies_are_json_where_aws_sends_json(emu: Endpoints) -> None:
     r = httpx.post(emu.stream + "/", content=b"x" * (REQUEST_LIMIT + 1))
     assert json.loads(r.content)["Message"].startswith("Request must be smaller")
+
+
+def first_bytes(base: str, request: bytes, wait_s: float) -> bytes:
+    """What arrives within ``wait_s`` (nothing, when the server holds its answer)."""
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(request)
+        sock.settimeout(wait_s)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            return b""
+
+
+def test_stream_status_waits_for_the_first_write(emu: Endpoints) -> None:
+    # delay_ms=60000: the handler sleeps a minute before its first write, so
+    # nothing at all (not even the status line) may arrive in the meantime.
+    request = b"GET /?size=10&delay_ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert first_bytes(emu.stream, request, 0.5) == b""
+    # The same without the delay: the status line and the body together.
+    answer = first_bytes(emu.stream, b"GET /?size=10 HTTP/1.1\r\nHost: x\r\n\r\n", 5)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_lambda_api_stream_answers_before_the_first_event(emu: Endpoints) -> None:
+    body = b'{"size": 10, "delay_ms": 60000}'
+    request = (
+        b"POST /2021-11-15/functions/f/response-streaming-invocations HTTP/1.1\r\n"
+        b"Host: x\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+    )
+    answer = first_bytes(emu.lambda_api, request, 5)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"application/vnd.amazon.eventstream" in answer
+    assert answer.endswith(b"\r\n\r\n")  # headers only: no event yet
+
+
+def test_malformed_requests_are_logged(echo: tuple[Endpoints, list[RequestLog]]) -> None:
+    emu, logs = echo
+    logs.clear()
+    assert raw_exchange(emu.stream, b"\x00\x01garbage\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    assert [(log.endpoint, log.status) for log in logs] == [("stream", 400)]
