@@ -291,6 +291,9 @@ class FunctionUrlApp:
                 note = await self._stream(request, response, event, context, request_id)
             else:
                 note = await self._buffered(response, event, context, request_id)
+        except ClientGone:
+            note = "client closed the connection"
+            raise
         finally:
             rt.log(self.mode, request, response.status, response.bytes_sent, t0, note)
 
