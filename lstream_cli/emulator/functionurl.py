@@ -13,6 +13,7 @@ same 403 from the function itself.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from typing import Any, Literal
@@ -316,8 +317,10 @@ class FunctionUrlApp:
             raise
         except LimitExceeded:
             response.abort()
-            return "cut: 200 MB stream limit"
-        except Exception as exc:
+            return "cut: stream limit"
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a handler's sys.exit() included
             if not response.started:
                 self._reply(
                     response,
@@ -351,7 +354,9 @@ class FunctionUrlApp:
                 error_type="Function.ResponseSizeTooLarge",
             )
             return "response over 6291556 bytes"
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a handler's sys.exit() included
             self._reply(
                 response,
                 502,

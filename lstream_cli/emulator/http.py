@@ -334,7 +334,9 @@ class _Connection(asyncio.Protocol):
                 except (ClientGone, ConnectionError):
                     self.abort()
                     return
-                except Exception:
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:  # even a handler's sys.exit() must not stop the server
                     if not response.started:
                         response.send(500, b'{"message": "Internal server error"}')
                     else:

@@ -204,7 +204,9 @@ class LambdaApiApp:
                 200, _json(TOO_LARGE_ERROR), [*headers, ("x-amz-function-error", "Unhandled")]
             )
             return "response over 6291556 bytes"
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a handler's sys.exit() included
             response.send(
                 200,
                 _json({"errorType": type(exc).__name__, "errorMessage": str(exc)}),
@@ -216,7 +218,7 @@ class LambdaApiApp:
 
     @staticmethod
     async def _quietly(coro: Any) -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, SystemExit):
             await coro
 
     async def _invoke_stream(
@@ -245,7 +247,9 @@ class LambdaApiApp:
             complete = invoke_complete(
                 error_code="Function.ResponseSizeTooLarge", error_details=str(exc)
             )
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a handler's sys.exit() included
             note = f"handler error: {type(exc).__name__}"
             complete = invoke_complete(
                 error_code="Unhandled",

@@ -49,3 +49,12 @@ def plain_return(event: dict[str, Any], stream: Any, context: Any) -> dict[str, 
 
 def not_a_handler() -> None:
     """Takes no arguments: load_handler must refuse it."""
+
+
+async def exits(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Calls sys.exit(): the emulator must answer and carry on."""
+    import sys
+
+    if (event.get("queryStringParameters") or {}).get("after"):
+        await stream.write(b"partial")
+    sys.exit(3)

@@ -296,3 +296,15 @@ def test_malformed_requests_are_logged(echo: tuple[Endpoints, list[RequestLog]])
     logs.clear()
     assert raw_exchange(emu.stream, b"\x00\x01garbage\r\n\r\n").startswith(b"HTTP/1.1 400 ")
     assert [(log.endpoint, log.status) for log in logs] == [("stream", 400)]
+
+
+def test_a_handler_calling_sys_exit_does_not_stop_the_server() -> None:
+    with running_emulator(EmulatorConfig(handler=f"{HANDLERS}:exits")) as emu:
+        assert httpx.get(emu.stream + "/").status_code == 502
+        assert httpx.get(emu.buffered + "/").status_code == 502
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(emu.stream + "/?after=1")
+        r = httpx.post(emu.lambda_api + "/2015-03-31/functions/f/invocations", content=b"{}")
+        assert r.headers["x-amz-function-error"] == "Unhandled"
+        assert r.json()["errorType"] == "SystemExit"
+        assert httpx.get(emu.buffered + "/").status_code == 502  # still serving
