@@ -188,3 +188,14 @@ def test_lstream_get_against_an_iam_emulator(
     err = capfd.readouterr().err
     assert aws_creds["AWS_SECRET_ACCESS_KEY"] not in err
     assert aws_creds["AWS_SESSION_TOKEN"] not in err
+
+
+def test_iam_event_names_the_caller() -> None:
+    handlers = Path(__file__).with_name("emu_test_handlers.py")
+    config = EmulatorConfig(auth="iam", credentials=lookup, handler=f"{handlers}:echo_event")
+    with running_emulator(config) as emu:
+        r = signed_get(emu.stream + "/who")
+        assert r.status_code == 201
+        context = r.json()["event"]["requestContext"]
+    assert context["authorizer"]["iam"]["accessKey"] == ACCESS_KEY
+    assert SECRET_KEY not in r.text
