@@ -58,3 +58,15 @@ async def exits(event: dict[str, Any], stream: Any, context: Any) -> None:
     if (event.get("queryStringParameters") or {}).get("after"):
         await stream.write(b"partial")
     sys.exit(3)
+
+
+PROGRESS: list[int] = []
+
+
+async def counting(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Writes 100 MiB in 1 MiB pieces, recording how far it got."""
+    block = b"\x00" * (1024 * 1024)
+    PROGRESS.clear()
+    for _ in range(100):
+        await stream.write(block)
+        PROGRESS.append(stream.bytes_written)

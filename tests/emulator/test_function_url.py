@@ -308,3 +308,21 @@ def test_a_handler_calling_sys_exit_does_not_stop_the_server() -> None:
         assert r.headers["x-amz-function-error"] == "Unhandled"
         assert r.json()["errorType"] == "SystemExit"
         assert httpx.get(emu.buffered + "/").status_code == 502  # still serving
+
+
+def test_a_client_that_does_not_read_holds_the_handler_back() -> None:
+    """Flow control: the handler waits for the client; the body is never piled up in memory."""
+    import time
+
+    import emu_test_handlers
+
+    config = EmulatorConfig(handler="emu_test_handlers:counting", throttle=False)
+    with running_emulator(config) as emu:
+        parts = urlsplit(emu.stream)
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(1.0)  # read nothing for a while
+            written = emu_test_handlers.PROGRESS[-1] if emu_test_handlers.PROGRESS else 0
+    # Kernel socket buffers plus the 1 MiB high-water mark: far below 100 MiB.
+    assert 0 < written < 32 * 1024 * 1024
