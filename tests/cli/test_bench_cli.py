@@ -13,8 +13,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from engine.httpserver import TestServer
+
 from lstream_cli.cli import run
 
 SCHEMA = json.loads(
@@ -192,7 +192,7 @@ def test_ctrl_c_prints_and_writes_the_partial_report(server: TestServer, tmp_pat
             "2",
             "--json",
             str(out),
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
