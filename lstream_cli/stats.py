@@ -87,15 +87,17 @@ class Histogram:
         """Record one value in display units (e.g. milliseconds)."""
         self.record_raw(round(value * self.scale))
 
-    def record_raw(self, raw: int) -> None:
-        """Record one value already in the recorded integer unit."""
+    def record_raw(self, raw: int, count: int = 1) -> None:
+        """Record a value already in the recorded integer unit, ``count`` times."""
+        if count <= 0:
+            return
         if raw < 0:
             raw = 0
         if raw > self.highest:
             raw = self.highest
-            self.clamped += 1
-        self._h.record_value(raw)
-        self._sum += raw
+            self.clamped += count
+        self._h.record_value(raw, count)
+        self._sum += raw * count
         if self._min is None or raw < self._min:
             self._min = raw
         if self._max is None or raw > self._max:
