@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["EXIT_CODE_HELP", "ExitStatus", "LstreamError", "UsageError"]
+__all__ = [
+    "EXIT_CODE_HELP",
+    "ExitStatus",
+    "LstreamError",
+    "OutputClosed",
+    "UsageError",
+    "exit_status_for_error",
+]
 
 
 class ExitStatus(IntEnum):
@@ -47,3 +54,23 @@ class LstreamError(Exception):
 
 class UsageError(LstreamError):
     exit_status = ExitStatus.USAGE
+
+
+def exit_status_for_error(error: str | None) -> ExitStatus:
+    """The exit status of a request that ended with error class ``error``."""
+    if error is None:
+        return ExitStatus.SUCCESS
+    if error == "truncated":
+        return ExitStatus.TRUNCATED
+    if error in ("connect", "tls", "timeout"):
+        return ExitStatus.NETWORK
+    return ExitStatus.HTTP_ERROR
+
+
+class OutputClosed(LstreamError):
+    """The reader of stdout went away (``| head``): stop quietly, exit 0."""
+
+    exit_status = ExitStatus.SUCCESS
+
+    def __init__(self) -> None:
+        super().__init__("output closed")

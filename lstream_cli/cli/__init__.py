@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from lstream_cli import __version__
-from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, LstreamError
+from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, LstreamError, OutputClosed
 
 __all__ = ["cli", "main"]
 
@@ -101,6 +101,9 @@ def run(args: list[str] | None = None) -> int:
         return _fail(f"{exc.format_message()}{hint}", ExitStatus.USAGE)
     except click.ClickException as exc:
         return _fail(exc.format_message(), ExitStatus.USAGE)
+    except OutputClosed:
+        _silence_stdout()
+        return int(ExitStatus.SUCCESS)
     except LstreamError as exc:
         return _fail(str(exc), exc.exit_status)
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from typing import Any
 
 from lstream_cli._exitcodes import LstreamError
 
-__all__ = ["SCHEMA_VERSION", "dumps", "write_json"]
+__all__ = ["SCHEMA_VERSION", "check_writable", "dumps", "write_json"]
 
 SCHEMA_VERSION = 1
 
@@ -51,3 +51,17 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
         if isinstance(exc, OSError):
             raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+def check_writable(path: str) -> None:
+    """Fail early (usage error) when ``path``'s folder cannot take a result file."""
+    from lstream_cli._exitcodes import UsageError
+
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"--json {path}: is a directory")
+    if not directory.is_dir():
+        raise UsageError(f"--json {path}: no such directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"--json {path}: the directory is not writable")

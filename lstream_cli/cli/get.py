@@ -1,0 +1,193 @@
+"""``lstream get URL``: one request, streamed to a file or stdout, then measured."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import click
+import httpx
+
+from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, exit_status_for_error
+from lstream_cli.cli._options import json_option, request_options, spec_from_options
+
+__all__ = ["get_command"]
+
+_EPILOG = (
+    """\b
+Examples:
+  lstream get https://<id>.lambda-url.us-east-1.on.aws/export -o export.json
+  lstream get http://127.0.0.1:9000/?size=20MB -o /dev/null --json -
+  lstream get "$URL" -X POST -d @payload.json -H 'content-type: application/json'
+  lstream get "$URL" | head -c 100
+
+"""
+    + EXIT_CODE_HELP
+)
+
+
+@click.command(
+    "get",
+    epilog=_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.argument("url")
+@request_options
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    metavar="FILE",
+    help="Write the body to FILE ('-' = stdout, even binary). Default: stdout.",
+)
+@click.option(
+    "-i",
+    "--include",
+    is_flag=True,
+    help="Include the response status line and headers in the output.",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the request and response headers on stderr (secrets redacted).",
+)
+@click.option("-s", "--silent", is_flag=True, help="No progress and no summary; errors only.")
+@json_option
+def get_command(
+    url: str,
+    method: str | None,
+    headers: tuple[str, ...],
+    data: str | None,
+    auth: str,
+    profile: str | None,
+    region: str | None,
+    service: str,
+    timeout: float | None,
+    insecure: bool,
+    output: str | None,
+    include: bool,
+    verbose: bool,
+    silent: bool,
+    json_path: str | None,
+) -> int:
+    """Send one request, stream the body, and report how it arrived.
+
+    The body is written as it arrives (memory stays flat whatever the size).
+    The summary on stderr gives headers time, TTFB at the first body byte,
+    total time, bytes, reads, the largest gap, throughput, the bandwidth knee
+    and whether the response really streamed.
+    """
+    from lstream_cli.bodyout import open_body_writer
+    from lstream_cli.engine.single import SentRequest, fetch
+    from lstream_cli.render.console import make_output
+    from lstream_cli.render.get import (
+        ProgressLine,
+        format_head,
+        format_summary,
+        get_json,
+        print_exchange,
+    )
+    from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
+    from lstream_cli.request import prepare_auth
+    from lstream_cli.signing import redact_headers
+    from lstream_cli.verdict import judge
+
+    spec = spec_from_options(
+        url, method, headers, data, auth, profile, region, service, timeout, insecure
+    )
+    if json_path is not None and json_path != "-":
+        check_writable(json_path)
+    if json_path == "-" and (output is None or output == "-"):
+        raise click.UsageError("--json - and the body cannot both go to stdout: add -o FILE")
+    signer = prepare_auth(spec)
+    out = make_output(quiet=silent)
+    writer = open_body_writer(output)
+    progress = ProgressLine(out.console) if out.is_terminal and not silent else None
+
+    def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
+        if progress is not None:
+            progress.stop()
+        if verbose:
+            path = httpx.URL(sent.url).raw_path.decode("ascii")
+            req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
+            resp = format_head("<", f"HTTP/1.1 {status}", redact_headers(resp_headers))
+            print_exchange(out.console, req, resp)
+        if include:
+            lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in resp_headers]
+            writer(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    try:
+        record = fetch(
+            spec,
+            signer,
+            sink=writer,
+            on_progress=progress.update if progress is not None else None,
+            on_head=on_head,
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+        writer.close()
+
+    verdict = judge(record)
+    hints = _hints(record, signer is not None, spec.url)
+    if not silent:
+        out.console.print(format_summary(record, verdict, hints))
+    elif record.error is not None:
+        out.error(f"{record.error.value}: {record.error_detail or ''}".rstrip(": "))
+    if json_path is not None:
+        write_json(json_path, get_json(record, spec.url, verdict, SCHEMA_VERSION))
+    status = exit_status_for_error(None if record.error is None else record.error.value)
+    if status != ExitStatus.SUCCESS and not silent:
+        out.error(_failure_line(record))
+    return int(status)
+
+
+def _failure_line(record: object) -> str:
+    from lstream_cli.models import RequestRecord
+
+    assert isinstance(record, RequestRecord)
+    if record.error is None:
+        return ""
+    if record.error.value.startswith("http_") or record.error.value == "throttled":
+        return f"the server answered HTTP {record.status}"
+    if record.error.value == "truncated":
+        return (
+            f"stream truncated after {record.bytes:,} bytes "
+            f"({record.error_detail or 'the body ended early'}); what arrived was written"
+        )
+    return record.error_detail or record.error.value
+
+
+def _hints(record: object, signed: bool, url: str) -> list[str]:
+    """Actionable hints for a 403 from a function URL (permissions, clock skew)."""
+    from lstream_cli.models import RequestRecord
+
+    assert isinstance(record, RequestRecord)
+    hints: list[str] = []
+    if record.status != 403:
+        return hints
+    if not signed:
+        hints.append(
+            "403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; "
+            "no credentials were found (set them up or use --auth iam to insist)"
+        )
+        return hints
+    hints.append(
+        "403 on a signed request: the caller needs both lambda:InvokeFunctionUrl and "
+        "lambda:InvokeFunction on the function (check the region and --service too)"
+    )
+    date = dict((k.lower(), v) for k, v in record.response_headers).get("date")
+    if date:
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+            skew = time.time() - server
+            if abs(skew) > 240:
+                hints.append(
+                    f"the local clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
+                    "the server's Date header: SigV4 allows 5 minutes; fix the clock"
+                )
+        except (TypeError, ValueError):
+            pass
+    return hints

@@ -1,0 +1,130 @@
+"""Rendering for ``get``: the live progress line, ``-v`` exchanges, the summary.
+
+``format_*`` functions return rich renderables or strings; ``print_*`` and
+:class:`ProgressLine` own the console. Nothing here measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from lstream_cli.engine.single import Progress
+from lstream_cli.models import RequestRecord
+from lstream_cli.units import format_bytes, format_rate
+from lstream_cli.verdict import Verdict
+
+__all__ = [
+    "ProgressLine",
+    "format_head",
+    "format_summary",
+    "get_json",
+    "print_exchange",
+]
+
+
+def _ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 10_000:
+        return f"{v / 1000:.2f} s"
+    return f"{v:.1f} ms"
+
+
+class ProgressLine:
+    """A transient one-line progress display on the stderr console."""
+
+    def __init__(self, console: Console) -> None:
+        self._live = Live(Text(""), console=console, transient=True, auto_refresh=False)
+        self._started = False
+
+    def update(self, p: Progress) -> None:
+        if not self._started:
+            self._live.start()
+            self._started = True
+        rate = p.bytes / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        line = (
+            f"{format_bytes(p.bytes):>10}  {format_rate(rate):>12}  "
+            f"{p.elapsed_s:6.1f} s  TTFB {_ms(p.ttfb_ms)}"
+        )
+        if p.status is not None:
+            line = f"HTTP {p.status}  " + line
+        self._live.update(Text(line), refresh=True)
+
+    def stop(self) -> None:
+        if self._started:
+            self._live.stop()
+            self._started = False
+
+
+def format_head(prefix: str, first_line: str, headers: Sequence[tuple[str, str]]) -> str:
+    """curl -v style: ``> GET / HTTP/1.1`` then ``> name: value`` lines."""
+    lines = [f"{prefix} {first_line}"]
+    lines.extend(f"{prefix} {k}: {v}" for k, v in headers)
+    return "\n".join(lines)
+
+
+def print_exchange(console: Console, request_block: str, response_block: str) -> None:
+    console.print(Text(request_block), highlight=False)
+    console.print(Text(">"), highlight=False)
+    console.print(Text(response_block), highlight=False)
+    console.print(Text("<"), highlight=False)
+
+
+def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", justify="right")
+    table.add_column()
+    status = "-" if record.status is None else str(record.status)
+    outcome = "complete" if record.complete else "INCOMPLETE"
+    if record.error is not None:
+        outcome += f" ({record.error.value}"
+        outcome += f": {record.error_detail})" if record.error_detail else ")"
+    table.add_row("status", f"{status}  {outcome}")
+    table.add_row("connect", _ms(record.connect_ms) if record.connect_ns is not None else "-")
+    table.add_row("headers", _ms(record.headers_ms))
+    table.add_row("TTFB", _ms(record.ttfb_ms))
+    end_ms = None if record.end_ns is None else record.end_ns / 1e6
+    table.add_row("total", _ms(end_ms) + ("" if record.complete else " (cut)"))
+    table.add_row(
+        "bytes", f"{record.bytes:,} ({format_bytes(record.bytes)}) in {record.reads:,} reads"
+    )
+    table.add_row("throughput", format_rate(record.bytes_per_s) + "  (bytes / (total - TTFB))")
+    gaps = "-"
+    if record.gap_max_ns is not None:
+        gaps = f"max {_ms(record.gap_max_ms)}, p99 {_ms(record.gap_p99_ms)}"
+    table.add_row("gaps", gaps)
+    if record.knee is not None:
+        k = record.knee
+        knee = (
+            f"{format_bytes(k.burst_bytes)} at full speed, then "
+            f"{format_rate(k.rate_after_burst_bytes_per_s)} (from {_ms(k.at_ms)})"
+        )
+    else:
+        knee = "none (one steady rate)"
+    table.add_row("knee", knee)
+    label = {
+        "streamed": "[green]streamed[/]",
+        "looks_buffered": "[yellow]looks buffered[/]",
+        "inconclusive": "inconclusive",
+        "no_body": "no body",
+    }[verdict.kind]
+    table.add_row("verdict", f"{label}: {verdict.reason}")
+    for hint in hints:
+        table.add_row("hint", hint)
+    return table
+
+
+def get_json(
+    record: RequestRecord, url: str, verdict: Verdict, schema_version: int
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"schema_version": schema_version}
+    doc.update(record.to_json(url))
+    doc["error_detail"] = record.error_detail
+    doc["verdict"] = verdict.kind
+    return doc

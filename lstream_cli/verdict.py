@@ -1,0 +1,50 @@
+"""Did the response really stream? One rule, shared by get and compare-modes.
+
+A buffered function URL holds the whole body until the handler returns and
+then sends it in one go: the first byte comes late and the rest right after
+it. A streaming one spreads the body over time. Bodies that arrive faster
+than we can tell apart are reported as such rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lstream_cli.models import RequestRecord
+
+__all__ = ["Verdict", "judge"]
+
+_MIN_TELLABLE_NS = 20_000_000  # below 20 ms total, both kinds look alike
+_BURST_SHARE = 0.10  # body spread over <10% of the total time = one burst
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    kind: str  # "streamed" | "looks_buffered" | "inconclusive" | "no_body"
+    reason: str
+
+
+def judge(record: RequestRecord) -> Verdict:
+    if record.bytes == 0 or record.first_byte_ns is None or record.end_ns is None:
+        return Verdict("no_body", "no body was received")
+    total = record.end_ns
+    span = record.end_ns - record.first_byte_ns
+    if total < _MIN_TELLABLE_NS:
+        return Verdict(
+            "inconclusive",
+            f"the whole response took {total / 1e6:.1f} ms: too fast to tell streaming "
+            "from buffering (try a larger or slower response)",
+        )
+    if record.reads <= 1:
+        return Verdict("looks_buffered", "the whole body arrived in a single read at the end")
+    if span <= _BURST_SHARE * total:
+        return Verdict(
+            "looks_buffered",
+            f"nothing for {record.first_byte_ns / 1e6:.0f} ms, then the whole body within "
+            f"{span / 1e6:.0f} ms: the response was held back and sent at the end",
+        )
+    return Verdict(
+        "streamed",
+        f"first byte at {record.first_byte_ns / 1e6:.0f} ms, body spread over "
+        f"{span / 1e6:.0f} ms in {record.reads} reads",
+    )

@@ -1,0 +1,216 @@
+"""A small scripted HTTP/1.1 server for client tests, on 127.0.0.1.
+
+Each route writes its response by hand on the raw socket so tests can
+produce what real servers do and libraries would tidy away: headers sent
+long before the body, chunked bodies with gaps, a Content-Length that is
+never reached, a connection cut without the terminating chunk, a server
+that never answers. Every request is recorded raw for signature checks.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["RawRequest", "ScriptedServer", "scripted_server"]
+
+
+@dataclass
+class RawRequest:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass
+class ScriptedServer:
+    base: str
+    requests: list[RawRequest] = field(default_factory=list)
+
+
+Route = Callable[[socket.socket, RawRequest, dict[str, str]], None]
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status} X"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def route_chunked(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``n`` chunks of ``size`` bytes, ``gap_ms`` apart; ``delay_ms`` before anything."""
+    n, size = int(q.get("n", "4")), int(q.get("size", "1000"))
+    gap, delay = float(q.get("gap_ms", "0")) / 1000, float(q.get("delay_ms", "0")) / 1000
+    time.sleep(delay)
+    sock.sendall(_head(200, [("content-type", "text/plain"), ("transfer-encoding", "chunked")]))
+    for i in range(n):
+        if i and gap:
+            time.sleep(gap)
+        sock.sendall(_chunk(bytes([97 + i % 26]) * size))
+    sock.sendall(b"0\r\n\r\n")
+
+
+def route_early_headers(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Headers at once, the body ``wait_ms`` later (TTFB must be at the body)."""
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    time.sleep(float(q.get("wait_ms", "300")) / 1000)
+    sock.sendall(_chunk(b"x" * 100) + b"0\r\n\r\n")
+
+
+def route_short_length(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Content-Length 1000, only 500 bytes, then close."""
+    sock.sendall(_head(200, [("content-length", "1000")]) + b"y" * 500)
+
+
+def route_chunk_cut(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Chunked, three chunks, then the connection closes without the last chunk."""
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    for _ in range(3):
+        sock.sendall(_chunk(b"z" * 1000))
+        time.sleep(0.01)
+
+
+def route_reset(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Some body, then a TCP reset (SO_LINGER 0)."""
+    sock.sendall(_head(200, [("content-length", "100000")]) + b"r" * 2000)
+    time.sleep(0.05)
+    import struct
+
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def route_knee(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``burst`` bytes at once, then ``rate`` B/s in 10 ms steps for ``seconds``."""
+    burst, rate = int(q.get("burst", "2000000")), int(q.get("rate", "500000"))
+    seconds = float(q.get("seconds", "1.0"))
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    sock.sendall(_chunk(b"b" * burst))
+    step = rate // 100
+    deadline = time.monotonic() + seconds
+    nxt = time.monotonic()
+    while nxt < deadline:
+        nxt += 0.01
+        time.sleep(max(0.0, nxt - time.monotonic()))
+        sock.sendall(_chunk(b"s" * step))
+    sock.sendall(b"0\r\n\r\n")
+
+
+def route_status(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    code = int(q.get("code", "500"))
+    body = q.get("body", '{"Message":"Forbidden"}' if code == 403 else "boom").encode()
+    headers = [("content-length", str(len(body))), ("content-type", "application/json")]
+    if "date" in q:
+        headers.append(("date", q["date"]))
+    sock.sendall(_head(code, headers) + body)
+
+
+def route_binary(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    body = bytes(range(256)) * 4
+    sock.sendall(_head(200, [("content-length", str(len(body)))]) + body)
+
+
+def route_big(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    size = int(q.get("size", "1000000"))
+    sock.sendall(_head(200, [("content-length", str(size)), ("content-type", "text/plain")]))
+    block = b"0123456789abcdef" * 4096
+    left = size
+    while left > 0:
+        part = block[: min(left, len(block))]
+        sock.sendall(part)
+        left -= len(part)
+
+
+def route_hang(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    time.sleep(float(q.get("seconds", "5")))
+
+
+def route_echo(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    body = f"{req.method} {req.target}\n".encode() + req.body
+    sock.sendall(_head(200, [("content-length", str(len(body)))]) + body)
+
+
+ROUTES: dict[str, Route] = {
+    "/chunked": route_chunked,
+    "/early-headers": route_early_headers,
+    "/short-length": route_short_length,
+    "/chunk-cut": route_chunk_cut,
+    "/reset": route_reset,
+    "/knee": route_knee,
+    "/status": route_status,
+    "/binary": route_binary,
+    "/big": route_big,
+    "/hang": route_hang,
+    "/echo": route_echo,
+}
+
+
+def _read_request(rfile: socket.SocketIO | object, sock: socket.socket) -> RawRequest | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(65536)
+        if not part:
+            return None
+        data += part
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = []
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.append((k, v.strip()))
+    length = int(next((v for k, v in headers if k.lower() == "content-length"), "0"))
+    while len(rest) < length:
+        part = sock.recv(65536)
+        if not part:
+            break
+        rest += part
+    return RawRequest(method, target, headers, rest[:length])
+
+
+@contextmanager
+def scripted_server() -> Iterator[ScriptedServer]:
+    state = ScriptedServer(base="")
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            sock: socket.socket = self.request
+            try:
+                req = _read_request(None, sock)
+                if req is None:
+                    return
+                state.requests.append(req)
+                parts = urlsplit(req.target)
+                q = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                route = ROUTES.get(parts.path)
+                if route is None:
+                    route = route_echo
+                route(sock, req, q)
+            except OSError:
+                pass
+            finally:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

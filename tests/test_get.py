@@ -1,0 +1,374 @@
+"""``lstream get`` end to end against a scripted local server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lstream_cli._exitcodes import ExitStatus
+from lstream_cli.cli import run
+from tests.scripted_server import ScriptedServer, scripted_server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server() as s:
+        yield s
+
+
+def get(args: list[str]) -> int:
+    return run(["get", *args])
+
+
+def load(path: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(path.read_text())
+
+
+def test_chunked_stream_measured(server: ScriptedServer, tmp_path: Path) -> None:
+    out, res = tmp_path / "body", tmp_path / "r.json"
+    url = f"{server.base}/chunked?n=5&size=1000&gap_ms=40"
+    assert get([url, "--auth", "none", "-o", str(out), "--json", str(res)]) == 0
+    body = out.read_bytes()
+    assert body == b"".join(bytes([97 + i]) * 1000 for i in range(5))
+    doc = load(res)
+    assert doc["status"] == 200 and doc["complete"] is True and doc["error"] is None
+    assert doc["bytes"] == 5000
+    assert doc["reads"] == 5
+    # Four gaps of ~40 ms: the largest is at least the scripted gap.
+    assert doc["gap_max_ms"] >= 35
+    assert doc["headers_ms"] <= doc["ttfb_ms"] <= doc["total_ms"]
+    assert doc["total_ms"] >= 4 * 35
+    assert doc["verdict"] == "streamed"
+    assert doc["connect_ms"] is not None
+
+
+def test_early_headers_do_not_fool_ttfb(server: ScriptedServer, tmp_path: Path) -> None:
+    res = tmp_path / "r.json"
+    url = f"{server.base}/early-headers?wait_ms=300"
+    assert get([url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]) == 0
+    doc = load(res)
+    assert doc["headers_ms"] < 150
+    assert doc["ttfb_ms"] >= 290
+    assert doc["ttfb_ms"] - doc["headers_ms"] >= 250
+
+
+@pytest.mark.parametrize("path", ["/short-length", "/chunk-cut", "/reset"])
+def test_truncated_stream_is_a_failure_and_keeps_bytes(
+    server: ScriptedServer, tmp_path: Path, path: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out, res = tmp_path / "body", tmp_path / "r.json"
+    code = get([server.base + path, "--auth", "none", "-o", str(out), "--json", str(res)])
+    assert code == ExitStatus.TRUNCATED
+    doc = load(res)
+    assert doc["complete"] is False
+    assert doc["error"] == "truncated"
+    assert doc["total_ms"] is not None
+    assert out.stat().st_size == doc["bytes"] > 0
+    err = capfd.readouterr().err
+    assert "truncated" in err
+    assert "Traceback" not in err
+
+
+def test_knee_detected_on_burst_then_capped_stream(server: ScriptedServer, tmp_path: Path) -> None:
+    res = tmp_path / "r.json"
+    url = f"{server.base}/knee?burst=2000000&rate=500000&seconds=1.2"
+    assert get([url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]) == 0
+    knee = load(res)["knee"]
+    assert knee is not None
+    assert 1_500_000 <= knee["burst_bytes"] <= 2_300_000
+    # 500 kB/s scripted; a shared machine's sleep jitter stays well within 2x.
+    assert 250_000 <= knee["rate_after_burst_bytes_per_s"] <= 1_000_000
+
+
+def test_steady_stream_has_no_knee(server: ScriptedServer, tmp_path: Path) -> None:
+    res = tmp_path / "r.json"
+    url = f"{server.base}/chunked?n=40&size=2000&gap_ms=15"
+    assert get([url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]) == 0
+    assert load(res)["knee"] is None
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "exit_status"),
+    [
+        (403, "http_4xx", ExitStatus.HTTP_ERROR),
+        (500, "http_5xx", ExitStatus.HTTP_ERROR),
+        (429, "throttled", ExitStatus.HTTP_ERROR),
+        (502, "http_5xx", ExitStatus.HTTP_ERROR),
+    ],
+)
+def test_http_errors_exit_non_zero_and_keep_body(
+    server: ScriptedServer,
+    tmp_path: Path,
+    code: int,
+    error: str,
+    exit_status: int,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    out, res = tmp_path / "body", tmp_path / "r.json"
+    url = f"{server.base}/status?code={code}"
+    assert get([url, "--auth", "none", "-o", str(out), "--json", str(res)]) == exit_status
+    doc = load(res)
+    assert doc["status"] == code and doc["error"] == error
+    assert doc["complete"] is True
+    assert out.read_bytes() == (b'{"Message":"Forbidden"}' if code == 403 else b"boom")
+    assert f"HTTP {code}" in capfd.readouterr().err
+
+
+def test_403_hints_permissions_and_clock_skew(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=403&date=Mon,%2001%20Jan%202001%2000:00:00%20GMT"
+    assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    err = capfd.readouterr().err
+    assert "lambda:InvokeFunctionUrl" in err and "lambda:InvokeFunction" in err
+    assert "clock" in err
+
+
+def test_403_unsigned_hint(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:
+    assert get([f"{server.base}/status?code=403", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    assert "AWS_IAM needs SigV4" in capfd.readouterr().err
+
+
+def test_connection_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = tmp_path / "r.json"
+    code = get([f"http://127.0.0.1:{port}/", "--auth", "none", "--json", str(res)])
+    assert code == ExitStatus.NETWORK
+    assert load(res)["error"] == "connect"
+    err = capfd.readouterr().err
+    assert "cannot connect" in err and "Traceback" not in err
+
+
+def test_dns_failure(capfd: pytest.CaptureFixture[str]) -> None:
+    # .invalid never resolves (RFC 2606); the resolver answers locally.
+    code = get(["http://lstream-test.invalid/", "--auth", "none", "--timeout", "5"])
+    assert code == ExitStatus.NETWORK
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and ("resolve" in err or "connect" in err)
+
+
+def test_timeout(server: ScriptedServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    res = tmp_path / "r.json"
+    code = get(
+        [f"{server.base}/hang?seconds=3", "--auth", "none", "--timeout", "0.5", "--json", str(res)]
+    )
+    assert code == ExitStatus.NETWORK
+    assert load(res)["error"] == "timeout"
+    assert "timed out" in capfd.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[tuple[str, Path]]:
+    """An HTTPS server with a certificate from a test CA the client does not trust."""
+    import http.server
+    import ssl
+    import tempfile
+    import threading
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(ctx)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"secure hello"
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory() as d:
+        ca_path = Path(d) / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_path))
+        yield f"https://127.0.0.1:{httpd.server_address[1]}", ca_path
+    httpd.shutdown()
+
+
+def test_tls_verification_failure(
+    tls_server: tuple[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    res = tmp_path / "r.json"
+    code = get([tls_server[0] + "/", "--auth", "none", "--timeout", "5", "--json", str(res)])
+    assert code == ExitStatus.NETWORK
+    assert load(res)["error"] == "tls"
+    err = capfd.readouterr().err
+    assert "TLS" in err and "certificate" in err.lower() and "Traceback" not in err
+
+
+def test_insecure_skips_verification(
+    tls_server: tuple[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([tls_server[0] + "/", "--auth", "none", "-k", "-s"]) == 0
+    assert capfd.readouterr().out == "secure hello"
+
+
+def test_body_to_stdout_and_include_headers(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([f"{server.base}/chunked?n=2&size=3", "--auth", "none", "-i", "-s"]) == 0
+    out = capfd.readouterr().out
+    assert out.startswith("HTTP/1.1 200")
+    assert out.endswith("aaabbb")
+    assert "transfer-encoding: chunked" in out
+
+
+def test_post_body_from_file_and_stdin(
+    server: ScriptedServer,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payload = tmp_path / "p.json"
+    payload.write_text('{"a": 1}')
+    assert get([f"{server.base}/echo", "--auth", "none", "-d", f"@{payload}", "-s"]) == 0
+    assert capfd.readouterr().out == 'POST /echo\n{"a": 1}'
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"from stdin")))
+    assert get([f"{server.base}/echo", "--auth", "none", "-X", "PUT", "-d", "@-", "-s"]) == 0
+    assert capfd.readouterr().out == "PUT /echo\nfrom stdin"
+    req = server.requests[-1]
+    assert ("content-length", "10") in [(k.lower(), v) for k, v in req.headers]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-H", "no-colon-here"], "invalid header"),
+        (["-d", "@/nonexistent/file.json"], "cannot read -d"),
+        (["-o", "/nonexistent-dir/out.bin"], "cannot open -o"),
+        (["--json", "/nonexistent-dir/r.json"], "--json"),
+        (["--timeout", "-1"], "--timeout"),
+        (["--auth", "sometimes"], "--auth"),
+        (["--bogus-flag"], "No such option"),
+    ],
+)
+def test_usage_errors(
+    server: ScriptedServer, args: list[str], needle: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    before = len(server.requests)
+    assert get([f"{server.base}/echo", "--auth", "none", *args]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert len(server.requests) == before  # nothing was sent
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/x", "http://", "://nohost"])
+def test_bad_urls(url: str, capfd: pytest.CaptureFixture[str]) -> None:
+    assert get([url]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "invalid URL" in err and "Traceback" not in err
+
+
+def test_iam_without_credentials_names_where_it_looked(capfd: pytest.CaptureFixture[str]) -> None:
+    assert get(["https://abc.lambda-url.us-east-1.on.aws/", "--auth", "iam"]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "no AWS credentials" in err and "~/.aws/credentials" in err
+
+
+def test_signed_request_without_region_is_a_usage_error(
+    aws_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert get(["http://127.0.0.1:9/", "--auth", "iam"]) == ExitStatus.USAGE
+    assert "--region" in capfd.readouterr().err
+
+
+def test_unknown_profile_is_a_usage_error(capfd: pytest.CaptureFixture[str]) -> None:
+    assert get(["http://127.0.0.1:9/", "--profile", "nope-profile"]) == ExitStatus.USAGE
+    assert "nope-profile" in capfd.readouterr().err
+
+
+def test_verbose_redacts_secrets(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    res = tmp_path / "r.json"
+    assert (
+        get([f"{server.base}/echo", "--auth", "iam", "-v", "-o", "/dev/null", "--json", str(res)])
+        == 0
+    )
+    captured = capfd.readouterr()
+    err = captured.err
+    assert "> GET /echo HTTP/1.1" in err
+    assert "Authorization: AWS4-HMAC-SHA256" in err
+    assert "Signature=<redacted>" in err
+    sent = dict((k.lower(), v) for k, v in server.requests[-1].headers)
+    signature = sent["authorization"].split("Signature=")[1]
+    everything = err + captured.out + res.read_text()
+    for secret in (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"], signature):
+        assert secret not in everything
+    assert sent["x-amz-security-token"] == aws_creds["AWS_SESSION_TOKEN"]
+
+
+def test_binary_refused_on_terminal_but_written_to_pipe(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import lstream_cli.bodyout
+
+    monkeypatch.setattr(lstream_cli.bodyout, "stdout_is_terminal", lambda fd: True)
+    assert get([f"{server.base}/binary", "--auth", "none"]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "binary" in err and "-o FILE" in err
+    # Text is still printed to a terminal.
+    assert get([f"{server.base}/chunked?n=1&size=5", "--auth", "none", "-s"]) == 0
+    assert capfd.readouterr().out == "aaaaa"
+    monkeypatch.undo()
+    assert get([f"{server.base}/binary", "--auth", "none", "-s"]) == 0
+    assert len(capfd.readouterr().out.encode("latin-1", "replace")) > 0
+
+
+def test_disk_full_is_reported(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:
+    if not Path("/dev/full").exists():
+        pytest.fail("/dev/full is needed to simulate a full disk")
+    code = get([f"{server.base}/big?size=200000", "--auth", "none", "-o", "/dev/full"])
+    assert code == ExitStatus.ERROR
+    err = capfd.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+
+
+def test_json_to_stdout(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:
+    assert (
+        get([f"{server.base}/big?size=1234", "--auth", "none", "-o", "/dev/null", "--json", "-"])
+        == 0
+    )
+    doc = json.loads(capfd.readouterr().out)
+    assert doc["bytes"] == 1234 and doc["schema_version"] == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/chunked?n=3&size=10&gap_ms=5",
+        "/short-length",
+        "/status?code=500",
+        "/knee?burst=1000000&rate=500000&seconds=0.6",
+    ],
+)
+def test_json_matches_schema(server: ScriptedServer, tmp_path: Path, path: str) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "schemas/get.schema.json").read_text())
+    res = tmp_path / "r.json"
+    get([server.base + path, "--auth", "none", "-o", "/dev/null", "--json", str(res)])
+    jsonschema.validate(load(res), schema)

@@ -1,0 +1,87 @@
+"""``lstream get`` as a real process: pipes, signals, the console script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lstream_cli._exitcodes import ExitStatus
+from tests.scripted_server import ScriptedServer, scripted_server
+
+LSTREAM = [sys.executable, "-m", "lstream_cli"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server() as s:
+        yield s
+
+
+def test_broken_pipe_ends_quietly(server: ScriptedServer) -> None:
+    url = f"{server.base}/big?size=50000000"
+    proc = subprocess.run(
+        f"{' '.join(LSTREAM)} get '{url}' --auth none | head -c 10",
+        shell=True,
+        capture_output=True,
+        timeout=60,
+        executable="/bin/bash",
+    )
+    assert proc.stdout == b"0123456789"
+    assert b"Traceback" not in proc.stderr
+    assert b"Broken pipe" not in proc.stderr
+    assert b"error" not in proc.stderr.lower()
+
+
+def test_broken_pipe_exit_status(server: ScriptedServer) -> None:
+    url = f"{server.base}/big?size=50000000"
+    proc = subprocess.run(
+        f"set -o pipefail; {' '.join(LSTREAM)} get '{url}' --auth none | head -c 10 >/dev/null",
+        shell=True,
+        capture_output=True,
+        timeout=60,
+        executable="/bin/bash",
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == b""
+
+
+def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path) -> None:
+    out = tmp_path / "partial.bin"
+    url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
+    proc = subprocess.Popen(
+        [*LSTREAM, "get", url, "--auth", "none", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 3000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert b"Traceback" not in err
+    assert b"interrupted" in err
+    data = out.read_bytes()
+    assert len(data) >= 3000
+    assert data[:3000] == b"a" * 1000 + b"b" * 1000 + b"c" * 1000
+
+
+def test_python_m_and_help_list_exit_codes() -> None:
+    proc = subprocess.run([*LSTREAM, "get", "--help"], capture_output=True, timeout=60)
+    assert proc.returncode == 0
+    text = proc.stdout.decode()
+    assert "Examples:" in text and "130" in text and "truncated" in text
+
+
+def test_missing_argument_is_usage_error() -> None:
+    proc = subprocess.run([*LSTREAM, "get"], capture_output=True, timeout=60, env=dict(os.environ))
+    assert proc.returncode == ExitStatus.USAGE
+    assert b"Traceback" not in proc.stderr
+    assert b"Missing argument" in proc.stderr

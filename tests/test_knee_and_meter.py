@@ -1,0 +1,121 @@
+"""The knee detector and the body meter (DESIGN §2 semantics)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lstream_cli.knee import detect_knee
+from lstream_cli.measure import BodyMeter, classify_status
+from lstream_cli.models import ErrorClass
+
+MS = 1_000_000
+
+
+def burst_then_capped(
+    burst: int, fast_bps: float, slow_bps: float, seconds: float, step_ms: int = 10
+) -> list[tuple[int, int]]:
+    pts: list[tuple[int, int]] = [(MS, 0)]
+    t, b = MS, 0
+    step_fast = int(fast_bps * step_ms / 1000)
+    while b < burst:
+        t += step_ms * MS
+        b = min(burst, b + step_fast)
+        pts.append((t, b))
+    end = t + int(seconds * 1e9)
+    step_slow = int(slow_bps * step_ms / 1000)
+    while t < end:
+        t += step_ms * MS
+        b += step_slow
+        pts.append((t, b))
+    return pts
+
+
+def test_lambda_shape_6mb_then_2mbps() -> None:
+    knee = detect_knee(burst_then_capped(6_000_000, 200e6, 2e6, 3.0))
+    assert knee is not None
+    assert knee.burst_bytes == pytest.approx(6_000_000, rel=0.05)
+    assert knee.rate_after_burst_bytes_per_s == pytest.approx(2e6, rel=0.05)
+
+
+def test_apigw_shape_10mb_then_2mbps() -> None:
+    knee = detect_knee(burst_then_capped(10_000_000, 100e6, 2e6, 2.0))
+    assert knee is not None
+    assert knee.burst_bytes == pytest.approx(10_000_000, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [(i * 10 * MS, i * 20_000) for i in range(1, 300)],  # one steady rate
+        [(i * 10 * MS, i * 20_000) for i in range(1, 5)],  # too short to tell
+        burst_then_capped(6_000_000, 200e6, 150e6, 1.0),  # rate barely drops
+        burst_then_capped(6_000_000, 200e6, 2e6, 0.1),  # capped part too short
+    ],
+)
+def test_no_knee(points: list[tuple[int, int]]) -> None:
+    assert detect_knee(points) is None
+
+
+def test_meter_offsets_gaps_and_rate() -> None:
+    m = BodyMeter(t_start_ns=1000 * MS)
+    m.connected(1000 * MS, 1001 * MS)
+    m.headers(1002 * MS, 200, (("content-type", "text/plain"),))
+    m.data(1010 * MS, 100)
+    m.data(1020 * MS, 100)
+    m.data(1050 * MS, 100)
+    r = m.finish(1060 * MS, complete=True)
+    assert r.connect_ms == 1.0
+    assert r.headers_ms == 2.0
+    assert r.ttfb_ms == 10.0
+    assert r.total_ms == 60.0
+    assert (r.bytes, r.reads) == (300, 3)
+    assert r.gap_max_ms == 30.0
+    assert r.gap_p99_ms == pytest.approx(30.0, rel=1e-3)
+    assert r.bytes_per_s == pytest.approx(300 / 0.050)
+    assert r.ok and r.error is None
+
+
+def test_meter_empty_body_ttfb_is_headers() -> None:
+    m = BodyMeter(0)
+    m.headers(5 * MS, 204)
+    r = m.finish(6 * MS, complete=True)
+    assert r.ttfb_ms == 5.0 and r.bytes == 0 and r.gap_max_ms is None
+
+
+def test_meter_incomplete_is_truncated_and_status_classes() -> None:
+    m = BodyMeter(0)
+    m.headers(1, 200)
+    m.data(2, 10)
+    r = m.finish(3, complete=False)
+    assert r.error is ErrorClass.TRUNCATED and not r.ok and r.total_ms is None
+    m = BodyMeter(0)
+    m.headers(1, 503)
+    assert m.finish(2, complete=True).error is ErrorClass.HTTP_5XX
+
+
+@pytest.mark.parametrize(
+    ("status", "hint", "expected"),
+    [
+        (200, b"", None),
+        (204, b"", None),
+        (302, b"", None),
+        (403, b"", ErrorClass.HTTP_4XX),
+        (404, b"", ErrorClass.HTTP_4XX),
+        (429, b"", ErrorClass.THROTTLED),
+        (400, b'{"__type":"TooManyRequestsException"}', ErrorClass.THROTTLED),
+        (500, b"", ErrorClass.HTTP_5XX),
+        (502, b"", ErrorClass.HTTP_5XX),
+    ],
+)
+def test_classify_status(status: int, hint: bytes, expected: ErrorClass | None) -> None:
+    assert classify_status(status, hint) is expected
+
+
+def test_meter_memory_is_bounded_for_many_reads() -> None:
+    m = BodyMeter(0)
+    m.headers(1, 200)
+    for i in range(200_000):
+        m.data(2 + i * 10_000, 1000)  # 10 us apart: coalesced into 5 ms slots
+    r = m.finish(2 + 200_000 * 10_000, complete=True)
+    assert r.reads == 200_000 and r.bytes == 200_000_000
+    assert len(m._timeline) < 500

@@ -1,0 +1,97 @@
+"""Table tests for the one statistics module (percentiles, merge, serialization)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lstream_cli.stats import Histogram, summarize_values
+
+
+def exact_percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (the HDR definition) on sorted values."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil
+    return ordered[int(rank) - 1]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # values in ms: (min, p50, p90, p99, p999, max, mean)
+        ([5.0], (5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)),
+        ([1.0, 2.0, 3.0, 4.0], (1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 2.5)),
+        ([10.0] * 99 + [1000.0], (10.0, 10.0, 10.0, 10.0, 1000.0, 1000.0, 19.9)),
+        (list(map(float, range(1, 101))), (1.0, 50.0, 90.0, 99.0, 100.0, 100.0, 50.5)),
+        ([0.001, 0.002], (0.001, 0.001, 0.002, 0.002, 0.002, 0.002, 0.0015)),
+    ],
+)
+def test_summary_table(values: list[float], expected: tuple[float, ...]) -> None:
+    s = summarize_values(values)
+    got = (s.min, s.p50, s.p90, s.p99, s.p999, s.max, s.mean)
+    for g, e in zip(got, expected, strict=True):
+        assert g == pytest.approx(e, rel=1e-3), (got, expected)
+    assert s.count == len(values)
+    # min <= p50 <= p90 <= p99 <= p999 <= max: never swapped.
+    assert s.min <= s.p50 <= s.p90 <= s.p99 <= s.p999 <= s.max  # type: ignore[operator]
+
+
+def test_percentiles_within_hdr_precision_on_random_data() -> None:
+    rng = random.Random(7)
+    values = [rng.lognormvariate(3, 1) for _ in range(20_000)]
+    s = summarize_values(values)
+    for p, got in ((50, s.p50), (90, s.p90), (99, s.p99), (99.9, s.p999)):
+        want = exact_percentile(values, p)
+        assert got == pytest.approx(want, rel=2e-3, abs=2e-3)
+    assert s.min == pytest.approx(min(values), abs=1e-3)
+    assert s.max == pytest.approx(max(values), abs=1e-3)
+    assert s.mean == pytest.approx(sum(values) / len(values), rel=1e-4)
+
+
+def test_merge_is_exact() -> None:
+    rng = random.Random(11)
+    values = [rng.uniform(0.1, 5000) for _ in range(9_000)]
+    whole = Histogram()
+    parts = [Histogram() for _ in range(3)]
+    for i, v in enumerate(values):
+        whole.record(v)
+        parts[i % 3].record(v)
+    merged = Histogram()
+    for part in parts:
+        merged.merge(Histogram.from_state(part.to_state()))  # through serialization
+    assert merged.summary() == whole.summary()
+    assert merged.count == len(values)
+    assert merged.encode() == whole.encode()
+
+
+def test_empty_histogram_summary_is_all_none() -> None:
+    s = Histogram().summary()
+    assert s.count == 0 and s.p50 is None and s.max is None
+    merged = Histogram()
+    merged.merge(Histogram())
+    assert merged.count == 0
+
+
+def test_values_beyond_range_are_clamped_and_counted() -> None:
+    h = Histogram(highest=1000, scale=1.0)
+    h.record(5)
+    h.record(10**9)
+    assert h.count == 2 and h.clamped == 1
+    assert h.summary().max == 1000
+
+
+def test_negative_values_record_as_zero() -> None:
+    h = Histogram()
+    h.record(-3.0)
+    assert h.summary().min == 0.0
+
+
+def test_buckets_cover_all_counts() -> None:
+    h = Histogram()
+    for v in (1.0, 2.0, 3.0, 50.0, 99.0):
+        h.record(v)
+    buckets = h.buckets(10)
+    assert len(buckets) == 10
+    assert sum(c for _, c in buckets) == 5
+    assert buckets[0][1] == 3 and buckets[-1][1] == 1
