@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from engine.httpserver import TestServer
+
+from tests.engine.httpserver import TestServer
 
 
 @pytest.fixture

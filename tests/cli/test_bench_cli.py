@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from engine.httpserver import TestServer
 
 from lstream_cli.cli import run
+from tests.engine.httpserver import TestServer
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "bench.schema.json").read_text()

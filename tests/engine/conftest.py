@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.httpserver import TestServer
+from tests.engine.httpserver import TestServer
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.httpserver import TestServer
 from lstream_cli.engine.workers import LoadConfig, LoadOutcome, run_load
 from lstream_cli.measure import BodyMeter
 from lstream_cli.request import RequestSpec
+from tests.engine.httpserver import TestServer
 
 
 def _run(url: str, **kw: Any) -> LoadOutcome:
