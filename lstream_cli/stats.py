@@ -207,7 +207,7 @@ def percentile_exact(values: Sequence[int], p: float) -> int | None:
     n = len(values)
     if n == 0:
         return None
-    rank = max(1, math.ceil(p / 100.0 * n))
+    rank = min(n, max(1, math.ceil(p * n / 100.0 - 1e-9)))  # float noise: 99.9% of 1000
     return int(sorted(values)[rank - 1])
 
 
