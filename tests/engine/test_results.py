@@ -13,7 +13,7 @@ from lstream_cli.engine.workers import LoadConfig, plan_workers, split_evenly
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
-from lstream_cli.stats import Histogram
+from lstream_cli.stats import Histogram, percentile_exact
 
 
 def _record(ttfb_us: int, total_us: int, status: int = 200, reads: int = 3) -> RequestRecord:
@@ -158,3 +158,20 @@ def test_threshold_without_a_value_is_breached() -> None:
 def test_bad_threshold_is_a_usage_error(expr: str) -> None:
     with pytest.raises(UsageError):
         parse_threshold(expr)
+
+
+@pytest.mark.parametrize(
+    ("values", "p", "expected"),
+    [
+        ([], 99.0, None),
+        ([7], 99.0, 7),
+        ([3, 1, 2], 50.0, 2),
+        (list(range(1, 101)), 99.0, 99),
+        (list(range(100, 0, -1)), 100.0, 100),
+        (list(range(1, 1001)), 99.9, 999),
+    ],
+)
+def test_percentile_exact_is_nearest_rank(
+    values: list[int], p: float, expected: int | None
+) -> None:
+    assert percentile_exact(values, p) == expected
