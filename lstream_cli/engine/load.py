@@ -175,19 +175,22 @@ class _Worker:
 
     # -- housekeeping -------------------------------------------------------
     async def housekeeping(self) -> None:
-        loop = self.loop
-        expected = loop.time() + _TICK_S
+        # perf_counter, not loop.time(): uvloop's clock has millisecond steps.
+        clock = time.perf_counter
+        expected = clock() + _TICK_S
         tick = 0
-        next_snap = loop.time() + self.plan.snapshot_s
+        next_snap = clock() + self.plan.snapshot_s
         while True:
             await asyncio.sleep(_TICK_S)
-            now = loop.time()
+            now = clock()
             lag = now - expected
             self.stats.lag.record_raw(int(lag * 1e6))
             expected = now + _TICK_S
             tick += 1
             if tick % _SWEEP_EVERY == 0:
                 self._sweep()
+                if tick % 100 == 0:
+                    self.stats.flush()  # keeps the batching dicts small
                 if self.control.should_stop():
                     self.request_stop()
             if self.plan.live and now >= next_snap:

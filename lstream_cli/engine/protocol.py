@@ -36,6 +36,8 @@ from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer, wire_url
 
 __all__ = [
+    "RAW_BODY_FROM",
+    "READ_SIZE",
     "RETRY",
     "TIMELINE_FROM_BYTES",
     "ConnectError",
@@ -44,6 +46,8 @@ __all__ = [
     "RequestTemplate",
 ]
 
+READ_SIZE = 256 * 1024  # bytes per socket read
+RAW_BODY_FROM = 64 * 1024  # Content-Length bodies this long are counted without llhttp
 # Bodies at least this long keep the BodyMeter timeline (knee, gap p99):
 # decided from Content-Length, or switched on once a stream passes it.
 TIMELINE_FROM_BYTES = 1_000_000
@@ -119,11 +123,21 @@ class RequestTemplate:
         return self._signed
 
 
-class Connection(asyncio.Protocol):
-    """One keep-alive connection; ``request`` returns a future of the record."""
+class Connection(asyncio.BufferedProtocol):
+    """One keep-alive connection; ``request`` returns a future of the record.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    A buffered protocol: the loop reads into one buffer shared by the
+    worker's connections (reads are handled one at a time). Headers and
+    chunked bodies go through llhttp; a Content-Length body of at least
+    :data:`RAW_BODY_FROM` bytes is then only counted, without the parser or
+    a copy, which is what lets one process keep up with hey on big streams.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, buffer: memoryview | None = None) -> None:
         self.loop = loop
+        self._buf = buffer if buffer is not None else memoryview(bytearray(READ_SIZE))
+        self._length = -1  # Content-Length of the response in flight, -1 when none
+        self._body_left = 0  # raw mode: body bytes still due, the parser bypassed
         self.transport: asyncio.Transport | None = None
         self.alive = False  # connected and not closed by either side
         self.used = 0  # responses completed on this connection
@@ -137,11 +151,38 @@ class Connection(asyncio.Protocol):
         self._framed = False  # Content-Length or chunked: EOF is not the end
         self._keep_alive = True
         self._hint: bytearray | None = None  # 4xx/5xx headers and first bytes
+        self._head: bytearray | None = None  # raw bytes until the headers end
 
     # -- asyncio.Protocol ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.alive = True
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        left = self._body_left
+        if not left:
+            self.data_received(bytes(self._buf[:nbytes]))
+            return
+        now = time.perf_counter_ns()
+        self.last_rx_ns = now
+        meter = self.meter
+        if meter is None:
+            self.abort()
+            return
+        if nbytes < left:
+            self._body_left = left - nbytes
+            meter.data(now, nbytes)
+            return
+        self._body_left = 0
+        meter.data(now, left)
+        self._now = now
+        self._parser = httptools.HttpResponseParser(self)  # the old one is mid-body
+        self.on_message_complete()
+        if nbytes > left:
+            self.abort()  # bytes beyond the body nobody asked for
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter_ns()
@@ -151,11 +192,20 @@ class Connection(asyncio.Protocol):
             self.abort()  # bytes nobody asked for: the stream is out of step
             return
         self._started = True
+        head = self._head
+        if head is not None:
+            head += data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._resolve_failure(ErrorClass.TRUNCATED, f"invalid HTTP response: {exc}")
             self.abort()
+            return
+        meter = self.meter
+        if meter is not None and self._length >= RAW_BODY_FROM and self._headers_done:
+            left = self._length - meter.bytes
+            if left > 0:
+                self._body_left = left  # count the rest of this body raw
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.alive = False
@@ -182,33 +232,34 @@ class Connection(asyncio.Protocol):
             self._resolve_failure(ErrorClass.TRUNCATED, "connection closed mid-response", now)
 
     # -- httptools callbacks ------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._headers_done = False
-        self._framed = False
-        self._hint = None
-
-    def on_status(self, status: bytes) -> None:
-        if self._parser.get_status_code() >= 400:
-            self._hint = bytearray()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lname = name.lower()
-        if lname == b"content-length":
-            self._framed = True
-            if self.meter is not None and value.isdigit() and int(value) >= TIMELINE_FROM_BYTES:
-                self.meter.keep_timeline = True
-        elif lname == b"transfer-encoding":
-            self._framed = b"chunked" in value.lower()
-        if self._hint is not None:
-            self._hint += value
-            self._hint += b"\n"
+    # No on_header callback: a Python call per header costs more than one
+    # scan of the raw header block, done once in on_headers_complete.
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
         self._keep_alive = self._parser.should_keep_alive()
+        status = self._parser.get_status_code()
+        raw = self._head
+        self._head = None
+        block = b""
+        if raw is not None:
+            end = raw.find(b"\r\n\r\n")
+            block = bytes(raw[: end if end >= 0 else len(raw)]).lower()
+        self._hint = bytearray(block) if status >= 400 else None
+        length = -1
+        value = _header_value(block, b"\ncontent-length:")
+        if value is not None:
+            self._framed = True
+            length = int(value) if value.isdigit() else -1
+        else:
+            value = _header_value(block, b"\ntransfer-encoding:")
+            self._framed = value is not None and b"chunked" in value
+        self._length = length
         meter = self.meter
         if meter is not None:
-            meter.headers(self._now, self._parser.get_status_code())
+            if length >= TIMELINE_FROM_BYTES:
+                meter.keep_timeline = True
+            meter.headers(self._now, status)
 
     def on_body(self, body: bytes) -> None:
         meter = self.meter
@@ -240,6 +291,11 @@ class Connection(asyncio.Protocol):
         self.meter = meter
         self._started = False
         self._headers_done = False
+        self._framed = False
+        self._hint = None
+        self._head = bytearray()
+        self._length = -1
+        self._body_left = 0
         self.last_rx_ns = time.perf_counter_ns()
         if not self.alive or self.transport is None:
             self.connection_lost(None)
@@ -315,6 +371,7 @@ class Connector:
             self.ssl = ctx
         self._addr: tuple[Any, ...] | None = None
         self._family = 0
+        self._buffer = memoryview(bytearray(READ_SIZE))  # shared by this worker's connections
 
     async def _resolve(self) -> None:
         try:
@@ -333,7 +390,7 @@ class Connector:
         if self._addr is None:
             await self._resolve()
         assert self._addr is not None
-        conn = Connection(self.loop)
+        conn = Connection(self.loop, self._buffer)
         coro = self.loop.create_connection(
             lambda: conn,
             self._addr[0],
@@ -356,6 +413,15 @@ class Connector:
         except OSError as exc:
             raise ConnectError(ErrorClass.CONNECT, _reason(exc)) from None
         return conn
+
+
+def _header_value(block: bytes, marker: bytes) -> bytes | None:
+    """The value of the header starting with ``marker`` in a lower-cased block."""
+    pos = block.find(marker)
+    if pos < 0:
+        return None
+    eol = block.find(b"\r", pos)
+    return block[pos + len(marker) : eol if eol >= 0 else len(block)].strip()
 
 
 def _reason(exc: BaseException) -> str:
