@@ -127,10 +127,7 @@ class BodyMeter:
             error = classify_status(self.status)
         gap_p99: int | None = None
         if self.reads >= 2:
-            if self._gaps:
-                gap_p99 = percentile_exact(self._gaps, 99.0)
-            else:
-                gap_p99 = self.gap_max_ns
+            gap_p99 = percentile_exact(self._gaps, 99.0) if self._gaps else self.gap_max_ns
         knee = None
         if self.keep_timeline and complete and len(self._timeline) >= 6:
             knee = detect_knee(self._timeline)
