@@ -9,6 +9,7 @@ path picks the behaviour; the query tunes it:
 - ``/status?code=C`` answers C with a short body (``&hint=...`` in the body)
 - ``/cut?size=N&send=M`` promises N bytes, sends M, closes
 - ``/close`` answers keep-alive, then closes the connection anyway
+- ``/eof?size=N`` no Content-Length, not chunked: the body ends at close
 - ``/hang`` reads the request and never answers
 - ``/headers-early?ms=D`` sends headers, waits D ms, then the body
 
@@ -19,6 +20,7 @@ Every request it parsed is counted in ``requests`` and its raw head kept in
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,7 +30,8 @@ __all__ = ["TestServer"]
 class TestServer:
     __test__ = False  # not a pytest class
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context  # serve TLS with this context when given
         self.requests = 0
         self.heads: list[bytes] = []
         self.port = 0
@@ -40,7 +43,8 @@ class TestServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -62,7 +66,9 @@ class TestServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+        server = await asyncio.start_server(
+            self._handle, "127.0.0.1", 0, backlog=1024, ssl=self.ssl_context
+        )
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         async with server:
@@ -125,6 +131,10 @@ class TestServer:
             return False
         elif path == "/close":
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await w.drain()
+            return False
+        elif path == "/eof":
+            w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"e" * size)
             await w.drain()
             return False
         elif path == "/hang":
