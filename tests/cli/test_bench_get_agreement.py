@@ -19,9 +19,9 @@ def test_get_and_bench_n1_agree(server: TestServer, tmp_path: Path, path: str) -
     url = server.url(path)
     get_json, bench_json, rows = tmp_path / "g.json", tmp_path / "b.json", tmp_path / "b.csv"
     run(["get", url, "-o", str(tmp_path / "body"), "-s", "--json", str(get_json)])
-    code = run(["bench", url, "-n", "1", "--workers", "1", "--json", str(bench_json)] + [
-        "--csv", str(rows)
-    ])  # fmt: skip
+    code = run(
+        ["bench", url, "-n", "1", "--workers", "1", "--json", str(bench_json), "--csv", str(rows)]
+    )
     g = json.loads(get_json.read_text())
     b = json.loads(bench_json.read_text())
     with rows.open() as fh:

@@ -40,7 +40,7 @@ def test_live_snapshots_reach_the_dashboard(server: TestServer) -> None:
 
 
 def test_dashboard_frames_render_on_a_terminal() -> None:
-    console, buf = _console()
+    console, _ = _console()
     dash = Dashboard(Output(console))
     dash.start()
     dash.update(Progress(1.5, 300, 299, 1, 3000, 200.0, 2000.0, 4.2, 9.9, 1000, None))
