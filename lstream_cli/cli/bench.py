@@ -7,13 +7,18 @@ values, ``-r`` without an end, a bad ``--fail-if``, missing credentials for
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.cli._options import json_option, request_options, spec_from_options
 from lstream_cli.units import parse_duration
+
+if TYPE_CHECKING:
+    from lstream_cli.engine.thresholds import Threshold
+    from lstream_cli.engine.workers import LoadConfig
 
 __all__ = ["bench_command", "exit_status"]
 
@@ -184,7 +189,7 @@ def bench_command(
     --timeout: give up on a connect, or on a response that sent no byte for
     that many seconds (0 = never); the request counts as a timeout error.
     """
-    from lstream_cli.engine.thresholds import evaluate, parse_threshold
+    from lstream_cli.engine.thresholds import parse_threshold
     from lstream_cli.engine.workers import LoadConfig, default_workers
 
     thresholds = [parse_threshold(expr) for expr in fail_if]
@@ -215,8 +220,8 @@ def bench_command(
         url, method, headers, data, auth, profile, region, service, timeout, insecure
     )
 
-    from dataclasses import replace
-
+    if spec.method == "HEAD":
+        raise UsageError("-X HEAD is not supported by bench (a HEAD answer has no body to measure)")
     from lstream_cli.request import prepare_auth
 
     signer = prepare_auth(spec)  # usage errors (no credentials, no region) before sending
@@ -236,7 +241,6 @@ def bench_command(
             live=False,
         ),
         thresholds,
-        evaluate,
         csv_path,
         json_path,
         no_dashboard,
@@ -245,17 +249,16 @@ def bench_command(
 
 
 def _run(
-    config: Any,
-    thresholds: list[Any],
-    evaluate: Any,
+    config: LoadConfig,
+    thresholds: list[Threshold],
     csv_path: str | None,
     json_path: str | None,
     no_dashboard: bool,
     warmup: str | None,
 ) -> int:
-    from dataclasses import replace
-
+    """Run the load, then print, write and grade the report."""
     from lstream_cli.engine.results import CSV_COLUMNS, build_report
+    from lstream_cli.engine.thresholds import evaluate
     from lstream_cli.engine.workers import run_load
     from lstream_cli.render.bench import Dashboard, print_report, write_csv
     from lstream_cli.render.console import make_output

@@ -43,6 +43,7 @@ def _bench(*args: str) -> int:
         (["--fail-if", "latency.p99<5"], "unknown metric"),
         (["--timeout", "-1"], "--timeout"),
         (["--auth", "iam"], "no AWS credentials"),
+        (["-X", "HEAD"], "HEAD is not supported"),
     ],
 )
 def test_bad_flags_are_usage_errors_before_sending(
