@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.live import Live
@@ -23,10 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from lstream_cli._exitcodes import LstreamError
-from lstream_cli.engine.workers import Progress
 from lstream_cli.render.console import Output
 from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
+
+if TYPE_CHECKING:  # the type only: rendering does not load the engine
+    from lstream_cli.engine.workers import Progress
 
 __all__ = [
     "Dashboard",
