@@ -48,8 +48,9 @@ __all__ = [
 
 READ_SIZE = 256 * 1024  # bytes per socket read
 RAW_BODY_FROM = 64 * 1024  # Content-Length bodies this long are counted without llhttp
-# Bodies at least this long keep the BodyMeter timeline (knee, gap p99):
-# decided from Content-Length, or switched on once a stream passes it.
+# The BodyMeter timeline (knee, gap p99) is kept for responses without a
+# Content-Length (streams) and for bodies announced at least this long; a
+# short Content-Length body skips it unless it turns out longer.
 TIMELINE_FROM_BYTES = 1_000_000
 _HINT_BYTES = 512  # of a 4xx answer, kept to tell TooManyRequests apart
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -257,8 +258,8 @@ class Connection(asyncio.BufferedProtocol):
         self._length = length
         meter = self.meter
         if meter is not None:
-            if length >= TIMELINE_FROM_BYTES:
-                meter.keep_timeline = True
+            if length >= TIMELINE_FROM_BYTES or length < 0:
+                meter.keep_timeline = True  # a stream, or a long body: knee and gap p99
             meter.headers(self._now, status)
 
     def on_body(self, body: bytes) -> None:

@@ -10,6 +10,7 @@ path picks the behaviour; the query tunes it:
 - ``/cut?size=N&send=M`` promises N bytes, sends M, closes
 - ``/close`` answers keep-alive, then closes the connection anyway
 - ``/eof?size=N`` no Content-Length, not chunked: the body ends at close
+- ``/knee?burst=B&slow=K`` B bytes at once, then K x 10 kB every 25 ms
 - ``/hang`` reads the request and never answers
 - ``/headers-early?ms=D`` sends headers, waits D ms, then the body
 
@@ -137,6 +138,18 @@ class TestServer:
             w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"e" * size)
             await w.drain()
             return False
+        elif path == "/knee":
+            # A burst as fast as the socket takes it, then a steady slow rate.
+            burst, slow = int(q.get("burst", "1000000")), int(q.get("slow", "20"))
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(burst // 50_000):
+                w.write(b"%x\r\n" % 50_000 + b"k" * 50_000 + b"\r\n")
+                await w.drain()
+            for _ in range(slow):
+                await asyncio.sleep(0.025)
+                w.write(b"%x\r\n" % 10_000 + b"s" * 10_000 + b"\r\n")
+                await w.drain()
+            w.write(b"0\r\n\r\n")
         elif path == "/hang":
             await asyncio.sleep(3600)
         elif path == "/headers-early":

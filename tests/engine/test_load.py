@@ -179,3 +179,13 @@ def test_bench_n1_agrees_with_a_body_meter_reference(server: TestServer) -> None
     assert row["err"] is None and ref.error is None
     assert row["headers"] <= row["ttfb"] <= row["total"]
     assert row["connect"] is not None
+
+
+def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
+    knee = _run(server.url("/knee?burst=1000000&slow=20"), requests=2, concurrency=2).stats
+    assert knee.ok == 2 and knee.bytes == 2 * 1_200_000
+    assert knee.knees == 2
+    steady = _run(
+        server.url("/chunked?size=200000&chunk=10000&gap_ms=20"), requests=2, concurrency=2
+    ).stats
+    assert steady.ok == 2 and steady.knees == 0
