@@ -175,7 +175,10 @@ def test_help_documents_exit_rule_and_grammar() -> None:
     assert "every request failed" in proc.stdout
 
 
-def test_ctrl_c_prints_and_writes_the_partial_report(server: TestServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_prints_and_writes_the_partial_report(
+    server: TestServer, tmp_path: Path, workers: str
+) -> None:
     out = tmp_path / "partial.json"
     env = dict(os.environ)
     proc = subprocess.Popen(
@@ -190,7 +193,7 @@ def test_ctrl_c_prints_and_writes_the_partial_report(server: TestServer, tmp_pat
             "-c",
             "4",
             "--workers",
-            "2",
+            workers,
             "--json",
             str(out),
         ],
@@ -214,5 +217,17 @@ def test_ctrl_c_prints_and_writes_the_partial_report(server: TestServer, tmp_pat
     doc = json.loads(out.read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["interrupted"] is True
-    assert doc["requests"] > 0 and doc["workers"] == 2
+    assert doc["requests"] > 0 and doc["workers"] == int(workers)
     assert doc["requests"] <= server.requests
+
+
+def test_warmup_duration_is_sent_but_not_counted(server: TestServer, tmp_path: Path) -> None:
+    out = tmp_path / "w.json"
+    code = _bench(
+        server.url("/delay?ms=5"), "-n", "10", "-c", "2", "--workers", "1",
+        "--warmup", "300ms", "--json", str(out),
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["requests"] == 10 and doc["warmup"] == "300ms"
+    assert server.requests > 10 + 20  # ~2 x 300 ms / 5 ms warm-up requests, at the least
