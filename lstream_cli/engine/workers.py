@@ -167,6 +167,9 @@ class _LiveView:
             self.totals.popleft()
         t_old, r_old, b_old = self.totals[0]
         span = now - t_old
+        if span < 0.5:  # too short a window (the first snapshots): average since the start
+            t_old, r_old, b_old = 0.0, 0, 0
+            span = now
         merged = Histogram(scale=1000.0)
         for _, h in self.recent:
             merged.merge(h)
