@@ -2,14 +2,15 @@
 
 httpx spends tens of microseconds per request in pool bookkeeping; a load
 generator that must keep up with hey cannot. Here one :class:`Connection`
-is an ``asyncio.Protocol`` whose parser callbacks feed a
+is an ``asyncio.BufferedProtocol`` whose parser callbacks feed a
 :class:`~lstream_cli.measure.BodyMeter` directly, so the measurement is the
 same as ``get``'s and the per-request work is a handful of calls.
 
 Picture::
 
     RequestTemplate --bytes--> Connection.request(meter) --future--> RequestRecord
-                                   ^ data_received -> llhttp -> meter.headers/data/finish
+        buffer_updated -> llhttp (headers, chunked bodies) -> meter.headers/data/finish
+                       -> raw count (rest of a Content-Length body >= 64 KiB) -> meter.data
     Connector.connect() -> Connection (TCP, or TLS with SNI + verification)
 
 A connection serves one request at a time (no pipelining) and is kept
