@@ -1,0 +1,250 @@
+"""The examples: the SAM template lints and says what it should, the handler works.
+
+The template is checked offline with cfn-lint (which applies the SAM
+transform); the Python handler is driven directly with a fake stream that
+enforces the protocol (status and headers before the first write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint, lint_file
+from cfnlint.decode import decode
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TEMPLATE = EXAMPLES / "template.yaml"
+LINT_CONFIG = ManualArgs(regions=["us-east-1"])
+
+
+# --- the SAM template -----------------------------------------------------
+
+
+def test_template_passes_cfn_lint() -> None:
+    matches = lint_file(TEMPLATE, config=LINT_CONFIG)
+    assert matches == [], "\n".join(str(m) for m in matches)
+
+
+def test_cfn_lint_would_catch_a_broken_template() -> None:
+    broken = TEMPLATE.read_text().replace("InvokeMode: BUFFERED", "InvokeMode: BUFFERING")
+    assert broken != TEMPLATE.read_text()
+    assert lint(broken, config=LINT_CONFIG)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, matches = decode(str(TEMPLATE))
+    assert not matches and decoded is not None
+    return dict(decoded)
+
+
+def test_template_declares_both_invoke_modes_with_iam(template: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    urls = {
+        name: res["Properties"]["FunctionUrlConfig"]
+        for name, res in template["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+    }
+    assert urls["StreamingFunction"] == {"AuthType": "AWS_IAM", "InvokeMode": "RESPONSE_STREAM"}
+    assert urls["BufferedFunction"] == {"AuthType": "AWS_IAM", "InvokeMode": "BUFFERED"}
+
+
+def test_template_api_gateway_adds_the_secret_header(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    methods = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
+    assert len(methods) == 2  # the root and {proxy+}
+    for method in methods:
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "HTTP_PROXY"
+        assert integration["ResponseTransferMode"] == "STREAM"
+        secret = integration["RequestParameters"]["integration.request.header.x-origin-secret"]
+        assert secret == {"Fn::Sub": "'${OriginSecretValue}'"}
+        uri = json.dumps(integration["Uri"])
+        assert "EdgeFunctionUrl" in uri
+    edge = resources["EdgeFunctionUrl"]["Properties"]
+    assert edge["InvokeMode"] == "RESPONSE_STREAM"
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["ORIGIN_SECRET_HEADER"] == "x-origin-secret"
+    assert env["ORIGIN_SECRET_VALUE"] == {"Ref": "OriginSecretValue"}
+    assert template["Parameters"]["OriginSecretValue"]["NoEcho"] is True
+    assert {"BucketName", "ObjectKey", "OriginSecretValue"} <= set(template["Parameters"])
+    assert {"StreamingUrl", "BufferedUrl", "ApiUrl"} <= set(template["Outputs"])
+
+
+def test_node_handler_parses_and_uses_the_streaming_api() -> None:
+    source = (EXAMPLES / "node" / "index.mjs").read_text()
+    for needle in (
+        "awslambda.streamifyResponse",
+        "awslambda.HttpResponseStream.from",
+        "GetObjectCommand",
+        "pipeline(",
+        "ORIGIN_SECRET_HEADER",
+        "ORIGIN_SECRET_VALUE",
+        "403",
+    ):
+        assert needle in source
+    package = json.loads((EXAMPLES / "node" / "package.json").read_text())
+    assert package["type"] == "module"
+    assert "@aws-sdk/client-s3" in package["dependencies"]
+    node = shutil.which("node")
+    if node is not None:  # a syntax check when Node.js is around
+        proc = subprocess.run(
+            [node, "--check", str(EXAMPLES / "node" / "index.mjs")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+
+# --- the Python handler ---------------------------------------------------
+
+
+class FakeStream:
+    """Records what the handler does; refuses metadata after the first write."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.chunks: list[bytes] = []
+
+    def set_status(self, status: int) -> None:
+        assert not self.chunks, "status set after the first write"
+        self.status = status
+
+    def set_headers(self, headers: dict[str, str]) -> None:
+        assert not self.chunks, "headers set after the first write"
+        self.headers = dict(headers)
+
+    async def write(self, data: bytes | str) -> None:
+        assert self.status is not None, "write before the status"
+        self.chunks.append(data.encode() if isinstance(data, str) else bytes(data))
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+@pytest.fixture
+def example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "lstream_example_handler", EXAMPLES / "handler.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def _no_example_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LSTREAM_EXAMPLE_FILE", "ORIGIN_SECRET_HEADER", "ORIGIN_SECRET_VALUE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def event(
+    headers: dict[str, str] | None = None, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    return {
+        "version": "2.0",
+        "rawPath": "/",
+        "rawQueryString": raw_query,
+        "headers": {"host": "127.0.0.1", **(headers or {})},
+        "queryStringParameters": query,
+        "requestContext": {"http": {"method": "GET", "path": "/"}},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def run(example: ModuleType, ev: dict[str, Any]) -> FakeStream:
+    stream = FakeStream()
+    asyncio.run(example.handler(ev, stream, None))
+    return stream
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> tuple[Path, bytes]:
+    # Not a multiple of the chunk size, so the last chunk is a short one.
+    data = bytes(range(256)) * 1000 + b"tail"
+    path = tmp_path / "object.bin"
+    path.write_bytes(data)
+    return path, data
+
+
+def test_streams_the_file_byte_exact_in_64k_chunks(
+    example: ModuleType, data_file: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, data = data_file
+    monkeypatch.setenv("LSTREAM_EXAMPLE_FILE", str(path))
+    stream = run(example, event())
+    assert stream.status == 200
+    assert stream.headers == {"content-type": "application/octet-stream"}
+    assert stream.body == data
+    assert all(len(c) == 64 * 1024 for c in stream.chunks[:-1])
+    assert len(stream.chunks) == -(-len(data) // (64 * 1024))
+
+
+def test_file_from_query_parameter(example: ModuleType, data_file: tuple[Path, bytes]) -> None:
+    path, data = data_file
+    stream = run(example, event(query={"file": str(path)}))
+    assert stream.status == 200 and stream.body == data
+
+
+def test_missing_file_is_404_json(example: ModuleType, tmp_path: Path) -> None:
+    stream = run(example, event(query={"file": str(tmp_path / "nope.bin")}))
+    assert stream.status == 404
+    assert stream.headers["content-type"] == "application/json"
+    assert json.loads(stream.body) == {"message": "Not Found"}
+
+
+def test_no_file_configured_is_400(example: ModuleType) -> None:
+    stream = run(example, event())
+    assert stream.status == 400
+    assert "LSTREAM_EXAMPLE_FILE" in json.loads(stream.body)["message"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, 403),
+        ({"x-origin-secret": "wrong-value-0000000"}, 403),
+        ({"x-origin-secret": ""}, 403),
+        ({"x-origin-secret": "correct-horse-battery"}, 200),
+        ({"X-Origin-Secret": "correct-horse-battery"}, 200),
+    ],
+)
+def test_secret_header_check(
+    example: ModuleType,
+    data_file: tuple[Path, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+    expected: int,
+) -> None:
+    path, data = data_file
+    monkeypatch.setenv("LSTREAM_EXAMPLE_FILE", str(path))
+    monkeypatch.setenv("ORIGIN_SECRET_HEADER", "X-Origin-Secret")
+    monkeypatch.setenv("ORIGIN_SECRET_VALUE", "correct-horse-battery")
+    stream = run(example, event(headers=headers))
+    assert stream.status == expected
+    if expected == 403:
+        assert json.loads(stream.body) == {"message": "Forbidden"}
+        assert b"correct-horse-battery" not in stream.body
+    else:
+        assert stream.body == data
+
+
+def test_no_secret_check_when_unset(example: ModuleType, data_file: tuple[Path, bytes]) -> None:
+    path, data = data_file
+    stream = run(example, event(query={"file": str(path)}))
+    assert stream.status == 200 and stream.body == data
