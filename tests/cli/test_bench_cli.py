@@ -231,3 +231,35 @@ def test_warmup_duration_is_sent_but_not_counted(server: TestServer, tmp_path: P
     doc = json.loads(out.read_text())
     assert doc["requests"] == 10 and doc["warmup"] == "300ms"
     assert server.requests > 10 + 20  # ~2 x 300 ms / 5 ms warm-up requests, at the least
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_signed_request_verifies_independently(
+    server: TestServer, aws_creds: dict[str, str], workers: str
+) -> None:
+    """What bench sends verifies under the emulator's own SigV4 implementation."""
+    import hashlib
+
+    from lstream_cli.emulator.sigv4 import verify_request
+
+    path = "/ok/a%20b/%C3%BC?z=1&a=2&a=1&flag&s=a%20b"
+    code = _bench(
+        server.url(path), "-n", "6", "-c", "2", "--workers", workers, "--auth", "iam",
+        "-X", "POST", "-d", '{"size": "1MB"}', "-H", "content-type: application/json",
+    )  # fmt: skip
+    assert code == 0
+    assert server.requests == 6
+    creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
+    for head, body in zip(server.heads, server.bodies, strict=True):
+        lines = head.decode().split("\r\n")
+        method, target, _ = lines[0].split(" ")
+        headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:] if line]
+        assert method == "POST" and target == path and body == b'{"size": "1MB"}'
+        result = verify_request(
+            method,
+            target,
+            headers,  # type: ignore[arg-type]
+            hashlib.sha256(body).hexdigest(),
+            lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
+        )
+        assert result.ok, result.reason

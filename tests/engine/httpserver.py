@@ -3,7 +3,7 @@
 Runs its own asyncio loop in a thread on 127.0.0.1 and a free port. The
 path picks the behaviour; the query tunes it:
 
-- ``/ok?size=N`` Content-Length body of N bytes (default 5)
+- ``/ok?size=N`` (and ``/ok/...``) Content-Length body of N bytes (default 5)
 - ``/chunked?size=N&chunk=K&gap_ms=G`` chunked body in K-byte chunks
 - ``/delay?ms=D&size=N`` waits D ms before the status line
 - ``/status?code=C`` answers C with a short body (``&hint=...`` in the body)
@@ -15,7 +15,7 @@ path picks the behaviour; the query tunes it:
 - ``/headers-early?ms=D`` sends headers, waits D ms, then the body
 
 Every request it parsed is counted in ``requests`` and its raw head kept in
-``heads`` (for checks on what the client sent).
+``heads`` and its body in ``bodies`` (for checks on what the client sent).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class TestServer:
         self.ssl_context = ssl_context  # serve TLS with this context when given
         self.requests = 0
         self.heads: list[bytes] = []
+        self.bodies: list[bytes] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -87,11 +88,11 @@ class TestServer:
                 for line in head.split(b"\r\n")[1:]:
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                body = await reader.readexactly(length) if length else b""
                 with self._lock:
                     self.requests += 1
                     self.heads.append(head)
+                    self.bodies.append(body)
                 target = head.split(b" ", 2)[1].decode()
                 parts = urlsplit(target)
                 q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -103,7 +104,7 @@ class TestServer:
 
     async def _respond(self, path: str, q: dict[str, str], w: asyncio.StreamWriter) -> bool:
         size = int(q.get("size", "5"))
-        if path == "/ok":
+        if path == "/ok" or path.startswith("/ok/"):
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size)
         elif path == "/chunked":
             chunk = int(q.get("chunk", "1000"))
