@@ -106,8 +106,12 @@ def test_breached_threshold_exits_6(server: TestServer, capfd: pytest.CaptureFix
 
 
 def test_some_errors_still_exit_0(server: TestServer, tmp_path: Path) -> None:
-    # A mix: two connections, one path; the run completes: exit 0.
-    assert _bench(server.url("/ok"), "-n", "3", "--workers", "1") == 0
+    out = tmp_path / "r.json"
+    code = _bench(server.url("/flaky?every=2"), "-n", "10", "--workers", "1", "--json", str(out))
+    assert code == 0  # the run completed: failed requests are in the report, not the status
+    doc = json.loads(out.read_text())
+    assert doc["ok"] == 5 and doc["errors"] == {"http_5xx": 5}
+    assert doc["status"] == {"200": 5, "503": 5}
 
 
 def test_unreachable_target_exits_5(capfd: pytest.CaptureFixture[str]) -> None:

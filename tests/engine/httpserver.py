@@ -11,6 +11,7 @@ path picks the behaviour; the query tunes it:
 - ``/close`` answers keep-alive, then closes the connection anyway
 - ``/eof?size=N`` no Content-Length, not chunked: the body ends at close
 - ``/knee?burst=B&slow=K`` B bytes at once, then K x 10 kB every 25 ms
+- ``/flaky?every=K`` every K-th request answers 503, the others 200
 - ``/hang`` reads the request and never answers
 - ``/headers-early?ms=D`` sends headers, waits D ms, then the body
 
@@ -151,6 +152,9 @@ class TestServer:
                 w.write(b"%x\r\n" % 10_000 + b"s" * 10_000 + b"\r\n")
                 await w.drain()
             w.write(b"0\r\n\r\n")
+        elif path == "/flaky":
+            code = 503 if self.requests % int(q.get("every", "2")) == 0 else 200
+            w.write(b"HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\nok" % code)
         elif path == "/hang":
             await asyncio.sleep(3600)
         elif path == "/headers-early":
