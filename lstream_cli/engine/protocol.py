@@ -243,11 +243,13 @@ class Connection(asyncio.BufferedProtocol):
         status = self._parser.get_status_code()
         raw = self._head
         self._head = None
-        block = b""
+        original = b""
         if raw is not None:
             end = raw.find(b"\r\n\r\n")
-            block = bytes(raw[: end if end >= 0 else len(raw)]).lower()
-        self._hint = bytearray(block) if status >= 400 else None
+            original = bytes(raw[: end if end >= 0 else len(raw)])
+        block = original.lower()
+        # 4xx/5xx: keep the headers as sent (x-amzn-ErrorType: TooManyRequestsException).
+        self._hint = bytearray(original) if status >= 400 else None
         length = -1
         value = _header_value(block, b"\ncontent-length:")
         if value is not None:

@@ -6,7 +6,8 @@ path picks the behaviour; the query tunes it:
 - ``/ok?size=N`` (and ``/ok/...``) Content-Length body of N bytes (default 5)
 - ``/chunked?size=N&chunk=K&gap_ms=G`` chunked body in K-byte chunks
 - ``/delay?ms=D&size=N`` waits D ms before the status line
-- ``/status?code=C`` answers C with a short body (``&hint=...`` in the body)
+- ``/status?code=C`` answers C with a short body (``&hint=...`` in the body,
+  ``&type=...`` in an ``x-amzn-ErrorType`` header)
 - ``/cut?size=N&send=M`` promises N bytes, sends M, closes
 - ``/close`` answers keep-alive, then closes the connection anyway
 - ``/eof?size=N`` no Content-Length, not chunked: the body ends at close
@@ -126,7 +127,10 @@ class TestServer:
         elif path == "/status":
             code = int(q.get("code", "500"))
             body = q.get("hint", "failed").encode()
-            w.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n" % (code, len(body)) + body)
+            extra = b"x-amzn-ErrorType: %s\r\n" % q["type"].encode() if "type" in q else b""
+            w.write(
+                b"HTTP/1.1 %d X\r\n%sContent-Length: %d\r\n\r\n" % (code, extra, len(body)) + body
+            )
         elif path == "/cut":
             send = int(q.get("send", str(size // 2)))
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"c" * send)

@@ -51,6 +51,8 @@ def test_exact_request_count_across_worker_processes(server: TestServer) -> None
     [
         ("/status?code=429", "throttled"),
         ("/status?code=400&hint=TooManyRequestsException", "throttled"),
+        ("/status?code=400&type=TooManyRequestsException", "throttled"),
+        ("/status?code=400&type=InvalidParameterValueException", "http_4xx"),
         ("/status?code=503", "http_5xx"),
         ("/status?code=404", "http_4xx"),
         ("/cut?size=1000&send=100", "truncated"),
