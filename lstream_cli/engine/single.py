@@ -29,10 +29,6 @@ from lstream_cli.signing import Signer
 __all__ = ["Progress", "SentRequest", "fetch", "make_client"]
 
 USER_AGENT = f"lstream/{__version__}"
-# httpcore reads 64 KiB per recv; a larger read keeps a fast loopback stream
-# from being bound by per-read Python overhead. A recv returns what is there,
-# so slow streams still arrive read by read.
-_READ_BYTES = 1 << 20
 _PROGRESS_EVERY_NS = 100_000_000
 
 
@@ -70,16 +66,6 @@ def make_client(spec: RequestSpec) -> httpx.Client:
     return client
 
 
-def _tune_reads() -> None:
-    try:
-        from httpcore._sync.http11 import HTTP11Connection
-
-        if HTTP11Connection.READ_NUM_BYTES < _READ_BYTES:
-            HTTP11Connection.READ_NUM_BYTES = _READ_BYTES
-    except (ImportError, AttributeError):  # a different httpcore: keep its default
-        pass
-
-
 def build_headers(
     spec: RequestSpec, signer: Signer | None, url: httpx.URL
 ) -> list[tuple[str, str]]:
@@ -104,7 +90,6 @@ def fetch(
     are not about the request (a failing sink, Ctrl-C) propagate after the
     bytes already received have been handed to the sink.
     """
-    _tune_reads()
     own_client = client is None
     http = client if client is not None else make_client(spec)
     url = httpx.URL(spec.url)

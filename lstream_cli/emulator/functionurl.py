@@ -1,0 +1,383 @@
+"""Function URLs in both InvokeModes: RESPONSE_STREAM and BUFFERED.
+
+Each request becomes the function URL event (payload format 2.0) and runs
+the handler. Streaming: the status line and headers go out with the first
+write (as Lambda sends them), the body is chunked and, past the first 6 MB,
+capped at 2 MBps; past 200 MB the stream is cut. Buffered: the output is
+collected and sent with a Content-Length; over 6,291,556 bytes it becomes a
+502. Requests over 6,291,456 bytes get 413 before the handler runs; with
+``--auth iam`` a missing or bad SigV4 signature gets 403 ``{"Message":
+"Forbidden"}``; with ``--secret-header`` a missing or wrong header gets the
+same 403 from the function itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from lstream_cli.emulator.config import (
+    BUFFERED_RESPONSE_LIMIT,
+    REQUEST_LIMIT,
+    STREAM_BURST,
+    STREAM_RATE,
+)
+from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
+from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
+from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id
+from lstream_cli.emulator.throttle import BurstThenRate
+
+__all__ = [
+    "BufferSink",
+    "ChunkedSink",
+    "FunctionUrlApp",
+    "LimitExceeded",
+    "function_url_event",
+    "response_headers",
+]
+
+FORBIDDEN = b'{"Message":"Forbidden"}'
+BAD_GATEWAY = b"Internal Server Error"
+TOO_LARGE = (
+    b'{"Message":"Request must be smaller than %d bytes for the InvokeFunction operation"}'
+    % REQUEST_LIMIT
+)
+_TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
+_DROP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+class LimitExceeded(Exception):
+    """The handler's output went past a limit (the message names it)."""
+
+
+def _text_body(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    ct = content_type.lower()
+    return any(t in ct for t in _TEXT_TYPES)
+
+
+_clock_cache: tuple[int, str] = (0, "")
+
+
+def _request_time(now: float) -> str:
+    """``12/Mar/2020:19:03:58 +0000``, formatted once per second."""
+    global _clock_cache
+    second = int(now)
+    if _clock_cache[0] != second:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        _clock_cache = (second, stamp)
+    return _clock_cache[1]
+
+
+def function_url_event(
+    request: HttpRequest,
+    url_id: str,
+    region: str,
+    access_key: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The event Lambda hands a function behind a function URL (payload format 2.0)."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        lname = name.lower()
+        if lname == INTERNAL_HEADER:
+            continue
+        if lname == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        headers[lname] = f"{headers[lname]},{value}" if lname in headers else value
+    raw_path, _, raw_query = request.target.partition("?")
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    now = time.time()
+    request_id = request_id or new_request_id()
+    domain = f"{url_id}.lambda-url.{region}.on.aws"
+    context: dict[str, Any] = {
+        "accountId": "123456789012" if access_key else "anonymous",
+        "apiId": url_id,
+        "domainName": domain,
+        "domainPrefix": url_id,
+        "http": {
+            "method": request.method,
+            "path": raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.client,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": _request_time(now),
+        "timeEpoch": int(now * 1000),
+    }
+    if access_key:
+        context["authorizer"] = {
+            "iam": {
+                "accessKey": access_key,
+                "accountId": "123456789012",
+                "callerId": access_key,
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": "arn:aws:iam::123456789012:user/local",
+                "userId": access_key,
+            }
+        }
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if request.body:
+        body = request.body
+        if _text_body(headers.get("content-type")):
+            try:
+                event["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                event["body"] = base64.b64encode(body).decode("ascii")
+                event["isBase64Encoded"] = True
+        else:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
+def response_headers(
+    headers: dict[str, str], request_id: str, default_type: str
+) -> list[tuple[str, str]]:
+    """The handler's headers as sent: framing headers are ours, a content type is set."""
+    out = [(k, v) for k, v in headers.items() if k.lower() not in _DROP_HEADERS]
+    if not any(k.lower() == "content-type" for k, _ in out):
+        out.append(("content-type", default_type))
+    out.append(("x-amzn-requestid", request_id))
+    return out
+
+
+class ChunkedSink:
+    """Streams to a chunked HTTP response: the status with the first write, capped rate."""
+
+    __slots__ = ("_request_id", "_response", "_throttle", "limit", "sent")
+
+    def __init__(
+        self,
+        response: HttpResponse,
+        request_id: str,
+        throttle: BurstThenRate | None,
+        limit: int,
+    ) -> None:
+        self._response = response
+        self._request_id = request_id
+        self._throttle = throttle
+        self.limit = limit
+        self.sent = 0
+
+    async def open(self, status: int, headers: dict[str, str]) -> None:
+        self._response.start(
+            status, response_headers(headers, self._request_id, "application/octet-stream")
+        )
+
+    async def send(self, data: bytes | memoryview) -> None:
+        n = len(data)
+        room = self.limit - self.sent
+        if n > room:
+            if room > 0:
+                self.sent += room
+                await self._response.write(data[:room])
+            raise LimitExceeded(f"stream limit of {self.limit} bytes exceeded")
+        if self._throttle is not None:
+            await self._throttle.wait(n)
+        self.sent += n
+        await self._response.write(data)
+
+
+class BufferSink:
+    """Collects the whole output, failing as soon as it passes ``limit``."""
+
+    __slots__ = ("headers", "limit", "parts", "size", "status")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.status = 200
+        self.headers: dict[str, str] = {}
+        self.parts: list[bytes | memoryview] = []
+        self.size = 0
+
+    async def open(self, status: int, headers: dict[str, str]) -> None:
+        self.status = status
+        self.headers = dict(headers)
+
+    async def send(self, data: bytes | memoryview) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            self.parts = []
+            raise LimitExceeded(
+                f"Response payload size exceeded maximum allowed payload size ({self.limit} bytes)."
+            )
+        self.parts.append(data)
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+
+class FunctionUrlApp:
+    """One function URL: ``mode`` is its InvokeMode."""
+
+    def __init__(self, runtime: Runtime, mode: Literal["stream", "buffered"]) -> None:
+        self.runtime = runtime
+        self.mode = mode
+        self.url_id = "lstream" + ("stream" if mode == "stream" else "buffered")
+
+    def _reply(
+        self,
+        response: HttpResponse,
+        status: int,
+        body: bytes,
+        request_id: str,
+        content_type: str = "application/json",
+        error_type: str | None = None,
+    ) -> None:
+        headers = [("content-type", content_type), ("x-amzn-requestid", request_id)]
+        if error_type:
+            headers.append(("x-amzn-errortype", error_type))
+        response.send(status, body, headers)
+
+    async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
+        t0 = time.perf_counter()
+        rt = self.runtime
+        request_id = new_request_id()
+        note = ""
+        try:
+            if request.too_large:
+                note = "request too large"
+                self._reply(
+                    response,
+                    413,
+                    TOO_LARGE,
+                    request_id,
+                    error_type="RequestEntityTooLargeException",
+                )
+                return
+            access_key: str | None = None
+            if rt.lookup is not None and not rt.from_apigw(request):
+                ok, reason = rt.check_iam(request)
+                if not ok:
+                    note = f"auth: {reason}"
+                    self._reply(
+                        response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException"
+                    )
+                    return
+                access_key = _access_key(request)
+            if not rt.check_secret(request):
+                note = "secret header missing or wrong"
+                self._reply(response, 403, FORBIDDEN, request_id)
+                return
+            event = function_url_event(
+                request, self.url_id, rt.config.region, access_key, request_id
+            )
+            context = rt.context(request_id=request_id)
+            if self.mode == "stream":
+                note = await self._stream(request, response, event, context, request_id)
+            else:
+                note = await self._buffered(response, event, context, request_id)
+        except ClientGone:
+            note = "client closed the connection"
+            raise
+        finally:
+            rt.log(self.mode, request, response.status, response.bytes_sent, t0, note)
+
+    async def _stream(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        event: dict[str, Any],
+        context: Any,
+        request_id: str,
+    ) -> str:
+        rt = self.runtime
+        sink = ChunkedSink(
+            response, request_id, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit
+        )
+        stream = ResponseStream(sink)
+        try:
+            await invoke_handler(rt.handler, event, stream, context)
+        except ClientGone:
+            raise
+        except LimitExceeded:
+            response.abort()
+            return "cut: stream limit"
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a handler's sys.exit() included
+            if not response.started:
+                self._reply(
+                    response,
+                    502,
+                    BAD_GATEWAY,
+                    request_id,
+                    "text/plain",
+                    error_type="Function.Unhandled",
+                )
+                return f"handler error: {type(exc).__name__}"
+            response.abort()
+            return f"cut: handler error: {type(exc).__name__}"
+        response.end()
+        return ""
+
+    async def _buffered(
+        self, response: HttpResponse, event: dict[str, Any], context: Any, request_id: str
+    ) -> str:
+        rt = self.runtime
+        sink = BufferSink(BUFFERED_RESPONSE_LIMIT)
+        stream = ResponseStream(sink, headers=None)
+        try:
+            await invoke_handler(rt.handler, event, stream, context)
+        except LimitExceeded:
+            self._reply(
+                response,
+                502,
+                BAD_GATEWAY,
+                request_id,
+                "text/plain",
+                error_type="Function.ResponseSizeTooLarge",
+            )
+            return "response over 6291556 bytes"
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a handler's sys.exit() included
+            self._reply(
+                response,
+                502,
+                BAD_GATEWAY,
+                request_id,
+                "text/plain",
+                error_type="Function.Unhandled",
+            )
+            return f"handler error: {type(exc).__name__}"
+        response.send(
+            sink.status,
+            sink.body(),
+            response_headers(sink.headers, request_id, "application/json"),
+        )
+        return ""
+
+
+def _access_key(request: HttpRequest) -> str | None:
+    auth = request.header("authorization") or ""
+    marker = "Credential="
+    at = auth.find(marker)
+    if at < 0:
+        return None
+    return auth[at + len(marker) :].split("/", 1)[0] or None

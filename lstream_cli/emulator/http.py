@@ -1,0 +1,478 @@
+"""A lean HTTP/1.1 server: asyncio Protocol + httptools (llhttp), flow-controlled.
+
+Why not a framework: the emulator must never be what limits a load test, so
+each connection is one :class:`asyncio.Protocol` that parses with httptools
+and answers with ``transport.write``; chunked bodies wait on the transport's
+high-water mark (``pause_writing``/``resume_writing``) so a 1 GiB stream keeps
+memory flat. An application is one coroutine ``app(request, response)``;
+requests on one connection are answered in order (pipelining is allowed).
+
+Malformed requests get 400 and the connection is closed; bodies over the
+server's limit are read and discarded, then answered 413 by the application
+(``request.too_large``), so the client always reads the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+import httptools
+
+__all__ = ["App", "ClientGone", "HttpRequest", "HttpResponse", "HttpServer", "reason_phrase"]
+
+_HIGH_WATER = 1024 * 1024
+_LOW_WATER = 256 * 1024
+_MAX_PIPELINE = 32
+_BACKLOG = 2048
+_SMALL = 16 * 1024  # chunks below this are framed in one write
+
+
+class ClientGone(ConnectionError):
+    """The client closed the connection while the response was being written."""
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
+        _STATUS_LINES[status] = line
+    return line
+
+
+class HttpRequest:
+    """One request as received: the raw target and headers, in order."""
+
+    __slots__ = ("body", "client", "headers", "keep_alive", "method", "target", "too_large")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        keep_alive: bool,
+        too_large: bool,
+        client: str,
+    ) -> None:
+        self.method = method  # upper-case, as sent
+        self.target = target  # request-target exactly as received (percent-encoded)
+        self.headers = headers  # (name, value) as received, in order
+        self.body = body  # empty when too_large
+        self.keep_alive = keep_alive
+        self.too_large = too_large  # the body exceeded the server's limit
+        self.client = client  # peer IP address
+
+    @property
+    def path(self) -> str:
+        return self.target.partition("?")[0]
+
+    @property
+    def query(self) -> str:
+        return self.target.partition("?")[2]
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (case-insensitive), or None."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+class HttpResponse:
+    """Writes one response: either whole (:meth:`send`) or streamed (start/write/end)."""
+
+    __slots__ = ("_chunked", "_conn", "_head", "bytes_sent", "finished", "started", "status")
+
+    def __init__(self, conn: _Connection, head: bool) -> None:
+        self._conn = conn
+        self._head = head  # a HEAD request: headers only
+        self._chunked = False
+        self.started = False
+        self.finished = False
+        self.status = 0
+        self.bytes_sent = 0  # body bytes written
+
+    @property
+    def client_gone(self) -> bool:
+        return self._conn.closed
+
+    def _head_bytes(
+        self, status: int, headers: Iterable[tuple[str, str]], length: int | None
+    ) -> bytes:
+        parts = [_status_line(status)]
+        for name, value in headers:
+            parts.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+        if length is None:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        else:
+            parts.append(b"content-length: %d\r\n" % length)
+        if not self._conn.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    def send(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """The whole response at once, with Content-Length."""
+        if self.started:
+            raise RuntimeError("response already started")
+        self.started = self.finished = True
+        self.status = status
+        conn = self._conn
+        conn.buffer(self._head_bytes(status, headers, len(body)))
+        if body and not self._head:
+            self.bytes_sent = len(body)
+            conn.buffer(body)
+        conn.response_done()
+
+    def start(
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        content_length: int | None = None,
+        now: bool = False,
+    ) -> None:
+        """Status line and headers; the body follows (chunked without a length).
+
+        They are held until the first body bytes (or the end), so they leave in
+        one packet with them, as Lambda sends a stream's status; ``now`` sends
+        them at once.
+        """
+        if self.started:
+            raise RuntimeError("response already started")
+        self.started = True
+        self.status = status
+        self._chunked = content_length is None
+        self._conn.buffer(self._head_bytes(status, headers, content_length), flush=now)
+
+    async def write(self, data: bytes | memoryview) -> None:
+        """Write body bytes, waiting while the client is slower than we are."""
+        conn = self._conn
+        if conn.closed:
+            raise ClientGone("client closed the connection")
+        n = len(data)
+        if not n or self._head:
+            return
+        if conn.paused:
+            await conn.drain()
+        self.bytes_sent += n
+        if self._chunked:
+            if n < _SMALL:
+                conn.buffer(b"%x\r\n%b\r\n" % (n, bytes(data)))
+            else:
+                conn.buffer(b"%x\r\n" % n, flush=False)
+                conn.flush()
+                conn.write(data)
+                conn.buffer(b"\r\n")
+        elif n < _SMALL:
+            conn.buffer(data)
+        else:
+            conn.flush()
+            conn.write(data)
+        if conn.paused:
+            await conn.drain()
+
+    def end(self) -> None:
+        """Finish the body (the terminating chunk) and free the connection."""
+        if self.finished:
+            return
+        self.finished = True
+        if self._chunked and not self._head:
+            self._conn.buffer(b"0\r\n\r\n", flush=False)
+        self._conn.response_done()
+
+    def abort(self) -> None:
+        """Cut the response: close the connection without ending the body."""
+        self.finished = True
+        self._conn.abort()
+
+
+App = Callable[[HttpRequest, HttpResponse], Awaitable[None]]
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: HttpServer) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client = ""
+        self.closed = False
+        self.paused = False
+        self.keep_alive = True
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._url = bytearray()
+        self._headers: list[tuple[str, str]] = []
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._too_large = False
+        self._queue: deque[HttpRequest] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._reading_paused = False
+        self._close_after = False
+        self._pending: list[bytes | memoryview] = []
+        self._pending_size = 0
+        self._flush_scheduled = False
+
+    # -- asyncio.Protocol ------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tcp: Any = transport
+        tcp.set_write_buffer_limits(high=_HIGH_WATER, low=_LOW_WATER)
+        self.transport = tcp
+        peer = transport.get_extra_info("peername")
+        self.client = str(peer[0]) if peer else ""
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.connections.discard(self)
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ClientGone("client closed the connection"))
+        self._drain_waiter = None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._drain_waiter = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._reject(400, b'{"message": "Upgrade not supported"}')
+        except httptools.HttpParserError:
+            self._reject(400, b'{"message": "Bad Request"}')
+
+    def eof_received(self) -> bool | None:
+        if self._task is None and not self._queue:
+            return None  # close now
+        self._close_after = True
+        return True  # keep the write side open to finish queued responses
+
+    # -- httptools callbacks -----------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = bytearray()
+        self._headers = []
+        self._body = []
+        self._body_size = 0
+        self._too_large = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        for name, value in self._headers:
+            if name.lower() == "expect" and value.lower() == "100-continue":
+                self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.server.max_body:
+            self._too_large = True
+            self._body = []
+        elif not self._too_large:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        request = HttpRequest(
+            method=parser.get_method().decode("latin-1"),
+            target=self._url.decode("latin-1"),
+            headers=self._headers,
+            body=b"".join(self._body) if self._body else b"",
+            keep_alive=parser.should_keep_alive(),
+            too_large=self._too_large,
+            client=self.client,
+        )
+        self._body = []
+        self._queue.append(request)
+        if self._task is None:
+            self._task = self.loop.create_task(self._serve())
+        elif len(self._queue) > _MAX_PIPELINE and not self._reading_paused:
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self._reading_paused = True
+
+    # -- serving -----------------------------------------------------------
+    async def _serve(self) -> None:
+        try:
+            while self._queue and not self.closed:
+                request = self._queue.popleft()
+                if self._reading_paused and len(self._queue) <= _MAX_PIPELINE // 2:
+                    assert self.transport is not None
+                    self.transport.resume_reading()
+                    self._reading_paused = False
+                self.keep_alive = request.keep_alive
+                response = HttpResponse(self, head=request.method == "HEAD")
+                try:
+                    await self.server.app(request, response)
+                except (ClientGone, ConnectionError):
+                    self.abort()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:  # even a handler's sys.exit() must not stop the server
+                    if not response.started:
+                        response.send(500, b'{"message": "Internal server error"}')
+                    else:
+                        response.abort()
+                        return
+                else:
+                    if not response.started:
+                        response.send(500, b'{"message": "Internal server error"}')
+                    elif not response.finished:
+                        response.end()
+                if not self.keep_alive:
+                    return
+            if self._close_after and self.transport is not None:
+                self.transport.close()
+        finally:
+            self._task = None
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Write now (after anything buffered)."""
+        if self._pending:
+            self.flush()
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def buffer(self, data: bytes | memoryview, flush: bool = True) -> None:
+        """Queue small pieces; they leave together on this loop iteration's flush.
+
+        A 1 KiB response (head, chunk, terminator) becomes one write, while a
+        stream's writes still go out at once: the flush runs as soon as the
+        handler yields to the loop.
+        """
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _SMALL:
+            self.flush()  # a handler that never yields still sends, and feels backpressure
+        elif flush and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._pending = []
+        self._pending_size = 0
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.closed:
+            raise ClientGone("client closed the connection")
+        if not self.paused:
+            return
+        waiter = self._drain_waiter
+        if waiter is None:
+            waiter = self._drain_waiter = self.loop.create_future()
+        await waiter
+
+    def response_done(self) -> None:
+        self.flush()
+        if not self.keep_alive and self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Cut: what was written still arrives, then the connection closes mid-body."""
+        if self.transport is not None and not self.closed:
+            self.flush()
+            self.transport.close()
+        self.closed = True
+
+    def _reject(self, status: int, body: bytes) -> None:
+        if self.transport is None or self.closed:
+            return
+        head = (
+            _status_line(status) + b"content-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        self.transport.write(head + body)
+        self.transport.close()
+        self.closed = True
+        self.server.on_reject(self.client, status)
+
+    def shutdown(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+
+class HttpServer:
+    """One listening socket serving one application."""
+
+    def __init__(
+        self,
+        app: App,
+        max_body: int,
+        on_reject: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.connections: set[_Connection] = set()
+        self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
+        self._server: asyncio.base_events.Server | None = None
+        self._on_reject = on_reject
+
+    def on_reject(self, client: str, status: int) -> None:
+        if self._on_reject is not None:
+            self._on_reject(client, status)
+
+    async def listen(self, host: str, port: int, sock: socket.socket | None = None) -> int:
+        """Start listening (on ``sock`` when given); returns the bound port."""
+        if sock is not None:
+            self._server = await self.loop.create_server(
+                lambda: _Connection(self), sock=sock, backlog=_BACKLOG
+            )
+        else:
+            self._server = await self.loop.create_server(
+                lambda: _Connection(self),
+                host=host,
+                port=port,
+                reuse_address=True,
+                backlog=_BACKLOG,
+            )
+        sock = self._server.sockets[0]
+        return int(sock.getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.shutdown()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)

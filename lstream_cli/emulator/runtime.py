@@ -1,0 +1,159 @@
+"""What every front end of one emulator run shares.
+
+The handler, the credentials ``--auth iam`` accepts, the throttle settings,
+the request log and the token the API Gateway front ends use to reach the
+function URL behind them. One :class:`Runtime` per run, built before any
+socket is opened, so a bad ``--handler`` or missing credentials fail early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+
+from lstream_cli._exitcodes import UsageError
+from lstream_cli.emulator.config import CredentialLookup, EmulatorConfig, RequestLog
+from lstream_cli.emulator.handlers import Context, Handler, load_handler
+from lstream_cli.emulator.http import HttpRequest
+from lstream_cli.emulator.sigv4 import (
+    EmulatorCredentialsError,
+    emulator_credentials,
+    verify_request,
+)
+from lstream_cli.emulator.throttle import BurstThenRate
+
+__all__ = ["INTERNAL_HEADER", "Runtime", "new_request_id"]
+
+# Sent by the API Gateway front ends to the function URL behind them: an
+# HTTP_PROXY integration carries no SigV4 signature, so the function URL
+# trusts this per-run random token instead (it never leaves the process).
+INTERNAL_HEADER = "x-lstream-apigw"
+
+
+_ID_PREFIX = str(uuid.uuid4())[:23]  # random per process
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id shaped like a UUID: random per run, then a counter (cheap)."""
+    return f"{_ID_PREFIX}-{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+class Runtime:
+    """Shared state of one emulator run."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.handler: Handler = load_handler(config.handler)
+        self.internal_token = secrets.token_hex(16)
+        self.lookup: CredentialLookup | None = None
+        if config.auth == "iam":
+            self.lookup = config.credentials or _default_lookup(config.profile)
+        self.secret_header = config.secret_header
+        if self.secret_header is not None:
+            name, value = self.secret_header
+            self.secret_name = name.lower()
+            self.secret_value = value.encode("utf-8")
+        self.endpoints: dict[str, str] = {}
+        # The streaming size cap (200 MB unless configured; 0 = none).
+        self.stream_limit = config.stream_limit or (1 << 62)
+
+    def context(self, timeout_s: float = 900.0, request_id: str | None = None) -> Context:
+        return Context(
+            self.config.function_name,
+            aws_request_id=request_id or new_request_id(),
+            region=self.config.region,
+            timeout_s=timeout_s,
+            time_scale=self.config.time_scale,
+        )
+
+    def throttle(self, burst: int, rate: float) -> BurstThenRate | None:
+        if not self.config.throttle:
+            return None
+        return BurstThenRate(burst, rate * self.config.time_scale)
+
+    def scaled(self, seconds: float) -> float:
+        """An emulated duration (29 s, 15 min) under ``--time-scale``."""
+        return seconds / self.config.time_scale
+
+    def log(
+        self,
+        endpoint: str,
+        request: HttpRequest,
+        status: int,
+        nbytes: int,
+        t0: float,
+        note: str = "",
+    ) -> None:
+        sink = self.config.log
+        if sink is None:
+            return
+        with contextlib.suppress(Exception):  # a broken log sink must not break serving
+            sink(
+                RequestLog(
+                    endpoint=endpoint,
+                    method=request.method,
+                    path=request.path,
+                    status=status,
+                    bytes=nbytes,
+                    ms=(time.perf_counter() - t0) * 1000.0,
+                    note=note,
+                )
+            )
+
+    def rejecter(self, endpoint: str) -> Callable[[str, int], None]:
+        """A request-log callback for requests refused before parsing ended (400)."""
+
+        def reject(client: str, status: int) -> None:
+            sink = self.config.log
+            if sink is not None:
+                with contextlib.suppress(Exception):
+                    sink(RequestLog(endpoint, "-", "-", status, 0, 0.0, "malformed request"))
+
+        return reject
+
+    def check_iam(self, request: HttpRequest) -> tuple[bool, str]:
+        """(ok, reason) for a SigV4-signed request; the reason never holds secrets."""
+        if self.lookup is None:
+            return True, ""
+        body_sha256 = hashlib.sha256(request.body).hexdigest()
+        try:
+            result = verify_request(
+                request.method, request.target, request.headers, body_sha256, self.lookup
+            )
+        except Exception as exc:  # a verifier bug must read as a refusal, not a 500
+            return False, f"verifier error: {type(exc).__name__}"
+        return bool(result.ok), str(result.reason)
+
+    def from_apigw(self, request: HttpRequest) -> bool:
+        value = request.header(INTERNAL_HEADER)
+        return value is not None and secrets.compare_digest(value, self.internal_token)
+
+    def check_secret(self, request: HttpRequest) -> bool:
+        """The seed's secret-header check (always true without --secret-header)."""
+        if self.secret_header is None:
+            return True
+        for name, value in request.headers:
+            if name.lower() == self.secret_name:
+                return secrets.compare_digest(value.encode("utf-8"), self.secret_value)
+        return False
+
+
+def _default_lookup(profile: str | None) -> CredentialLookup:
+    try:
+        lookup = emulator_credentials(profile)
+    except EmulatorCredentialsError as exc:  # an unknown profile, a broken file
+        raise UsageError(f"--auth iam: {exc}") from None
+    if lookup is None:
+        from lstream_cli.signing import credential_sources
+
+        raise UsageError(
+            "--auth iam: no AWS credentials for the emulator to accept; looked in "
+            + credential_sources()
+        )
+    return lookup

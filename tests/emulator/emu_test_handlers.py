@@ -1,0 +1,72 @@
+"""Handlers the tests load with ``--handler path.py:function``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CALLS: list[str] = []
+
+
+async def echo_event(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Answers with the event it was given, as JSON."""
+    stream.set_status(201)
+    stream.set_headers({"content-type": "application/json", "x-handler": "echo"})
+    await stream.write(
+        json.dumps(
+            {
+                "event": event,
+                "function_name": context.function_name,
+                "remaining_ms": context.get_remaining_time_in_millis(),
+            }
+        )
+    )
+
+
+async def metadata_after_write(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Tries to change the status after the first write: must be refused."""
+    await stream.write("first ")
+    try:
+        stream.set_status(500)
+    except RuntimeError as exc:
+        await stream.write(f"refused: {exc}")
+
+
+async def crash_before_write(event: dict[str, Any], stream: Any, context: Any) -> None:
+    stream.set_status(200)
+    raise ValueError("boom before the first write")
+
+
+async def crash_after_write(event: dict[str, Any], stream: Any, context: Any) -> None:
+    await stream.write(b"x" * 1000)
+    raise ValueError("boom after the first write")
+
+
+def plain_return(event: dict[str, Any], stream: Any, context: Any) -> dict[str, Any]:
+    """A buffered-style handler: returns the proxy response document."""
+    return {"statusCode": 202, "headers": {"x-plain": "yes"}, "body": "returned body"}
+
+
+def not_a_handler() -> None:
+    """Takes no arguments: load_handler must refuse it."""
+
+
+async def exits(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Calls sys.exit(): the emulator must answer and carry on."""
+    import sys
+
+    if (event.get("queryStringParameters") or {}).get("after"):
+        await stream.write(b"partial")
+    sys.exit(3)
+
+
+PROGRESS: list[int] = []
+
+
+async def counting(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Writes 100 MiB in 1 MiB pieces, recording how far it got."""
+    block = b"\x00" * (1024 * 1024)
+    PROGRESS.clear()
+    for _ in range(100):
+        await stream.write(block)
+        PROGRESS.append(stream.bytes_written)
