@@ -8,9 +8,11 @@ transport keeps httpx's client (URL handling, headers, timeouts, the
 - the request goes out exactly as httpx built it (method, raw target,
   headers in order, ``Host`` included); nothing is added;
 - the response is returned as soon as its head is parsed; its body stream does
-  one large ``recv_into`` per step, feeds it to llhttp and yields the body
-  bytes of that read as ONE delivery. Memory stays flat: at most one read is
-  held, whatever the body's size;
+  one large read per step (128 KiB: the read and its copy stay in a core's L2
+  cache, which measured faster than 1 MiB reads), feeds it to llhttp and
+  yields the body bytes of that read as ONE delivery. A Content-Length body
+  needs no parsing past its head, so its reads are yielded as they come.
+  Memory stays flat: at most one read is held, whatever the body's size;
 - framing: chunked, Content-Length and close-delimited bodies; no body for
   HEAD, 1xx, 204 and 304; 1xx interim responses (``100 Continue``) skipped.
   A body that ends early (EOF before the terminating chunk or before
@@ -43,7 +45,7 @@ import httpx
 
 __all__ = ["READ_SIZE", "H1Transport"]
 
-READ_SIZE = 1 << 20  # bytes asked of one recv: one delivery at most this large
+READ_SIZE = 128 * 1024  # bytes asked of one recv (one delivery at most); fits in L2 with its copy
 _MAX_IDLE = 4  # idle connections kept per (scheme, host, port)
 _KEEPALIVE_S = 5.0  # an idle connection older than this is closed, not reused
 
@@ -457,8 +459,11 @@ class _BodyStream(httpx.SyncByteStream):
         if self._pending is not None:
             raise self._pending
         sock, buf = conn.sock, self._buf
-        view = memoryview(buf)
         sock.settimeout(self._read_timeout)
+        if self._framing == "length" and not msg.done:
+            yield from self._counted(sock, received)
+            return
+        view = memoryview(buf)
         while not msg.done:
             try:
                 n = sock.recv_into(buf)
@@ -479,6 +484,32 @@ class _BodyStream(httpx.SyncByteStream):
                 yield data
             if failure is not None:
                 raise failure
+        self._release()
+
+    def _counted(self, sock: socket.socket, received: int) -> Iterator[bytes]:
+        """A Content-Length body: the framing is a count, so each read is yielded as is.
+
+        llhttp would only copy the bytes once more; the head it parsed already
+        said how many follow, and whether the connection may be kept.
+        """
+        msg = self._msg
+        remaining = (self._length or 0) - received
+        size = len(self._buf)
+        recv = sock.recv
+        while remaining > 0:
+            try:
+                data = recv(size if remaining > size else remaining)
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout("timed out waiting for data") from exc
+            except OSError as exc:
+                raise httpx.ReadError(str(exc) or exc.__class__.__name__) from exc
+            if not data:
+                raise httpx.RemoteProtocolError(self._cut_message(received))
+            remaining -= len(data)
+            received += len(data)
+            yield data
+        msg.done = True
+        msg.keep_alive = msg.parser.should_keep_alive()
         self._release()
 
     def _cut_message(self, received: int) -> str:
