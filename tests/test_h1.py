@@ -617,6 +617,35 @@ def test_keep_alive_reuses_one_connection_and_skips_connect_events() -> None:
     assert [r.split(b" ")[1] for r in server.requests] == [b"/1", b"/2", b"/3"]
 
 
+def test_https_keep_alive_skips_connect_and_tls_events(tls_ca: TLS) -> None:
+    with (
+        serving(keep_alive(), tls=tls_ca.server_ctx) as server,
+        client(verify=tls_ca.client_ctx) as http,
+    ):
+        first = traced(http, server.url + "/1")
+        second = traced(http, server.url + "/2")
+    assert server.connections == 1
+    assert "connection.start_tls.complete" in first
+    assert second == HTTP_EVENTS[2:]
+
+
+def test_response_finished_after_the_transport_closed_is_not_kept() -> None:
+    closed = threading.Event()
+
+    def script(conn: socket.socket, server: RawServer) -> None:
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        if server.read_request(conn) is None:
+            closed.set()
+
+    with serving(script) as server:
+        http = client()
+        with http.stream("GET", server.url) as response:
+            http.close()
+            assert response.read() == b"hello"
+        assert closed.wait(WAIT)
+
+
 def test_connection_close_is_honoured() -> None:
     with serving(keep_alive(close_after=1)) as server, client() as http:
         assert http.get(server.url).content == b"hello"

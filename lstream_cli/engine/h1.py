@@ -212,12 +212,13 @@ class H1Transport(httpx.BaseTransport):
 
     def _give_back(self, conn: _Conn) -> None:
         with self._lock:
-            idle = self._idle.setdefault(conn.key, [])
-            if self._closed or len(idle) >= self._max_idle:
-                conn.close()
+            idle = self._idle.get(conn.key, [])
+            if not self._closed and len(idle) < self._max_idle:
+                conn.idle_since = time.monotonic()
+                idle.append(conn)
+                self._idle[conn.key] = idle
                 return
-            conn.idle_since = time.monotonic()
-            idle.append(conn)
+        conn.close()
 
     def close(self) -> None:
         with self._lock:
