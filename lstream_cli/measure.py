@@ -15,7 +15,7 @@ from array import array
 
 from lstream_cli.knee import detect_knee
 from lstream_cli.models import ErrorClass, RequestRecord
-from lstream_cli.stats import Histogram
+from lstream_cli.stats import percentile_exact
 
 __all__ = ["BodyMeter", "classify_status"]
 
@@ -127,14 +127,7 @@ class BodyMeter:
             error = classify_status(self.status)
         gap_p99: int | None = None
         if self.reads >= 2:
-            if self._gaps:
-                h = Histogram(scale=1.0, highest=3_600_000_000_000)
-                for g in self._gaps:
-                    h.record_raw(g)
-                p = h.percentile(99.0)
-                gap_p99 = None if p is None else int(p)
-            else:
-                gap_p99 = self.gap_max_ns
+            gap_p99 = percentile_exact(self._gaps, 99.0) if self._gaps else self.gap_max_ns
         knee = None
         if self.keep_timeline and complete and len(self._timeline) >= 6:
             knee = detect_knee(self._timeline)

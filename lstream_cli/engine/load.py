@@ -1,0 +1,301 @@
+"""The worker loop: one event loop, ``concurrency`` slots, one pacing strategy.
+
+Each worker (a process, or the calling process with ``--workers 1``) runs
+:func:`run_worker`. Its slots share the worker's pacing (closed or open
+loop, :mod:`lstream_cli.engine.pacing`); each slot owns one keep-alive
+connection and loops: ask the pacing for a start time, send, feed the
+finished :class:`RequestRecord` to the worker's :class:`RunStats`.
+
+A housekeeping task ticks every 10 ms: it measures event-loop lag (how late
+the tick fires), expires requests that received no byte for ``--timeout``,
+polls the stop signal and, when a dashboard is shown, hands a snapshot to
+the control. The worker never prints.
+
+Phases: an optional warm-up (counted nowhere, connections kept), then the
+measured phase. With ``-z`` the measured phase ends at its deadline and the
+requests still in flight are aborted and reported as ``aborted_in_flight``,
+not as errors (oha's default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lstream_cli.engine.pacing import ClosedLoop, OpenLoop, Pacing
+from lstream_cli.engine.protocol import (
+    RETRY,
+    ConnectError,
+    Connection,
+    Connector,
+    RequestTemplate,
+)
+from lstream_cli.engine.results import RunStats
+from lstream_cli.measure import BodyMeter
+from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.request import RequestSpec, prepare_auth
+
+__all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_sync"]
+
+_TICK_S = 0.01  # housekeeping period: loop-lag resolution
+_SWEEP_EVERY = 5  # ticks between timeout sweeps and stop polls (50 ms)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    """What one worker does; built by the parent, pickled to the process."""
+
+    index: int  # worker number, 0-based
+    spec: RequestSpec  # auth already resolved: "none" when the parent found no signer
+    concurrency: int  # slots (connections) in this worker
+    requests: int | None  # this worker's share of -n; None with -z
+    duration_s: float | None  # -z; None with -n
+    rate: float | None  # this worker's share of -r (requests/s); None = closed loop
+    rate_offset_s: float = 0.0  # phase of this worker's arrivals within the run's
+    warmup_requests: int | None = None  # this worker's share of --warmup N
+    warmup_s: float | None = None  # --warmup DURATION
+    keep_rows: bool = False  # --csv: keep one row per request
+    live: bool = False  # send dashboard snapshots
+    snapshot_s: float = 0.25  # between snapshots
+
+
+class Control(Protocol):
+    """How a worker hears "stop" and hands out snapshots."""
+
+    def should_stop(self) -> bool: ...
+
+    def snapshot(self, index: int, snap: dict[str, Any]) -> None: ...
+
+
+class _Worker:
+    def __init__(self, plan: WorkerPlan, control: Control) -> None:
+        self.plan = plan
+        self.control = control
+        self.loop = asyncio.get_running_loop()
+        spec = plan.spec
+        signer = prepare_auth(spec) if spec.auth != "none" else None
+        self.template = RequestTemplate(spec, signer)
+        self.connector = Connector(
+            self.loop,
+            self.template.host,
+            self.template.port,
+            self.template.tls,
+            spec.insecure,
+            spec.timeout,
+        )
+        self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
+        self.conns: list[Connection | None] = [None] * plan.concurrency
+        self.pacing: Pacing = ClosedLoop(0, None)
+        self.stats = RunStats()
+        self.inflight = 0  # requests started and not finished
+        self.stop_event = asyncio.Event()
+        self.stopping = False
+
+    # -- the slot loop ------------------------------------------------------
+    async def _slot(self, i: int) -> None:
+        pacing = self.pacing
+        add = self.stats.add
+        while True:
+            t_start = await pacing.next_start()
+            if t_start is None:
+                return
+            self.inflight += 1
+            record = await self._exchange(i, t_start)
+            self.inflight -= 1
+            add(record)
+
+    async def _exchange(self, i: int, t_start: int) -> RequestRecord:
+        meter = BodyMeter(t_start, keep_timeline=False)
+        for _attempt in range(2):
+            conn = self.conns[i]
+            if conn is None or not conn.alive:
+                began = time.perf_counter_ns()
+                try:
+                    conn = await self.connector.connect()
+                except ConnectError as exc:
+                    self.conns[i] = None
+                    return meter.finish(
+                        time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
+                    )
+                meter.connected(began, time.perf_counter_ns())
+                self.conns[i] = conn
+            result = await conn.request(self.template.bytes(), meter)
+            if result is RETRY:
+                self.conns[i] = None
+                continue
+            assert isinstance(result, RequestRecord)
+            return result
+        return meter.finish(
+            time.perf_counter_ns(),
+            False,
+            error=ErrorClass.CONNECT,
+            detail="connection closed before any response",
+        )
+
+    # -- phases -------------------------------------------------------------
+    async def phase(self, pacing: Pacing, stats: RunStats, deadline_ns: int | None) -> None:
+        """Run all slots under ``pacing`` until it is exhausted, the deadline or stop."""
+        self.pacing = pacing
+        self.stats = stats
+        self.inflight = 0
+        tasks = [self.loop.create_task(self._slot(i)) for i in range(self.plan.concurrency)]
+        all_done = self.loop.create_task(asyncio.wait(tasks))
+        stop_wait = self.loop.create_task(self.stop_event.wait())
+        timeout = None
+        if deadline_ns is not None:
+            timeout = max(0.0, (deadline_ns - time.perf_counter_ns()) / 1e9)
+        await asyncio.wait({all_done, stop_wait}, timeout=timeout, return_when="FIRST_COMPLETED")
+        pacing.stop()
+        stop_wait.cancel()
+        pending = [t for t in tasks if not t.done()]
+        stats.aborted += self.inflight
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await all_done
+        for i, conn in enumerate(self.conns):
+            if conn is not None and conn.meter is not None:
+                conn.abort()
+                self.conns[i] = None
+        for t in tasks:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+
+    def request_stop(self) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.pacing.stop()
+            self.stop_event.set()
+
+    # -- housekeeping -------------------------------------------------------
+    async def housekeeping(self) -> None:
+        # perf_counter, not loop.time(): uvloop's clock has millisecond steps.
+        clock = time.perf_counter
+        expected = clock() + _TICK_S
+        tick = 0
+        next_snap = clock() + self.plan.snapshot_s
+        while True:
+            await asyncio.sleep(_TICK_S)
+            now = clock()
+            lag = now - expected
+            self.stats.lag.record_raw(int(lag * 1e6))
+            expected = now + _TICK_S
+            tick += 1
+            if tick % _SWEEP_EVERY == 0:
+                self._sweep()
+                if tick % 100 == 0:
+                    self.stats.flush()  # keeps the batching dicts small
+                if self.control.should_stop():
+                    self.request_stop()
+            if self.plan.live and now >= next_snap:
+                next_snap = now + self.plan.snapshot_s
+                self.control.snapshot(self.plan.index, self.snapshot())
+
+    def _sweep(self) -> None:
+        limit = self.timeout_ns
+        if limit is None:
+            return
+        now = time.perf_counter_ns()
+        for conn in self.conns:
+            if conn is not None and conn.meter is not None and now - conn.last_rx_ns > limit:
+                conn.expire(f"no byte for {limit / 1e9:g}s (--timeout)")
+
+    def snapshot(self) -> dict[str, Any]:
+        stats = self.stats
+        recent = stats.take_recent()
+        return {
+            "t_ns": time.perf_counter_ns(),
+            "requests": stats.requests,
+            "ok": stats.ok,
+            "errors": stats.error_count,
+            "bytes": stats.bytes,
+            "recent_ttfb": None if recent is None else recent.to_state(),
+        }
+
+    def close(self) -> None:
+        for conn in self.conns:
+            if conn is not None:
+                conn.close()
+
+
+def _pacing(plan: WorkerPlan, count: int | None, deadline_ns: int | None, t0: int) -> Pacing:
+    if plan.rate is None:
+        return ClosedLoop(count, deadline_ns)
+    return OpenLoop(plan.rate, t0, count, deadline_ns, offset_ns=int(plan.rate_offset_s * 1e9))
+
+
+async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str, Any]:
+    """Run one worker from ``t0_ns`` (perf_counter_ns); returns its RunStats state."""
+    worker = _Worker(plan, control)
+    keeper = worker.loop.create_task(worker.housekeeping())
+    try:
+        delay = (t0_ns - time.perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if plan.warmup_requests or plan.warmup_s:
+            now = time.perf_counter_ns()
+            deadline = None if plan.warmup_s is None else now + int(plan.warmup_s * 1e9)
+            warm = _pacing(plan, plan.warmup_requests, deadline, now)
+            await worker.phase(warm, RunStats(), deadline)
+        stats = RunStats(keep_rows=plan.keep_rows, recent=plan.live, t0_ns=t0_ns)
+        begin = time.perf_counter_ns()
+        cpu0 = time.process_time()
+        stats.begin_ns = begin
+        deadline = None if plan.duration_s is None else begin + int(plan.duration_s * 1e9)
+        pacing = _pacing(plan, plan.requests, deadline, begin)
+        if not worker.stopping:
+            await worker.phase(pacing, stats, deadline)
+        end = time.perf_counter_ns()
+        stats.end_ns = end
+        stats.cpu_s.append(time.process_time() - cpu0)
+        stats.wall_s.append((end - begin) / 1e9)
+        stats.late = pacing.late
+        stats.not_started = pacing.not_started(end)
+        if plan.live:
+            control.snapshot(plan.index, worker.snapshot())
+        return stats.to_state()
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        worker.close()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when installed (about twice the request rate), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it installs
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def run_worker_sync(
+    plan: WorkerPlan, control: Control, t0_ns: int, on_sigint: Any = None
+) -> dict[str, Any]:
+    """Run a worker on a fresh event loop in this thread.
+
+    ``on_sigint``: when given (in-process run), Ctrl-C calls it instead of
+    raising KeyboardInterrupt, so the partial state is still returned.
+    """
+    loop = new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        if on_sigint is not None:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            return loop.run_until_complete(run_worker(plan, control, t0_ns))
+        finally:
+            if on_sigint is not None:
+                loop.remove_signal_handler(signal.SIGINT)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -1,0 +1,354 @@
+"""Counters and HDR histograms of a load run, their exact merge, and the report.
+
+Each worker process keeps one :class:`RunStats`; at the end (and, for the
+live dashboard, every quarter second) it ships ``to_state()`` to the parent,
+which rebuilds and merges them. Merging adds counts and histogram buckets,
+nothing is averaged, so percentiles of the whole run are those of one
+histogram holding every value.
+
+What goes into the latency histograms: every request whose response
+completed (any status, so a fast 503 is visible); requests that failed to
+connect, timed out or were cut mid-body are counted by class only.
+``gap_max_ms`` needs at least two body reads and ``stream_bytes_per_s`` a
+body spread over time (bytes / (total - ttfb)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lstream_cli.models import RequestRecord
+from lstream_cli.stats import Histogram
+
+__all__ = [
+    "CSV_COLUMNS",
+    "METRICS",
+    "SATURATED_CPU_PCT",
+    "SATURATED_LAG_MS",
+    "RunStats",
+    "build_report",
+]
+
+# name -> (highest recordable raw value, scale raw units per display unit)
+METRICS: dict[str, tuple[int, float]] = {
+    "headers_ms": (3_600_000_000, 1000.0),  # microseconds, up to 1 h
+    "ttfb_ms": (3_600_000_000, 1000.0),
+    "total_ms": (3_600_000_000, 1000.0),
+    "gap_max_ms": (3_600_000_000, 1000.0),
+    "stream_bytes_per_s": (1_000_000_000_000, 1.0),  # bytes/s, up to 1 TB/s
+}
+_LAG = (60_000_000, 1000.0)  # event-loop lag, microseconds up to 60 s
+CSV_COLUMNS = (
+    "t_start_ms",
+    "status",
+    "connect_ms",
+    "headers_ms",
+    "ttfb_ms",
+    "total_ms",
+    "bytes",
+    "reads",
+    "gap_max_ms",
+    "error",
+)
+SATURATED_LAG_MS = 20.0  # event-loop lag p99 above this: the client was the bottleneck
+SATURATED_CPU_PCT = 90.0  # a worker busy this share of wall time is saturated
+_MAX_DETAILS = 20  # distinct error messages kept (the rest are only counted)
+
+
+def _hist(name: str) -> Histogram:
+    highest, scale = METRICS[name]
+    return Histogram(highest=highest, scale=scale)
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / 1e6, 3)
+
+
+class RunStats:
+    """Everything one worker (or the merged run) counted. Not thread-safe."""
+
+    def __init__(self, keep_rows: bool = False, recent: bool = False, t0_ns: int = 0) -> None:
+        self.requests = 0  # requests finished (ok or not)
+        self.ok = 0  # complete, status < 400
+        self.errors: dict[str, int] = {}  # error class -> count
+        self.status: dict[int, int] = {}  # HTTP status -> count
+        self.bytes = 0  # body bytes received, all requests
+        self.knees = 0  # streams that showed a bandwidth knee
+        self.details: dict[str, int] = {}  # "class: message" -> count (capped)
+        self.late = 0  # open loop: started more than 10 ms after due
+        self.not_started = 0  # open loop: due but never started before the end
+        self.aborted = 0  # in flight when the run ended (not counted above)
+        self.begin_ns: int | None = None  # measured phase began (perf_counter_ns)
+        self.end_ns: int | None = None  # measured phase ended
+        self.cpu_s: list[float] = []  # CPU seconds per worker process
+        self.wall_s: list[float] = []  # wall seconds per worker process
+        self.lag = Histogram(highest=_LAG[0], scale=_LAG[1])  # event-loop lag
+        self._headers = _hist("headers_ms")
+        self._ttfb = _hist("ttfb_ms")
+        self._total = _hist("total_ms")
+        # Hot-path batching: raw value -> count, folded into the histograms by
+        # flush(). Latencies repeat at microsecond resolution, so a dict
+        # increment replaces most HDR recordings (the result is identical).
+        self._p_headers: dict[int, int] = {}
+        self._p_ttfb: dict[int, int] = {}
+        self._p_total: dict[int, int] = {}
+        self.gap_max = _hist("gap_max_ms")
+        self.stream_bps = _hist("stream_bytes_per_s")
+        self.recent_ttfb: Histogram | None = _hist("ttfb_ms") if recent else None
+        self.rows: list[tuple[Any, ...]] | None = [] if keep_rows else None
+        self.t0_ns = t0_ns  # origin of the CSV t_start_ms column
+
+    # -- hot path -------------------------------------------------------------
+    def add(self, rec: RequestRecord) -> None:
+        self.requests += 1
+        self.bytes += rec.bytes
+        status = rec.status
+        if status is not None:
+            self.status[status] = self.status.get(status, 0) + 1
+        error = rec.error
+        if error is None and rec.complete:
+            self.ok += 1
+        else:
+            name = "truncated" if error is None else error.value
+            self.errors[name] = self.errors.get(name, 0) + 1
+            if rec.error_detail:
+                key = f"{name}: {rec.error_detail}"
+                if key in self.details or len(self.details) < _MAX_DETAILS:
+                    self.details[key] = self.details.get(key, 0) + 1
+        if rec.complete and rec.headers_ns is not None:
+            p = self._p_headers
+            v = rec.headers_ns // 1000
+            p[v] = p.get(v, 0) + 1
+            first = rec.first_byte_ns
+            if first is not None:
+                v = first // 1000
+                p = self._p_ttfb
+                p[v] = p.get(v, 0) + 1
+                if self.recent_ttfb is not None:
+                    self.recent_ttfb.record_raw(v)
+            if rec.end_ns is not None:
+                v = rec.end_ns // 1000
+                p = self._p_total
+                p[v] = p.get(v, 0) + 1
+            if rec.gap_max_ns is not None:
+                self.gap_max.record_raw(rec.gap_max_ns // 1000)
+            bps = rec.bytes_per_s
+            if bps is not None:
+                self.stream_bps.record_raw(int(bps))
+            if rec.knee is not None:
+                self.knees += 1
+        if self.rows is not None:
+            self.rows.append(
+                (
+                    _ms(rec.t_start_ns - self.t0_ns),
+                    status,
+                    _ms(rec.connect_ns),
+                    _ms(rec.headers_ns),
+                    _ms(rec.first_byte_ns),
+                    _ms(rec.end_ns) if rec.complete else None,
+                    rec.bytes,
+                    rec.reads,
+                    _ms(rec.gap_max_ns),
+                    None if rec.error is None else rec.error.value,
+                )
+            )
+
+    def take_recent(self) -> Histogram | None:
+        """The TTFB histogram since the last call (for the dashboard), reset."""
+        recent = self.recent_ttfb
+        if recent is not None:
+            self.recent_ttfb = _hist("ttfb_ms")
+        return recent
+
+    # -- histograms by report name --------------------------------------------
+    def flush(self) -> None:
+        """Fold the batched values into the histograms."""
+        for pending, hist in (
+            (self._p_headers, self._headers),
+            (self._p_ttfb, self._ttfb),
+            (self._p_total, self._total),
+        ):
+            if pending:
+                for raw, count in pending.items():
+                    hist.record_raw(raw, count)
+                pending.clear()
+
+    @property
+    def headers(self) -> Histogram:
+        self.flush()
+        return self._headers
+
+    @property
+    def ttfb(self) -> Histogram:
+        self.flush()
+        return self._ttfb
+
+    @property
+    def total(self) -> Histogram:
+        self.flush()
+        return self._total
+
+    def histograms(self) -> dict[str, Histogram]:
+        self.flush()
+        return {
+            "headers_ms": self.headers,
+            "ttfb_ms": self.ttfb,
+            "total_ms": self.total,
+            "gap_max_ms": self.gap_max,
+            "stream_bytes_per_s": self.stream_bps,
+        }
+
+    # -- shipping and merging -------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """A picklable, JSON-safe state from which ``from_state`` rebuilds this exactly."""
+        return {
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": dict(self.errors),
+            "status": {str(k): v for k, v in self.status.items()},
+            "bytes": self.bytes,
+            "knees": self.knees,
+            "details": dict(self.details),
+            "late": self.late,
+            "not_started": self.not_started,
+            "aborted": self.aborted,
+            "begin_ns": self.begin_ns,
+            "end_ns": self.end_ns,
+            "cpu_s": list(self.cpu_s),
+            "wall_s": list(self.wall_s),
+            "lag": self.lag.to_state(),
+            "histograms": {k: h.to_state() for k, h in self.histograms().items()},
+            "rows": self.rows,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunStats:
+        stats = cls(keep_rows=state.get("rows") is not None)
+        stats.merge_state(state)
+        return stats
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        other = RunStats()
+        other.requests = int(state["requests"])
+        other.ok = int(state["ok"])
+        other.errors = {str(k): int(v) for k, v in state["errors"].items()}
+        other.status = {int(k): int(v) for k, v in state["status"].items()}
+        other.bytes = int(state["bytes"])
+        other.knees = int(state["knees"])
+        other.details = {str(k): int(v) for k, v in state.get("details", {}).items()}
+        other.late = int(state.get("late", 0))
+        other.not_started = int(state.get("not_started", 0))
+        other.aborted = int(state.get("aborted", 0))
+        other.begin_ns = state.get("begin_ns")
+        other.end_ns = state.get("end_ns")
+        other.cpu_s = [float(v) for v in state.get("cpu_s", [])]
+        other.wall_s = [float(v) for v in state.get("wall_s", [])]
+        other.lag = Histogram.from_state(state["lag"])
+        hists = state["histograms"]
+        other._headers = Histogram.from_state(hists["headers_ms"])
+        other._ttfb = Histogram.from_state(hists["ttfb_ms"])
+        other._total = Histogram.from_state(hists["total_ms"])
+        other.gap_max = Histogram.from_state(hists["gap_max_ms"])
+        other.stream_bps = Histogram.from_state(hists["stream_bytes_per_s"])
+        rows = state.get("rows")
+        other.rows = None if rows is None else [tuple(r) for r in rows]
+        self.merge(other)
+
+    def merge(self, other: RunStats) -> None:
+        """Add ``other`` into this one: counts add, histograms merge exactly."""
+        self.requests += other.requests
+        self.ok += other.ok
+        for k, v in other.errors.items():
+            self.errors[k] = self.errors.get(k, 0) + v
+        for code, v in other.status.items():
+            self.status[code] = self.status.get(code, 0) + v
+        self.bytes += other.bytes
+        self.knees += other.knees
+        for k, v in other.details.items():
+            if k in self.details or len(self.details) < _MAX_DETAILS:
+                self.details[k] = self.details.get(k, 0) + v
+        self.late += other.late
+        self.not_started += other.not_started
+        self.aborted += other.aborted
+        if other.begin_ns is not None:
+            self.begin_ns = (
+                other.begin_ns if self.begin_ns is None else min(self.begin_ns, other.begin_ns)
+            )
+        if other.end_ns is not None:
+            self.end_ns = other.end_ns if self.end_ns is None else max(self.end_ns, other.end_ns)
+        self.cpu_s.extend(other.cpu_s)
+        self.wall_s.extend(other.wall_s)
+        self.lag.merge(other.lag)
+        mine = self.histograms()
+        for name, hist in other.histograms().items():
+            mine[name].merge(hist)
+        if other.rows is not None:
+            if self.rows is None:
+                self.rows = []
+            self.rows.extend(other.rows)
+
+    @property
+    def duration_s(self) -> float:
+        if self.begin_ns is None or self.end_ns is None:
+            return 0.0
+        return max(0.0, (self.end_ns - self.begin_ns) / 1e9)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+def build_report(
+    stats: RunStats, url: str, settings: dict[str, Any], interrupted: bool
+) -> dict[str, Any]:
+    """The ``bench`` result of DESIGN §3; the caller adds schema_version and thresholds."""
+    duration = stats.duration_s
+    cpu_pct = [
+        100.0 * c / w if w > 0 else 0.0 for c, w in zip(stats.cpu_s, stats.wall_s, strict=True)
+    ]
+    lag_p99 = stats.lag.percentile(99.0)
+    mean_cpu = sum(cpu_pct) / len(cpu_pct) if cpu_pct else None
+    max_cpu = max(cpu_pct) if cpu_pct else None
+    warnings: list[str] = []
+    if lag_p99 is not None and lag_p99 > SATURATED_LAG_MS:
+        warnings.append(
+            f"event-loop lag p99 {lag_p99:.1f} ms: the client was saturated; "
+            "latencies include client queueing (add --workers or lower -c/-r)"
+        )
+    if max_cpu is not None and max_cpu >= SATURATED_CPU_PCT:
+        warnings.append(
+            f"a worker process used {max_cpu:.0f}% of a CPU: the client may be the "
+            "bottleneck, not the server"
+        )
+    doc: dict[str, Any] = {
+        "url": url,
+        "requests": stats.requests,
+        "ok": stats.ok,
+        "errors": dict(sorted(stats.errors.items())),
+        "status": {str(k): v for k, v in sorted(stats.status.items())},
+        "duration_s": round(duration, 6),
+        "rps": round(stats.requests / duration, 3) if duration > 0 else 0.0,
+        "bytes": stats.bytes,
+        "bytes_per_s": round(stats.bytes / duration, 1) if duration > 0 else 0.0,
+    }
+    for name, hist in stats.histograms().items():
+        doc[name] = hist.summary().to_json(1 if name == "stream_bytes_per_s" else 3)
+    doc["knees"] = stats.knees
+    doc["client"] = {
+        "cpu_pct": None if mean_cpu is None else round(mean_cpu, 1),
+        "cpu_pct_max": None if max_cpu is None else round(max_cpu, 1),
+        "loop_lag_ms_p99": None if lag_p99 is None else round(lag_p99, 3),
+        "saturated": bool(warnings),
+        "warnings": warnings,
+    }
+    doc["not_started_on_time"] = stats.late + stats.not_started
+    doc["late_starts"] = stats.late
+    doc["never_started"] = stats.not_started
+    doc["aborted_in_flight"] = stats.aborted
+    doc["interrupted"] = interrupted
+    doc["error_details"] = dict(sorted(stats.details.items(), key=lambda kv: -kv[1]))
+    doc.update(settings)
+    doc["histograms"] = {k: h.to_state() for k, h in stats.histograms().items()}
+    doc["histograms"]["loop_lag_ms"] = stats.lag.to_state()
+    doc["thresholds"] = []
+    return doc

@@ -1,0 +1,350 @@
+"""Running a load: splitting it over worker processes and merging their results.
+
+One worker per core (``--workers``, default the CPU count), each with its
+own event loop, so the client does not share one interpreter lock::
+
+    parent: plan_workers() -> spawn N processes -> "go" at a common t0
+            <- ("snap", i, counters + recent TTFB histogram)  (dashboard only)
+            <- ("final", i, RunStats state)  -> RunStats.merge (exact)
+    Ctrl-C: the parent sets the stop event; workers end their phase, abort
+            what is in flight and still send their final state.
+
+``-n`` is split exactly (the shares add up to n), ``-c`` likewise, and
+``-r`` evenly, each worker's arrivals shifted by ``i / r`` so the merged
+arrivals stay evenly spaced. With one worker the run stays in this process
+(no spawn cost), with the same worker loop.
+
+Workers are spawned, not forked: every process creates its own event loop
+(uvloop) from scratch, and the parent may hold threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue as queue_mod
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lstream_cli._exitcodes import ExitStatus, LstreamError
+from lstream_cli.engine.load import WorkerPlan, run_worker_sync
+from lstream_cli.engine.results import RunStats
+from lstream_cli.request import RequestSpec
+from lstream_cli.stats import Histogram
+
+__all__ = [
+    "LoadConfig",
+    "LoadOutcome",
+    "Progress",
+    "default_workers",
+    "plan_workers",
+    "run_load",
+    "split_evenly",
+]
+
+_START_DELAY_NS = 20_000_000  # "go" is given this far ahead so all workers start together
+_WINDOW_S = 2.0  # the dashboard's "last seconds"
+_JOIN_TIMEOUT_S = 10.0
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadConfig:
+    """The whole run as the user asked for it (validated by the CLI)."""
+
+    spec: RequestSpec  # auth resolved: "none" when no signer was found
+    concurrency: int  # -c: connections in flight, all workers together
+    requests: int | None  # -n; None with -z
+    duration_s: float | None  # -z; None with -n
+    rate: float | None  # -r requests/s, all workers together; None = closed loop
+    workers: int  # --workers (upper bound; never more than -c or -n)
+    warmup_requests: int | None = None
+    warmup_s: float | None = None
+    keep_rows: bool = False  # --csv
+    live: bool = False  # dashboard snapshots
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the dashboard shows, computed from worker snapshots."""
+
+    elapsed_s: float  # since the start
+    requests: int  # finished so far
+    ok: int
+    errors: int
+    bytes: int
+    rps: float  # over the last seconds
+    bytes_per_s: float  # over the last seconds
+    ttfb_p50_ms: float | None  # over the last seconds
+    ttfb_p99_ms: float | None
+    target_requests: int | None  # -n, for a progress fraction
+    target_s: float | None  # -z
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOutcome:
+    stats: RunStats  # merged over the workers
+    interrupted: bool  # ended by Ctrl-C
+    workers: int  # processes actually used
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` into ``parts`` integers that differ by at most one and sum to it."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
+    n = max(1, config.workers)
+    n = min(n, config.concurrency)
+    if config.requests is not None:
+        n = min(n, config.requests)
+    concurrency = split_evenly(config.concurrency, n)
+    requests = split_evenly(config.requests, n) if config.requests is not None else [None] * n
+    warm = (
+        split_evenly(config.warmup_requests, n)
+        if config.warmup_requests is not None
+        else [None] * n
+    )
+    plans = []
+    for i in range(n):
+        rate = None if config.rate is None else config.rate / n
+        plans.append(
+            WorkerPlan(
+                index=i,
+                spec=config.spec,
+                concurrency=concurrency[i],
+                requests=requests[i],
+                duration_s=config.duration_s,
+                rate=rate,
+                rate_offset_s=0.0 if config.rate is None else i / config.rate,
+                warmup_requests=warm[i] or None,
+                warmup_s=config.warmup_s,
+                keep_rows=config.keep_rows,
+                live=config.live,
+            )
+        )
+    return plans
+
+
+class _LiveView:
+    """Folds worker snapshots into :class:`Progress` for the dashboard."""
+
+    def __init__(self, config: LoadConfig, on_progress: Callable[[Progress], None]) -> None:
+        self.config = config
+        self.on_progress = on_progress
+        self.t0_ns = time.perf_counter_ns()
+        self.latest: dict[int, dict[str, Any]] = {}
+        self.totals: deque[tuple[float, int, int]] = deque()  # (t, requests, bytes)
+        self.recent: deque[tuple[float, Histogram]] = deque()
+
+    def start(self, t0_ns: int) -> None:
+        self.t0_ns = t0_ns
+
+    def add(self, index: int, snap: dict[str, Any]) -> None:
+        self.latest[index] = snap
+        now = (snap["t_ns"] - self.t0_ns) / 1e9
+        if snap.get("recent_ttfb") is not None:
+            self.recent.append((now, Histogram.from_state(snap["recent_ttfb"])))
+        while self.recent and self.recent[0][0] < now - _WINDOW_S:
+            self.recent.popleft()
+        requests = sum(s["requests"] for s in self.latest.values())
+        nbytes = sum(s["bytes"] for s in self.latest.values())
+        self.totals.append((now, requests, nbytes))
+        while len(self.totals) > 2 and self.totals[1][0] <= now - _WINDOW_S:
+            self.totals.popleft()
+        t_old, r_old, b_old = self.totals[0]
+        span = now - t_old
+        if span < 0.5:  # too short a window (the first snapshots): average since the start
+            t_old, r_old, b_old = 0.0, 0, 0
+            span = now
+        merged = Histogram(scale=1000.0)
+        for _, h in self.recent:
+            merged.merge(h)
+        self.on_progress(
+            Progress(
+                elapsed_s=max(0.0, now),
+                requests=requests,
+                ok=sum(s["ok"] for s in self.latest.values()),
+                errors=sum(s["errors"] for s in self.latest.values()),
+                bytes=nbytes,
+                rps=(requests - r_old) / span if span > 0 else 0.0,
+                bytes_per_s=(nbytes - b_old) / span if span > 0 else 0.0,
+                ttfb_p50_ms=merged.percentile(50.0),
+                ttfb_p99_ms=merged.percentile(99.0),
+                target_requests=self.config.requests,
+                target_s=self.config.duration_s,
+            )
+        )
+
+
+class _LocalControl:
+    """In-process worker: Ctrl-C arrives through the event loop's signal handler."""
+
+    def __init__(self, view: _LiveView | None) -> None:
+        self.view = view
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+
+    def should_stop(self) -> bool:
+        return self.interrupted
+
+    def snapshot(self, index: int, snap: dict[str, Any]) -> None:
+        if self.view is not None:
+            self.view.add(index, snap)
+
+
+class _ProcessControl:
+    """Worker process side: stop is a shared event, snapshots go on the queue."""
+
+    def __init__(self, out: Any, stop: Any) -> None:
+        self.out = out
+        self.stop = stop
+
+    def should_stop(self) -> bool:
+        return bool(self.stop.is_set())
+
+    def snapshot(self, index: int, snap: dict[str, Any]) -> None:
+        self.out.put(("snap", index, snap))
+
+
+def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
+    out.put(("ready", plan.index, None))
+    go.wait()
+    try:
+        state = run_worker_sync(plan, _ProcessControl(out, stop), int(t0.value))
+    except LstreamError as exc:
+        out.put(("error", plan.index, (str(exc), int(exc.exit_status))))
+    except BaseException as exc:
+        out.put(("error", plan.index, (f"{type(exc).__name__}: {exc}", int(ExitStatus.ERROR))))
+    else:
+        out.put(("final", plan.index, state))
+
+
+def run_load(
+    config: LoadConfig, on_progress: Callable[[Progress], None] | None = None
+) -> LoadOutcome:
+    """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``)."""
+    plans = plan_workers(config)
+    view = _LiveView(config, on_progress) if (on_progress and config.live) else None
+    if len(plans) == 1:
+        return _run_local(plans[0], view)
+    return _run_processes(plans, view)
+
+
+def _run_local(plan: WorkerPlan, view: _LiveView | None) -> LoadOutcome:
+    control = _LocalControl(view)
+    main = threading.current_thread() is threading.main_thread()
+    t0 = time.perf_counter_ns()
+    if view is not None:
+        view.start(t0)
+    state = run_worker_sync(plan, control, t0, on_sigint=control.interrupt if main else None)
+    return LoadOutcome(RunStats.from_state(state), control.interrupted, 1)
+
+
+def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutcome:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    stop = ctx.Event()
+    go = ctx.Event()
+    t0 = ctx.Value("q", 0)
+    interrupted = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.set()
+        stop.set()
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    procs = [
+        ctx.Process(
+            target=_child_main,
+            args=(replace(plan), out, stop, go, t0),
+            name=f"lstream-worker-{plan.index}",
+            daemon=True,
+        )
+        for plan in plans
+    ]
+    finals: dict[int, dict[str, Any]] = {}
+    failure: tuple[str, int] | None = None
+    try:
+        for p in procs:
+            p.start()
+        ready = 0
+        while ready < len(procs) and failure is None:
+            msg = _get(out, procs)
+            if msg is None:
+                if not all(p.is_alive() for p in procs):
+                    failure = ("a worker process failed to start", int(ExitStatus.ERROR))
+                continue
+            kind, _index, payload = msg
+            if kind == "ready":
+                ready += 1
+            elif kind == "error":
+                failure = payload
+        start = time.perf_counter_ns() + _START_DELAY_NS
+        t0.value = start
+        if view is not None:
+            view.start(start)
+        go.set()
+        while len(finals) < len(procs) and failure is None:
+            msg = _get(out, procs)
+            if msg is None:
+                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (None, 0)]
+                if dead:
+                    failure = (f"worker process exited with {dead[0].exitcode}", 1)
+                continue
+            kind, index, payload = msg
+            if kind == "snap":
+                if view is not None:
+                    view.add(index, payload)
+            elif kind == "final":
+                finals[index] = payload
+            elif kind == "error":
+                failure = payload
+    finally:
+        stop.set()
+        go.set()
+        for p in procs:
+            if p.pid is None:
+                continue
+            p.join(timeout=_JOIN_TIMEOUT_S)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=1.0)
+        if main:
+            signal.signal(signal.SIGINT, previous)
+        with contextlib.suppress(Exception):
+            out.close()
+            out.join_thread()
+    if failure is not None:
+        message, code = failure
+        raise LstreamError(message, ExitStatus(code))
+    merged = RunStats()
+    for index in sorted(finals):
+        merged.merge_state(finals[index])
+    return LoadOutcome(merged, interrupted.is_set(), len(procs))
+
+
+def _get(out: Any, procs: list[Any]) -> tuple[str, int, Any] | None:
+    try:
+        msg: tuple[str, int, Any] = out.get(timeout=0.1)
+    except queue_mod.Empty:
+        return None
+    return msg

@@ -1,0 +1,239 @@
+"""Rendering for ``lstream bench``: the live dashboard, the final report, the CSV.
+
+The engine hands over :class:`~lstream_cli.engine.workers.Progress` values
+while it runs and a report dict (DESIGN §3) at the end; this module turns
+both into text on stderr. ``format_*`` functions return renderables,
+``print_*`` functions own the console. The dashboard is shown only when
+stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from lstream_cli._exitcodes import LstreamError
+from lstream_cli.render.console import Output
+from lstream_cli.stats import Histogram
+from lstream_cli.units import format_bytes, format_rate
+
+if TYPE_CHECKING:  # the type only: rendering does not load the engine
+    from lstream_cli.engine.workers import Progress
+
+__all__ = [
+    "Dashboard",
+    "format_histogram",
+    "format_progress",
+    "format_report",
+    "print_report",
+    "write_csv",
+]
+
+_ROWS = (
+    ("headers_ms", "headers", "ms"),
+    ("ttfb_ms", "TTFB", "ms"),
+    ("total_ms", "total", "ms"),
+    ("gap_max_ms", "largest gap", "ms"),
+    ("stream_bytes_per_s", "per-stream rate", "rate"),
+)
+_STATS = (
+    ("min", "min"),
+    ("p50", "p50"),
+    ("p90", "p90"),
+    ("p99", "p99"),
+    ("p999", "p99.9"),
+    ("max", "max"),
+    ("mean", "mean"),
+)
+_BAR_WIDTH = 40
+
+
+def _ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    return f"{v:.2f}"
+
+
+def format_progress(p: Progress) -> RenderableType:
+    """One dashboard frame."""
+    if p.target_requests:
+        where = f"{p.requests}/{p.target_requests} requests"
+    elif p.target_s:
+        where = f"{min(p.elapsed_s, p.target_s):.1f}/{p.target_s:g} s, {p.requests} requests"
+    else:
+        where = f"{p.requests} requests"
+    text = Text()
+    text.append("bench ", style="bold")
+    text.append(f"{where}  {p.elapsed_s:.1f} s elapsed\n")
+    text.append(f"  {p.rps:,.0f} req/s   {format_rate(p.bytes_per_s)}   ")
+    text.append(f"TTFB p50 {_ms(p.ttfb_p50_ms)} ms  p99 {_ms(p.ttfb_p99_ms)} ms (last 2 s)   ")
+    text.append(f"errors {p.errors}", style="red" if p.errors else "")
+    return text
+
+
+class Dashboard:
+    """The live view on stderr (only on a terminal); a few frames per second."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self._live: Live | None = None
+
+    def start(self) -> None:
+        self._live = Live(
+            Text("bench: starting workers..."),
+            console=self.output.console,
+            refresh_per_second=4,
+            transient=True,
+        )
+        self._live.start()
+
+    def update(self, progress: Progress) -> None:
+        if self._live is not None:
+            self._live.update(format_progress(progress))
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def format_histogram(hist: Histogram, rows: int = 12, width: int = _BAR_WIDTH) -> Table | None:
+    """Horizontal bars of a millisecond histogram (equal-width buckets)."""
+    buckets = hist.buckets(rows)
+    if not buckets:
+        return None
+    peak = max(c for _, c in buckets) or 1
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_column(justify="right")
+    for upper, count in buckets:
+        bar = "█" * (round(width * count / peak) if count else 0)
+        table.add_row(f"≤ {_ms(upper)} ms", bar, str(count))
+    return table
+
+
+def _stats_table(report: dict[str, Any]) -> Table:
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    table.add_column("", no_wrap=True)
+    for _, label in _STATS:
+        table.add_column(label, justify="right", no_wrap=True)
+    for key, label, kind in _ROWS:
+        summary = report[key]
+        if not summary.get("count"):
+            table.add_row(label, *["-"] * len(_STATS))
+            continue
+        cells = []
+        for stat, _ in _STATS:
+            v = summary[stat]
+            # Rates as bare MB/s numbers so seven columns fit in 100 characters.
+            cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
+        unit = " (ms)" if kind == "ms" else " (MB/s)"
+        table.add_row(f"{label}{unit}", *cells)
+    return table
+
+
+def _counts(items: Iterable[tuple[str, int]]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in items) or "none"
+
+
+def format_report(report: dict[str, Any]) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    head = Text()
+    head.append("bench ", style="bold")
+    head.append(report["url"])
+    if report.get("interrupted"):
+        head.append("  (interrupted: partial results)", style="yellow")
+    out.append(head)
+    mode = (
+        f"open loop at {report['rate']:g} req/s (max {report['concurrency']} in flight)"
+        if report.get("rate")
+        else f"closed loop, {report['concurrency']} connections"
+    )
+    out.append(Text(f"  {mode}, {report['workers']} worker process(es)"))
+    errors = sum(report["errors"].values())
+    out.append(
+        Text(
+            f"  requests {report['requests']}  ok {report['ok']}  errors {errors}  "
+            f"in {report['duration_s']:.2f} s   {report['rps']:,.1f} req/s   "
+            f"{format_bytes(report['bytes'])} at {format_rate(report['bytes_per_s'])}"
+        )
+    )
+    if errors:
+        out.append(Text(f"  errors   {_counts(report['errors'].items())}", style="red"))
+        for detail, n in list(report.get("error_details", {}).items())[:5]:
+            out.append(Text(f"           {detail} ({n})"))
+    if report["status"]:
+        out.append(Text(f"  status   {_counts(report['status'].items())}"))
+    if report.get("rate"):
+        out.append(
+            Text(
+                f"  not started on time: {report['not_started_on_time']} "
+                f"({report['late_starts']} late, {report['never_started']} never started)"
+            )
+        )
+    if report.get("aborted_in_flight"):
+        out.append(Text(f"  in flight at the end (not counted): {report['aborted_in_flight']}"))
+    out.append(Text(""))
+    out.append(_stats_table(report))
+    streams = report["stream_bytes_per_s"].get("count") or 0
+    if streams:
+        out.append(Text(f"  bandwidth knee in {report['knees']} of {streams} streams"))
+    ttfb = report.get("histograms", {}).get("ttfb_ms")
+    if ttfb is not None:
+        chart = format_histogram(Histogram.from_state(ttfb))
+        if chart is not None:
+            out.append(Text("\n  TTFB distribution", style="bold"))
+            out.append(chart)
+    client = report["client"]
+    cpu = "-" if client["cpu_pct"] is None else f"{client['cpu_pct']:.0f}%"
+    lag = "-" if client["loop_lag_ms_p99"] is None else f"{client['loop_lag_ms_p99']:.2f} ms"
+    out.append(Text(f"\n  client   CPU {cpu} per worker, event-loop lag p99 {lag}"))
+    for warning in client.get("warnings", []):
+        out.append(Text(f"  warning: {warning}", style="yellow"))
+    for t in report.get("thresholds", []):
+        mark = "pass" if t["ok"] else "FAIL"
+        value = "no value" if t["value"] is None else f"{t['value']:g}"
+        out.append(
+            Text(f"  threshold {mark}  {t['expr']}  ({value})", style="" if t["ok"] else "red")
+        )
+    return out
+
+
+def print_report(output: Output, report: dict[str, Any]) -> None:
+    output.console.print(Group(*format_report(report)), highlight=False)
+
+
+def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Per-request rows, written to a temporary sibling and renamed (whole or nothing)."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow("" if v is None else v for v in row)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise

@@ -1,0 +1,269 @@
+"""``lstream bench`` end to end: flags, exit codes, JSON schema, CSV, secrets, Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lstream_cli.cli import run
+from tests.engine.httpserver import TestServer
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "schemas" / "bench.schema.json").read_text()
+)
+
+
+def _bench(*args: str) -> int:
+    return run(["bench", *args])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["-n", "10", "-z", "1s"], "exclude each other"),
+        (["-c", "0"], "-c/--concurrency must be a positive"),
+        (["-n", "-3"], "-n/--requests must be a positive"),
+        (["-z", "0s"], "-z/--duration must be positive"),
+        (["-z", "soon"], "invalid duration"),
+        (["-r", "0", "-n", "5"], "-r/--rate must be a positive"),
+        (["-r", "-2", "-z", "1s"], "-r/--rate must be a positive"),
+        (["-r", "10"], "-r/--rate needs an end"),
+        (["--workers", "0"], "--workers must be a positive"),
+        (["--warmup", "0"], "--warmup must be a positive"),
+        (["--fail-if", "ttfb_ms.p99"], "invalid --fail-if"),
+        (["--fail-if", "latency.p99<5"], "unknown metric"),
+        (["--timeout", "-1"], "--timeout"),
+        (["--auth", "iam"], "no AWS credentials"),
+        (["-X", "HEAD"], "HEAD is not supported"),
+    ],
+)
+def test_bad_flags_are_usage_errors_before_sending(
+    server: TestServer, capfd: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    code = _bench(server.url("/ok"), "--workers", "1", *flags)
+    err = capfd.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert server.requests == 0
+
+
+def test_bad_url_is_a_usage_error(capfd: pytest.CaptureFixture[str]) -> None:
+    assert _bench("ftp://example/x") == 2
+    assert "scheme must be http or https" in capfd.readouterr().err
+
+
+def test_json_result_validates_against_the_schema(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code = _bench(
+        server.url("/chunked?size=20000&chunk=5000"),
+        "-n", "30", "-c", "3", "--workers", "1", "--json", str(out),
+        "--fail-if", "ttfb_ms.p99<60000",
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["requests"] == doc["ok"] == 30
+    assert doc["status"] == {"200": 30}
+    assert doc["bytes"] == 600_000
+    assert doc["thresholds"] == [
+        {"expr": "ttfb_ms.p99<60000", "value": doc["ttfb_ms"]["p99"], "ok": True}
+    ]
+    assert doc["ttfb_ms"]["count"] == 30
+    assert doc["mode"] == "closed" and doc["workers"] == 1
+    err = capfd.readouterr().err
+    assert "TTFB" in err and "requests 30" in err and "threshold pass" in err
+
+
+def test_json_to_stdout(server: TestServer, capfd: pytest.CaptureFixture[str]) -> None:
+    assert _bench(server.url("/ok"), "-n", "5", "--workers", "1", "--json", "-") == 0
+    doc = json.loads(capfd.readouterr().out)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["requests"] == 5
+
+
+def test_breached_threshold_exits_6(server: TestServer, capfd: pytest.CaptureFixture[str]) -> None:
+    code = _bench(
+        server.url("/status?code=503"), "-n", "4", "--workers", "1",
+        "--fail-if", "errors.rate<0.01",
+    )  # fmt: skip
+    # Every request failed with an HTTP error: that rule comes first (exit 3).
+    assert code == 3
+    code = _bench(server.url("/ok"), "-n", "4", "--workers", "1", "--fail-if", "ttfb_ms.p50<0.0001")
+    assert code == 6
+    assert "threshold FAIL" in capfd.readouterr().err
+
+
+def test_some_errors_still_exit_0(server: TestServer, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    code = _bench(server.url("/flaky?every=2"), "-n", "10", "--workers", "1", "--json", str(out))
+    assert code == 0  # the run completed: failed requests are in the report, not the status
+    doc = json.loads(out.read_text())
+    assert doc["ok"] == 5 and doc["errors"] == {"http_5xx": 5}
+    assert doc["status"] == {"200": 5, "503": 5}
+
+
+def test_unreachable_target_exits_5(capfd: pytest.CaptureFixture[str]) -> None:
+    assert _bench("http://127.0.0.1:9/", "-n", "20", "--workers", "1") == 5
+    assert "connect 20" in capfd.readouterr().err
+
+
+def test_all_truncated_exits_3(server: TestServer) -> None:
+    assert _bench(server.url("/cut?size=100&send=10"), "-n", "3", "--workers", "1") == 3
+
+
+def test_csv_has_one_row_per_request(server: TestServer, tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    code = _bench(
+        server.url("/ok?size=10"), "-n", "25", "-c", "4", "--workers", "2", "--csv", str(path)
+    )
+    assert code == 0
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 25
+    assert list(rows[0]) == [
+        "t_start_ms", "status", "connect_ms", "headers_ms", "ttfb_ms",
+        "total_ms", "bytes", "reads", "gap_max_ms", "error",
+    ]  # fmt: skip
+    assert {r["status"] for r in rows} == {"200"}
+    assert all(r["bytes"] == "10" and r["error"] == "" for r in rows)
+    starts = [float(r["t_start_ms"]) for r in rows]
+    assert starts == sorted(starts)
+
+
+def test_signed_requests_leak_no_secrets(
+    server: TestServer,
+    aws_creds: dict[str, str],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    j, c = tmp_path / "r.json", tmp_path / "r.csv"
+    code = _bench(
+        server.url("/ok"), "-n", "6", "--workers", "1", "--auth", "iam",
+        "--json", str(j), "--csv", str(c),
+    )  # fmt: skip
+    assert code == 0
+    head = server.heads[0].decode()
+    assert "Authorization: AWS4-HMAC-SHA256 Credential=AKIDLSTREAMTEST00001/" in head
+    assert "/us-east-1/lambda/aws4_request" in head
+    assert f"X-Amz-Security-Token: {aws_creds['AWS_SESSION_TOKEN']}" in head
+    signature = head.split("Signature=")[1].split("\r\n")[0]
+    captured = capfd.readouterr()
+    for text in (j.read_text(), c.read_text(), captured.err, captured.out):
+        assert aws_creds["AWS_SECRET_ACCESS_KEY"] not in text
+        assert aws_creds["AWS_SESSION_TOKEN"] not in text
+        assert signature not in text
+        assert "Authorization" not in text
+
+
+def test_help_documents_exit_rule_and_grammar() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstream_cli", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert "--fail-if" in proc.stdout and "ttfb_ms.p99<500" in proc.stdout
+    assert "every request failed" in proc.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_prints_and_writes_the_partial_report(
+    server: TestServer, tmp_path: Path, workers: str
+) -> None:
+    out = tmp_path / "partial.json"
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lstream_cli",
+            "bench",
+            server.url("/delay?ms=20"),
+            "-z",
+            "60s",
+            "-c",
+            "4",
+            "--workers",
+            workers,
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while server.requests < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.requests >= 20, "the run did not start"
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["interrupted"] is True
+    assert doc["requests"] > 0 and doc["workers"] == int(workers)
+    assert doc["requests"] <= server.requests
+
+
+def test_warmup_duration_is_sent_but_not_counted(server: TestServer, tmp_path: Path) -> None:
+    out = tmp_path / "w.json"
+    code = _bench(
+        server.url("/delay?ms=5"), "-n", "10", "-c", "2", "--workers", "1",
+        "--warmup", "300ms", "--json", str(out),
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["requests"] == 10 and doc["warmup"] == "300ms"
+    assert server.requests > 10 + 20  # ~2 x 300 ms / 5 ms warm-up requests, at the least
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_signed_request_verifies_independently(
+    server: TestServer, aws_creds: dict[str, str], workers: str
+) -> None:
+    """What bench sends verifies under the emulator's own SigV4 implementation."""
+    import hashlib
+
+    from lstream_cli.emulator.sigv4 import verify_request
+
+    path = "/ok/a%20b/%C3%BC?z=1&a=2&a=1&flag&s=a%20b"
+    code = _bench(
+        server.url(path), "-n", "6", "-c", "2", "--workers", workers, "--auth", "iam",
+        "-X", "POST", "-d", '{"size": "1MB"}', "-H", "content-type: application/json",
+    )  # fmt: skip
+    assert code == 0
+    assert server.requests == 6
+    creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
+    for head, body in zip(server.heads, server.bodies, strict=True):
+        lines = head.decode().split("\r\n")
+        method, target, _ = lines[0].split(" ")
+        headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:] if line]
+        assert method == "POST" and target == path and body == b'{"size": "1MB"}'
+        result = verify_request(
+            method,
+            target,
+            headers,  # type: ignore[arg-type]
+            hashlib.sha256(body).hexdigest(),
+            lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
+        )
+        assert result.ok, result.reason

@@ -1,0 +1,193 @@
+"""The load engine against a local server: counts, classes, pacing, workers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from lstream_cli.engine.workers import LoadConfig, LoadOutcome, run_load
+from lstream_cli.measure import BodyMeter
+from lstream_cli.request import RequestSpec
+from tests.engine.httpserver import TestServer
+
+
+def _run(url: str, **kw: Any) -> LoadOutcome:
+    spec_kw = {k: kw.pop(k) for k in ("timeout", "method", "body", "headers") if k in kw}
+    base: dict[str, Any] = {
+        "spec": RequestSpec(url=url, auth="none", **spec_kw),
+        "concurrency": 4,
+        "requests": 20,
+        "duration_s": None,
+        "rate": None,
+        "workers": 1,
+    }
+    base.update(kw)
+    return run_load(LoadConfig(**base))
+
+
+def test_exact_request_count(server: TestServer) -> None:
+    out = _run(server.url("/ok?size=100"), requests=37, concurrency=5)
+    s = out.stats
+    assert server.requests == 37
+    assert (s.requests, s.ok, s.errors, s.status) == (37, 37, {}, {200: 37})
+    assert s.bytes == 3700
+    assert s.ttfb.count == s.total.count == s.headers.count == 37
+
+
+def test_exact_request_count_across_worker_processes(server: TestServer) -> None:
+    out = _run(server.url("/ok"), requests=101, concurrency=6, workers=2, keep_rows=True)
+    assert out.workers == 2
+    assert server.requests == 101
+    assert out.stats.requests == out.stats.ok == 101
+    assert out.stats.rows is not None and len(out.stats.rows) == 101
+    assert len(out.stats.cpu_s) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/status?code=429", "throttled"),
+        ("/status?code=400&hint=TooManyRequestsException", "throttled"),
+        ("/status?code=400&type=TooManyRequestsException", "throttled"),
+        ("/status?code=400&type=InvalidParameterValueException", "http_4xx"),
+        ("/status?code=503", "http_5xx"),
+        ("/status?code=404", "http_4xx"),
+        ("/cut?size=1000&send=100", "truncated"),
+    ],
+)
+def test_failures_are_counted_by_class(server: TestServer, path: str, error: str) -> None:
+    s = _run(server.url(path), requests=12, concurrency=3).stats
+    assert s.requests == 12
+    assert s.ok == 0
+    assert s.errors == {error: 12}
+
+
+def test_server_closing_keep_alive_connections_is_not_an_error(server: TestServer) -> None:
+    s = _run(server.url("/close"), requests=30, concurrency=3).stats
+    assert (s.requests, s.ok, s.errors) == (30, 30, {})
+    assert server.requests == 30
+
+
+def test_cut_mid_body_counts_bytes_but_never_ok(server: TestServer) -> None:
+    s = _run(server.url("/cut?size=1000&send=400"), requests=5, concurrency=1).stats
+    assert s.ok == 0 and s.errors == {"truncated": 5}
+    assert s.bytes == 2000
+    assert s.total.count == 0  # truncated streams have no total time
+
+
+def test_never_answering_server_times_out(server: TestServer) -> None:
+    began = time.monotonic()
+    s = _run(server.url("/hang"), requests=4, concurrency=2, timeout=0.3).stats
+    assert s.errors == {"timeout": 4} and s.requests == 4
+    assert time.monotonic() - began < 30  # it did not hang
+
+
+def test_refused_connection_ends_promptly_with_connect_errors() -> None:
+    began = time.monotonic()
+    s = _run("http://127.0.0.1:9/", requests=50, concurrency=5).stats
+    assert s.requests == 50 and s.errors == {"connect": 50}
+    assert time.monotonic() - began < 30
+
+
+def test_duration_stops_the_run(server: TestServer) -> None:
+    began = time.monotonic()
+    out = _run(server.url("/ok"), requests=None, duration_s=0.5, concurrency=2)
+    assert time.monotonic() - began < 20  # generous: "it stopped"
+    assert out.stats.requests > 0
+    assert out.stats.requests == out.stats.ok
+    assert 0.4 < out.stats.duration_s < 20
+
+
+def test_warmup_requests_are_sent_but_not_counted(server: TestServer) -> None:
+    s = _run(server.url("/ok"), requests=20, warmup_requests=10).stats
+    assert server.requests == 30
+    assert s.requests == 20
+
+
+def test_open_loop_rate_is_accurate_in_requests(server: TestServer) -> None:
+    s = _run(server.url("/ok"), requests=None, duration_s=2.0, rate=200.0, concurrency=20).stats
+    assert 340 <= s.requests <= 460  # 400 +- 15 %
+
+
+def test_open_loop_counts_requests_that_could_not_start(server: TestServer) -> None:
+    # Two connections, 300 ms per answer: at most ~7 requests/s can start, 50 are due.
+    s = _run(
+        server.url("/delay?ms=300"), requests=None, duration_s=1.0, rate=50.0, concurrency=2
+    ).stats
+    assert s.late + s.not_started >= 20
+    # Latency counts from the due time, so queueing shows in the TTFB.
+    assert s.requests > 0
+
+
+def test_streaming_body_metrics(server: TestServer) -> None:
+    s = _run(
+        server.url("/chunked?size=300000&chunk=10000&gap_ms=2"), requests=3, concurrency=1
+    ).stats
+    assert s.ok == 3 and s.bytes == 900_000
+    assert s.gap_max.count == 3 and s.stream_bps.count == 3
+    assert s.gap_max.summary().min is not None and s.gap_max.summary().min >= 1.0
+
+
+def test_headers_sent_early_do_not_fool_ttfb(server: TestServer) -> None:
+    s = _run(server.url("/headers-early?ms=150"), requests=2, concurrency=1).stats
+    assert s.ok == 2
+    headers, ttfb = s.headers.summary(), s.ttfb.summary()
+    assert headers.max is not None and ttfb.min is not None
+    assert ttfb.min >= 150.0 > headers.max
+
+
+def test_request_body_and_headers_are_sent(server: TestServer) -> None:
+    s = _run(
+        server.url("/ok"),
+        requests=2,
+        concurrency=1,
+        method="POST",
+        body=b"payload",
+        headers=(("X-Test", "1"),),
+    ).stats
+    assert s.ok == 2
+    head = server.heads[0].decode()
+    assert head.startswith("POST /ok HTTP/1.1\r\n")
+    assert "X-Test: 1\r\n" in head and "Content-Length: 7\r\n" in head
+    assert "user-agent: lstream/" in head
+    assert f"Host: 127.0.0.1:{server.port}\r\n" in head
+
+
+def test_bench_n1_agrees_with_a_body_meter_reference(server: TestServer) -> None:
+    url = server.url("/chunked?size=200000&chunk=20000&gap_ms=1")
+    out = _run(url, requests=1, concurrency=1, keep_rows=True)
+    row = dict(
+        zip(
+            ("t", "status", "connect", "headers", "ttfb", "total", "bytes", "reads", "gap", "err"),
+            out.stats.rows[0],  # type: ignore[index]
+            strict=True,
+        )
+    )
+    # Reference: the same server read through httpx and a BodyMeter, as `get` does.
+    with httpx.Client() as client:
+        t0 = time.perf_counter_ns()
+        meter = BodyMeter(t0)
+        with client.stream("GET", url) as resp:
+            meter.headers(time.perf_counter_ns(), resp.status_code)
+            for chunk in resp.iter_raw():
+                meter.data(time.perf_counter_ns(), len(chunk))
+        ref = meter.finish(time.perf_counter_ns(), True)
+    assert row["status"] == ref.status == 200
+    assert row["bytes"] == ref.bytes == 200_000
+    assert row["reads"] > 0 and ref.reads > 0
+    assert row["err"] is None and ref.error is None
+    assert row["headers"] <= row["ttfb"] <= row["total"]
+    assert row["connect"] is not None
+
+
+def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
+    knee = _run(server.url("/knee?burst=1000000&slow=20"), requests=2, concurrency=2).stats
+    assert knee.ok == 2 and knee.bytes == 2 * 1_200_000
+    assert knee.knees == 2
+    steady = _run(
+        server.url("/chunked?size=200000&chunk=10000&gap_ms=20"), requests=2, concurrency=2
+    ).stats
+    assert steady.ok == 2 and steady.knees == 0

@@ -1,0 +1,54 @@
+"""Pacing strategies: exact counts, due times, requests that could not start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from lstream_cli.engine.pacing import LATE_AFTER_NS, ClosedLoop, OpenLoop
+
+
+def _drain(pacing: ClosedLoop | OpenLoop) -> list[int]:
+    async def main() -> list[int]:
+        out = []
+        while (t := await pacing.next_start()) is not None:
+            out.append(t)
+        return out
+
+    return asyncio.run(main())
+
+
+def test_closed_loop_hands_out_exactly_count() -> None:
+    assert len(_drain(ClosedLoop(17, None))) == 17
+
+
+def test_closed_loop_stops_at_deadline() -> None:
+    assert _drain(ClosedLoop(None, time.perf_counter_ns() - 1)) == []
+
+
+def test_open_loop_due_times_are_evenly_spaced_from_t0() -> None:
+    t0 = time.perf_counter_ns()
+    starts = _drain(OpenLoop(1000.0, t0, 20, None, offset_ns=500_000))
+    assert starts == [t0 + 500_000 + i * 1_000_000 for i in range(20)]
+
+
+def test_open_loop_counts_late_starts_and_never_started() -> None:
+    # t0 one second in the past: every request is already overdue.
+    t0 = time.perf_counter_ns() - 1_000_000_000
+    pacing = OpenLoop(100.0, t0, None, t0 + 2_000_000_000)
+    for _ in range(10):
+        asyncio.run(pacing.next_start())
+    assert pacing.late == 10  # all far beyond LATE_AFTER_NS
+    assert LATE_AFTER_NS < 1_000_000_000
+    # ~100 were due by now; 10 started.
+    missed = pacing.not_started(time.perf_counter_ns())
+    assert 85 <= missed <= 100
+
+
+def test_stop_ends_both_strategies() -> None:
+    closed = ClosedLoop(None, None)
+    closed.stop()
+    assert _drain(closed) == []
+    opened = OpenLoop(10.0, time.perf_counter_ns(), None, None)
+    opened.stop()
+    assert _drain(opened) == []
