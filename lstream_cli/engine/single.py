@@ -4,10 +4,11 @@ The body is consumed incrementally: each delivery from the transport is
 timed, handed to the :class:`BodyMeter` and passed to a sink (a file, stdout,
 or nothing) before the next read, so memory stays flat whatever the size.
 
-Timing starts after signing (as httpx and oha do). The transport's trace hook
-(httpcore's event names, see :mod:`lstream_cli.engine.h1`) marks the end of TCP/TLS setup and the moment the response head was parsed,
-so ``headers_ms`` is exact even when a server sends its headers early and
-its body late; ``ttfb_ms`` is the first body byte.
+Timing starts after signing (as httpx and oha do). The transport's trace
+hook (httpcore's event names, see :mod:`lstream_cli.engine.h1`) marks the
+end of TCP/TLS setup and the moment the response head was parsed, so
+``headers_ms`` is exact even when a server sends its headers early and its
+body late; ``ttfb_ms`` is the first body byte.
 """
 
 from __future__ import annotations
