@@ -1,18 +1,34 @@
 """``lstream get`` vs curl: one large stream over loopback, same run.
 
-Starts nginx (system package) serving a file of SIZE bytes, downloads it
-with curl and with ``lstream get`` to /dev/null, each ROUNDS times
-(alternating), and prints throughput, the ratio to curl and peak RSS.
+Two servers, one body of SIZE bytes each, read to /dev/null by curl and by
+``lstream get`` ROUNDS times (alternating), with wall time and peak RSS of
+each client process:
+
+- nginx (system package) serving a file: a Content-Length body;
+- ``lstream serve --no-throttle --stream-limit 0``, the synthetic handler
+  writing CHUNK-sized pieces: a chunked body, as real streaming Lambda
+  function URLs send.
+
+Each client's byte count is checked (curl's ``size_download``, lstream's
+``--json`` record), and the load average is printed beside the figures:
+the machine is shared.
 
     python benchmarks/bench_get.py            # 1 GiB, 3 rounds
-    python benchmarks/bench_get.py --size 256MiB --rounds 5
+    python benchmarks/bench_get.py --size 256MiB --rounds 5 --chunk 64KiB
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,49 +38,80 @@ from _peers import need, nginx, run_measured
 
 from lstream_cli.units import parse_size
 
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_EC2_METADATA_DISABLED": "true"}
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="1GiB")
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    size = parse_size(args.size)
-    curl = need("curl", "curl")
-    with nginx({"big.bin": size}) as base:
-        url = f"{base}/big.bin"
-        results: dict[str, list[tuple[float, float]]] = {"curl": [], "lstream": []}
-        commands = {
-            "curl": [curl, "-s", "-o", "/dev/null", url],
-            "lstream": [
-                sys.executable,
-                "-m",
-                "lstream_cli",
-                "get",
-                url,
-                "--auth",
-                "none",
-                "-o",
-                "/dev/null",
-            ],
-        }
-        for _ in range(args.rounds):
-            for name, argv in commands.items():
-                run = run_measured(argv)
-                if run.returncode != 0:
-                    print(f"{name} failed with exit {run.returncode}", file=sys.stderr)
-                    return 1
-                results[name].append((size / run.seconds, run.max_rss_mb))
-    print(
-        f"one stream of {size:,} bytes from nginx over loopback, {args.rounds} rounds "
-        "(median throughput, max peak RSS)"
-    )
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """``lstream serve`` on free ports, no bandwidth caps, no stream limit; yields its URL."""
+    with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
+        endpoints = Path(tmp) / "endpoints.json"
+        argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
+        argv += ["--json", str(endpoints), "--no-throttle", "--stream-limit", "0", "--quiet"]
+        proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not endpoints.exists() or not endpoints.read_text().strip().endswith("}"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise SystemExit(f"lstream serve did not start: {err}")
+                time.sleep(0.05)
+            yield str(json.loads(endpoints.read_text())["stream"])
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def measure(name: str, argv: list[str], size: int) -> tuple[float, float]:
+    """One run: (bytes per second, peak RSS MB); the byte count must be ``size``."""
+    run = run_measured(argv, env=ENV)
+    if run.returncode != 0:
+        raise SystemExit(f"{name} failed with exit {run.returncode}")
+    text = run.stdout.decode()
+    got = int(json.loads(text)["bytes"]) if name == "lstream" else int(text.split()[0])
+    if got != size:
+        raise SystemExit(f"{name} received {got:,} bytes, expected {size:,}")
+    return size / run.seconds, run.max_rss_mb
+
+
+def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
+    commands = {
+        "curl": [curl, "-s", "-o", "/dev/null", "-w", "%{size_download}", url],
+        "lstream": [
+            *(sys.executable, "-m", "lstream_cli", "get", url, "--auth", "none"),
+            *("-o", "/dev/null", "-s", "--json", "-"),
+        ],
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            results[name].append(measure(name, argv, size))
     med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+    print(f"{label}: {size:,} bytes, {rounds} rounds (median throughput, max peak RSS)")
     for name, rows in results.items():
         rss = max(r[1] for r in rows)
         print(
             f"  {name:8s} {med[name] / 1e9:6.2f} GB/s   peak RSS {rss:6.1f} MB   "
             f"ratio to curl {med[name] / med['curl']:.2f}x"
         )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--size", default="1GiB")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--chunk", default="1MiB", help="the emulator handler's write size")
+    args = ap.parse_args()
+    size = parse_size(args.size)
+    curl = need("curl", "curl")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with nginx({"big.bin": size}) as base:
+        compare("nginx, Content-Length", f"{base}/big.bin", size, args.rounds, curl)
+    with emulator() as base:
+        url = f"{base}/?size={size}&chunk={parse_size(args.chunk)}"
+        compare(f"lstream serve, chunked ({args.chunk} writes)", url, size, args.rounds, curl)
+    print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -37,8 +37,10 @@ def test_cfn_lint_would_catch_a_broken_template() -> None:
     # A reference to a resource that does not exist: a template error in every
     # cfn-lint release (rule-set drift between releases must not flip this test).
     broken = TEMPLATE.read_text().replace(
-        "Resources:", "Resources:\n  Dangling:\n    Type: AWS::SNS::Topic\n"
-        "    Properties:\n      TopicName: !Ref NoSuchResourceAnywhere\n", 1
+        "Resources:",
+        "Resources:\n  Dangling:\n    Type: AWS::SNS::Topic\n"
+        "    Properties:\n      TopicName: !Ref NoSuchResourceAnywhere\n",
+        1,
     )
     assert broken != TEMPLATE.read_text()
     assert lint(broken, config=LINT_CONFIG)

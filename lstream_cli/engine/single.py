@@ -4,10 +4,11 @@ The body is consumed incrementally: each delivery from the transport is
 timed, handed to the :class:`BodyMeter` and passed to a sink (a file, stdout,
 or nothing) before the next read, so memory stays flat whatever the size.
 
-Timing starts after signing (as httpx and oha do). httpcore's trace hook
-marks the end of TCP/TLS setup and the moment the response head was parsed,
-so ``headers_ms`` is exact even when a server sends its headers early and
-its body late; ``ttfb_ms`` is the first body byte.
+Timing starts after signing (as httpx and oha do). The transport's trace
+hook (httpcore's event names, see :mod:`lstream_cli.engine.h1`) marks the
+end of TCP/TLS setup and the moment the response head was parsed, so
+``headers_ms`` is exact even when a server sends its headers early and its
+body late; ``ttfb_ms`` is the first body byte.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 
 from lstream_cli import __version__
+from lstream_cli.engine.h1 import H1Transport
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
@@ -51,12 +53,17 @@ class SentRequest:
     headers: tuple[tuple[str, str], ...]
 
 
-def make_client(spec: RequestSpec) -> httpx.Client:
-    """An httpx client for ``spec``: no implicit compression, verified TLS by default."""
+def make_client(spec: RequestSpec, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An httpx client for ``spec``: no implicit compression, verified TLS by default.
+
+    The wire layer is :class:`H1Transport` (llhttp, one delivery per large read);
+    proxies are not supported (``trust_env=False``). ``transport`` replaces it
+    (tests pass ``httpx.MockTransport``), everything else stays as sent.
+    """
     t = spec.timeout
     client = httpx.Client(
         timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=t),
-        verify=not spec.insecure,
+        transport=transport or H1Transport(verify=not spec.insecure),
         follow_redirects=False,
         trust_env=False,
     )

@@ -138,8 +138,10 @@ def _stats_table(report: dict[str, Any]) -> Table:
         cells = []
         for stat, _ in _STATS:
             v = summary[stat]
-            cells.append(format_rate(v) if kind == "rate" else _ms(v))
-        table.add_row(f"{label}{' (ms)' if kind == 'ms' else ''}", *cells)
+            # Rates as bare MB/s numbers so seven columns fit in 100 characters.
+            cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
+        unit = " (ms)" if kind == "ms" else " (MB/s)"
+        table.add_row(f"{label}{unit}", *cells)
     return table
 
 
