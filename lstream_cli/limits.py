@@ -1,12 +1,26 @@
-"""AWS's limits that compare-modes names when a cell fails, in one place.
+"""AWS's limits as compare-modes names them when a cell fails.
 
-The numbers are AWS's published ones (Lambda and API Gateway quotas); the
-labels are what a row's ``limit`` says, worded so a user can find them in
-AWS's documentation. The rule that picks a label for a failed cell lives in
+The numbers are AWS's published ones (Lambda and API Gateway quotas). They
+are defined once, in :mod:`lstream_cli.emulator.config`, so the emulator
+that enforces them and the sweep that names them cannot disagree; this
+module re-exports the ones compare-modes uses and words the labels a row's
+``limit`` shows, so a user can find them in AWS's documentation. The rule
+that picks a label for a failed cell is
 :func:`lstream_cli.compare.attribute_limit`.
 """
 
 from __future__ import annotations
+
+from lstream_cli.emulator.config import (
+    APIGW_BUFFERED_LIMIT,
+    APIGW_STREAM_BURST,
+    APIGW_TIMEOUT_S,
+    BUFFERED_RESPONSE_LIMIT,
+    REQUEST_LIMIT,
+    STREAM_BURST,
+    STREAM_LIMIT,
+    STREAM_RATE,
+)
 
 __all__ = [
     "APIGW_BUFFERED_LIMIT",
@@ -25,23 +39,9 @@ __all__ = [
     "STREAM_RATE",
 ]
 
-# Lambda, synchronous invocation: the request payload limit ("6 MB")...
-REQUEST_LIMIT = 6_291_456
-# ...and the response limit as Lambda enforces it (its error names 6291556 bytes).
-BUFFERED_RESPONSE_LIMIT = 6_291_556
-# Response streaming: up to 200 MB; the first 6 MB uncapped, then 2 MBps.
-STREAM_LIMIT = 200 * 1024 * 1024
-STREAM_BURST = 6 * 1024 * 1024
-STREAM_RATE = 2 * 1024 * 1024
-# API Gateway: 10 MB payloads and a 29 s integration timeout (buffered);
-# REST STREAM transfer mode: first 10 MB uncapped, then 2 MB/s, 15 minutes.
-APIGW_BUFFERED_LIMIT = 10 * 1024 * 1024
-APIGW_TIMEOUT_S = 29.0
-APIGW_STREAM_BURST = 10 * 1024 * 1024
-
 LABEL_BUFFERED = f"buffered response limit {BUFFERED_RESPONSE_LIMIT:,} B"
 LABEL_REQUEST = f"request payload limit {REQUEST_LIMIT:,} B"
 LABEL_APIGW_SIZE = "API Gateway 10 MB"
-LABEL_APIGW_TIMEOUT = "API Gateway 29 s"
+LABEL_APIGW_TIMEOUT = f"API Gateway {APIGW_TIMEOUT_S:.0f} s"
 LABEL_APIGW_STREAM_TIME = "API Gateway STREAM 15 min"
 LABEL_STREAM = "streaming 200 MB"
