@@ -58,6 +58,7 @@ __all__ = [
     "MODE_NAMES",
     "STREAMING_MODES",
     "URL_MODES",
+    "WARMUP_SIZE",
     "Cell",
     "CellProgress",
     "InvokeTarget",
@@ -88,6 +89,7 @@ DEFAULT_SIZES: tuple[int, ...] = (1_000_000, 5_000_000, 7_000_000, 12_000_000, 2
 _EXCERPT_BYTES = 300
 _READ_CHUNK = 1 << 20
 _PROGRESS_EVERY_S = 0.1
+WARMUP_SIZE = 1000  # bytes asked of each mode once, unmeasured, before the sweep
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class Plan:
     invoke: InvokeTarget | None = None
     repeat: int = 1
     size_param: str = "size"
+    warmup: bool = True  # one unmeasured small request per mode before the sweep
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -138,6 +141,7 @@ class CellProgress:
     repeat: int
     bytes: int  # body bytes of the current run so far
     elapsed_s: float  # since the sweep began
+    warmup: bool = False  # the unmeasured warm-up request of ``mode``
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,27 +263,34 @@ def iter_cells(
     lam = invoke_client
     if lam is None and plan.invoke is not None:
         lam = make_lambda_client(plan.invoke)
+
+    def measure(mode: str, size: int, here: CellProgress) -> Measured:
+        tick = _ticker(on_progress, here, t0)
+        if tick is not None:
+            tick(0)
+        if mode in URL_MODES:
+            if mode not in http:
+                http[mode] = make_client(plan.spec)
+            return _measure_url(plan, mode, size, http[mode], tick)
+        assert plan.invoke is not None
+        return _measure_invoke(lam, plan.invoke, mode, size, tick)
+
     try:
+        if plan.warmup:
+            # A cold start or a connection setup must not land in the first cell.
+            for mode in modes:
+                elapsed = time.perf_counter() - t0
+                here = CellProgress(0, plan.cells, mode, WARMUP_SIZE, 1, 1, 0, elapsed, True)
+                measure(mode, WARMUP_SIZE, here)
         index = 0
         for size in plan.sizes:
             for mode in modes:
                 index += 1
                 runs: list[Measured] = []
                 for run in range(1, plan.repeat + 1):
-                    here = CellProgress(
-                        index, plan.cells, mode, size, run, plan.repeat, 0, time.perf_counter() - t0
-                    )
-                    tick = _ticker(on_progress, here, t0)
-                    if tick is not None:
-                        tick(0)
-                    if mode in URL_MODES:
-                        if mode not in http:
-                            http[mode] = make_client(plan.spec)
-                        measured = _measure_url(plan, mode, size, http[mode], tick)
-                    else:
-                        assert plan.invoke is not None
-                        measured = _measure_invoke(lam, plan.invoke, mode, size, tick)
-                    runs.append(measured)
+                    elapsed = time.perf_counter() - t0
+                    here = CellProgress(index, plan.cells, mode, size, run, plan.repeat, 0, elapsed)
+                    runs.append(measure(mode, size, here))
                 yield _cell(mode, size, runs)
     finally:
         for client in http.values():
@@ -311,6 +322,7 @@ def _ticker(
                 here.repeat,
                 n,
                 now - t0,
+                here.warmup,
             )
         )
 

@@ -110,7 +110,8 @@ def test_repeat_and_size_param(
     code, _ = compare(args, capsys)
     assert code == ExitStatus.SUCCESS
     asked = fake.seen[before:]
-    assert asked == ["/stream?x=1&bytes=5000"] * 3
+    # An unmeasured warm-up with 1000 bytes, then three runs of the cell.
+    assert asked == ["/stream?x=1&bytes=1000"] + ["/stream?x=1&bytes=5000"] * 3
     row = rows(res)[("stream", 5000)]
     assert row["runs"] == 3 and row["failures"] == 0
     # The fake ignores "bytes" and sends its default 1000 bytes: what arrived is reported.
@@ -201,3 +202,12 @@ def test_invoke_with_a_malformed_region_is_a_usage_error(
     assert code == ExitStatus.USAGE
     assert "--invoke: cannot set up the Lambda client" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_no_warmup_sends_only_the_cells(
+    fake: FakePaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = len(fake.seen)
+    code, _ = compare(["--stream", f"{fake.base}/stream", "--sizes", "2kB", "--no-warmup"], capsys)
+    assert code == ExitStatus.SUCCESS
+    assert fake.seen[before:] == ["/stream?size=2000"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -129,6 +130,12 @@ def display_url(url: str) -> str:
     help="Runs per cell (median reported).",
 )
 @click.option(
+    "--no-warmup",
+    is_flag=True,
+    help="Skip the unmeasured warm-up request per mode: the first cell then pays "
+    "connection setup (and a cold start).",
+)
+@click.option(
     "--time-scale",
     type=float,
     default=None,
@@ -147,6 +154,7 @@ def compare_command(
     sizes: str | None,
     size_param: str,
     repeat: int,
+    no_warmup: bool,
     time_scale: float | None,
     method: str | None,
     headers: tuple[str, ...],
@@ -220,6 +228,8 @@ def compare_command(
         emulator = nullcontext(None)
     with emulator as endpoints:
         plan = _plan(urls, function, endpoint_url, endpoints, base, size_list, repeat, size_param)
+        if no_warmup:
+            plan = replace(plan, warmup=False)
         return _sweep(plan, use_emulator, json_path)
 
 

@@ -58,8 +58,9 @@ class SweepProgress:
             self._live.start()
             self._started = True
         run = f" run {p.run}/{p.repeat}" if p.repeat > 1 else ""
+        where = f"warm-up {p.mode}" if p.warmup else f"[{p.index}/{p.cells}] {p.mode}"
         line = (
-            f"[{p.index}/{p.cells}] {p.mode} {format_size(p.size)}{run}: "
+            f"{where} {format_size(p.size)}{run}: "
             f"{format_bytes(p.bytes)} received  ·  {p.elapsed_s:.1f} s elapsed"
         )
         self._live.update(Text(line), refresh=True)
