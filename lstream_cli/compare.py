@@ -654,6 +654,12 @@ def conclude(cells: Sequence[Cell]) -> str:
                 f"{format_bytes(k.burst_bytes)} at full speed"
             )
         parts.append(text + ".")
+    elif carriers and knees and knees[0] is not None:
+        k = knees[0]
+        parts.append(
+            f"Past their first {format_bytes(k.burst_bytes)} the streams slowed to about "
+            f"{format_rate(k.rate_after_burst_bytes_per_s)}."
+        )
 
     buffered = [m for m in live if m not in STREAMING_MODES]
     streaming = [m for m in live if m in STREAMING_MODES]
@@ -688,9 +694,14 @@ def conclude(cells: Sequence[Cell]) -> str:
     return " ".join(parts)
 
 
+def _clearly_less(a: float, b: float) -> bool:
+    """``a`` is less than ``b`` by more than noise: at most half, and 1 ms or more apart."""
+    return a <= 0.5 * b and b - a >= 1.0
+
+
 def _stream_first_sooner(by: dict[tuple[str, int], Cell], sizes: Sequence[int]) -> bool:
     found = _ttfb_pair(by, sizes)
-    return found is not None and found[1] < found[2]
+    return found is not None and _clearly_less(found[1], found[2])
 
 
 def _ttfb_comparison(by: dict[tuple[str, int], Cell], sizes: Sequence[int]) -> str | None:
@@ -698,12 +709,22 @@ def _ttfb_comparison(by: dict[tuple[str, int], Cell], sizes: Sequence[int]) -> s
     found = _ttfb_pair(by, sizes)
     if found is None:
         return None
-    other, a, b, s = found[0], found[1], found[2], found[3]
-    word = "sooner" if a < b else "no sooner"
+    other, a, b, s = found
+    if _clearly_less(a, b):
+        word = "sooner"
+    elif _clearly_less(b, a):
+        word = "later"
+    else:
+        word = "about as soon"
+    than = "as" if word == "about as soon" else "than"
     return (
         f"At {format_size(s)} the first byte came {word} over the streaming URL "
-        f"({a:.0f} ms) than over {MODE_NAMES[other]} ({b:.0f} ms)."
+        f"({_ms_text(a)}) {than} over {MODE_NAMES[other]} ({_ms_text(b)})."
     )
+
+
+def _ms_text(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
 
 
 def _ttfb_pair(

@@ -326,7 +326,7 @@ def test_conclusion_names_where_each_path_breaks_and_what_to_use() -> None:
     assert f"At 12 MB API Gateway (buffered) fails ({LABEL_APIGW_SIZE})." in text
     assert "Only the streaming function URL carries 12 MB" in text
     assert "2.10 MB/s after the first 6.29 MB" in text
-    assert "first byte came sooner over the streaming URL (2 ms)" in text
+    assert "first byte came sooner over the streaming URL (2.0 ms) than over" in text
     assert "use the streaming function URL" in text
 
 
@@ -392,3 +392,28 @@ def test_chart_bars_grow_with_time_and_failures_name_the_limit() -> None:
     assert small.count("▒") == big.count("▒")  # same TTFB, same TTFB bar
     assert f"✗ {LABEL_APIGW_SIZE}" in text
     assert [line for line in text.splitlines() if "│" in line][2].strip().startswith("12 MB")
+
+
+@pytest.mark.parametrize(
+    ("stream_ms", "buffered_ms", "phrase"),
+    [
+        (2.0, 9.0, "came sooner over the streaming URL (2.0 ms) than over"),
+        (1.2, 1.9, "came about as soon over the streaming URL (1.2 ms) as over"),
+        (40.0, 3.0, "came later over the streaming URL (40 ms) than over"),
+    ],
+)
+def test_ttfb_comparison_does_not_read_noise_as_a_difference(
+    stream_ms: float, buffered_ms: float, phrase: str
+) -> None:
+    cells = [cell("stream", 1000, ttfb_ms=stream_ms), cell("buffered", 1000, ttfb_ms=buffered_ms)]
+    text = conclude(cells)
+    assert phrase in text
+    # Advice to stream for the first byte only when the data shows it.
+    assert ("For the first byte sooner, use" in text) == ("came sooner" in phrase)
+
+
+def test_conclusion_mentions_the_knee_when_every_path_carries_every_size() -> None:
+    knee = Knee(burst_bytes=6_291_456, rate_after_burst_bytes_per_s=2_097_152, at_ms=100)
+    text = conclude([cell("stream", 12_000_000, knee=knee), cell("apigw_stream", 12_000_000)])
+    assert "Every path carried every size up to 12 MB." in text
+    assert "Past their first 6.29 MB the streams slowed to about 2.10 MB/s." in text
