@@ -413,3 +413,19 @@ def test_signature_verifies_independently(
         lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
     )
     assert not tampered.ok
+
+
+# --- review fixes ----------------------------------------------------------
+
+
+def test_failure_message_is_one_line_however_long(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Scripts grep the error line: a long reason must not be broken over lines."""
+    assert get([server.base + "/chunk-cut", "--auth", "none", "-o", "/dev/null", "-s"]) == (
+        ExitStatus.TRUNCATED
+    )
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert len(lines[0]) > 120  # longer than the console width (COLUMNS=120)
+    assert lines[0].startswith("error: truncated") and lines[0].endswith("3,000 bytes")
