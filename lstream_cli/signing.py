@@ -15,6 +15,7 @@ second per distinct request so a load test does not spend its CPU on HMACs.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -105,12 +106,20 @@ def resolve_credentials(session: Any) -> Any | None:
 
 
 def resolve_region(url: str, region: str | None, session: Any | None) -> str:
-    """``--region`` if given, else the function URL's host, else the profile's."""
+    """``--region`` if given, else the function URL's host, else the configured one.
+
+    The configured region is ``AWS_REGION`` (which the AWS CLI and most SDKs
+    honour but botocore does not), then botocore's own (``AWS_DEFAULT_REGION``,
+    the profile's ``region``).
+    """
     if region:
         return region
     found = region_from_url(url)
     if found:
         return found
+    env_region = os.environ.get("AWS_REGION", "").strip()
+    if env_region:
+        return env_region
     if session is not None:
         configured = session.get_config_variable("region")
         if configured:

@@ -429,3 +429,22 @@ def test_failure_message_is_one_line_however_long(
     assert len(lines) == 1, lines
     assert len(lines[0]) > 120  # longer than the console width (COLUMNS=120)
     assert lines[0].startswith("error: truncated") and lines[0].endswith("3,000 bytes")
+
+
+def test_aws_region_from_the_environment_is_used(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """AWS_REGION (what the error message tells the user to set) is honoured."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    assert get([server.base + "/echo", "--auth", "iam", "-o", "/dev/null", "-s"]) == 0
+    sent = dict((k.lower(), v) for k, v in server.requests[-1].headers)
+    assert "/eu-west-2/lambda/aws4_request" in sent["authorization"]
+    # --region still wins over the environment.
+    args = [server.base + "/echo", "--auth", "iam", "--region", "ap-south-1", "-o", "/dev/null"]
+    assert get([*args, "-s"]) == 0
+    sent = dict((k.lower(), v) for k, v in server.requests[-1].headers)
+    assert "/ap-south-1/lambda/aws4_request" in sent["authorization"]
