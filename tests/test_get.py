@@ -448,3 +448,13 @@ def test_aws_region_from_the_environment_is_used(
     assert get([*args, "-s"]) == 0
     sent = dict((k.lower(), v) for k, v in server.requests[-1].headers)
     assert "/ap-south-1/lambda/aws4_request" in sent["authorization"]
+
+
+def test_403_hint_with_auth_none_does_not_blame_missing_credentials(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=403"
+    assert get([url, "--auth", "none", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    err = capfd.readouterr().err
+    assert "--auth none" in err
+    assert "no credentials were found" not in err

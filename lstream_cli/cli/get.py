@@ -131,7 +131,7 @@ def get_command(
         writer.close()
 
     verdict = judge(record)
-    hints = _hints(record, signer is not None, spec.url)
+    hints = _hints(record, signer is not None, spec.auth)
     if not silent:
         out.console.print(format_summary(record, verdict, hints))
     elif record.error is not None:
@@ -160,7 +160,7 @@ def _failure_line(record: object) -> str:
     return record.error_detail or record.error.value
 
 
-def _hints(record: object, signed: bool, url: str) -> list[str]:
+def _hints(record: object, signed: bool, auth: str) -> list[str]:
     """Actionable hints for a 403 from a function URL (permissions, clock skew)."""
     from lstream_cli.models import RequestRecord
 
@@ -169,9 +169,13 @@ def _hints(record: object, signed: bool, url: str) -> list[str]:
     if record.status != 403:
         return hints
     if not signed:
+        why = (
+            "--auth none sent it unsigned (use --auth auto or iam)"
+            if auth == "none"
+            else "no credentials were found (set them up or use --auth iam to insist)"
+        )
         hints.append(
-            "403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; "
-            "no credentials were found (set them up or use --auth iam to insist)"
+            f"403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; {why}"
         )
         return hints
     hints.append(
