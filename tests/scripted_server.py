@@ -139,7 +139,20 @@ def route_echo(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
     sock.sendall(_head(200, [("content-length", str(len(body)))]) + body)
 
 
+def route_cookies(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Repeated headers, one of them a secret (a session cookie)."""
+    headers = [
+        ("set-cookie", "session=cookie-SECRET-1"),
+        ("set-cookie", "theme=dark"),
+        ("x-multi", "one"),
+        ("x-multi", "two"),
+        ("content-length", "2"),
+    ]
+    sock.sendall(_head(200, headers) + b"ok")
+
+
 ROUTES: dict[str, Route] = {
+    "/cookies": route_cookies,
     "/chunked": route_chunked,
     "/early-headers": route_early_headers,
     "/short-length": route_short_length,

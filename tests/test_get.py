@@ -458,3 +458,17 @@ def test_403_hint_with_auth_none_does_not_blame_missing_credentials(
     err = capfd.readouterr().err
     assert "--auth none" in err
     assert "no credentials were found" not in err
+
+
+def test_json_keeps_repeated_headers_and_hides_cookies(
+    server: ScriptedServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    res = tmp_path / "r.json"
+    assert (
+        get([server.base + "/cookies", "--auth", "none", "-o", "/dev/null", "--json", str(res)])
+        == 0
+    )
+    headers = load(res)["response_headers"]
+    assert headers["x-multi"] == "one, two"
+    assert "set-cookie" in headers
+    assert "SECRET" not in res.read_text()

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from lstream_cli.engine.single import Progress
 from lstream_cli.models import RequestRecord
+from lstream_cli.signing import redact_headers
 from lstream_cli.units import format_bytes, format_rate
 from lstream_cli.verdict import Verdict
 
@@ -24,6 +25,7 @@ __all__ = [
     "format_head",
     "format_summary",
     "get_json",
+    "headers_json",
     "print_exchange",
 ]
 
@@ -120,11 +122,25 @@ def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str]
     return table
 
 
+def headers_json(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Response headers for a result file: repeats joined with ", ", secrets hidden.
+
+    A plain ``dict()`` would keep only the last of repeated headers; and a
+    result file is shared more readily than a terminal, so cookies and
+    credentials are redacted as ``-v`` does.
+    """
+    out: dict[str, str] = {}
+    for name, value in redact_headers(headers):
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
 def get_json(
     record: RequestRecord, url: str, verdict: Verdict, schema_version: int
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema_version": schema_version}
     doc.update(record.to_json(url))
+    doc["response_headers"] = headers_json(record.response_headers)
     doc["error_detail"] = record.error_detail
     doc["verdict"] = verdict.kind
     return doc
