@@ -472,3 +472,34 @@ def test_json_keeps_repeated_headers_and_hides_cookies(
     assert headers["x-multi"] == "one, two"
     assert "set-cookie" in headers
     assert "SECRET" not in res.read_text()
+
+
+def test_failed_connection_leaves_an_existing_output_file_alone(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kept = tmp_path / "export.json"
+    kept.write_bytes(b"yesterday's export")
+    url = f"http://127.0.0.1:{port}/"
+    assert get([url, "--auth", "none", "-o", str(kept), "-s"]) == ExitStatus.NETWORK
+    assert kept.read_bytes() == b"yesterday's export"
+    fresh = tmp_path / "new.bin"
+    assert get([url, "--auth", "none", "-o", str(fresh), "-s"]) == ExitStatus.NETWORK
+    assert not fresh.exists()
+
+
+def test_output_file_is_replaced_once_a_response_arrives(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "body"
+    out.write_bytes(b"x" * 100_000)  # longer than the new body: no stale tail may remain
+    assert get([f"{server.base}/status?code=500", "--auth", "none", "-o", str(out), "-s"]) == (
+        ExitStatus.HTTP_ERROR
+    )
+    assert out.read_bytes() == b"boom"
+    assert get([f"{server.base}/status?code=200&body=", "--auth", "none", "-o", str(out)]) == 0
+    assert out.read_bytes() == b""

@@ -106,6 +106,7 @@ def get_command(
     progress = ProgressLine(out.console) if out.is_terminal and not silent else None
 
     def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
+        writer.responded()  # -o FILE is emptied only once a response arrives
         if progress is not None:
             progress.stop()
         if verbose:
