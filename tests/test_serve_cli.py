@@ -121,6 +121,7 @@ def test_port_in_use_is_one_line_and_exit_2() -> None:
         (["--port", "70000"], "--port"),
         (["--secret-header", "no colon"], "invalid header"),
         (["--auth", "sometimes"], "--auth"),
+        (["--json", "/no/such/dir/endpoints.json"], "no such directory"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, capfd: pytest.CaptureFixture[str]) -> None:

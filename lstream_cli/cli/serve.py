@@ -24,7 +24,7 @@ from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
 from lstream_cli.emulator.server import Emulator, new_event_loop, open_sockets
 from lstream_cli.render.console import Output, make_output
-from lstream_cli.render.jsonout import write_json
+from lstream_cli.render.jsonout import check_writable, write_json
 from lstream_cli.render.serve import RequestLogPrinter, print_endpoints, print_stopped
 from lstream_cli.request import parse_header
 from lstream_cli.units import parse_size
@@ -151,6 +151,8 @@ def serve_command(
     except ValueError as exc:
         raise UsageError(f"--stream-limit: {exc}") from None
     secret = parse_header(secret_header) if secret_header is not None else None
+    if json_path is not None and json_path != "-":
+        check_writable(json_path)  # before anything listens, not after
     output = make_output(quiet)
     config = EmulatorConfig(
         host=host,
