@@ -157,6 +157,21 @@ def test_expect_100_continue_is_honoured(emu: Endpoints) -> None:
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")
 
 
+@pytest.mark.parametrize("endpoint", ["stream", "apigw_stream"])
+@pytest.mark.parametrize("connection", [b"", b"Connection: keep-alive\r\n"])
+def test_http_1_0_clients_get_a_close_delimited_stream(
+    emu: Endpoints, endpoint: str, connection: bytes
+) -> None:
+    """HTTP/1.0 has no chunked framing (ab, old proxies): the close ends the body."""
+    request = b"GET /?size=70000 HTTP/1.0\r\nHost: x\r\n" + connection + b"\r\n"
+    answer = raw_exchange(getattr(emu, endpoint), request)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"transfer-encoding" not in head.lower()
+    assert b"connection: close" in head.lower()
+    assert body == expected_body(70000)
+
+
 def test_head_gets_headers_only(emu: Endpoints) -> None:
     r = httpx.head(emu.buffered + "/?size=100")
     assert r.status_code == 200
