@@ -35,11 +35,19 @@ class BodyWriter:
     """
 
     def __init__(
-        self, fd: int, name: str, guard_binary: bool, owned: bool = False, created: bool = False
+        self,
+        fd: int,
+        name: str,
+        guard_binary: bool,
+        owned: bool = False,
+        created: bool = False,
+        terminal: bool = False,
     ) -> None:
         self.fd = fd
         self.name = name
         self.guard_binary = guard_binary  # refuse binary on a terminal
+        self.terminal = terminal  # the body goes to a terminal (no progress line over it)
+        self.last_byte = b""  # the last byte written (to end a terminal line after it)
         self._owned = owned
         self._created = created
         self._emptied = not owned  # stdout is never truncated
@@ -66,6 +74,8 @@ class BodyWriter:
                 )
         if not self._emptied:
             self.responded()
+        if chunk:
+            self.last_byte = chunk[-1:]
         view = memoryview(chunk)
         try:
             while view:
@@ -79,6 +89,12 @@ class BodyWriter:
                 f"cannot write to {self.name}: {exc.strerror or exc} "
                 f"({self.written:,} bytes written)"
             ) from None
+
+    def end_line(self) -> None:
+        """On a terminal, end the body's last line so what follows starts on its own."""
+        if self.terminal and self.written and self.last_byte != b"\n":
+            with contextlib.suppress(OSError):
+                os.write(self.fd, b"\n")
 
     def close(self) -> None:
         """Close an owned file; one created for a response that never came is removed."""
@@ -103,8 +119,8 @@ def open_body_writer(output: str | None) -> BodyWriter:
     if output is None or output == "-":
         sys.stdout.flush()
         fd = sys.stdout.fileno()
-        guard = output is None and stdout_is_terminal(fd)
-        return BodyWriter(fd, "stdout", guard_binary=guard)
+        terminal = stdout_is_terminal(fd)
+        return BodyWriter(fd, "stdout", guard_binary=output is None and terminal, terminal=terminal)
     existed = os.path.lexists(output)
     try:
         # No O_TRUNC: the file is emptied when the response arrives (responded()).

@@ -332,7 +332,7 @@ def test_binary_refused_on_terminal_but_written_to_pipe(
     assert "binary" in err and "-o FILE" in err
     # Text is still printed to a terminal.
     assert get([f"{server.base}/chunked?n=1&size=5", "--auth", "none", "-s"]) == 0
-    assert capfd.readouterr().out == "aaaaa"
+    assert capfd.readouterr().out == "aaaaa\n"  # the line is ended on a terminal
     monkeypatch.undo()
     assert get([f"{server.base}/binary", "--auth", "none", "-s"]) == 0
     assert len(capfd.readouterr().out.encode("latin-1", "replace")) > 0
@@ -503,3 +503,43 @@ def test_output_file_is_replaced_once_a_response_arrives(
     assert out.read_bytes() == b"boom"
     assert get([f"{server.base}/status?code=200&body=", "--auth", "none", "-o", str(out)]) == 0
     assert out.read_bytes() == b""
+
+
+def test_no_progress_line_over_a_body_printed_on_the_terminal(
+    server: ScriptedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A transient progress line would erase the body's last line on a terminal."""
+    import io
+
+    from rich.console import Console
+
+    import lstream_cli.bodyout
+    import lstream_cli.render.console
+    import lstream_cli.render.get
+    from lstream_cli.render.console import Output
+
+    created: list[object] = []
+
+    class Recorder(lstream_cli.render.get.ProgressLine):
+        def __init__(self, console: Console) -> None:
+            created.append(self)
+            super().__init__(console)
+
+    def terminal_output(quiet: bool = False) -> Output:
+        return Output(Console(file=io.StringIO(), force_terminal=True, width=100), quiet=quiet)
+
+    monkeypatch.setattr(lstream_cli.render.get, "ProgressLine", Recorder)
+    monkeypatch.setattr(lstream_cli.render.console, "make_output", terminal_output)
+    monkeypatch.setattr(lstream_cli.bodyout, "stdout_is_terminal", lambda fd: True)
+    url = f"{server.base}/status?code=200&body=no-newline"
+    assert get([url, "--auth", "none"]) == 0
+    assert created == []
+    # The body's line is ended so the summary cannot land on (or erase) it.
+    assert capfd.readouterr().out == "no-newline\n"
+    # To a file, the progress line is shown (the stderr console is a terminal).
+    assert get([url, "--auth", "none", "-o", str(tmp_path / "b")]) == 0
+    assert len(created) == 1
+    assert (tmp_path / "b").read_bytes() == b"no-newline"

@@ -103,7 +103,9 @@ def get_command(
     signer = prepare_auth(spec)
     out = make_output(quiet=silent)
     writer = open_body_writer(output)
-    progress = ProgressLine(out.console) if out.is_terminal and not silent else None
+    # No progress line over a body that is itself printed on the terminal (curl neither).
+    show_progress = out.is_terminal and not silent and not writer.terminal
+    progress = ProgressLine(out.console) if show_progress else None
 
     def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
         writer.responded()  # -o FILE is emptied only once a response arrives
@@ -129,6 +131,7 @@ def get_command(
     finally:
         if progress is not None:
             progress.stop()
+        writer.end_line()
         writer.close()
 
     verdict = judge(record)
