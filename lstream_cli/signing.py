@@ -47,6 +47,8 @@ _LAMBDA_URL_RE = re.compile(r"^[^.]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$", re.IG
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-amz-security-token", "proxy-authorization", "cookie", "set-cookie"}
 )
+# Header names that announce a secret value (an origin-verify secret, an API key).
+_SECRET_NAME_RE = re.compile(r"secret|token|password|passwd|api[-_]?key", re.IGNORECASE)
 # Methods whose body hash goes in x-amz-content-sha256 (CloudFront OAC needs it).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -231,7 +233,12 @@ def redact_headers(
     headers: Sequence[tuple[str, str]] | Mapping[str, str],
     secret_names: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str]]:
-    """Headers fit to print: signatures, tokens and named secret headers hidden."""
+    """Headers fit to print: signatures, tokens and named secret headers hidden.
+
+    Besides the known ones (Authorization, the session token, cookies) and
+    ``secret_names``, a header whose name says secret, token, password or API
+    key is hidden too (``x-origin-secret: ...`` given with ``-H``).
+    """
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: list[tuple[str, str]] = []
     for name, value in items:
@@ -241,7 +248,7 @@ def redact_headers(
             kept = re.sub(r"Signature=[0-9a-fA-F]+", f"Signature={REDACTED}", value)
             kept = re.sub(r"Credential=[A-Z0-9]+/", "Credential=<access-key>/", kept)
             out.append((name, kept))
-        elif lname in _SECRET_HEADERS or lname in secret_names:
+        elif lname in _SECRET_HEADERS or lname in secret_names or _SECRET_NAME_RE.search(lname):
             out.append((name, REDACTED))
         else:
             out.append((name, value))

@@ -543,3 +543,19 @@ def test_no_progress_line_over_a_body_printed_on_the_terminal(
     assert get([url, "--auth", "none", "-o", str(tmp_path / "b")]) == 0
     assert len(created) == 1
     assert (tmp_path / "b").read_bytes() == b"no-newline"
+
+
+def test_verbose_hides_secret_headers_given_with_h(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The origin secret that API Gateway adds, sent by hand, is not echoed by -v."""
+    args = [f"{server.base}/echo", "--auth", "none", "-v", "-o", "/dev/null"]
+    args += ["-H", "X-Origin-Secret: s3cr3t-origin-value", "-H", "x-api-key: key-value-123"]
+    args += ["-H", "X-Trace: visible-value"]
+    assert get(args) == 0
+    err = capfd.readouterr().err
+    assert "X-Origin-Secret: <redacted>" in err and "x-api-key: <redacted>" in err
+    assert "s3cr3t-origin-value" not in err and "key-value-123" not in err
+    assert "X-Trace: visible-value" in err
+    sent = dict((k.lower(), v) for k, v in server.requests[-1].headers)
+    assert sent["x-origin-secret"] == "s3cr3t-origin-value"  # sent as given
