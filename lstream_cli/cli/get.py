@@ -79,7 +79,7 @@ def get_command(
     and whether the response really streamed.
     """
     from lstream_cli.bodyout import open_body_writer
-    from lstream_cli.engine.single import SentRequest, fetch
+    from lstream_cli.engine.single import Interrupted, SentRequest, fetch
     from lstream_cli.render.console import make_output
     from lstream_cli.render.get import (
         ProgressLine,
@@ -120,6 +120,7 @@ def get_command(
             lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in resp_headers]
             writer(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
+    interrupted = False
     try:
         record = fetch(
             spec,
@@ -128,6 +129,9 @@ def get_command(
             on_progress=progress.update if progress is not None else None,
             on_head=on_head,
         )
+    except Interrupted as stop:
+        # Ctrl-C: what was measured is still summarised and written (exit 130).
+        record, interrupted = stop.record, True
     finally:
         if progress is not None:
             progress.stop()
@@ -142,6 +146,10 @@ def get_command(
         out.error(f"{record.error.value}: {record.error_detail or ''}".rstrip(": "))
     if json_path is not None:
         write_json(json_path, get_json(record, spec.url, verdict, SCHEMA_VERSION))
+    if interrupted:
+        kept = f": the {record.bytes:,} bytes received were written" if record.bytes else ""
+        out.error(f"interrupted{kept}")
+        return int(ExitStatus.INTERRUPTED)
     status = exit_status_for_error(None if record.error is None else record.error.value)
     if status != ExitStatus.SUCCESS and not silent:
         out.error(_failure_line(record))

@@ -87,6 +87,8 @@ def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str]
     if record.error is not None:
         outcome += f" ({record.error.value}"
         outcome += f": {record.error_detail})" if record.error_detail else ")"
+    elif not record.complete and record.error_detail:
+        outcome += f" ({record.error_detail})"  # e.g. interrupted (Ctrl-C)
     table.add_row("status", f"{status}  {outcome}")
     table.add_row("connect", _ms(record.connect_ms) if record.connect_ns is not None else "-")
     table.add_row("headers", _ms(record.headers_ms))
