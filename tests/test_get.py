@@ -578,3 +578,27 @@ def test_verbose_hides_secret_headers_given_with_h(
     assert "X-Trace: visible-value" in err
     sent = dict((k.lower(), v) for k, v in server.requests[-1].headers)
     assert sent["x-origin-secret"] == "s3cr3t-origin-value"  # sent as given
+
+
+def test_progress_line_counts_time_while_waiting_for_the_first_byte() -> None:
+    """Elapsed time runs from the request's start, also before any byte arrived."""
+    import io
+
+    from rich.console import Console
+
+    from lstream_cli.engine.single import Progress
+    from lstream_cli.render.get import ProgressLine
+
+    now = [100.0]
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    line = ProgressLine(console, clock=lambda: now[0])
+    now[0] = 103.5  # a cold start: nothing yet
+    assert line.render().plain == "waiting for the response     3.5 s"
+    line.update(Progress(elapsed_s=4.0, bytes=2_000_000, ttfb_ms=3900.0, status=200))
+    try:
+        now[0] += 2.0  # the stream pauses: the clock still moves
+        text = line.render().plain
+    finally:
+        line.stop()
+    assert text.startswith("HTTP 200") and "2.00 MB" in text
+    assert "6.0 s" in text and "TTFB 3900.0 ms" in text

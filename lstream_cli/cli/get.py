@@ -109,9 +109,9 @@ def get_command(
 
     def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
         writer.responded()  # -o FILE is emptied only once a response arrives
-        if progress is not None:
-            progress.stop()
         if verbose:
+            if progress is not None:
+                progress.stop()  # printed above the line, which comes back with the body
             path = httpx.URL(sent.url).raw_path.decode("ascii")
             req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
             resp = format_head("<", f"HTTP/1.1 {status}", redact_headers(resp_headers))
@@ -121,6 +121,8 @@ def get_command(
             writer(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     interrupted = False
+    if progress is not None:
+        progress.start()  # elapsed time runs from the start, not from the first byte
     try:
         record = fetch(
             spec,
