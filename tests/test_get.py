@@ -602,3 +602,11 @@ def test_progress_line_counts_time_while_waiting_for_the_first_byte() -> None:
         line.stop()
     assert text.startswith("HTTP 200") and "2.00 MB" in text
     assert "6.0 s" in text and "TTFB 3900.0 ms" in text
+
+
+def test_silent_http_error_names_the_status(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=503"
+    assert get([url, "--auth", "none", "-o", "/dev/null", "-s"]) == ExitStatus.HTTP_ERROR
+    assert capfd.readouterr().err == "error: http_5xx: the server answered HTTP 503\n"

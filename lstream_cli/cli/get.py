@@ -145,7 +145,7 @@ def get_command(
     if not silent:
         out.console.print(format_summary(record, verdict, hints))
     elif record.error is not None:
-        out.error(f"{record.error.value}: {record.error_detail or ''}".rstrip(": "))
+        out.error(f"{record.error.value}: {record.error_detail or _failure_line(record)}")
     if json_path is not None:
         write_json(json_path, get_json(record, spec.url, verdict, SCHEMA_VERSION))
     if interrupted:
