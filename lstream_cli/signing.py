@@ -35,6 +35,7 @@ __all__ = [
     "credential_sources",
     "load_session",
     "redact_headers",
+    "redact_url",
     "region_from_url",
     "resolve_credentials",
     "resolve_region",
@@ -253,3 +254,32 @@ def redact_headers(
         else:
             out.append((name, value))
     return out
+
+
+# Query parameters of a presigned (query-string SigV4) URL that are secrets.
+_SECRET_QUERY_KEYS = frozenset({"x-amz-signature", "x-amz-security-token", "x-amz-credential"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print or save: a userinfo password and presigned-URL secrets hidden.
+
+    Only those parts change; everything else stays byte for byte as given.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}{sep}{REDACTED if sep else ''}@{hostport}"
+    query = parts.query
+    if query:
+        fields = []
+        for field in query.split("&"):
+            key, sep, _value = field.partition("=")
+            if sep and unquote(key).lower() in _SECRET_QUERY_KEYS:
+                field = f"{key}={REDACTED}"
+            fields.append(field)
+        query = "&".join(fields)
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
