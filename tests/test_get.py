@@ -610,3 +610,36 @@ def test_silent_http_error_names_the_status(
     url = f"{server.base}/status?code=503"
     assert get([url, "--auth", "none", "-o", "/dev/null", "-s"]) == ExitStatus.HTTP_ERROR
     assert capfd.readouterr().err == "error: http_5xx: the server answered HTTP 503\n"
+
+
+def test_presigned_url_secrets_stay_out_of_verbose_output_and_json(
+    server: ScriptedServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A query-string-signed URL carries a signature and a token: neither is echoed."""
+    res = tmp_path / "r.json"
+    query = (
+        "size=1&X-Amz-Credential=AKIDPRESIGNED0000001%2F20260101%2Fus-east-1%2Flambda"
+        "&X-Amz-Security-Token=presigned-TOKEN-value&X-Amz-Signature=abcdef0123456789"
+    )
+    url = f"http://user:pa55word@{server.base.removeprefix('http://')}/echo?{query}"
+    assert get([url, "--auth", "none", "-v", "-o", "/dev/null", "--json", str(res)]) == 0
+    shown = capfd.readouterr().err + res.read_text()
+    for secret in ("AKIDPRESIGNED", "presigned-TOKEN-value", "abcdef0123456789", "pa55word"):
+        assert secret not in shown
+    doc = load(res)
+    assert doc["url"].startswith("http://user:<redacted>@127.0.0.1:")
+    assert "size=1&X-Amz-Credential=<redacted>" in doc["url"]
+    assert "> GET /echo?size=1&X-Amz-Credential=<redacted>&" in shown
+    # What was sent is untouched.
+    assert "X-Amz-Signature=abcdef0123456789" in server.requests[-1].target
+
+
+def test_redact_url_leaves_ordinary_urls_alone() -> None:
+    from lstream_cli.signing import redact_url
+
+    for url in (
+        "https://abc.lambda-url.us-east-1.on.aws/a%20b?x=1&x=2&flag&s=a+b",
+        "http://127.0.0.1:9000/?size=20MB",
+        "/path?q=X-Amz-Signature",
+    ):
+        assert redact_url(url) == url

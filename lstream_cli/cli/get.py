@@ -90,7 +90,7 @@ def get_command(
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
     from lstream_cli.request import prepare_auth
-    from lstream_cli.signing import redact_headers
+    from lstream_cli.signing import redact_headers, redact_url
     from lstream_cli.verdict import judge
 
     spec = spec_from_options(
@@ -112,7 +112,7 @@ def get_command(
         if verbose:
             if progress is not None:
                 progress.stop()  # printed above the line, which comes back with the body
-            path = httpx.URL(sent.url).raw_path.decode("ascii")
+            path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
             req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
             resp = format_head("<", f"HTTP/1.1 {status}", redact_headers(resp_headers))
             print_exchange(out.console, req, resp)

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from lstream_cli.engine.single import Progress
 from lstream_cli.models import RequestRecord
-from lstream_cli.signing import redact_headers
+from lstream_cli.signing import redact_headers, redact_url
 from lstream_cli.units import format_bytes, format_rate
 from lstream_cli.verdict import Verdict
 
@@ -168,7 +168,7 @@ def get_json(
     record: RequestRecord, url: str, verdict: Verdict, schema_version: int
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema_version": schema_version}
-    doc.update(record.to_json(url))
+    doc.update(record.to_json(redact_url(url)))
     doc["response_headers"] = headers_json(record.response_headers)
     doc["error_detail"] = record.error_detail
     doc["verdict"] = verdict.kind
