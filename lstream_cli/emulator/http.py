@@ -106,6 +106,11 @@ class HttpRequest:
         return None
 
 
+def _bodiless(status: int) -> bool:
+    """Statuses whose responses carry no body at all (RFC 9110 §6.4.1)."""
+    return status < 200 or status in (204, 304)
+
+
 class HttpResponse:
     """Writes one response: either whole (:meth:`send`) or streamed (start/write/end)."""
 
@@ -140,7 +145,9 @@ class HttpResponse:
         parts = [_status_line(status)]
         for name, value in headers:
             parts.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
-        if length is None:
+        if _bodiless(status):
+            pass  # no framing: the client reads no body after a 1xx, 204 or 304
+        elif length is None:
             if self._chunked:
                 parts.append(b"transfer-encoding: chunked\r\n")
         else:
@@ -156,6 +163,9 @@ class HttpResponse:
             raise RuntimeError("response already started")
         self.started = self.finished = True
         self.status = status
+        if _bodiless(status):
+            self._head = True  # whatever the handler wrote, none of it may follow
+            body = b""
         conn = self._conn
         conn.buffer(self._head_bytes(status, headers, len(body)))
         if body and not self._head:
@@ -180,7 +190,9 @@ class HttpResponse:
             raise RuntimeError("response already started")
         self.started = True
         self.status = status
-        self._chunked = content_length is None and not self._http10
+        if _bodiless(status):
+            self._head = True  # the body is dropped, as AWS's front end does
+        self._chunked = content_length is None and not self._http10 and not self._head
         if content_length is None and self._http10:
             self._conn.keep_alive = False  # close-delimited: the end of the body is the close
         self._conn.buffer(self._head_bytes(status, headers, content_length), flush=now)
