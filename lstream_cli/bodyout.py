@@ -64,6 +64,14 @@ class BodyWriter:
             except OSError as exc:
                 raise LstreamError(f"cannot write to {self.name}: {exc.strerror or exc}") from None
 
+    def head(self, text: bytes) -> None:
+        """The response head for ``-i``: written, but not what the binary check looks at."""
+        checked, self._checked = self._checked, True
+        try:
+            self(text)
+        finally:
+            self._checked = checked
+
     def __call__(self, chunk: bytes) -> None:
         if not self._checked:
             self._checked = True

@@ -355,6 +355,10 @@ def test_binary_refused_on_terminal_but_written_to_pipe(
     assert get([f"{server.base}/binary", "--auth", "none"]) == ExitStatus.USAGE
     err = capfd.readouterr().err
     assert "binary" in err and "-o FILE" in err
+    # -i puts a text head first: the body after it is still checked.
+    assert get([f"{server.base}/binary", "--auth", "none", "-i"]) == ExitStatus.USAGE
+    captured = capfd.readouterr()
+    assert "binary" in captured.err and "\x00" not in captured.out
     # Text is still printed to a terminal.
     assert get([f"{server.base}/chunked?n=1&size=5", "--auth", "none", "-s"]) == 0
     assert capfd.readouterr().out == "aaaaa\n"  # the line is ended on a terminal

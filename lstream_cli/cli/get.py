@@ -118,7 +118,7 @@ def get_command(
             print_exchange(out.console, req, resp)
         if include:
             lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in resp_headers]
-            writer(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            writer.head(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     interrupted = False
     if progress is not None:
