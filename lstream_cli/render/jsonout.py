@@ -40,6 +40,8 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
     except OSError as exc:
         raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
+        # mkstemp makes the file 0600; a result file gets the usual mode instead.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -51,6 +53,12 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
         if isinstance(exc, OSError):
             raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(path: str) -> None:
