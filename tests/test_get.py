@@ -145,6 +145,7 @@ def test_connection_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -
     assert load(res)["error"] == "connect"
     err = capfd.readouterr().err
     assert "cannot connect" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1  # no empty summary table, one line
 
 
 def test_dns_failure(capfd: pytest.CaptureFixture[str]) -> None:
