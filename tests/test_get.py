@@ -414,3 +414,19 @@ def test_signature_verifies_independently(
         lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
     )
     assert not tampered.ok
+
+
+def test_result_file_has_normal_permissions_and_no_leftovers(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    import os
+
+    res = tmp_path / "r.json"
+    assert (
+        get([f"{server.base}/big?size=10", "--auth", "none", "-o", "/dev/null", "--json", str(res)])
+        == 0
+    )
+    umask = os.umask(0)
+    os.umask(umask)
+    assert res.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
