@@ -164,6 +164,7 @@ def test_connection_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -
     assert load(res)["error"] == "connect"
     err = capfd.readouterr().err
     assert "cannot connect" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1  # no empty summary table, one line
 
 
 def test_dns_failure(capfd: pytest.CaptureFixture[str]) -> None:
@@ -457,7 +458,8 @@ def test_failure_message_is_one_line_however_long(
     lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
     assert len(lines) == 1, lines
     assert len(lines[0]) > 120  # longer than the console width (COLUMNS=120)
-    assert lines[0].startswith("error: truncated") and lines[0].endswith("3,000 bytes")
+    assert lines[0].startswith("error: stream truncated after 3,000 bytes")
+    assert lines[0].endswith("what arrived was written")
 
 
 def test_aws_region_from_the_environment_is_used(
@@ -619,7 +621,7 @@ def test_silent_http_error_names_the_status(
 ) -> None:
     url = f"{server.base}/status?code=503"
     assert get([url, "--auth", "none", "-o", "/dev/null", "-s"]) == ExitStatus.HTTP_ERROR
-    assert capfd.readouterr().err == "error: http_5xx: the server answered HTTP 503\n"
+    assert capfd.readouterr().err == "error: the server answered HTTP 503\n"
 
 
 def test_presigned_url_secrets_stay_out_of_verbose_output_and_json(
@@ -653,3 +655,19 @@ def test_redact_url_leaves_ordinary_urls_alone() -> None:
         "/path?q=X-Amz-Signature",
     ):
         assert redact_url(url) == url
+
+
+def test_result_file_has_normal_permissions_and_no_leftovers(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    import os
+
+    res = tmp_path / "r.json"
+    assert (
+        get([f"{server.base}/big?size=10", "--auth", "none", "-o", "/dev/null", "--json", str(res)])
+        == 0
+    )
+    umask = os.umask(0)
+    os.umask(umask)
+    assert res.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "_aws") == ["r.json"]

@@ -142,10 +142,9 @@ def get_command(
 
     verdict = judge(record)
     hints = _hints(record, signer is not None, spec.auth)
-    if not silent:
+    if not silent and record.status is not None:
+        # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints))
-    elif record.error is not None:
-        out.error(f"{record.error.value}: {record.error_detail or _failure_line(record)}")
     if json_path is not None:
         write_json(json_path, get_json(record, spec.url, verdict, SCHEMA_VERSION))
     if interrupted:
@@ -153,7 +152,7 @@ def get_command(
         out.error(f"interrupted{kept}")
         return int(ExitStatus.INTERRUPTED)
     status = exit_status_for_error(None if record.error is None else record.error.value)
-    if status != ExitStatus.SUCCESS and not silent:
+    if status != ExitStatus.SUCCESS:
         out.error(_failure_line(record))
     return int(status)
 
