@@ -24,7 +24,7 @@ __all__ = ["BodyMeter", "classify_status"]
 # other point is dropped and the slots double, so memory stays flat for any
 # stream length while the curve keeps its shape.
 _TIMELINE_SLOT_NS = 5_000_000
-_TIMELINE_MAX = 4096
+_TIMELINE_MAX = 1024  # the knee fit itself looks at 256
 
 
 def classify_status(status: int, body_hint: bytes | str = b"") -> ErrorClass | None:
