@@ -16,8 +16,10 @@ style):
 
 Configuration, from the environment:
 
-- ``LSTREAM_EXAMPLE_FILE``: the file to serve; when unset, the ``file`` query
-  parameter names it (the emulator listens on loopback only).
+- ``LSTREAM_EXAMPLE_FILE``: the file to serve. When it is unset, the ``key``
+  query parameter names a file inside ``LSTREAM_EXAMPLE_DIR`` (the local
+  stand-in for the S3 bucket); a key that leads outside that folder is a 404,
+  so the handler never serves arbitrary paths.
 - ``ORIGIN_SECRET_HEADER`` / ``ORIGIN_SECRET_VALUE``: when both are set, a
   request without that header and value gets 403, as behind the API Gateway
   that adds it.
@@ -54,6 +56,21 @@ def _secret_ok(headers: dict[str, str]) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+def _key_path(key: str | None) -> str | None:
+    """The file for ``key`` inside LSTREAM_EXAMPLE_DIR; "" when it leads outside.
+
+    None when there is no key or no folder configured.
+    """
+    base = os.environ.get("LSTREAM_EXAMPLE_DIR")
+    if not key or not base:
+        return None
+    root = os.path.realpath(base)
+    candidate = os.path.realpath(os.path.join(root, key))
+    if os.path.commonpath([root, candidate]) != root or candidate == root:
+        return ""
+    return candidate
+
+
 async def _error(stream: Any, status: int, message: str) -> None:
     stream.set_status(status)
     stream.set_headers({"content-type": "application/json"})
@@ -68,9 +85,16 @@ async def handler(event: dict[str, Any], stream: Any, context: Any) -> None:
         return
 
     query = event.get("queryStringParameters") or {}
-    path = os.environ.get("LSTREAM_EXAMPLE_FILE") or query.get("file")
+    path = os.environ.get("LSTREAM_EXAMPLE_FILE") or _key_path(query.get("key"))
+    if path is None:
+        await _error(
+            stream,
+            400,
+            "no file: set LSTREAM_EXAMPLE_FILE, or LSTREAM_EXAMPLE_DIR and pass ?key=",
+        )
+        return
     if not path:
-        await _error(stream, 400, "no file: set LSTREAM_EXAMPLE_FILE or pass ?file=")
+        await _error(stream, 404, "Not Found")
         return
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below, after streaming

@@ -154,7 +154,12 @@ def example() -> ModuleType:
 
 @pytest.fixture(autouse=True)
 def _no_example_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LSTREAM_EXAMPLE_FILE", "ORIGIN_SECRET_HEADER", "ORIGIN_SECRET_VALUE"):
+    for name in (
+        "LSTREAM_EXAMPLE_FILE",
+        "LSTREAM_EXAMPLE_DIR",
+        "ORIGIN_SECRET_HEADER",
+        "ORIGIN_SECRET_VALUE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -202,14 +207,33 @@ def test_streams_the_file_byte_exact_in_64k_chunks(
     assert len(stream.chunks) == -(-len(data) // (64 * 1024))
 
 
-def test_file_from_query_parameter(example: ModuleType, data_file: tuple[Path, bytes]) -> None:
+def test_file_from_key_in_the_folder(
+    example: ModuleType, data_file: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, data = data_file
-    stream = run(example, event(query={"file": str(path)}))
+    monkeypatch.setenv("LSTREAM_EXAMPLE_DIR", str(path.parent))
+    stream = run(example, event(query={"key": path.name}))
     assert stream.status == 200 and stream.body == data
 
 
-def test_missing_file_is_404_json(example: ModuleType, tmp_path: Path) -> None:
-    stream = run(example, event(query={"file": str(tmp_path / "nope.bin")}))
+@pytest.mark.parametrize("key", ["../secret.txt", "/etc/hostname", "sub/../../secret.txt", "."])
+def test_key_never_leaves_the_folder(
+    example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    (tmp_path / "secret.txt").write_text("do not serve")
+    inside = tmp_path / "bucket"
+    (inside / "sub").mkdir(parents=True)
+    monkeypatch.setenv("LSTREAM_EXAMPLE_DIR", str(inside))
+    stream = run(example, event(query={"key": key}))
+    assert stream.status == 404
+    assert b"do not serve" not in stream.body
+
+
+def test_missing_file_is_404_json(
+    example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LSTREAM_EXAMPLE_DIR", str(tmp_path))
+    stream = run(example, event(query={"key": "nope.bin"}))
     assert stream.status == 404
     assert stream.headers["content-type"] == "application/json"
     assert json.loads(stream.body) == {"message": "Not Found"}
@@ -251,7 +275,10 @@ def test_secret_header_check(
         assert stream.body == data
 
 
-def test_no_secret_check_when_unset(example: ModuleType, data_file: tuple[Path, bytes]) -> None:
+def test_no_secret_check_when_unset(
+    example: ModuleType, data_file: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, data = data_file
-    stream = run(example, event(query={"file": str(path)}))
+    monkeypatch.setenv("LSTREAM_EXAMPLE_DIR", str(path.parent))
+    stream = run(example, event(query={"key": path.name}))
     assert stream.status == 200 and stream.body == data
