@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["bench_command", "exit_status"]
 
 DEFAULT_REQUESTS = 200  # when neither -n nor -z is given (hey's and oha's default)
+MIN_RATE = 0.001  # requests/s: one request every ~17 minutes; below, -r is a mistake
 _NETWORK_CLASSES = frozenset({"connect", "tls", "timeout"})
 _HTTP_CLASSES = frozenset({"http_4xx", "http_5xx", "throttled"})
 
@@ -211,11 +212,22 @@ def bench_command(
             raise UsageError(
                 f"-r/--rate must be a positive number of requests per second (got {rate:g})"
             )
+        if rate < MIN_RATE:
+            raise UsageError(
+                f"-r/--rate must be at least {MIN_RATE:g} requests per second (got {rate:g})"
+            )
         if requests is None and duration_s is None:
             raise UsageError("-r/--rate needs an end: give -n/--requests or -z/--duration")
     if requests is None and duration_s is None:
         requests = DEFAULT_REQUESTS
     warmup_requests, warmup_s = _parse_warmup(warmup)
+    from lstream_cli.render.jsonout import check_writable
+
+    # A long run must not be measured only to be lost to a bad result path.
+    if json_path is not None and json_path != "-":
+        check_writable(json_path)
+    if csv_path is not None:
+        check_writable(csv_path, "--csv")
     spec = spec_from_options(
         url, method, headers, data, auth, profile, region, service, timeout, insecure
     )
@@ -286,9 +298,12 @@ def _run(
         "warmup": warmup,
         "timeout_s": config.spec.timeout,
     }
+    from lstream_cli.cli.compare import display_url
+
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        **build_report(stats, config.spec.url, settings, outcome.interrupted),
+        # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
+        **build_report(stats, display_url(config.spec.url), settings, outcome.interrupted),
     }
     report["thresholds"] = evaluate(thresholds, report)
     print_report(output, report)

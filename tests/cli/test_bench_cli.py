@@ -267,3 +267,43 @@ def test_every_signed_request_verifies_independently(
             lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
         )
         assert result.ok, result.reason
+
+
+@pytest.mark.parametrize("rate", ["1e-300", "0.0001"])
+def test_rate_too_small_to_schedule_is_a_usage_error(
+    server: TestServer, capfd: pytest.CaptureFixture[str], rate: str
+) -> None:
+    code = _bench(server.url("/ok"), "-r", rate, "-n", "2", "--workers", "2")
+    err = capfd.readouterr().err
+    assert code == 2
+    assert "-r/--rate" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert server.requests == 0
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_unwritable_result_path_is_a_usage_error_before_sending(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str], flag: str
+) -> None:
+    target = tmp_path / "missing-dir" / "out.file"
+    code = _bench(server.url("/ok"), "-n", "3", "--workers", "1", flag, str(target))
+    err = capfd.readouterr().err
+    assert code == 2
+    assert f"{flag} {target}: no such directory" in err
+    assert server.requests == 0  # nothing measured and then thrown away
+    assert _bench(server.url("/ok"), "-n", "1", "--workers", "1", flag, str(tmp_path)) == 2
+    assert "is a directory" in capfd.readouterr().err
+
+
+def test_presigned_query_values_are_redacted_in_report_and_json(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    secret = "0123456789abcdefsecretsignature"
+    url = server.url(f"/ok?size=10&X-Amz-Signature={secret}&X-Amz-Security-Token=tok{secret}")
+    out = tmp_path / "r.json"
+    assert _bench(url, "-n", "2", "--workers", "1", "--json", str(out)) == 0
+    err = capfd.readouterr().err
+    assert server.requests == 2
+    assert secret in server.heads[0].decode()  # the server still got the real URL
+    assert secret not in err and secret not in out.read_text()
+    assert "size=10" in json.loads(out.read_text())["url"]
