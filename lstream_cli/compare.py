@@ -643,16 +643,22 @@ def conclude(cells: Sequence[Cell]) -> str:
 
     largest = sizes[-1]
     carriers = [m for m in live if ok(m, largest)]
+    # An interrupted sweep may not have reached every path at the largest size:
+    # "only" is said when every path that answered was measured there.
+    all_measured = all((m, largest) in by for m in live)
     knees = [by[(m, largest)].record.knee for m in carriers if by[(m, largest)].record.knee]
     if carriers and len(carriers) < len(live):
-        text = f"Only {_names(carriers)} {'carries' if len(carriers) == 1 else 'carry'} "
-        text += format_size(largest)
+        names = _names(carriers)
+        text = f"Only {names}" if all_measured else names[0].upper() + names[1:]
+        text += f" {'carries' if len(carriers) == 1 else 'carry'} {format_size(largest)}"
         if knees and knees[0] is not None:
             k = knees[0]
             text += (
                 f", at about {format_rate(k.rate_after_burst_bytes_per_s)} after the first "
                 f"{format_bytes(k.burst_bytes)} at full speed"
             )
+        if not all_measured:
+            text += " (the sweep stopped before the other paths were measured at that size)"
         parts.append(text + ".")
     elif carriers and knees and knees[0] is not None:
         k = knees[0]

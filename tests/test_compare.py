@@ -417,3 +417,22 @@ def test_conclusion_mentions_the_knee_when_every_path_carries_every_size() -> No
     text = conclude([cell("stream", 12_000_000, knee=knee), cell("apigw_stream", 12_000_000)])
     assert "Every path carried every size up to 12 MB." in text
     assert "Past their first 6.29 MB the streams slowed to about 2.10 MB/s." in text
+
+
+def test_conclusion_of_an_interrupted_sweep_judges_only_measured_cells() -> None:
+    """Ctrl-C during the last size: modes not yet measured there are not 'failing'."""
+    cells = []
+    for s in (1_000_000, 7_000_000):
+        cells.append(cell("stream", s))
+        cells.append(cell("buffered", s, ok=s < 6_291_556, limit=LABEL_BUFFERED))
+        cells.append(cell("apigw_stream", s))
+    cells.append(cell("stream", 12_000_000))
+    cells.append(cell("buffered", 12_000_000, ok=False, limit=LABEL_BUFFERED))
+    # apigw_stream at 12 MB was never measured.
+    text = conclude(cells)
+    assert "Only" not in text
+    assert "The streaming function URL carries 12 MB (the sweep stopped before" in text
+    assert f"At 7 MB the buffered function URL fails ({LABEL_BUFFERED})." in text
+    # A mode measured at the largest size and failing there still makes "Only" true.
+    cells.append(cell("apigw_stream", 12_000_000, ok=False, limit="API Gateway STREAM 15 min"))
+    assert "Only the streaming function URL carries 12 MB" in conclude(cells)
