@@ -273,7 +273,7 @@ def iter_cells(
                 http[mode] = make_client(plan.spec)
             return _measure_url(plan, mode, size, http[mode], tick)
         assert plan.invoke is not None
-        return _measure_invoke(lam, plan.invoke, mode, size, tick)
+        return _measure_invoke(lam, plan.invoke, mode, size, tick, plan.size_param)
 
     try:
         if plan.warmup:
@@ -441,8 +441,12 @@ def _measure_invoke(
     mode: str,
     size: int,
     tick: Callable[[int], None] | None,
+    size_param: str = "size",
 ) -> Measured:
-    payload = json.dumps({"size": str(size)}).encode()
+    # The size under --size-param, at the top (the emulator, a plain Invoke
+    # handler) and where a function written for its function URL looks.
+    value = str(size)
+    payload = json.dumps({size_param: value, "queryStringParameters": {size_param: value}}).encode()
     meter = BodyMeter(time.perf_counter_ns())
     head = _Head()
     try:

@@ -213,7 +213,9 @@ def test_invoke_rows_measure_payload_and_stream_chunks() -> None:
     assert inv.ok and inv.record.bytes == 300_000 and inv.record.status == 200
     assert st.ok and st.record.bytes == 5000 and st.record.reads == 5
     # One unmeasured warm-up call per mode, then the cell.
-    assert fake.payloads == [{"size": "1000"}] * 2 + [{"size": "1000000"}] * 2
+    warm = {"size": "1000", "queryStringParameters": {"size": "1000"}}
+    cell = {"size": "1000000", "queryStringParameters": {"size": "1000000"}}
+    assert fake.payloads == [warm] * 2 + [cell] * 2
 
 
 def test_invoke_function_error_is_a_row_naming_the_limit() -> None:
@@ -436,3 +438,30 @@ def test_conclusion_of_an_interrupted_sweep_judges_only_measured_cells() -> None
     # A mode measured at the largest size and failing there still makes "Only" true.
     cells.append(cell("apigw_stream", 12_000_000, ok=False, limit="API Gateway STREAM 15 min"))
     assert "Only the streaming function URL carries 12 MB" in conclude(cells)
+
+
+def test_invoke_payload_carries_the_size_under_size_param() -> None:
+    """--size-param names the size for Invoke too, flat and as a function URL event has it."""
+
+    def invoke() -> Any:
+        return {
+            "StatusCode": 200,
+            "Payload": StreamingBody(io.BytesIO(b"x"), 1),
+            "ResponseMetadata": _meta(),
+        }
+
+    def stream() -> Any:
+        events = [{"PayloadChunk": {"Payload": b"y"}}, {"InvokeComplete": {}}]
+        return {"StatusCode": 200, "EventStream": iter(events), "ResponseMetadata": _meta()}
+
+    fake = FakeLambda(invoke, stream)
+    plan = Plan(
+        sizes=(7_000_000,),
+        spec=RequestSpec(url="http://127.0.0.1/"),
+        invoke=_invoke_plan().invoke,
+        size_param="bytes",
+        warmup=False,
+    )
+    list(iter_cells(plan, invoke_client=fake))
+    expected = {"bytes": "7000000", "queryStringParameters": {"bytes": "7000000"}}
+    assert fake.payloads == [expected, expected]
