@@ -584,14 +584,27 @@ def _api_failure(meter: BodyMeter, exc: BaseException, during_body: bool = False
 
 
 def format_size(n: int) -> str:
-    """Sizes as the user wrote them: ``7 MB``, ``6 MiB``, else ``6.29 MB``."""
+    """Sizes as the user wrote them: ``7 MB``, ``6 MiB``, ``6.50 MB``, ``1.5 MiB``.
+
+    A size no short form says exactly is shown in bytes (``6,291,557 B``):
+    a sweep across a limit asks for sizes one byte apart, and both must not
+    read ``6.29 MB``.
+    """
+    from lstream_cli.units import parse_size
+
     if n >= 10**6 and n % 10**6 == 0:
         return f"{n // 10**6} MB"
     if n >= 2**20 and n % 2**20 == 0:
         return f"{n // 2**20} MiB"
     if n >= 10**3 and n % 10**3 == 0 and n < 10**6:
         return f"{n // 10**3} kB"
-    return format_bytes(n)
+    for text in (format_bytes(n), f"{n / 2**20:g} MiB"):
+        try:
+            if parse_size(text) == n:
+                return text
+        except ValueError:
+            continue
+    return f"{n:,} B"
 
 
 def _names(modes: Sequence[str], conjunction: str = "and") -> str:

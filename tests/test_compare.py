@@ -91,7 +91,31 @@ def test_format_size_keeps_the_users_unit() -> None:
     assert format_size(7_000_000) == "7 MB"
     assert format_size(6 * 2**20) == "6 MiB"
     assert format_size(500_000) == "500 kB"
-    assert format_size(6_291_556) == "6.29 MB"
+    assert format_size(6_500_000) == "6.50 MB"
+    assert format_size(3 * 2**19) == "1.5 MiB"
+    # Sizes one byte apart across a limit stay distinct, in exact bytes.
+    assert format_size(6_291_556) == "6,291,556 B"
+    assert format_size(6_291_557) == "6,291,557 B"
+    assert format_size(999) == "999 B"
+
+
+def test_sizes_one_byte_apart_read_apart_in_table_chart_and_conclusion() -> None:
+    from lstream_cli.render.compare import format_chart, format_table
+
+    cells = [
+        cell("buffered", 6_291_556),
+        cell("buffered", 6_291_557, ok=False, limit=LABEL_BUFFERED),
+        cell("stream", 6_291_556),
+        cell("stream", 6_291_557),
+    ]
+    table = _render(format_table(cells))
+    assert "6,291,556 B" in table and "6,291,557 B" in table
+    chart = _render(format_chart(cells)).splitlines()
+    bars = [line for line in chart if "│" in line]
+    assert len({line.index("│") for line in bars}) == 1  # labels aligned
+    text = conclude(cells)
+    assert "Up to 6,291,556 B every path works." in text
+    assert "At 6,291,557 B the buffered function URL fails" in text
 
 
 # --- limit attribution -------------------------------------------------------

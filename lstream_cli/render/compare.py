@@ -173,10 +173,11 @@ def format_chart(cells: Sequence[Cell]) -> Text:
         style="bold",
     )
     modes = [m for m in MODES if any(c.mode == m for c in cells)]
+    width = max([9, *(len(format_size(c.size)) for c in cells)])
     for mode in modes:
         text.append(f"{mode}\n", style="bold")
         for cell in sorted((c for c in cells if c.mode == mode), key=lambda c: c.size):
-            text.append(f"  {format_size(cell.size):>9} │")
+            text.append(f"  {format_size(cell.size):>{width}} │")
             rec = cell.record
             if cell.ok and rec.total_ms is not None:
                 first = _position(rec.ttfb_ms or 0.0, top)
