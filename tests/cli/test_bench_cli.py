@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -307,3 +308,50 @@ def test_presigned_query_values_are_redacted_in_report_and_json(
     assert secret in server.heads[0].decode()  # the server still got the real URL
     assert secret not in err and secret not in out.read_text()
     assert "size=10" in json.loads(out.read_text())["url"]
+
+
+def _bench_process(url: str, stderr: Any, term: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, TERM=term, COLUMNS="120")
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", url, "-z", "1.2s", "-c", "2",
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+    )  # fmt: skip
+
+
+def test_dashboard_is_live_on_a_terminal_and_off_otherwise(server: TestServer) -> None:
+    import pty
+    import threading
+
+    url = server.url("/delay?ms=5")
+    # stderr on a pseudo-terminal: dashboard frames, then the report.
+    master, slave = pty.openpty()
+    proc = _bench_process(url, slave, "xterm")
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    assert proc.wait(timeout=60) == 0
+    reader.join(timeout=10)
+    os.close(master)
+    on_tty = b"".join(chunks).decode("utf-8", "replace")
+    assert "(last 2 s)" in on_tty and "req/s" in on_tty
+    assert "TTFB distribution" in on_tty
+    # stderr to a pipe: the same report, no live frames.
+    proc = _bench_process(url, subprocess.PIPE, "xterm")
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 0
+    assert "TTFB distribution" in text
+    assert "(last 2 s)" not in text and "starting workers" not in text
