@@ -83,6 +83,14 @@ def test_json_result_validates_against_the_schema(
     ]
     assert doc["ttfb_ms"]["count"] == 30
     assert doc["mode"] == "closed" and doc["workers"] == 1
+    # The serialized histograms rebuild the summaries exactly (runs can be merged later).
+    from lstream_cli.stats import Histogram
+
+    for name in ("headers_ms", "ttfb_ms", "total_ms", "gap_max_ms"):
+        assert Histogram.from_state(doc["histograms"][name]).summary().to_json(3) == doc[name]
+    twice = Histogram.from_state(doc["histograms"]["ttfb_ms"])
+    twice.merge(Histogram.from_state(doc["histograms"]["ttfb_ms"]))
+    assert twice.count == 60
     err = capfd.readouterr().err
     assert "TTFB" in err and "requests 30" in err and "threshold pass" in err
 
