@@ -102,6 +102,7 @@ class InvokeTarget:
     profile: str | None = None
     static_credentials: tuple[str, str] | None = None  # (key, secret): the emulator's dummies
     timeout: float | None = None  # read timeout, seconds; None = 15 minutes
+    verify: bool = True  # TLS certificate verification (-k/--insecure turns it off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +421,13 @@ def make_lambda_client(target: InvokeTarget) -> Any:
         connect_timeout=min(read_timeout, 60.0),
         user_agent_extra="lstream-compare",
     )
+    if not target.verify:
+        # -k was asked for: urllib3's per-request warning would only repeat it.
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
     kwargs: dict[str, Any] = {}
     if target.static_credentials is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = target.static_credentials
@@ -429,6 +437,7 @@ def make_lambda_client(target: InvokeTarget) -> Any:
             region_name=target.region,
             endpoint_url=target.endpoint_url,
             config=config,
+            verify=target.verify,
             **kwargs,
         )
     except (BotoCoreError, ValueError) as exc:

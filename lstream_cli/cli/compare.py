@@ -305,6 +305,7 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
         endpoint_url=endpoint_url,
         profile=base.profile,
         timeout=base.timeout,
+        verify=not base.insecure,
     )
 
 
