@@ -170,6 +170,11 @@ class Cell:
     def ok(self) -> bool:
         return self.failures == 0 and self.record.ok
 
+    @property
+    def short(self) -> bool:
+        """A success whose body is smaller than the size asked (the size was not honoured)."""
+        return self.ok and self.record.bytes < self.size
+
     def to_json(self) -> dict[str, Any]:
         rec = self.record
 
@@ -651,6 +656,17 @@ def conclude(cells: Sequence[Cell]) -> str:
         if not all(ok(m, s) for m in live):
             break
         upto = s
+    short = [c for c in cells if c.short]
+    if short:
+        first_short = short[0]
+        more = f" ({len(short)} cells in all)" if len(short) > 1 else ""
+        parts.append(
+            f"Careful: {MODE_NAMES[first_short.mode]} sent "
+            f"{format_bytes(first_short.record.bytes)} when {format_size(first_short.size)} "
+            f"was asked{more}: the function may not read the size from the query parameter "
+            "(--size-param), or the response was compressed; the sizes here are those asked, "
+            "not those carried."
+        )
     if live and upto is not None:
         every = "every path" if not dead else "every path that answered"
         if upto == sizes[-1]:

@@ -58,6 +58,7 @@ def record(
 
 
 def cell(mode: str, size: int, ok: bool = True, limit: str | None = None, **kw: Any) -> Cell:
+    kw.setdefault("nbytes", size if ok else 21)  # a success carries the size asked
     rec = record(**kw) if ok else record(status=502, error=ErrorClass.HTTP_5XX, **kw)
     return Cell(mode, size, rec, 1, 0 if ok else 1, limit, None if ok else "HTTP 502")
 
@@ -489,3 +490,25 @@ def test_invoke_payload_carries_the_size_under_size_param() -> None:
     list(iter_cells(plan, invoke_client=fake))
     expected = {"bytes": "7000000", "queryStringParameters": {"bytes": "7000000"}}
     assert fake.payloads == [expected, expected]
+
+
+def test_a_function_that_ignores_the_size_is_called_out() -> None:
+    """A 200 with far fewer bytes than asked is not 'carrying' that size: say so."""
+    from lstream_cli.render.compare import format_table
+
+    cells = [
+        cell("stream", 1_000_000, nbytes=1_000_000),
+        cell("stream", 7_000_000, nbytes=1_234),
+        cell("stream", 12_000_000, nbytes=1_234),
+    ]
+    text = conclude(cells)
+    assert text.startswith(
+        "Careful: the streaming function URL sent 1.23 kB when 7 MB was asked (2 cells in all)"
+    )
+    assert "--size-param" in text
+    table = _render(format_table(cells))
+    assert table.count("sent only 1.23 kB") == 2
+    # Bodies of the size asked (or larger: headers, framing) raise nothing.
+    assert "Careful" not in conclude(
+        [cell("stream", 1000, nbytes=1000), cell("stream", 2000, nbytes=2100)]
+    )

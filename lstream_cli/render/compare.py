@@ -93,6 +93,8 @@ def _status(cell: Cell) -> Text:
 def _limit_or_knee(cell: Cell) -> Text:
     """A failed cell's limit; a streaming cell's knee (burst -> capped rate)."""
     if cell.ok:
+        if cell.short:
+            return Text(f"sent only {format_bytes(cell.record.bytes)}", style="yellow")
         k = cell.record.knee
         if cell.mode not in STREAMING_MODES or k is None:
             return Text("")
