@@ -232,7 +232,8 @@ def attribute_limit(
     if status == 413 or code == "RequestEntityTooLargeException":
         return LABEL_REQUEST
     if "ResponseSizeTooLarge" in code or "ResponseSizeTooLarge" in excerpt:
-        return LABEL_BUFFERED
+        # Invoke's 6 MB; from InvokeWithResponseStream it is the streaming cap.
+        return LABEL_STREAM if mode in STREAMING_MODES else LABEL_BUFFERED
     if mode == "buffered" and status == 502 and size > BUFFERED_RESPONSE_LIMIT:
         return LABEL_BUFFERED
     if mode == "apigw":

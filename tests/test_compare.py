@@ -139,6 +139,10 @@ _5XX = ErrorClass.HTTP_5XX
          "request payload limit 6,291,456 B"),
         ("stream", 1_000_000, 429, ErrorClass.THROTTLED, None, "throttling 429"),
         ("stream", 300 * 2**20, 200, ErrorClass.TRUNCATED, None, "streaming 200 MB"),
+        # InvokeWithResponseStream past 200 MB ends with InvokeComplete
+        # ErrorCode Function.ResponseSizeTooLarge: the streaming limit, not 6 MB.
+        ("invoke_stream", 210_000_000, 200, _5XX, "Function.ResponseSizeTooLarge",
+         "streaming 200 MB"),
         ("stream", 1_000_000, 200, ErrorClass.TRUNCATED, None, None),
         ("stream", 1_000_000, None, ErrorClass.CONNECT, None, None),
         ("stream", 1_000_000, None, ErrorClass.TIMEOUT, None, "client --timeout"),
