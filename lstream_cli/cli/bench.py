@@ -54,9 +54,10 @@ rps, bytes_per_s. Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 \b
 Exit status of a run: 0 when it completed, even with some failed requests;
 5 when every request failed without an HTTP response (connect, tls,
-timeout); 3 when every request failed otherwise (HTTP errors, truncated,
-mixed); else 6 when a --fail-if threshold was breached; 130 on Ctrl-C
-(after the partial report is printed and written).
+timeout) or no request finished before the run ended; 3 when every request
+failed otherwise (HTTP errors, truncated, mixed); else 6 when a --fail-if
+threshold was breached; 130 on Ctrl-C (after the partial report is printed
+and written).
 
 """
     + EXIT_CODE_HELP
@@ -91,6 +92,8 @@ def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
     """The exit-status rule documented in ``--help`` and docs/bench.md."""
     if interrupted:
         return ExitStatus.INTERRUPTED
+    if report["requests"] == 0:
+        return ExitStatus.NETWORK  # nothing answered within the run: nothing to report
     errors: dict[str, int] = report["errors"]
     if report["requests"] > 0 and report["ok"] == 0:
         classes = {k for k, v in errors.items() if v}
@@ -315,4 +318,9 @@ def _run(
     status = exit_status(report, outcome.interrupted)
     if status is ExitStatus.INTERRUPTED:
         output.warn("interrupted: the report above is partial")
+    elif report["requests"] == 0:
+        output.error(
+            "no request finished before the run ended "
+            f"({report['aborted_in_flight']} still in flight): raise -z or lower --timeout"
+        )
     return int(status)

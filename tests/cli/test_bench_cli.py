@@ -363,3 +363,19 @@ def test_dashboard_is_live_on_a_terminal_and_off_otherwise(server: TestServer) -
     assert proc.returncode == 0
     assert "TTFB distribution" in text
     assert "(last 2 s)" not in text and "starting workers" not in text
+
+
+def test_a_run_where_no_request_finished_is_not_a_success(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """-z shorter than the server's answer: nothing measured, so not exit 0."""
+    out = tmp_path / "r.json"
+    code = _bench(
+        server.url("/hang"), "-z", "0.5s", "-c", "2", "--workers", "1", "--timeout", "0",
+        "--json", str(out),
+    )  # fmt: skip
+    err = capfd.readouterr().err
+    assert code == 5
+    assert "no request finished" in err
+    doc = json.loads(out.read_text())
+    assert doc["requests"] == 0 and doc["aborted_in_flight"] == 2
