@@ -232,8 +232,10 @@ def attribute_limit(
     if status == 413 or code == "RequestEntityTooLargeException":
         return LABEL_REQUEST
     if "ResponseSizeTooLarge" in code or "ResponseSizeTooLarge" in excerpt:
-        # Invoke's 6 MB; from InvokeWithResponseStream it is the streaming cap.
-        return LABEL_STREAM if mode in STREAMING_MODES else LABEL_BUFFERED
+        # Invoke's 6 MB, or InvokeWithResponseStream's 200 MB cap past it (below
+        # it, a function that does not stream answers in one 6 MB payload).
+        streamed_past = mode in STREAMING_MODES and size > STREAM_LIMIT
+        return LABEL_STREAM if streamed_past else LABEL_BUFFERED
     if mode == "buffered" and status == 502 and size > BUFFERED_RESPONSE_LIMIT:
         return LABEL_BUFFERED
     if mode == "apigw":
