@@ -86,6 +86,10 @@ def test_display_url_redacts_presigned_values() -> None:
     shown = display_url("https://h/x?size=1&X-Amz-Signature=abcdef0123&X-Amz-Credential=AKID/x")
     assert "abcdef0123" not in shown and "AKID" not in shown
     assert "size=1" in shown
+    # A password in the URL is a secret too; the user name stays readable.
+    shown = display_url("https://me:hunter2secret@h/x?size=1")
+    assert "hunter2secret" not in shown and shown.startswith("https://me:")
+    assert display_url("https://h/x") == "https://h/x"
 
 
 def test_format_size_keeps_the_users_unit() -> None:

@@ -309,6 +309,7 @@ def test_presigned_query_values_are_redacted_in_report_and_json(
 ) -> None:
     secret = "0123456789abcdefsecretsignature"
     url = server.url(f"/ok?size=10&X-Amz-Signature={secret}&X-Amz-Security-Token=tok{secret}")
+    url = url.replace("http://", f"http://me:pw{secret}@")
     out = tmp_path / "r.json"
     assert _bench(url, "-n", "2", "--workers", "1", "--json", str(out)) == 0
     err = capfd.readouterr().err
