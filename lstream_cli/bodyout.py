@@ -3,13 +3,19 @@
 Writes go straight to the file descriptor (no Python buffering), so what
 was received is on disk even if the stream is cut or the user presses
 Ctrl-C. Binary bodies are not dumped to a terminal (like curl).
+
+An ``-o FILE`` is opened up front (an unwritable path is a usage error
+before anything is sent) but only emptied when the response arrives: a
+refused connection or a DNS failure leaves an existing file as it was, and
+creates no new one, like curl.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
-from typing import BinaryIO
 
 from lstream_cli._exitcodes import LstreamError, OutputClosed, UsageError
 
@@ -21,15 +27,50 @@ class BinaryToTerminal(UsageError):
 
 
 class BodyWriter:
-    """Writes chunks to ``fd``; ``name`` is for messages."""
+    """Writes chunks to ``fd``; ``name`` is for messages.
 
-    def __init__(self, fd: int, name: str, guard_binary: bool, owned: BinaryIO | None) -> None:
+    ``owned``: the writer opened ``fd`` on the file ``name`` (and closes it);
+    ``created``: that file did not exist before. Until :meth:`responded` or
+    the first write, an owned file is left untouched.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        name: str,
+        guard_binary: bool,
+        owned: bool = False,
+        created: bool = False,
+        terminal: bool = False,
+    ) -> None:
         self.fd = fd
         self.name = name
         self.guard_binary = guard_binary  # refuse binary on a terminal
+        self.terminal = terminal  # the body goes to a terminal (no progress line over it)
+        self.last_byte = b""  # the last byte written (to end a terminal line after it)
         self._owned = owned
+        self._created = created
+        self._emptied = not owned  # stdout is never truncated
         self._checked = not guard_binary
         self.written = 0
+
+    def responded(self) -> None:
+        """A response arrived: the file now holds its body (empty until it comes)."""
+        if not self._emptied:
+            self._emptied = True
+            try:
+                if stat.S_ISREG(os.fstat(self.fd).st_mode):
+                    os.ftruncate(self.fd, 0)
+            except OSError as exc:
+                raise LstreamError(f"cannot write to {self.name}: {exc.strerror or exc}") from None
+
+    def head(self, text: bytes) -> None:
+        """The response head for ``-i``: written, but not what the binary check looks at."""
+        checked, self._checked = self._checked, True
+        try:
+            self(text)
+        finally:
+            self._checked = checked
 
     def __call__(self, chunk: bytes) -> None:
         if not self._checked:
@@ -39,6 +80,10 @@ class BodyWriter:
                     "the response body is binary and stdout is a terminal: "
                     "use -o FILE, pipe it, or '-o -' to print it anyway"
                 )
+        if not self._emptied:
+            self.responded()
+        if chunk:
+            self.last_byte = chunk[-1:]
         view = memoryview(chunk)
         try:
             while view:
@@ -53,13 +98,24 @@ class BodyWriter:
                 f"({self.written:,} bytes written)"
             ) from None
 
+    def end_line(self) -> None:
+        """On a terminal, end the body's last line so what follows starts on its own."""
+        if self.terminal and self.written and self.last_byte != b"\n":
+            with contextlib.suppress(OSError):
+                os.write(self.fd, b"\n")
+
     def close(self) -> None:
-        if self._owned is not None:
-            try:
-                self._owned.close()
-            except OSError as exc:
-                raise LstreamError(f"cannot write to {self.name}: {exc.strerror or exc}") from None
-            self._owned = None
+        """Close an owned file; one created for a response that never came is removed."""
+        if not self._owned:
+            return
+        self._owned = False
+        try:
+            os.close(self.fd)
+        except OSError as exc:
+            raise LstreamError(f"cannot write to {self.name}: {exc.strerror or exc}") from None
+        if self._created and not self._emptied:
+            with contextlib.suppress(OSError):
+                os.unlink(self.name)
 
 
 def stdout_is_terminal(fd: int) -> bool:
@@ -71,10 +127,12 @@ def open_body_writer(output: str | None) -> BodyWriter:
     if output is None or output == "-":
         sys.stdout.flush()
         fd = sys.stdout.fileno()
-        guard = output is None and stdout_is_terminal(fd)
-        return BodyWriter(fd, "stdout", guard_binary=guard, owned=None)
+        terminal = stdout_is_terminal(fd)
+        return BodyWriter(fd, "stdout", guard_binary=output is None and terminal, terminal=terminal)
+    existed = os.path.lexists(output)
     try:
-        fh = open(output, "wb")  # noqa: SIM115 - closed by BodyWriter.close
+        # No O_TRUNC: the file is emptied when the response arrives (responded()).
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as exc:
         raise UsageError(f"cannot open -o {output}: {exc.strerror or exc}") from None
-    return BodyWriter(fh.fileno(), output, guard_binary=False, owned=fh)
+    return BodyWriter(fd, output, guard_binary=False, owned=True, created=not existed)

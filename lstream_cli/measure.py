@@ -19,9 +19,12 @@ from lstream_cli.stats import percentile_exact
 
 __all__ = ["BodyMeter", "classify_status"]
 
-# Keep at most this many (t, bytes) points for the knee; reads are coalesced
-# into time slots beyond it so memory stays flat for any stream length.
+# The (t, bytes) curve for the knee: reads are coalesced into time slots of
+# 5 ms, counted from each slot's first read; past _TIMELINE_MAX points every
+# other point is dropped and the slots double, so memory stays flat for any
+# stream length while the curve keeps its shape.
 _TIMELINE_SLOT_NS = 5_000_000
+_TIMELINE_MAX = 1024  # the knee fit itself looks at 256
 
 
 def classify_status(status: int, body_hint: bytes | str = b"") -> ErrorClass | None:
@@ -49,6 +52,8 @@ class BodyMeter:
     __slots__ = (
         "_gaps",
         "_last_read",
+        "_slot_ns",
+        "_slot_start",
         "_timeline",
         "bytes",
         "connect_ns",
@@ -76,6 +81,8 @@ class BodyMeter:
         self._last_read: int | None = None
         self._gaps = array("q")
         self._timeline: list[tuple[int, int]] = []
+        self._slot_start = 0  # offset of the current slot's first read
+        self._slot_ns = _TIMELINE_SLOT_NS
 
     def connected(self, t_begin_ns: int, t_end_ns: int) -> None:
         self.connect_ns = t_end_ns - t_begin_ns
@@ -103,11 +110,17 @@ class BodyMeter:
         self.reads += 1
         if self.keep_timeline:
             tl = self._timeline
-            if tl and off - tl[-1][0] < _TIMELINE_SLOT_NS and len(tl) > 1:
-                # Coalesce into the current slot: move its end forward.
+            if len(tl) > 1 and off - self._slot_start < self._slot_ns:
+                # Coalesce into the current slot: move its end forward (the
+                # slot itself stays where it began, so a steady stream of
+                # close reads still yields one point per slot).
                 tl[-1] = (off, self.bytes)
             else:
                 tl.append((off, self.bytes))
+                self._slot_start = off
+                if len(tl) > _TIMELINE_MAX:
+                    del tl[1:-1:2]  # keep the first byte and the latest point
+                    self._slot_ns *= 2
 
     def finish(
         self,

@@ -53,6 +53,13 @@ def parse_header(text: str) -> tuple[str, str]:
         raise UsageError(f"invalid header {text!r}: expected 'Name: value'")
     if "\n" in value or "\r" in value:
         raise UsageError(f"invalid header {name!r}: the value holds a line break")
+    if not name.isascii():
+        raise UsageError(f"invalid header {text!r}: the name must be ASCII")
+    if not value.isascii():
+        # HTTP gives no encoding for other bytes; AWS signs them as sent. Say so.
+        raise UsageError(
+            f"invalid header {name!r}: the value must be ASCII (percent- or base64-encode it)"
+        )
     return name, value.strip()
 
 

@@ -15,6 +15,7 @@ second per distinct request so a load test does not spend its CPU on HMACs.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "credential_sources",
     "load_session",
     "redact_headers",
+    "redact_url",
     "region_from_url",
     "resolve_credentials",
     "resolve_region",
@@ -46,6 +48,8 @@ _LAMBDA_URL_RE = re.compile(r"^[^.]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$", re.IG
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-amz-security-token", "proxy-authorization", "cookie", "set-cookie"}
 )
+# Header names that announce a secret value (an origin-verify secret, an API key).
+_SECRET_NAME_RE = re.compile(r"secret|token|password|passwd|api[-_]?key", re.IGNORECASE)
 # Methods whose body hash goes in x-amz-content-sha256 (CloudFront OAC needs it).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -105,12 +109,20 @@ def resolve_credentials(session: Any) -> Any | None:
 
 
 def resolve_region(url: str, region: str | None, session: Any | None) -> str:
-    """``--region`` if given, else the function URL's host, else the profile's."""
+    """``--region`` if given, else the function URL's host, else the configured one.
+
+    The configured region is ``AWS_REGION`` (which the AWS CLI and most SDKs
+    honour but botocore does not), then botocore's own (``AWS_DEFAULT_REGION``,
+    the profile's ``region``).
+    """
     if region:
         return region
     found = region_from_url(url)
     if found:
         return found
+    env_region = os.environ.get("AWS_REGION", "").strip()
+    if env_region:
+        return env_region
     if session is not None:
         configured = session.get_config_variable("region")
         if configured:
@@ -222,7 +234,12 @@ def redact_headers(
     headers: Sequence[tuple[str, str]] | Mapping[str, str],
     secret_names: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str]]:
-    """Headers fit to print: signatures, tokens and named secret headers hidden."""
+    """Headers fit to print: signatures, tokens and named secret headers hidden.
+
+    Besides the known ones (Authorization, the session token, cookies) and
+    ``secret_names``, a header whose name says secret, token, password or API
+    key is hidden too (``x-origin-secret: ...`` given with ``-H``).
+    """
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: list[tuple[str, str]] = []
     for name, value in items:
@@ -232,8 +249,37 @@ def redact_headers(
             kept = re.sub(r"Signature=[0-9a-fA-F]+", f"Signature={REDACTED}", value)
             kept = re.sub(r"Credential=[A-Z0-9]+/", "Credential=<access-key>/", kept)
             out.append((name, kept))
-        elif lname in _SECRET_HEADERS or lname in secret_names:
+        elif lname in _SECRET_HEADERS or lname in secret_names or _SECRET_NAME_RE.search(lname):
             out.append((name, REDACTED))
         else:
             out.append((name, value))
     return out
+
+
+# Query parameters of a presigned (query-string SigV4) URL that are secrets.
+_SECRET_QUERY_KEYS = frozenset({"x-amz-signature", "x-amz-security-token", "x-amz-credential"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print or save: a userinfo password and presigned-URL secrets hidden.
+
+    Only those parts change; everything else stays byte for byte as given.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}{sep}{REDACTED if sep else ''}@{hostport}"
+    query = parts.query
+    if query:
+        fields = []
+        for field in query.split("&"):
+            key, sep, _value = field.partition("=")
+            if sep and unquote(key).lower() in _SECRET_QUERY_KEYS:
+                field = f"{key}={REDACTED}"
+            fields.append(field)
+        query = "&".join(fields)
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

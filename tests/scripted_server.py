@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["RawRequest", "ScriptedServer", "scripted_server"]
+__all__ = ["SENT_AT", "RawRequest", "ScriptedServer", "scripted_server"]
 
 
 @dataclass
@@ -60,10 +60,18 @@ def route_chunked(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> No
     sock.sendall(b"0\r\n\r\n")
 
 
+# perf_counter_ns() instants some routes record, keyed by the request target:
+# the server runs in the tests' process, so they compare with a record's.
+SENT_AT: dict[str, dict[str, int]] = {}
+
+
 def route_early_headers(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
     """Headers at once, the body ``wait_ms`` later (TTFB must be at the body)."""
+    marks = SENT_AT.setdefault(req.target, {})
     sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    marks["head"] = time.perf_counter_ns()
     time.sleep(float(q.get("wait_ms", "300")) / 1000)
+    marks["body"] = time.perf_counter_ns()
     sock.sendall(_chunk(b"x" * 100) + b"0\r\n\r\n")
 
 
@@ -139,7 +147,20 @@ def route_echo(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
     sock.sendall(_head(200, [("content-length", str(len(body)))]) + body)
 
 
+def route_cookies(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Repeated headers, one of them a secret (a session cookie)."""
+    headers = [
+        ("set-cookie", "session=cookie-SECRET-1"),
+        ("set-cookie", "theme=dark"),
+        ("x-multi", "one"),
+        ("x-multi", "two"),
+        ("content-length", "2"),
+    ]
+    sock.sendall(_head(200, headers) + b"ok")
+
+
 ROUTES: dict[str, Route] = {
+    "/cookies": route_cookies,
     "/chunked": route_chunked,
     "/early-headers": route_early_headers,
     "/short-length": route_short_length,

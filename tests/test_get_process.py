@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,10 +54,10 @@ def test_broken_pipe_exit_status(server: ScriptedServer) -> None:
 
 
 def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path) -> None:
-    out = tmp_path / "partial.bin"
+    out, res = tmp_path / "partial.bin", tmp_path / "r.json"
     url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
     proc = subprocess.Popen(
-        [*LSTREAM, "get", url, "--auth", "none", "-o", str(out)],
+        [*LSTREAM, "get", url, "--auth", "none", "-o", str(out), "--json", str(res)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -71,6 +72,12 @@ def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path
     data = out.read_bytes()
     assert len(data) >= 3000
     assert data[:3000] == b"a" * 1000 + b"b" * 1000 + b"c" * 1000
+    # The partial result is still summarised and written (README: exit codes).
+    assert b"INCOMPLETE (interrupted" in err
+    doc = json.loads(res.read_text())
+    assert doc["complete"] is False and doc["error"] is None
+    assert doc["error_detail"] == "interrupted (Ctrl-C)"
+    assert doc["bytes"] == len(data) and doc["status"] == 200
 
 
 def test_python_m_and_help_list_exit_codes() -> None:

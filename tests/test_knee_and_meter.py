@@ -119,3 +119,59 @@ def test_meter_memory_is_bounded_for_many_reads() -> None:
     r = m.finish(2 + 200_000 * 10_000, complete=True)
     assert r.reads == 200_000 and r.bytes == 200_000_000
     assert len(m._timeline) < 500
+
+
+def test_meter_finds_the_knee_when_reads_come_closer_than_a_slot() -> None:
+    """6 MiB at once, then 2 MiB/s in reads 2 ms apart: one curve point per slot.
+
+    Reads closer together than the 5 ms slot must not all melt into one
+    point, or a fast capped stream (a 2 MBps cap in small reads, a
+    ``--time-scale`` run) shows no knee at all.
+    """
+    ms = 1_000_000
+    m = BodyMeter(0)
+    m.headers(1 * ms, 200)
+    t = 2 * ms
+    for _ in range(96):  # 6 MiB in 64 KiB reads, 20 us apart
+        m.data(t, 65536)
+        t += 20_000
+    for _ in range(1000):  # then 2 s at 2 MiB/s: 4 KiB every 2 ms
+        t += 2 * ms
+        m.data(t, 4194)
+    r = m.finish(t, complete=True)
+    assert r.knee is not None
+    assert abs(r.knee.burst_bytes - 6 * 1024 * 1024) <= 64 * 1024
+    assert abs(r.knee.rate_after_burst_bytes_per_s - 2_097_000) < 100_000
+
+
+def test_meter_timeline_stays_bounded_for_long_streams() -> None:
+    """A long stream (here 40 min of 5 ms slots) keeps a bounded curve with its ends."""
+    m = BodyMeter(0)
+    m.headers(1, 200)
+    n = 480_000
+    for i in range(n):
+        m.data(2 + i * 5_000_000, 1000)
+    assert len(m._timeline) <= 1025
+    assert m._timeline[0] == (2, 1000)
+    assert m._timeline[-1] == (2 + (n - 1) * 5_000_000, n * 1000)
+
+
+def test_meter_keeps_the_knee_of_a_long_stream_through_compaction() -> None:
+    """60 s at 2 MiB/s after the burst: the curve is thinned, the knee stays."""
+    ms = 1_000_000
+    m = BodyMeter(0)
+    m.headers(ms, 200)
+    t = 2 * ms
+    for _ in range(96):
+        m.data(t, 65536)
+        t += 20_000
+    for _ in range(30_000):  # 4 KiB every 2 ms
+        t += 2 * ms
+        m.data(t, 4194)
+    r = m.finish(t, complete=True)
+    assert len(m._timeline) <= 1025
+    assert r.knee is not None
+    # The fit sees 256 points over 60 s (one per ~0.23 s, ~0.5 MB at 2 MiB/s),
+    # with or without the thinning: the burst is placed to that resolution.
+    assert abs(r.knee.burst_bytes - 6 * 1024 * 1024) <= 1024 * 1024
+    assert abs(r.knee.rate_after_burst_bytes_per_s - 2_097_000) < 100_000

@@ -118,9 +118,13 @@ def test_port_in_use_is_one_line_and_exit_2() -> None:
         (["--handler", "file:/no/such/file"], "no such file"),
         (["--auth", "iam"], "--auth iam"),
         (["--time-scale", "0"], "--time-scale"),
+        (["--time-scale", "nan"], "--time-scale"),
+        (["--time-scale", "inf"], "--time-scale"),
+        (["--time-scale", "1e-300"], "--time-scale"),
         (["--port", "70000"], "--port"),
         (["--secret-header", "no colon"], "invalid header"),
         (["--auth", "sometimes"], "--auth"),
+        (["--json", "/no/such/dir/endpoints.json"], "no such directory"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, capfd: pytest.CaptureFixture[str]) -> None:

@@ -95,6 +95,10 @@ def run(args: list[str] | None = None) -> int:
         sys.stderr.write("\nlstream: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
     except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            # Bare ``lstream``: the help is the answer, not an error.
+            click.echo(exc.ctx.get_help())
+            return int(ExitStatus.SUCCESS)
         hint = ""
         if exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"

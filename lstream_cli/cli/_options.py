@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,10 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# An HTTP method is a token (RFC 9110 §5.6.2): no spaces, ASCII only.
+_METHOD_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_MAX_TIMEOUT_S = 1_000_000.0  # ~11 days; NaN, infinity and beyond are refused
 
 
 def request_options(f: F) -> F:
@@ -140,8 +145,12 @@ def spec_from_options(
     insecure: bool,
 ) -> RequestSpec:
     check_url(url)
-    if timeout is not None and timeout < 0:
-        raise UsageError("--timeout must be 0 (never) or a positive number of seconds")
+    if timeout is not None and not 0 <= timeout <= _MAX_TIMEOUT_S:
+        raise UsageError(
+            f"--timeout must be 0 (never) or a number of seconds up to {_MAX_TIMEOUT_S:,.0f}"
+        )
+    if method is not None and not _METHOD_RE.fullmatch(method):
+        raise UsageError(f"invalid method {method!r}: expected a name such as GET or POST")
     body = read_data(data)
     return RequestSpec(
         url=url,

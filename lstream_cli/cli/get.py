@@ -79,7 +79,7 @@ def get_command(
     and whether the response really streamed.
     """
     from lstream_cli.bodyout import open_body_writer
-    from lstream_cli.engine.single import SentRequest, fetch
+    from lstream_cli.engine.single import Interrupted, SentRequest, fetch
     from lstream_cli.render.console import make_output
     from lstream_cli.render.get import (
         ProgressLine,
@@ -90,7 +90,7 @@ def get_command(
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
     from lstream_cli.request import prepare_auth
-    from lstream_cli.signing import redact_headers
+    from lstream_cli.signing import redact_headers, redact_url
     from lstream_cli.verdict import judge
 
     spec = spec_from_options(
@@ -103,20 +103,26 @@ def get_command(
     signer = prepare_auth(spec)
     out = make_output(quiet=silent)
     writer = open_body_writer(output)
-    progress = ProgressLine(out.console) if out.is_terminal and not silent else None
+    # No progress line over a body that is itself printed on the terminal (curl neither).
+    show_progress = out.is_terminal and not silent and not writer.terminal
+    progress = ProgressLine(out.console) if show_progress else None
 
     def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
-        if progress is not None:
-            progress.stop()
+        writer.responded()  # -o FILE is emptied only once a response arrives
         if verbose:
-            path = httpx.URL(sent.url).raw_path.decode("ascii")
+            if progress is not None:
+                progress.stop()  # printed above the line, which comes back with the body
+            path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
             req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
             resp = format_head("<", f"HTTP/1.1 {status}", redact_headers(resp_headers))
             print_exchange(out.console, req, resp)
         if include:
             lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in resp_headers]
-            writer(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            writer.head(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
+    interrupted = False
+    if progress is not None:
+        progress.start()  # elapsed time runs from the start, not from the first byte
     try:
         record = fetch(
             spec,
@@ -125,21 +131,28 @@ def get_command(
             on_progress=progress.update if progress is not None else None,
             on_head=on_head,
         )
+    except Interrupted as stop:
+        # Ctrl-C: what was measured is still summarised and written (exit 130).
+        record, interrupted = stop.record, True
     finally:
         if progress is not None:
             progress.stop()
+        writer.end_line()
         writer.close()
 
     verdict = judge(record)
-    hints = _hints(record, signer is not None, spec.url)
-    if not silent:
+    hints = _hints(record, signer is not None, spec.auth)
+    if not silent and record.status is not None:
+        # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints))
-    elif record.error is not None:
-        out.error(f"{record.error.value}: {record.error_detail or ''}".rstrip(": "))
     if json_path is not None:
         write_json(json_path, get_json(record, spec.url, verdict, SCHEMA_VERSION))
+    if interrupted:
+        kept = f": the {record.bytes:,} bytes received were written" if record.bytes else ""
+        out.error(f"interrupted{kept}")
+        return int(ExitStatus.INTERRUPTED)
     status = exit_status_for_error(None if record.error is None else record.error.value)
-    if status != ExitStatus.SUCCESS and not silent:
+    if status != ExitStatus.SUCCESS:
         out.error(_failure_line(record))
     return int(status)
 
@@ -160,7 +173,7 @@ def _failure_line(record: object) -> str:
     return record.error_detail or record.error.value
 
 
-def _hints(record: object, signed: bool, url: str) -> list[str]:
+def _hints(record: object, signed: bool, auth: str) -> list[str]:
     """Actionable hints for a 403 from a function URL (permissions, clock skew)."""
     from lstream_cli.models import RequestRecord
 
@@ -169,9 +182,13 @@ def _hints(record: object, signed: bool, url: str) -> list[str]:
     if record.status != 403:
         return hints
     if not signed:
+        why = (
+            "--auth none sent it unsigned (use --auth auto or iam)"
+            if auth == "none"
+            else "no credentials were found (set them up or use --auth iam to insist)"
+        )
         hints.append(
-            "403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; "
-            "no credentials were found (set them up or use --auth iam to insist)"
+            f"403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; {why}"
         )
         return hints
     hints.append(

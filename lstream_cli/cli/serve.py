@@ -24,12 +24,15 @@ from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
 from lstream_cli.emulator.server import Emulator, new_event_loop, open_sockets
 from lstream_cli.render.console import Output, make_output
-from lstream_cli.render.jsonout import write_json
+from lstream_cli.render.jsonout import check_writable, write_json
 from lstream_cli.render.serve import RequestLogPrinter, print_endpoints, print_stopped
 from lstream_cli.request import parse_header
 from lstream_cli.units import parse_size
 
 __all__ = ["serve_command"]
+
+_MIN_TIME_SCALE = 0.001
+_MAX_TIME_SCALE = 10_000.0
 
 _EPILOG = (
     """\b
@@ -140,8 +143,12 @@ def serve_command(
     Gateway in front of the streaming one (apigw, apigw_stream) and the Lambda
     Invoke APIs (lambda_api), each with AWS's limits and the errors callers see.
     """
-    if not time_scale > 0:
-        raise UsageError("--time-scale must be a positive number")
+    if not _MIN_TIME_SCALE <= time_scale <= _MAX_TIME_SCALE:
+        # Infinity turns every timeout into zero; 1e-300 every delay into forever.
+        raise UsageError(
+            f"--time-scale must be a positive number from {_MIN_TIME_SCALE:g} to "
+            f"{_MAX_TIME_SCALE:g}"
+        )
     if not 1 <= workers <= 64:
         raise UsageError("--workers must be between 1 and 64")
     if port != 0 and not 1 <= port <= 65531:
@@ -151,6 +158,8 @@ def serve_command(
     except ValueError as exc:
         raise UsageError(f"--stream-limit: {exc}") from None
     secret = parse_header(secret_header) if secret_header is not None else None
+    if json_path is not None and json_path != "-":
+        check_writable(json_path)  # before anything listens, not after
     output = make_output(quiet)
     config = EmulatorConfig(
         host=host,

@@ -58,7 +58,16 @@ def _status_line(status: int) -> bytes:
 class HttpRequest:
     """One request as received: the raw target and headers, in order."""
 
-    __slots__ = ("body", "client", "headers", "keep_alive", "method", "target", "too_large")
+    __slots__ = (
+        "body",
+        "client",
+        "headers",
+        "http10",
+        "keep_alive",
+        "method",
+        "target",
+        "too_large",
+    )
 
     def __init__(
         self,
@@ -69,6 +78,7 @@ class HttpRequest:
         keep_alive: bool,
         too_large: bool,
         client: str,
+        http10: bool = False,
     ) -> None:
         self.method = method  # upper-case, as sent
         self.target = target  # request-target exactly as received (percent-encoded)
@@ -77,6 +87,7 @@ class HttpRequest:
         self.keep_alive = keep_alive
         self.too_large = too_large  # the body exceeded the server's limit
         self.client = client  # peer IP address
+        self.http10 = http10  # an HTTP/1.0 request: no chunked framing in the answer
 
     @property
     def path(self) -> str:
@@ -95,14 +106,29 @@ class HttpRequest:
         return None
 
 
+def _bodiless(status: int) -> bool:
+    """Statuses whose responses carry no body at all (RFC 9110 §6.4.1)."""
+    return status < 200 or status in (204, 304)
+
+
 class HttpResponse:
     """Writes one response: either whole (:meth:`send`) or streamed (start/write/end)."""
 
-    __slots__ = ("_chunked", "_conn", "_head", "bytes_sent", "finished", "started", "status")
+    __slots__ = (
+        "_chunked",
+        "_conn",
+        "_head",
+        "_http10",
+        "bytes_sent",
+        "finished",
+        "started",
+        "status",
+    )
 
-    def __init__(self, conn: _Connection, head: bool) -> None:
+    def __init__(self, conn: _Connection, head: bool, http10: bool = False) -> None:
         self._conn = conn
         self._head = head  # a HEAD request: headers only
+        self._http10 = http10  # HTTP/1.0 knows no chunked: a stream ends with the connection
         self._chunked = False
         self.started = False
         self.finished = False
@@ -119,8 +145,11 @@ class HttpResponse:
         parts = [_status_line(status)]
         for name, value in headers:
             parts.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
-        if length is None:
-            parts.append(b"transfer-encoding: chunked\r\n")
+        if _bodiless(status):
+            pass  # no framing: the client reads no body after a 1xx, 204 or 304
+        elif length is None:
+            if self._chunked:
+                parts.append(b"transfer-encoding: chunked\r\n")
         else:
             parts.append(b"content-length: %d\r\n" % length)
         if not self._conn.keep_alive:
@@ -134,6 +163,9 @@ class HttpResponse:
             raise RuntimeError("response already started")
         self.started = self.finished = True
         self.status = status
+        if _bodiless(status):
+            self._head = True  # whatever the handler wrote, none of it may follow
+            body = b""
         conn = self._conn
         conn.buffer(self._head_bytes(status, headers, len(body)))
         if body and not self._head:
@@ -158,7 +190,11 @@ class HttpResponse:
             raise RuntimeError("response already started")
         self.started = True
         self.status = status
-        self._chunked = content_length is None
+        if _bodiless(status):
+            self._head = True  # the body is dropped, as AWS's front end does
+        self._chunked = content_length is None and not self._http10 and not self._head
+        if content_length is None and self._http10:
+            self._conn.keep_alive = False  # close-delimited: the end of the body is the close
         self._conn.buffer(self._head_bytes(status, headers, content_length), flush=now)
 
     async def write(self, data: bytes | memoryview) -> None:
@@ -306,6 +342,7 @@ class _Connection(asyncio.Protocol):
             headers=self._headers,
             body=b"".join(self._body) if self._body else b"",
             keep_alive=parser.should_keep_alive(),
+            http10=parser.get_http_version() == "1.0",
             too_large=self._too_large,
             client=self.client,
         )
@@ -328,7 +365,7 @@ class _Connection(asyncio.Protocol):
                     self.transport.resume_reading()
                     self._reading_paused = False
                 self.keep_alive = request.keep_alive
-                response = HttpResponse(self, head=request.method == "HEAD")
+                response = HttpResponse(self, head=request.method == "HEAD", http10=request.http10)
                 try:
                     await self.server.app(request, response)
                 except (ClientGone, ConnectionError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -28,10 +28,27 @@ from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 
-__all__ = ["Progress", "SentRequest", "fetch", "make_client"]
+__all__ = ["Interrupted", "Progress", "SentRequest", "fetch", "make_client"]
 
 USER_AGENT = f"lstream/{__version__}"
 _PROGRESS_EVERY_NS = 100_000_000
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a request; ``record`` is what was measured until then.
+
+    A KeyboardInterrupt still (callers that only stop keep working); the
+    record is incomplete, with no error class: the server did nothing wrong.
+    """
+
+    def __init__(self, record: RequestRecord) -> None:
+        super().__init__("interrupted")
+        self.record = record
+
+
+def _interrupted(meter: BodyMeter, now: int) -> Interrupted:
+    record = meter.finish(now, complete=False, detail="interrupted (Ctrl-C)")
+    return Interrupted(replace(record, error=None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +111,9 @@ def fetch(
     """Send ``spec``, stream the body into ``sink``, return the measured record.
 
     Network failures become a record with an error class; exceptions that
-    are not about the request (a failing sink, Ctrl-C) propagate after the
-    bytes already received have been handed to the sink.
+    are not about the request (a failing sink) propagate after the bytes
+    already received have been handed to the sink; Ctrl-C raises
+    :class:`Interrupted` with the record measured so far.
     """
     own_client = client is None
     http = client if client is not None else make_client(spec)
@@ -138,6 +156,9 @@ def _exchange(
     t_start = meter.t_start_ns
     try:
         response = http.send(request, stream=True)
+    except KeyboardInterrupt:
+        _note_connect(meter, marks)
+        raise _interrupted(meter, time.perf_counter_ns()) from None
     except httpx.HTTPError as exc:
         _note_connect(meter, marks)
         error, detail = classify_exception(exc, before_headers=True)
@@ -165,6 +186,8 @@ def _exchange(
         except httpx.HTTPError as exc:
             error, detail = classify_exception(exc, before_headers=False)
             return meter.finish(perf(), complete=False, error=error, detail=detail)
+        except KeyboardInterrupt:
+            raise _interrupted(meter, perf()) from None
         end = perf()
         if on_progress is not None:
             on_progress(_progress(meter, end))

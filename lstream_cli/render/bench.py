@@ -9,21 +9,17 @@ stderr is a terminal.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from lstream_cli._exitcodes import LstreamError
 from lstream_cli.render.console import Output
+from lstream_cli.render.jsonout import atomic_write
 from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
 
@@ -217,23 +213,12 @@ def print_report(output: Output, report: dict[str, Any]) -> None:
 
 
 def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Per-request rows, written to a temporary sibling and renamed (whole or nothing)."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow("" if v is None else v for v in row)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
+    """Per-request rows, written whole or not at all."""
+
+    def write(fh: TextIO) -> None:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow("" if v is None else v for v in row)
+
+    atomic_write(path, write, newline="")

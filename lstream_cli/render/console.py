@@ -30,10 +30,11 @@ class Output:
             self.console.print(message, highlight=False)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        # soft_wrap: one line whatever its length (scripts grep it; no hard breaks).
+        self.console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"[bold red]error:[/] {message}", highlight=False)
+        self.console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def make_output(quiet: bool = False) -> Output:

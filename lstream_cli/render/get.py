@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -16,6 +17,7 @@ from rich.text import Text
 
 from lstream_cli.engine.single import Progress
 from lstream_cli.models import RequestRecord
+from lstream_cli.signing import redact_headers, redact_url
 from lstream_cli.units import format_bytes, format_rate
 from lstream_cli.verdict import Verdict
 
@@ -24,6 +26,7 @@ __all__ = [
     "format_head",
     "format_summary",
     "get_json",
+    "headers_json",
     "print_exchange",
 ]
 
@@ -37,24 +40,50 @@ def _ms(v: float | None) -> str:
 
 
 class ProgressLine:
-    """A transient one-line progress display on the stderr console."""
+    """A transient one-line progress display on the stderr console.
 
-    def __init__(self, console: Console) -> None:
-        self._live = Live(Text(""), console=console, transient=True, auto_refresh=False)
+    It starts with the request (``start``) and refreshes itself a few times
+    a second, so the elapsed time keeps moving while nothing arrives: a
+    cold start, or a function that holds its first byte back.
+    """
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._t0 = clock()
+        self._last: Progress | None = None
+        self._last_at = self._t0  # clock() when _last arrived
+        self._live = Live(
+            self, console=console, transient=True, auto_refresh=True, refresh_per_second=4
+        )
         self._started = False
 
-    def update(self, p: Progress) -> None:
+    def start(self) -> None:
         if not self._started:
             self._live.start()
             self._started = True
+
+    def update(self, p: Progress) -> None:
+        self._last, self._last_at = p, self._clock()
+        self.start()
+        self._live.refresh()
+
+    def render(self) -> Text:
+        """The line as it reads now (the live display calls this)."""
+        p, now = self._last, self._clock()
+        if p is None:
+            return Text(f"waiting for the response  {now - self._t0:6.1f} s")
+        elapsed = p.elapsed_s + max(0.0, now - self._last_at)
         rate = p.bytes / p.elapsed_s if p.elapsed_s > 0 else 0.0
         line = (
             f"{format_bytes(p.bytes):>10}  {format_rate(rate):>12}  "
-            f"{p.elapsed_s:6.1f} s  TTFB {_ms(p.ttfb_ms)}"
+            f"{elapsed:6.1f} s  TTFB {_ms(p.ttfb_ms)}"
         )
         if p.status is not None:
             line = f"HTTP {p.status}  " + line
-        self._live.update(Text(line), refresh=True)
+        return Text(line)
+
+    def __rich__(self) -> Text:
+        return self.render()
 
     def stop(self) -> None:
         if self._started:
@@ -85,6 +114,8 @@ def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str]
     if record.error is not None:
         outcome += f" ({record.error.value}"
         outcome += f": {record.error_detail})" if record.error_detail else ")"
+    elif not record.complete and record.error_detail:
+        outcome += f" ({record.error_detail})"  # e.g. interrupted (Ctrl-C)
     table.add_row("status", f"{status}  {outcome}")
     table.add_row("connect", _ms(record.connect_ms) if record.connect_ns is not None else "-")
     table.add_row("headers", _ms(record.headers_ms))
@@ -120,11 +151,25 @@ def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str]
     return table
 
 
+def headers_json(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Response headers for a result file: repeats joined with ", ", secrets hidden.
+
+    A plain ``dict()`` would keep only the last of repeated headers; and a
+    result file is shared more readily than a terminal, so cookies and
+    credentials are redacted as ``-v`` does.
+    """
+    out: dict[str, str] = {}
+    for name, value in redact_headers(headers):
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
 def get_json(
     record: RequestRecord, url: str, verdict: Verdict, schema_version: int
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema_version": schema_version}
-    doc.update(record.to_json(url))
+    doc.update(record.to_json(redact_url(url)))
+    doc["response_headers"] = headers_json(record.response_headers)
     doc["error_detail"] = record.error_detail
     doc["verdict"] = verdict.kind
     return doc

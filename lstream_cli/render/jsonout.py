@@ -12,12 +12,13 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from lstream_cli._exitcodes import LstreamError
 
-__all__ = ["SCHEMA_VERSION", "check_writable", "dumps", "write_json"]
+__all__ = ["SCHEMA_VERSION", "atomic_write", "check_writable", "dumps", "write_json"]
 
 SCHEMA_VERSION = 1
 
@@ -33,6 +34,16 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    atomic_write(path, lambda fh: fh.write(text))
+
+
+def atomic_write(path: str, write: Callable[[TextIO], object], newline: str | None = None) -> None:
+    """Run ``write`` on a temporary sibling of ``path``, then rename it into place.
+
+    Whole or nothing: on any failure (full disk, Ctrl-C) the temporary file
+    is removed and ``path`` is untouched. The file gets the usual
+    umask-derived mode, not mkstemp's private 0600.
+    """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     try:
@@ -40,8 +51,11 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
     except OSError as exc:
         raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

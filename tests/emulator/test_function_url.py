@@ -157,6 +157,40 @@ def test_expect_100_continue_is_honoured(emu: Endpoints) -> None:
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")
 
 
+@pytest.mark.parametrize("endpoint", ["stream", "apigw_stream"])
+@pytest.mark.parametrize("connection", [b"", b"Connection: keep-alive\r\n"])
+def test_http_1_0_clients_get_a_close_delimited_stream(
+    emu: Endpoints, endpoint: str, connection: bytes
+) -> None:
+    """HTTP/1.0 has no chunked framing (ab, old proxies): the close ends the body."""
+    request = b"GET /?size=70000 HTTP/1.0\r\nHost: x\r\n" + connection + b"\r\n"
+    answer = raw_exchange(getattr(emu, endpoint), request)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"transfer-encoding" not in head.lower()
+    assert b"connection: close" in head.lower()
+    assert body == expected_body(70000)
+
+
+@pytest.mark.parametrize("endpoint", ["stream", "buffered", "apigw", "apigw_stream"])
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_body_after_204_or_304(emu: Endpoints, endpoint: str, status: int) -> None:
+    """A 204/304 carries no body: bytes after it would corrupt the next response."""
+    first = f"GET /?status={status}&size=10 HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    last = b"GET /?size=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = raw_exchange(getattr(emu, endpoint), first + last)
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status)
+    assert b"transfer-encoding" not in head.lower()
+    assert b"content-length" not in head.lower()
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")  # the next response, right after the head
+    assert rest.endswith((b"\x00\x01\x02", b"3\r\n\x00\x01\x02\r\n0\r\n\r\n"))
+    # And a keep-alive client carries on with the same connection.
+    with httpx.Client() as client:
+        assert client.get(getattr(emu, endpoint) + f"/?status={status}&size=10").content == b""
+        assert client.get(getattr(emu, endpoint) + "/?size=3").content == b"\x00\x01\x02"
+
+
 def test_head_gets_headers_only(emu: Endpoints) -> None:
     r = httpx.head(emu.buffered + "/?size=100")
     assert r.status_code == 200
