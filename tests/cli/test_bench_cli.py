@@ -380,3 +380,17 @@ def test_a_run_where_no_request_finished_is_not_a_success(
     assert "no request finished" in err
     doc = json.loads(out.read_text())
     assert doc["requests"] == 0 and doc["aborted_in_flight"] == 2
+
+
+def test_result_files_get_the_usual_mode(server: TestServer, tmp_path: Path) -> None:
+    """--json and --csv files are readable as any file the user writes (not mkstemp's 0600)."""
+    rows, doc = tmp_path / "rows.csv", tmp_path / "r.json"
+    code = _bench(
+        server.url("/ok"), "-n", "2", "--workers", "1", "--csv", str(rows), "--json", str(doc)
+    )
+    assert code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert rows.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert doc.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert rows.read_text().count("\n") == 3  # header + 2 rows, written whole
