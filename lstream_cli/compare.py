@@ -102,6 +102,7 @@ class InvokeTarget:
     profile: str | None = None
     static_credentials: tuple[str, str] | None = None  # (key, secret): the emulator's dummies
     timeout: float | None = None  # read timeout, seconds; None = 15 minutes
+    verify: bool = True  # TLS certificate verification (-k/--insecure turns it off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,11 @@ class Cell:
     def ok(self) -> bool:
         return self.failures == 0 and self.record.ok
 
+    @property
+    def short(self) -> bool:
+        """A success whose body is smaller than the size asked (the size was not honoured)."""
+        return self.ok and self.record.bytes < self.size
+
     def to_json(self) -> dict[str, Any]:
         rec = self.record
 
@@ -226,7 +232,10 @@ def attribute_limit(
     if status == 413 or code == "RequestEntityTooLargeException":
         return LABEL_REQUEST
     if "ResponseSizeTooLarge" in code or "ResponseSizeTooLarge" in excerpt:
-        return LABEL_BUFFERED
+        # Invoke's 6 MB, or InvokeWithResponseStream's 200 MB cap past it (below
+        # it, a function that does not stream answers in one 6 MB payload).
+        streamed_past = mode in STREAMING_MODES and size > STREAM_LIMIT
+        return LABEL_STREAM if streamed_past else LABEL_BUFFERED
     if mode == "buffered" and status == 502 and size > BUFFERED_RESPONSE_LIMIT:
         return LABEL_BUFFERED
     if mode == "apigw":
@@ -273,7 +282,7 @@ def iter_cells(
                 http[mode] = make_client(plan.spec)
             return _measure_url(plan, mode, size, http[mode], tick)
         assert plan.invoke is not None
-        return _measure_invoke(lam, plan.invoke, mode, size, tick)
+        return _measure_invoke(lam, plan.invoke, mode, size, tick, plan.size_param)
 
     try:
         if plan.warmup:
@@ -420,6 +429,13 @@ def make_lambda_client(target: InvokeTarget) -> Any:
         connect_timeout=min(read_timeout, 60.0),
         user_agent_extra="lstream-compare",
     )
+    if not target.verify:
+        # -k was asked for: urllib3's per-request warning would only repeat it.
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
     kwargs: dict[str, Any] = {}
     if target.static_credentials is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = target.static_credentials
@@ -429,6 +445,7 @@ def make_lambda_client(target: InvokeTarget) -> Any:
             region_name=target.region,
             endpoint_url=target.endpoint_url,
             config=config,
+            verify=target.verify,
             **kwargs,
         )
     except (BotoCoreError, ValueError) as exc:
@@ -441,8 +458,12 @@ def _measure_invoke(
     mode: str,
     size: int,
     tick: Callable[[int], None] | None,
+    size_param: str = "size",
 ) -> Measured:
-    payload = json.dumps({"size": str(size)}).encode()
+    # The size under --size-param, at the top (the emulator, a plain Invoke
+    # handler) and where a function written for its function URL looks.
+    value = str(size)
+    payload = json.dumps({size_param: value, "queryStringParameters": {size_param: value}}).encode()
     meter = BodyMeter(time.perf_counter_ns())
     head = _Head()
     try:
@@ -580,14 +601,27 @@ def _api_failure(meter: BodyMeter, exc: BaseException, during_body: bool = False
 
 
 def format_size(n: int) -> str:
-    """Sizes as the user wrote them: ``7 MB``, ``6 MiB``, else ``6.29 MB``."""
+    """Sizes as the user wrote them: ``7 MB``, ``6 MiB``, ``6.50 MB``, ``1.5 MiB``.
+
+    A size no short form says exactly is shown in bytes (``6,291,557 B``):
+    a sweep across a limit asks for sizes one byte apart, and both must not
+    read ``6.29 MB``.
+    """
+    from lstream_cli.units import parse_size
+
     if n >= 10**6 and n % 10**6 == 0:
         return f"{n // 10**6} MB"
     if n >= 2**20 and n % 2**20 == 0:
         return f"{n // 2**20} MiB"
     if n >= 10**3 and n % 10**3 == 0 and n < 10**6:
         return f"{n // 10**3} kB"
-    return format_bytes(n)
+    for text in (format_bytes(n), f"{n / 2**20:g} MiB"):
+        try:
+            if parse_size(text) == n:
+                return text
+        except ValueError:
+            continue
+    return f"{n:,} B"
 
 
 def _names(modes: Sequence[str], conjunction: str = "and") -> str:
@@ -625,6 +659,17 @@ def conclude(cells: Sequence[Cell]) -> str:
         if not all(ok(m, s) for m in live):
             break
         upto = s
+    short = [c for c in cells if c.short]
+    if short:
+        first_short = short[0]
+        more = f" ({len(short)} cells in all)" if len(short) > 1 else ""
+        parts.append(
+            f"Careful: {MODE_NAMES[first_short.mode]} sent "
+            f"{format_bytes(first_short.record.bytes)} when {format_size(first_short.size)} "
+            f"was asked{more}: the function may not read the size from the query parameter "
+            "(--size-param), or the response was compressed; the sizes here are those asked, "
+            "not those carried."
+        )
     if live and upto is not None:
         every = "every path" if not dead else "every path that answered"
         if upto == sizes[-1]:
@@ -643,16 +688,22 @@ def conclude(cells: Sequence[Cell]) -> str:
 
     largest = sizes[-1]
     carriers = [m for m in live if ok(m, largest)]
+    # An interrupted sweep may not have reached every path at the largest size:
+    # "only" is said when every path that answered was measured there.
+    all_measured = all((m, largest) in by for m in live)
     knees = [by[(m, largest)].record.knee for m in carriers if by[(m, largest)].record.knee]
     if carriers and len(carriers) < len(live):
-        text = f"Only {_names(carriers)} {'carries' if len(carriers) == 1 else 'carry'} "
-        text += format_size(largest)
+        names = _names(carriers)
+        text = f"Only {names}" if all_measured else names[0].upper() + names[1:]
+        text += f" {'carries' if len(carriers) == 1 else 'carry'} {format_size(largest)}"
         if knees and knees[0] is not None:
             k = knees[0]
             text += (
                 f", at about {format_rate(k.rate_after_burst_bytes_per_s)} after the first "
                 f"{format_bytes(k.burst_bytes)} at full speed"
             )
+        if not all_measured:
+            text += " (the sweep stopped before the other paths were measured at that size)"
         parts.append(text + ".")
     elif carriers and knees and knees[0] is not None:
         k = knees[0]

@@ -58,6 +58,7 @@ def record(
 
 
 def cell(mode: str, size: int, ok: bool = True, limit: str | None = None, **kw: Any) -> Cell:
+    kw.setdefault("nbytes", size if ok else 21)  # a success carries the size asked
     rec = record(**kw) if ok else record(status=502, error=ErrorClass.HTTP_5XX, **kw)
     return Cell(mode, size, rec, 1, 0 if ok else 1, limit, None if ok else "HTTP 502")
 
@@ -85,13 +86,41 @@ def test_display_url_redacts_presigned_values() -> None:
     shown = display_url("https://h/x?size=1&X-Amz-Signature=abcdef0123&X-Amz-Credential=AKID/x")
     assert "abcdef0123" not in shown and "AKID" not in shown
     assert "size=1" in shown
+    # A password in the URL is a secret too; the user name stays readable.
+    shown = display_url("https://me:hunter2secret@h/x?size=1")
+    assert "hunter2secret" not in shown and shown.startswith("https://me:")
+    assert display_url("https://h/x") == "https://h/x"
 
 
 def test_format_size_keeps_the_users_unit() -> None:
     assert format_size(7_000_000) == "7 MB"
     assert format_size(6 * 2**20) == "6 MiB"
     assert format_size(500_000) == "500 kB"
-    assert format_size(6_291_556) == "6.29 MB"
+    assert format_size(6_500_000) == "6.50 MB"
+    assert format_size(3 * 2**19) == "1.5 MiB"
+    # Sizes one byte apart across a limit stay distinct, in exact bytes.
+    assert format_size(6_291_556) == "6,291,556 B"
+    assert format_size(6_291_557) == "6,291,557 B"
+    assert format_size(999) == "999 B"
+
+
+def test_sizes_one_byte_apart_read_apart_in_table_chart_and_conclusion() -> None:
+    from lstream_cli.render.compare import format_chart, format_table
+
+    cells = [
+        cell("buffered", 6_291_556),
+        cell("buffered", 6_291_557, ok=False, limit=LABEL_BUFFERED),
+        cell("stream", 6_291_556),
+        cell("stream", 6_291_557),
+    ]
+    table = _render(format_table(cells))
+    assert "6,291,556 B" in table and "6,291,557 B" in table
+    chart = _render(format_chart(cells)).splitlines()
+    bars = [line for line in chart if "│" in line]
+    assert len({line.index("│") for line in bars}) == 1  # labels aligned
+    text = conclude(cells)
+    assert "Up to 6,291,556 B every path works." in text
+    assert "At 6,291,557 B the buffered function URL fails" in text
 
 
 # --- limit attribution -------------------------------------------------------
@@ -114,6 +143,10 @@ _5XX = ErrorClass.HTTP_5XX
          "request payload limit 6,291,456 B"),
         ("stream", 1_000_000, 429, ErrorClass.THROTTLED, None, "throttling 429"),
         ("stream", 300 * 2**20, 200, ErrorClass.TRUNCATED, None, "streaming 200 MB"),
+        # InvokeWithResponseStream past 200 MB ends with InvokeComplete
+        # ErrorCode Function.ResponseSizeTooLarge: the streaming limit, not 6 MB.
+        ("invoke_stream", 210_000_000, 200, _5XX, "Function.ResponseSizeTooLarge",
+         "streaming 200 MB"),
         ("stream", 1_000_000, 200, ErrorClass.TRUNCATED, None, None),
         ("stream", 1_000_000, None, ErrorClass.CONNECT, None, None),
         ("stream", 1_000_000, None, ErrorClass.TIMEOUT, None, "client --timeout"),
@@ -213,7 +246,9 @@ def test_invoke_rows_measure_payload_and_stream_chunks() -> None:
     assert inv.ok and inv.record.bytes == 300_000 and inv.record.status == 200
     assert st.ok and st.record.bytes == 5000 and st.record.reads == 5
     # One unmeasured warm-up call per mode, then the cell.
-    assert fake.payloads == [{"size": "1000"}] * 2 + [{"size": "1000000"}] * 2
+    warm = {"size": "1000", "queryStringParameters": {"size": "1000"}}
+    cell = {"size": "1000000", "queryStringParameters": {"size": "1000000"}}
+    assert fake.payloads == [warm] * 2 + [cell] * 2
 
 
 def test_invoke_function_error_is_a_row_naming_the_limit() -> None:
@@ -417,3 +452,71 @@ def test_conclusion_mentions_the_knee_when_every_path_carries_every_size() -> No
     text = conclude([cell("stream", 12_000_000, knee=knee), cell("apigw_stream", 12_000_000)])
     assert "Every path carried every size up to 12 MB." in text
     assert "Past their first 6.29 MB the streams slowed to about 2.10 MB/s." in text
+
+
+def test_conclusion_of_an_interrupted_sweep_judges_only_measured_cells() -> None:
+    """Ctrl-C during the last size: modes not yet measured there are not 'failing'."""
+    cells = []
+    for s in (1_000_000, 7_000_000):
+        cells.append(cell("stream", s))
+        cells.append(cell("buffered", s, ok=s < 6_291_556, limit=LABEL_BUFFERED))
+        cells.append(cell("apigw_stream", s))
+    cells.append(cell("stream", 12_000_000))
+    cells.append(cell("buffered", 12_000_000, ok=False, limit=LABEL_BUFFERED))
+    # apigw_stream at 12 MB was never measured.
+    text = conclude(cells)
+    assert "Only" not in text
+    assert "The streaming function URL carries 12 MB (the sweep stopped before" in text
+    assert f"At 7 MB the buffered function URL fails ({LABEL_BUFFERED})." in text
+    # A mode measured at the largest size and failing there still makes "Only" true.
+    cells.append(cell("apigw_stream", 12_000_000, ok=False, limit="API Gateway STREAM 15 min"))
+    assert "Only the streaming function URL carries 12 MB" in conclude(cells)
+
+
+def test_invoke_payload_carries_the_size_under_size_param() -> None:
+    """--size-param names the size for Invoke too, flat and as a function URL event has it."""
+
+    def invoke() -> Any:
+        return {
+            "StatusCode": 200,
+            "Payload": StreamingBody(io.BytesIO(b"x"), 1),
+            "ResponseMetadata": _meta(),
+        }
+
+    def stream() -> Any:
+        events = [{"PayloadChunk": {"Payload": b"y"}}, {"InvokeComplete": {}}]
+        return {"StatusCode": 200, "EventStream": iter(events), "ResponseMetadata": _meta()}
+
+    fake = FakeLambda(invoke, stream)
+    plan = Plan(
+        sizes=(7_000_000,),
+        spec=RequestSpec(url="http://127.0.0.1/"),
+        invoke=_invoke_plan().invoke,
+        size_param="bytes",
+        warmup=False,
+    )
+    list(iter_cells(plan, invoke_client=fake))
+    expected = {"bytes": "7000000", "queryStringParameters": {"bytes": "7000000"}}
+    assert fake.payloads == [expected, expected]
+
+
+def test_a_function_that_ignores_the_size_is_called_out() -> None:
+    """A 200 with far fewer bytes than asked is not 'carrying' that size: say so."""
+    from lstream_cli.render.compare import format_table
+
+    cells = [
+        cell("stream", 1_000_000, nbytes=1_000_000),
+        cell("stream", 7_000_000, nbytes=1_234),
+        cell("stream", 12_000_000, nbytes=1_234),
+    ]
+    text = conclude(cells)
+    assert text.startswith(
+        "Careful: the streaming function URL sent 1.23 kB when 7 MB was asked (2 cells in all)"
+    )
+    assert "--size-param" in text
+    table = _render(format_table(cells))
+    assert table.count("sent only 1.23 kB") == 2
+    # Bodies of the size asked (or larger: headers, framing) raise nothing.
+    assert "Careful" not in conclude(
+        [cell("stream", 1000, nbytes=1000), cell("stream", 2000, nbytes=2100)]
+    )

@@ -211,3 +211,31 @@ def test_no_warmup_sends_only_the_cells(
     code, _ = compare(["--stream", f"{fake.base}/stream", "--sizes", "2kB", "--no-warmup"], capsys)
     assert code == ExitStatus.SUCCESS
     assert fake.seen[before:] == ["/stream?size=2000"]
+
+
+@pytest.mark.parametrize("insecure", [False, True])
+def test_insecure_reaches_the_lambda_api_client(
+    tmp_path: Path, aws_creds: dict[str, str], insecure: bool
+) -> None:
+    """-k applies to --invoke's endpoint as to the URLs: a self-signed endpoint is reached."""
+    from tests.engine.httpserver import TestServer
+    from tests.engine.test_tls_and_signing import _self_signed
+
+    server = TestServer(_self_signed(tmp_path)).start()
+    try:
+        out = tmp_path / "r.json"
+        args = ["compare-modes", "--invoke", "fn", "--endpoint-url", server.base]
+        args += ["--sizes", "1kB", "--no-warmup", "--json", str(out)]
+        code = run([*args, "-k"] if insecure else args)
+    finally:
+        server.stop()
+    assert code in (ExitStatus.SUCCESS, ExitStatus.NETWORK)
+    doc = json.loads(out.read_text())
+    statuses = {row["mode"]: row["status"] for row in doc["rows"]}
+    if insecure:
+        # The TLS handshake passed: the test server's own answer (404) is in the rows.
+        assert statuses == {"invoke": 404, "invoke_stream": 404}
+        assert server.requests == 2
+    else:
+        assert statuses == {"invoke": None, "invoke_stream": None}
+        assert server.requests == 0

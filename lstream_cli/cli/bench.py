@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["bench_command", "exit_status"]
 
 DEFAULT_REQUESTS = 200  # when neither -n nor -z is given (hey's and oha's default)
+MIN_RATE = 0.001  # requests/s: one request every ~17 minutes; below, -r is a mistake
 _NETWORK_CLASSES = frozenset({"connect", "tls", "timeout"})
 _HTTP_CLASSES = frozenset({"http_4xx", "http_5xx", "throttled"})
 
@@ -53,9 +54,10 @@ rps, bytes_per_s. Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 \b
 Exit status of a run: 0 when it completed, even with some failed requests;
 5 when every request failed without an HTTP response (connect, tls,
-timeout); 3 when every request failed otherwise (HTTP errors, truncated,
-mixed); else 6 when a --fail-if threshold was breached; 130 on Ctrl-C
-(after the partial report is printed and written).
+timeout) or no request finished before the run ended; 3 when every request
+failed otherwise (HTTP errors, truncated, mixed); else 6 when a --fail-if
+threshold was breached; 130 on Ctrl-C (after the partial report is printed
+and written).
 
 """
     + EXIT_CODE_HELP
@@ -90,6 +92,8 @@ def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
     """The exit-status rule documented in ``--help`` and docs/bench.md."""
     if interrupted:
         return ExitStatus.INTERRUPTED
+    if report["requests"] == 0:
+        return ExitStatus.NETWORK  # nothing answered within the run: nothing to report
     errors: dict[str, int] = report["errors"]
     if report["requests"] > 0 and report["ok"] == 0:
         classes = {k for k, v in errors.items() if v}
@@ -211,11 +215,22 @@ def bench_command(
             raise UsageError(
                 f"-r/--rate must be a positive number of requests per second (got {rate:g})"
             )
+        if rate < MIN_RATE:
+            raise UsageError(
+                f"-r/--rate must be at least {MIN_RATE:g} requests per second (got {rate:g})"
+            )
         if requests is None and duration_s is None:
             raise UsageError("-r/--rate needs an end: give -n/--requests or -z/--duration")
     if requests is None and duration_s is None:
         requests = DEFAULT_REQUESTS
     warmup_requests, warmup_s = _parse_warmup(warmup)
+    from lstream_cli.render.jsonout import check_writable
+
+    # A long run must not be measured only to be lost to a bad result path.
+    if json_path is not None and json_path != "-":
+        check_writable(json_path)
+    if csv_path is not None:
+        check_writable(csv_path, "--csv")
     spec = spec_from_options(
         url, method, headers, data, auth, profile, region, service, timeout, insecure
     )
@@ -286,9 +301,12 @@ def _run(
         "warmup": warmup,
         "timeout_s": config.spec.timeout,
     }
+    from lstream_cli.cli.compare import display_url
+
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        **build_report(stats, config.spec.url, settings, outcome.interrupted),
+        # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
+        **build_report(stats, display_url(config.spec.url), settings, outcome.interrupted),
     }
     report["thresholds"] = evaluate(thresholds, report)
     print_report(output, report)
@@ -300,4 +318,9 @@ def _run(
     status = exit_status(report, outcome.interrupted)
     if status is ExitStatus.INTERRUPTED:
         output.warn("interrupted: the report above is partial")
+    elif report["requests"] == 0:
+        output.error(
+            "no request finished before the run ended "
+            f"({report['aborted_in_flight']} still in flight): raise -z or lower --timeout"
+        )
     return int(status)

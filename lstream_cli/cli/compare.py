@@ -61,14 +61,17 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 
 
 def display_url(url: str) -> str:
-    """``url`` for the screen and the JSON: presigned query values redacted."""
+    """``url`` for the screen and the JSON: presigned query values and a password redacted."""
     import httpx
 
     from lstream_cli.signing import REDACTED
 
     u = httpx.URL(url)
+    if b":" in u.userinfo:
+        user = u.userinfo.split(b":", 1)[0]
+        u = u.copy_with(userinfo=user + b":redacted")
     if not u.query:
-        return url
+        return str(u) if u.userinfo else url
     params = [
         (k, REDACTED if k.lower().startswith(_SECRET_QUERY_PREFIXES) else v)
         for k, v in u.params.multi_items()
@@ -305,6 +308,7 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
         endpoint_url=endpoint_url,
         profile=base.profile,
         timeout=base.timeout,
+        verify=not base.insecure,
     )
 
 

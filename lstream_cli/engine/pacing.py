@@ -49,6 +49,12 @@ class Pacing:
         self.started += 1
         return True
 
+    def _untake(self) -> None:
+        """Give back a start handed out but never used (stopped or cancelled)."""
+        self.started -= 1
+        if self.remaining is not None:
+            self.remaining += 1
+
     async def next_start(self) -> int | None:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -94,9 +100,13 @@ class OpenLoop(Pacing):
             return None
         now = time.perf_counter_ns()
         if due > now:
-            await asyncio.sleep((due - now) / 1e9)
+            try:
+                await asyncio.sleep((due - now) / 1e9)
+            except asyncio.CancelledError:
+                self._untake()  # Ctrl-C or the deadline cancelled this slot
+                raise
             if self.stopped:
-                self.started -= 1
+                self._untake()
                 return None
         elif now - due > LATE_AFTER_NS:
             self.late += 1
@@ -106,7 +116,12 @@ class OpenLoop(Pacing):
         end = now_ns if self.deadline_ns is None else min(now_ns, self.deadline_ns)
         if end <= self.first_ns:
             return 0
+        # Requests due strictly before ``end`` (one due at the deadline never starts).
         due = int((end - self.first_ns) // self.interval_ns) + 1
+        while due > 0 and self.due(due - 1) >= end:
+            due -= 1
+        while self.due(due) < end:
+            due += 1
         if self.remaining is not None:
             due = min(due, self.started + self.remaining)
         return max(0, due - self.started)

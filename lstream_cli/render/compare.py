@@ -93,6 +93,8 @@ def _status(cell: Cell) -> Text:
 def _limit_or_knee(cell: Cell) -> Text:
     """A failed cell's limit; a streaming cell's knee (burst -> capped rate)."""
     if cell.ok:
+        if cell.short:
+            return Text(f"sent only {format_bytes(cell.record.bytes)}", style="yellow")
         k = cell.record.knee
         if cell.mode not in STREAMING_MODES or k is None:
             return Text("")
@@ -173,10 +175,11 @@ def format_chart(cells: Sequence[Cell]) -> Text:
         style="bold",
     )
     modes = [m for m in MODES if any(c.mode == m for c in cells)]
+    width = max([9, *(len(format_size(c.size)) for c in cells)])
     for mode in modes:
         text.append(f"{mode}\n", style="bold")
         for cell in sorted((c for c in cells if c.mode == mode), key=lambda c: c.size):
-            text.append(f"  {format_size(cell.size):>9} │")
+            text.append(f"  {format_size(cell.size):>{width}} │")
             rec = cell.record
             if cell.ok and rec.total_ms is not None:
                 first = _position(rec.ttfb_ms or 0.0, top)

@@ -67,15 +67,18 @@ def atomic_write(path: str, write: Callable[[TextIO], object], newline: str | No
         raise
 
 
-def check_writable(path: str) -> None:
-    """Fail early (usage error) when ``path``'s folder cannot take a result file."""
+def check_writable(path: str, flag: str = "--json") -> None:
+    """Fail early (usage error) when ``path``'s folder cannot take a result file.
+
+    ``flag`` names the option in the message (``--json``, ``--csv``).
+    """
     from lstream_cli._exitcodes import UsageError
 
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise UsageError(f"--json {path}: is a directory")
+        raise UsageError(f"{flag} {path}: is a directory")
     if not directory.is_dir():
-        raise UsageError(f"--json {path}: no such directory {directory}")
+        raise UsageError(f"{flag} {path}: no such directory {directory}")
     if not os.access(directory, os.W_OK):
-        raise UsageError(f"--json {path}: the directory is not writable")
+        raise UsageError(f"{flag} {path}: the directory is not writable")

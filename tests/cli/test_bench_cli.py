@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -82,6 +83,14 @@ def test_json_result_validates_against_the_schema(
     ]
     assert doc["ttfb_ms"]["count"] == 30
     assert doc["mode"] == "closed" and doc["workers"] == 1
+    # The serialized histograms rebuild the summaries exactly (runs can be merged later).
+    from lstream_cli.stats import Histogram
+
+    for name in ("headers_ms", "ttfb_ms", "total_ms", "gap_max_ms"):
+        assert Histogram.from_state(doc["histograms"][name]).summary().to_json(3) == doc[name]
+    twice = Histogram.from_state(doc["histograms"]["ttfb_ms"])
+    twice.merge(Histogram.from_state(doc["histograms"]["ttfb_ms"]))
+    assert twice.count == 60
     err = capfd.readouterr().err
     assert "TTFB" in err and "requests 30" in err and "threshold pass" in err
 
@@ -267,3 +276,121 @@ def test_every_signed_request_verifies_independently(
             lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
         )
         assert result.ok, result.reason
+
+
+@pytest.mark.parametrize("rate", ["1e-300", "0.0001"])
+def test_rate_too_small_to_schedule_is_a_usage_error(
+    server: TestServer, capfd: pytest.CaptureFixture[str], rate: str
+) -> None:
+    code = _bench(server.url("/ok"), "-r", rate, "-n", "2", "--workers", "2")
+    err = capfd.readouterr().err
+    assert code == 2
+    assert "-r/--rate" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert server.requests == 0
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_unwritable_result_path_is_a_usage_error_before_sending(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str], flag: str
+) -> None:
+    target = tmp_path / "missing-dir" / "out.file"
+    code = _bench(server.url("/ok"), "-n", "3", "--workers", "1", flag, str(target))
+    err = capfd.readouterr().err
+    assert code == 2
+    assert f"{flag} {target}: no such directory" in err
+    assert server.requests == 0  # nothing measured and then thrown away
+    assert _bench(server.url("/ok"), "-n", "1", "--workers", "1", flag, str(tmp_path)) == 2
+    assert "is a directory" in capfd.readouterr().err
+
+
+def test_presigned_query_values_are_redacted_in_report_and_json(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    secret = "0123456789abcdefsecretsignature"
+    url = server.url(f"/ok?size=10&X-Amz-Signature={secret}&X-Amz-Security-Token=tok{secret}")
+    url = url.replace("http://", f"http://me:pw{secret}@")
+    out = tmp_path / "r.json"
+    assert _bench(url, "-n", "2", "--workers", "1", "--json", str(out)) == 0
+    err = capfd.readouterr().err
+    assert server.requests == 2
+    assert secret in server.heads[0].decode()  # the server still got the real URL
+    assert secret not in err and secret not in out.read_text()
+    assert "size=10" in json.loads(out.read_text())["url"]
+
+
+def _bench_process(url: str, stderr: Any, term: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, TERM=term, COLUMNS="120")
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", url, "-z", "1.2s", "-c", "2",
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+    )  # fmt: skip
+
+
+def test_dashboard_is_live_on_a_terminal_and_off_otherwise(server: TestServer) -> None:
+    import pty
+    import threading
+
+    url = server.url("/delay?ms=5")
+    # stderr on a pseudo-terminal: dashboard frames, then the report.
+    master, slave = pty.openpty()
+    proc = _bench_process(url, slave, "xterm")
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    assert proc.wait(timeout=60) == 0
+    reader.join(timeout=10)
+    os.close(master)
+    on_tty = b"".join(chunks).decode("utf-8", "replace")
+    assert "(last 2 s)" in on_tty and "req/s" in on_tty
+    assert "TTFB distribution" in on_tty
+    # stderr to a pipe: the same report, no live frames.
+    proc = _bench_process(url, subprocess.PIPE, "xterm")
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 0
+    assert "TTFB distribution" in text
+    assert "(last 2 s)" not in text and "starting workers" not in text
+
+
+def test_a_run_where_no_request_finished_is_not_a_success(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """-z shorter than the server's answer: nothing measured, so not exit 0."""
+    out = tmp_path / "r.json"
+    code = _bench(
+        server.url("/hang"), "-z", "0.5s", "-c", "2", "--workers", "1", "--timeout", "0",
+        "--json", str(out),
+    )  # fmt: skip
+    err = capfd.readouterr().err
+    assert code == 5
+    assert "no request finished" in err
+    doc = json.loads(out.read_text())
+    assert doc["requests"] == 0 and doc["aborted_in_flight"] == 2
+
+
+def test_result_files_get_the_usual_mode(server: TestServer, tmp_path: Path) -> None:
+    """--json and --csv files are readable as any file the user writes (not mkstemp's 0600)."""
+    rows, doc = tmp_path / "rows.csv", tmp_path / "r.json"
+    code = _bench(
+        server.url("/ok"), "-n", "2", "--workers", "1", "--csv", str(rows), "--json", str(doc)
+    )
+    assert code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert rows.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert doc.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert rows.read_text().count("\n") == 3  # header + 2 rows, written whole

@@ -13,7 +13,14 @@ from tests.engine.httpserver import TestServer
 
 
 @pytest.mark.parametrize(
-    "path", ["/ok?size=5000", "/chunked?size=300000&chunk=30000&gap_ms=2", "/status?code=503"]
+    "path",
+    [
+        "/ok?size=5000",
+        "/chunked?size=300000&chunk=30000&gap_ms=2",
+        "/status?code=503",
+        "/delay?ms=150&size=5000",
+        "/headers-early?ms=150",
+    ],
 )
 def test_get_and_bench_n1_agree(server: TestServer, tmp_path: Path, path: str) -> None:
     url = server.url(path)
@@ -36,3 +43,8 @@ def test_get_and_bench_n1_agree(server: TestServer, tmp_path: Path, path: str) -
     assert g["headers_ms"] <= g["ttfb_ms"] <= g["total_ms"]
     assert b["ttfb_ms"]["count"] == 1
     assert code == (0 if g["error"] is None else 3)
+    if "ms=150" in path:
+        # The first body byte left the server 150 ms after the request: neither
+        # command may report it sooner (early headers must not fool either).
+        assert g["ttfb_ms"] >= 150 and float(row["ttfb_ms"]) >= 150
+        assert b["ttfb_ms"]["min"] >= 150

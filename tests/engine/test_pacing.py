@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from lstream_cli.engine.pacing import LATE_AFTER_NS, ClosedLoop, OpenLoop
@@ -52,3 +53,37 @@ def test_stop_ends_both_strategies() -> None:
     opened = OpenLoop(10.0, time.perf_counter_ns(), None, None)
     opened.stop()
     assert _drain(opened) == []
+
+
+def test_never_started_counts_only_requests_due_before_the_deadline() -> None:
+    # 100/s for exactly one second: requests 0..99 are due (request 100 would
+    # be due at the deadline itself, and next_start never hands it out).
+    t0 = time.perf_counter_ns() - 5_000_000_000
+    pacing = OpenLoop(100.0, t0, None, t0 + 1_000_000_000)
+    assert pacing.not_started(time.perf_counter_ns()) == 100
+    # Worker 1 of 2 at 200/s overall: offset 5 ms, interval 10 ms -> 100 due.
+    shifted = OpenLoop(100.0, t0, None, t0 + 1_000_000_000, offset_ns=5_000_000)
+    assert shifted.not_started(time.perf_counter_ns()) == 100
+    assert len(_drain(OpenLoop(100.0, t0, None, t0 + 1_000_000_000))) == 100
+
+
+def test_a_slot_cancelled_while_waiting_for_its_due_time_did_not_start() -> None:
+    """Ctrl-C or the end of -z cancels slots asleep until their due time."""
+    t0 = time.perf_counter_ns()
+    pacing = OpenLoop(0.01, t0, 5, None)  # request 1 is due 100 s after request 0
+
+    async def main() -> None:
+        assert await pacing.next_start() == t0
+        waiting = asyncio.ensure_future(pacing.next_start())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        pacing.stop()
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(main())
+    assert pacing.started == 1
+    assert pacing.remaining == 4
+    # Later, 4 more were due but never started (the count caps it at -n).
+    assert pacing.not_started(t0 + 1_000_000_000_000) == 4
