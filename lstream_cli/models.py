@@ -99,8 +99,13 @@ class RequestRecord:
 
     @property
     def bytes_per_s(self) -> float | None:
-        """bytes / (total - ttfb): the body's own rate, TTFB excluded."""
-        if self.first_byte_ns is None or self.end_ns is None or self.bytes == 0:
+        """bytes / (total - ttfb): the body's own rate, TTFB excluded.
+
+        None for a body that came in a single read: it has no span to divide
+        by (what is left is the client's own bookkeeping time), so every
+        client reports it the same way.
+        """
+        if self.first_byte_ns is None or self.end_ns is None or self.reads < 2:
             return None
         span = self.end_ns - self.first_byte_ns
         if span <= 0:

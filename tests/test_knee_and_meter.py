@@ -175,3 +175,12 @@ def test_meter_keeps_the_knee_of_a_long_stream_through_compaction() -> None:
     # with or without the thinning: the burst is placed to that resolution.
     assert abs(r.knee.burst_bytes - 6 * 1024 * 1024) <= 1024 * 1024
     assert abs(r.knee.rate_after_burst_bytes_per_s - 2_097_000) < 100_000
+
+
+def test_single_read_body_has_no_rate() -> None:
+    m = BodyMeter(0)
+    m.headers(1 * MS, 200)
+    m.data(2 * MS, 5000)
+    r = m.finish(3 * MS, complete=True)
+    assert r.reads == 1 and r.bytes == 5000
+    assert r.bytes_per_s is None  # no span to divide by, in get and bench alike
