@@ -155,7 +155,11 @@ def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
     help="Requirement like 'ttfb_ms.p99<500'; exit 6 when breached. Repeatable.",
 )
 @click.option(
-    "--csv", "csv_path", default=None, metavar="PATH", help="Write one row per request to PATH."
+    "--csv",
+    "csv_path",
+    default=None,
+    metavar="PATH",
+    help="Write one row per request to PATH ('-' = stdout).",
 )
 @click.option("--no-dashboard", is_flag=True, help="No live view, even on a terminal.")
 @request_options
@@ -229,8 +233,10 @@ def bench_command(
     # A long run must not be measured only to be lost to a bad result path.
     if json_path is not None and json_path != "-":
         check_writable(json_path)
-    if csv_path is not None:
+    if csv_path is not None and csv_path != "-":
         check_writable(csv_path, "--csv")
+    if csv_path == "-" and json_path == "-":
+        raise UsageError("--json - and --csv - cannot both go to stdout")
     spec = spec_from_options(
         url, method, headers, data, auth, profile, region, service, timeout, insecure
     )

@@ -10,6 +10,7 @@ stderr is a terminal.
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -221,4 +222,8 @@ def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) 
         for row in rows:
             writer.writerow("" if v is None else v for v in row)
 
+    if path == "-":
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
     atomic_write(path, write, newline="")

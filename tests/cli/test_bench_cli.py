@@ -394,3 +394,33 @@ def test_result_files_get_the_usual_mode(server: TestServer, tmp_path: Path) -> 
     assert rows.stat().st_mode & 0o777 == 0o666 & ~umask
     assert doc.stat().st_mode & 0o777 == 0o666 & ~umask
     assert rows.read_text().count("\n") == 3  # header + 2 rows, written whole
+
+
+def test_csv_to_stdout(
+    server: TestServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _bench(
+        server.url("/ok?size=10"),
+        "-n",
+        "7",
+        "-c",
+        "2",
+        "--workers",
+        "1",
+        "--csv",
+        "-",
+        "--no-dashboard",
+    )
+    assert code == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert len(rows) == 7 and {r["status"] for r in rows} == {"200"}
+    assert not (Path.cwd() / "-").exists()
+
+
+def test_csv_and_json_cannot_both_take_stdout(
+    server: TestServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = server.requests
+    assert _bench(server.url("/ok"), "-n", "1", "--csv", "-", "--json", "-") == 2
+    assert "cannot both go to stdout" in capsys.readouterr().err
+    assert server.requests == before
