@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +21,7 @@ from lstream_cli._exitcodes import UsageError
 from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header
 
 __all__ = [
+    "RequestFlags",
     "check_url",
     "json_option",
     "read_data",
@@ -33,8 +36,47 @@ _METHOD_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _MAX_TIMEOUT_S = 1_000_000.0  # ~11 days; NaN, infinity and beyond are refused
 
 
-def request_options(f: F) -> F:
-    """Decorate a command with the shared request flags (outermost first)."""
+@dataclass(frozen=True, slots=True)
+class RequestFlags:
+    """The shared request flags as given; ``to_spec`` validates and converts them."""
+
+    method: str | None
+    headers: tuple[str, ...]
+    data: str | None
+    auth: str
+    profile: str | None
+    region: str | None
+    service: str
+    timeout: float | None
+    insecure: bool
+
+    def to_spec(self, url: str, auth: str | None = None) -> RequestSpec:
+        """A :class:`RequestSpec` for ``url`` (``auth`` overrides ``--auth``)."""
+        return spec_from_options(
+            url,
+            self.method,
+            self.headers,
+            self.data,
+            self.auth if auth is None else auth,
+            self.profile,
+            self.region,
+            self.service,
+            self.timeout,
+            self.insecure,
+        )
+
+
+_FLAG_NAMES = tuple(f.name for f in fields(RequestFlags))
+
+
+def request_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared request flags; the command receives them as ``request: RequestFlags``."""
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        flags = RequestFlags(**{name: kwargs.pop(name) for name in _FLAG_NAMES})
+        return f(*args, request=flags, **kwargs)
+
     options = [
         click.option(
             "-X",
@@ -87,9 +129,10 @@ def request_options(f: F) -> F:
             "-k", "--insecure", is_flag=True, help="Do not verify the server's TLS certificate."
         ),
     ]
+    decorated: Callable[..., Any] = command
     for option in reversed(options):
-        f = option(f)
-    return f
+        decorated = option(decorated)
+    return decorated
 
 
 def json_option(f: F) -> F:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
-from lstream_cli.cli._options import json_option, request_options, spec_from_options
+from lstream_cli.cli._options import RequestFlags, json_option, request_options
 from lstream_cli.units import parse_duration
 
 if TYPE_CHECKING:
@@ -175,15 +175,7 @@ def bench_command(
     fail_if: tuple[str, ...],
     csv_path: str | None,
     no_dashboard: bool,
-    method: str | None,
-    headers: tuple[str, ...],
-    data: str | None,
-    auth: str,
-    profile: str | None,
-    region: str | None,
-    service: str,
-    timeout: float | None,
-    insecure: bool,
+    request: RequestFlags,
     json_path: str | None,
 ) -> int:
     """Load-test URL: many streams at once, percentiles you can trust.
@@ -237,9 +229,7 @@ def bench_command(
         check_writable(csv_path, "--csv")
     if csv_path == "-" and json_path == "-":
         raise UsageError("--json - and --csv - cannot both go to stdout")
-    spec = spec_from_options(
-        url, method, headers, data, auth, profile, region, service, timeout, insecure
-    )
+    spec = request.to_spec(url)
 
     if spec.method == "HEAD":
         raise UsageError("-X HEAD is not supported by bench (a HEAD answer has no body to measure)")

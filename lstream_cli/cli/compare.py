@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
-from lstream_cli.cli._options import check_url, json_option, request_options, spec_from_options
+from lstream_cli.cli._options import RequestFlags, check_url, json_option, request_options
 
 __all__ = ["compare_command", "parse_sizes"]
 
@@ -159,15 +159,7 @@ def compare_command(
     repeat: int,
     no_warmup: bool,
     time_scale: float | None,
-    method: str | None,
-    headers: tuple[str, ...],
-    data: str | None,
-    auth: str,
-    profile: str | None,
-    region: str | None,
-    service: str,
-    timeout: float | None,
-    insecure: bool,
+    request: RequestFlags,
     json_path: str | None,
 ) -> int:
     """Sweep response sizes over the streaming function URL, the buffered one,
@@ -207,18 +199,7 @@ def compare_command(
         raise UsageError("--time-scale must be a positive number")
     if json_path is not None and json_path != "-":
         check_writable(json_path)
-    base = spec_from_options(
-        "http://127.0.0.1/",
-        method,
-        headers,
-        data,
-        "none" if use_emulator else auth,
-        profile,
-        region,
-        service,
-        timeout,
-        insecure,
-    )
+    base = request.to_spec("http://127.0.0.1/", auth="none" if use_emulator else None)
     for url in urls.values():
         check_url(url)
 

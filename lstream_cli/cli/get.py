@@ -9,7 +9,7 @@ import click
 import httpx
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, exit_status_for_error
-from lstream_cli.cli._options import json_option, request_options, spec_from_options
+from lstream_cli.cli._options import RequestFlags, json_option, request_options
 
 __all__ = ["get_command"]
 
@@ -56,15 +56,7 @@ Examples:
 @json_option
 def get_command(
     url: str,
-    method: str | None,
-    headers: tuple[str, ...],
-    data: str | None,
-    auth: str,
-    profile: str | None,
-    region: str | None,
-    service: str,
-    timeout: float | None,
-    insecure: bool,
+    request: RequestFlags,
     output: str | None,
     include: bool,
     verbose: bool,
@@ -93,9 +85,7 @@ def get_command(
     from lstream_cli.signing import redact_headers, redact_url
     from lstream_cli.verdict import judge
 
-    spec = spec_from_options(
-        url, method, headers, data, auth, profile, region, service, timeout, insecure
-    )
+    spec = request.to_spec(url)
     if json_path is not None and json_path != "-":
         check_writable(json_path)
     if json_path == "-" and (output is None or output == "-"):
