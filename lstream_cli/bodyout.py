@@ -125,6 +125,8 @@ def stdout_is_terminal(fd: int) -> bool:
 def open_body_writer(output: str | None) -> BodyWriter:
     """``None`` = stdout (binary guarded on a terminal), ``-`` = stdout forced, else a file."""
     if output is None or output == "-":
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise LstreamError("cannot write the body to stdout: it is closed (use -o FILE)")
         sys.stdout.flush()
         fd = sys.stdout.fileno()
         terminal = stdout_is_terminal(fd)

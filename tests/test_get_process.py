@@ -92,3 +92,50 @@ def test_missing_argument_is_usage_error() -> None:
     assert proc.returncode == ExitStatus.USAGE
     assert b"Traceback" not in proc.stderr
     assert b"Missing argument" in proc.stderr
+
+
+def test_ctrl_c_works_when_the_shell_started_lstream_ignoring_sigint(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """``lstream get URL &`` from a script inherits SIGINT ignored: kill -INT must still stop it."""
+    out = tmp_path / "partial.bin"
+    url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
+    proc = subprocess.Popen(
+        [*LSTREAM, "get", url, "--auth", "none", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 2000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert b"Traceback" not in err
+    assert out.stat().st_size < 100 * 1000  # stopped, not run to the end
+
+
+def _sh(command: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        command, shell=True, capture_output=True, timeout=60, executable="/bin/bash"
+    )
+
+
+def test_closed_stdout_is_an_error_not_a_traceback(server: ScriptedServer) -> None:
+    url = f"{server.base}/chunked?n=2"
+    proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none >&-")
+    assert proc.returncode == ExitStatus.ERROR
+    assert b"Traceback" not in proc.stderr
+    assert b"stdout" in proc.stderr and b"closed" in proc.stderr
+    proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none -o /dev/null --json - >&-")
+    assert proc.returncode == ExitStatus.ERROR
+    assert b"Traceback" not in proc.stderr
+
+
+def test_closed_stderr_still_writes_the_body(server: ScriptedServer, tmp_path: Path) -> None:
+    out = tmp_path / "body.txt"
+    url = f"{server.base}/chunked?n=2&size=10"
+    proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none -o '{out}' 2>&-")
+    assert proc.returncode == ExitStatus.SUCCESS
+    assert out.read_bytes() == b"a" * 10 + b"b" * 10

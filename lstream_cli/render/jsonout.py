@@ -31,6 +31,8 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
     """Write ``doc`` to ``path`` atomically ('-' = stdout)."""
     text = dumps(doc)
     if path == "-":
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise LstreamError("cannot write the result to stdout: it is closed")
         sys.stdout.write(text)
         sys.stdout.flush()
         return
