@@ -79,7 +79,7 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
     if credentials is None:
         if spec.auth == "iam":
             raise UsageError(
-                "--auth iam: no AWS credentials found; looked in " + credential_sources()
+                "--auth iam: no AWS credentials found; looked in " + credential_sources(session)
             )
         return None
     try:

@@ -305,9 +305,26 @@ def test_bad_urls(url: str, capfd: pytest.CaptureFixture[str]) -> None:
 
 
 def test_iam_without_credentials_names_where_it_looked(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
     assert get(["https://abc.lambda-url.us-east-1.on.aws/", "--auth", "iam"]) == ExitStatus.USAGE
     err = capfd.readouterr().err
-    assert "no AWS credentials" in err and "~/.aws/credentials" in err
+    assert "no AWS credentials" in err and "AWS_ACCESS_KEY_ID" in err
+    # The files it really read (set by the test environment), not the defaults.
+    assert os.environ["AWS_SHARED_CREDENTIALS_FILE"] in err
+    assert os.environ["AWS_CONFIG_FILE"] in err
+
+
+def test_iam_without_credentials_names_the_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile empty-one]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    args = ["https://abc.lambda-url.us-east-1.on.aws/", "--auth", "iam", "--profile", "empty-one"]
+    assert get(args) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "'empty-one'" in err and str(config) in err and "Traceback" not in err
 
 
 def test_signed_request_without_region_is_a_usage_error(
