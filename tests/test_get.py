@@ -147,6 +147,35 @@ def test_403_hints_permissions_and_clock_skew(
     assert "clock" in err
 
 
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        (None, "no usable Date header"),
+        ("not a date", "no usable Date header"),
+        ("now", "clock skew ruled out"),
+    ],
+)
+def test_403_hint_always_addresses_clock_skew(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+    date: str | None,
+    expected: str,
+) -> None:
+    import email.utils
+    from urllib.parse import quote
+
+    url = f"{server.base}/status?code=403"
+    if date is not None:
+        value = email.utils.formatdate(usegmt=True) if date == "now" else date
+        url += "&date=" + quote(value)
+    assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    err = " ".join(capfd.readouterr().err.split())
+    assert "lambda:InvokeFunctionUrl" in err
+    assert expected in err
+    assert "fix the clock" not in err
+
+
 def test_403_unsigned_hint(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:
     assert get([f"{server.base}/status?code=403", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
     assert "AWS_IAM needs SigV4" in capfd.readouterr().err

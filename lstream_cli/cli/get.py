@@ -185,16 +185,27 @@ def _hints(record: object, signed: bool, auth: str) -> list[str]:
         "403 on a signed request: the caller needs both lambda:InvokeFunctionUrl and "
         "lambda:InvokeFunction on the function (check the region and --service too)"
     )
+    # Clock skew is always addressed: ruled in, ruled out, or left to check.
     date = dict((k.lower(), v) for k, v in record.response_headers).get("date")
+    skew: float | None = None
     if date:
         try:
-            server = email.utils.parsedate_to_datetime(date).timestamp()
-            skew = time.time() - server
-            if abs(skew) > 240:
-                hints.append(
-                    f"the local clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
-                    "the server's Date header: SigV4 allows 5 minutes; fix the clock"
-                )
+            skew = time.time() - email.utils.parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError):
-            pass
+            skew = None
+    if skew is None:
+        hints.append(
+            "clock skew: no usable Date header to compare with; SigV4 allows 5 minutes, "
+            "so check that the local clock is right"
+        )
+    elif abs(skew) > 240:
+        hints.append(
+            f"the local clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
+            "the server's Date header: SigV4 allows 5 minutes; fix the clock"
+        )
+    else:
+        hints.append(
+            f"clock skew ruled out: the local clock is within {abs(skew):.0f} s of the "
+            "server's Date header (SigV4 allows 5 minutes)"
+        )
     return hints
