@@ -717,3 +717,15 @@ def test_result_file_has_normal_permissions_and_no_leftovers(
     os.umask(umask)
     assert res.stat().st_mode & 0o777 == 0o666 & ~umask
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "_aws") == ["r.json"]
+
+
+def test_json_path_that_cannot_be_created_is_refused_before_sending(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """/proc takes no new files, even for root (whom os.access always says yes to)."""
+    # Port 9 refuses: had the request been sent, the exit would be 5, not 2.
+    args = ["http://127.0.0.1:9/", "--auth", "none", "-o", "/dev/null", "--json", "/proc/r.json"]
+    assert get(args) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "--json /proc/r.json" in err and "Traceback" not in err
+    assert "refused" not in err

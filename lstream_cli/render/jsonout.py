@@ -84,3 +84,14 @@ def check_writable(path: str, flag: str = "--json") -> None:
         raise UsageError(f"{flag} {path}: no such directory {directory}")
     if not os.access(directory, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory is not writable")
+    # os.access says yes to root everywhere and knows nothing of read-only
+    # mounts or /proc and /sys: create (and remove) a real file to be sure.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {path}: cannot create a file in {directory}: {exc.strerror or exc}"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
