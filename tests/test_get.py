@@ -273,9 +273,16 @@ def test_body_to_stdout_and_include_headers(
 ) -> None:
     assert get([f"{server.base}/chunked?n=2&size=3", "--auth", "none", "-i", "-s"]) == 0
     out = capfd.readouterr().out
-    assert out.startswith("HTTP/1.1 200")
+    assert out.startswith("HTTP/1.1 200 X\r\n")  # the server's reason phrase, as curl -i
     assert out.endswith("aaabbb")
     assert "transfer-encoding: chunked" in out
+
+
+def test_verbose_shows_the_status_line_with_its_reason(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([f"{server.base}/status?code=500", "--auth", "none", "-v", "-o", "/dev/null"]) == 3
+    assert "< HTTP/1.1 500 X\n" in capfd.readouterr().err
 
 
 def test_post_body_from_file_and_stdin(

@@ -97,17 +97,20 @@ def get_command(
     show_progress = out.is_terminal and not silent and not writer.terminal
     progress = ProgressLine(out.console) if show_progress else None
 
-    def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
+    def on_head(
+        sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...], reason: str
+    ) -> None:
+        status_line = f"HTTP/1.1 {status} {reason}".rstrip()  # as curl -i shows it
         writer.responded()  # -o FILE is emptied only once a response arrives
         if verbose:
             if progress is not None:
                 progress.stop()  # printed above the line, which comes back with the body
             path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
             req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
-            resp = format_head("<", f"HTTP/1.1 {status}", redact_headers(resp_headers))
+            resp = format_head("<", status_line, redact_headers(resp_headers))
             print_exchange(out.console, req, resp)
         if include:
-            lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in resp_headers]
+            lines = [status_line] + [f"{k}: {v}" for k, v in resp_headers]
             writer.head(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     interrupted = False

@@ -105,7 +105,7 @@ def fetch(
     signer: Signer | None = None,
     sink: Callable[[bytes], object] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...]], None] | None = None,
+    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None] | None = None,
     client: httpx.Client | None = None,
 ) -> RequestRecord:
     """Send ``spec``, stream the body into ``sink``, return the measured record.
@@ -150,7 +150,7 @@ def _exchange(
     marks: dict[str, int],
     sink: Callable[[bytes], object] | None,
     on_progress: Callable[[Progress], None] | None,
-    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...]], None] | None,
+    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None] | None,
     sent: SentRequest,
 ) -> RequestRecord:
     t_start = meter.t_start_ns
@@ -171,7 +171,7 @@ def _exchange(
         )
         meter.headers(head_at, response.status_code, resp_headers)
         if on_head is not None:
-            on_head(sent, response.status_code, resp_headers)
+            on_head(sent, response.status_code, resp_headers, response.reason_phrase)
         next_progress = t_start + _PROGRESS_EVERY_NS
         perf = time.perf_counter_ns
         try:
