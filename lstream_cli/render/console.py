@@ -37,7 +37,33 @@ class Output:
         self.console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def _width() -> int | None:
+    """The console width: ``COLUMNS`` when it is a positive number, else a sane one.
+
+    rich would take ``COLUMNS=0`` at its word and print nothing at all (not
+    even the error line), and a non-number used to crash; neither may hide
+    output.
+    """
+    raw = os.environ.get("COLUMNS", "").strip()
+    valid = raw.isdigit() and int(raw) > 0
+    if sys.stderr.isatty():
+        if valid or not raw:
+            return None  # rich reads COLUMNS or asks the terminal
+        try:
+            return os.get_terminal_size(sys.stderr.fileno()).columns or 80
+        except OSError:
+            return 80
+    return int(raw) if valid else 100
+
+
 def make_output(quiet: bool = False) -> Output:
-    width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", "100") or 100)
-    console = Console(stderr=True, width=width, soft_wrap=False)
+    # NO_COLOR (no-color.org): rich drops colours but keeps bold; drop every
+    # style so the output carries no ANSI attributes at all.
+    plain = bool(os.environ.get("NO_COLOR"))
+    console = Console(
+        stderr=True,
+        width=_width(),
+        soft_wrap=False,
+        color_system=None if plain else "auto",
+    )
     return Output(console, quiet=quiet)
