@@ -333,7 +333,17 @@ def test_usage_errors(
     assert len(server.requests) == before  # nothing was sent
 
 
-@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/x", "http://", "://nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "ftp://example.com/x",
+        "http://",
+        "://nohost",
+        "http://127.0.0.1:99999/",
+        "http://127.0.0.1:0/",
+    ],
+)
 def test_bad_urls(url: str, capfd: pytest.CaptureFixture[str]) -> None:
     assert get([url]) == ExitStatus.USAGE
     err = capfd.readouterr().err

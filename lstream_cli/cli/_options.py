@@ -157,6 +157,8 @@ def check_url(url: str) -> str:
         raise UsageError(f"invalid URL {url!r}: the scheme must be http or https")
     if not parsed.host:
         raise UsageError(f"invalid URL {url!r}: no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise UsageError(f"invalid URL {url!r}: the port must be 1 to 65535")
     return url
 
 
