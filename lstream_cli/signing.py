@@ -222,8 +222,10 @@ class Signer:
         base = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
         sign_headers: dict[str, str] = {}
         for name, value in items:
-            if name.lower() in ("host", "content-length", "user-agent", "expect"):
+            if name.lower() in ("content-length", "user-agent", "expect"):
                 continue  # hop/transport headers the client may rewrite
+            # A -H Host goes on the wire as given, so it is the host signed;
+            # without one, botocore signs the URL's host (as httpx sends it).
             sign_headers[name] = value
         if method in _BODY_METHODS or body:
             sign_headers["x-amz-content-sha256"] = body_sha256

@@ -746,3 +746,49 @@ def test_json_path_that_cannot_be_created_is_refused_before_sending(
     err = capfd.readouterr().err
     assert "--json /proc/r.json" in err and "Traceback" not in err
     assert "refused" not in err
+
+
+def test_host_given_with_h_is_the_host_signed(
+    server: ScriptedServer, aws_creds: dict[str, str]
+) -> None:
+    """-H Host goes on the wire as given, so the signature must cover that host."""
+    import hashlib
+
+    from lstream_cli.emulator.sigv4 import verify_request
+
+    host = "abc123.lambda-url.us-east-1.on.aws"
+    args = [f"{server.base}/echo", "--auth", "iam", "-H", f"Host: {host}", "-o", "/dev/null"]
+    assert get([*args, "-s"]) == 0
+    req = server.requests[-1]
+    assert [v for k, v in req.headers if k.lower() == "host"] == [host]
+    creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
+    result = verify_request(
+        req.method,
+        req.target,
+        req.headers,
+        hashlib.sha256(req.body).hexdigest(),
+        lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
+    )
+    assert result.ok, result.reason
+
+
+def test_own_authorization_header_is_not_doubled_by_auto_signing(
+    server: ScriptedServer, aws_creds: dict[str, str]
+) -> None:
+    args = [f"{server.base}/echo", "-H", "Authorization: Bearer tok", "-o", "/dev/null", "-s"]
+    assert get(args) == 0
+    sent = [v for k, v in server.requests[-1].headers if k.lower() == "authorization"]
+    assert sent == ["Bearer tok"]
+
+
+@pytest.mark.parametrize("header", ["Authorization: Bearer tok", "X-Amz-Date: 20200101T000000Z"])
+def test_header_the_signature_sets_conflicts_with_signing(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    header: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    before = len(server.requests)
+    assert get([f"{server.base}/echo", "--auth", "iam", "-H", header]) == ExitStatus.USAGE
+    assert "SigV4 signing sets this header" in capfd.readouterr().err
+    assert len(server.requests) == before  # nothing sent
