@@ -792,3 +792,21 @@ def test_header_the_signature_sets_conflicts_with_signing(
     assert get([f"{server.base}/echo", "--auth", "iam", "-H", header]) == ExitStatus.USAGE
     assert "SigV4 signing sets this header" in capfd.readouterr().err
     assert len(server.requests) == before  # nothing sent
+
+
+def test_verbose_keeps_each_header_on_one_line(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Like curl -v: a long header (the SigV4 Authorization) is one greppable line."""
+    monkeypatch.setenv("COLUMNS", "60")
+    long_value = "v" * 150
+    args = [f"{server.base}/echo", "--auth", "iam", "-v", "-H", f"X-Long: {long_value}"]
+    assert get([*args, "-o", "/dev/null", "-s"]) == 0
+    lines = capfd.readouterr().err.splitlines()
+    assert f"> X-Long: {long_value}" in lines
+    auth = [line for line in lines if line.startswith("> Authorization: ")]
+    assert len(auth) == 1
+    assert "SignedHeaders=" in auth[0] and "Signature=<redacted>" in auth[0]

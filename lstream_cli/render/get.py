@@ -99,10 +99,9 @@ def format_head(prefix: str, first_line: str, headers: Sequence[tuple[str, str]]
 
 
 def print_exchange(console: Console, request_block: str, response_block: str) -> None:
-    console.print(Text(request_block), highlight=False)
-    console.print(Text(">"), highlight=False)
-    console.print(Text(response_block), highlight=False)
-    console.print(Text("<"), highlight=False)
+    """curl -v style blocks; soft_wrap keeps each header on one line however long (grep)."""
+    for block in (request_block, ">", response_block, "<"):
+        console.print(Text(block), highlight=False, soft_wrap=True)
 
 
 def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:
