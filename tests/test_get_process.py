@@ -139,3 +139,24 @@ def test_closed_stderr_still_writes_the_body(server: ScriptedServer, tmp_path: P
     proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none -o '{out}' 2>&-")
     assert proc.returncode == ExitStatus.SUCCESS
     assert out.read_bytes() == b"a" * 10 + b"b" * 10
+
+
+def test_stderr_reader_gone_keeps_the_exit_status_and_result(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """``lstream get URL 2>&1 | head -1``: the summary's reader leaves; the work goes on."""
+    res = tmp_path / "r.json"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # EPIPE on the first write to stderr
+    try:
+        for url, code in ((f"{server.base}/status?code=500", 3), (f"{server.base}/nope", 2)):
+            args = [url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]
+            if code == 2:
+                args.append("--bogus-flag")
+            proc = subprocess.run(
+                [*LSTREAM, "get", *args], stderr=write_end, stdout=subprocess.PIPE, timeout=60
+            )
+            assert proc.returncode == code
+        assert json.loads(res.read_text())["status"] == 500
+    finally:
+        os.close(write_end)

@@ -81,8 +81,11 @@ def cli() -> None:
 
 
 def _fail(message: str, status: ExitStatus) -> int:
-    sys.stderr.write(f"lstream: error: {message}\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"lstream: error: {message}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # nobody reads stderr any more; the exit status still tells
     return int(status)
 
 

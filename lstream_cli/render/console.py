@@ -37,6 +37,24 @@ class Output:
         self.console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
+class _Console(Console):
+    """A console that outlives the reader of stderr (``2>&1 | head -1``).
+
+    rich's own answer to EPIPE is ``SystemExit(1)``: the result file would
+    not be written and the exit status would lie. Here the console goes
+    quiet, stderr is pointed at /dev/null, and the command carries on.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
 def _width() -> int | None:
     """The console width: ``COLUMNS`` when it is a positive number, else a sane one.
 
@@ -60,7 +78,7 @@ def make_output(quiet: bool = False) -> Output:
     # NO_COLOR (no-color.org): rich drops colours but keeps bold; drop every
     # style so the output carries no ANSI attributes at all.
     plain = bool(os.environ.get("NO_COLOR"))
-    console = Console(
+    console = _Console(
         stderr=True,
         width=_width(),
         soft_wrap=False,
