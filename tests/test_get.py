@@ -810,3 +810,20 @@ def test_verbose_keeps_each_header_on_one_line(
     auth = [line for line in lines if line.startswith("> Authorization: ")]
     assert len(auth) == 1
     assert "SignedHeaders=" in auth[0] and "Signature=<redacted>" in auth[0]
+
+
+def test_binary_check_looks_past_a_small_first_chunk(tmp_path: Path) -> None:
+    """The first 4 KiB of the body are checked however the server splits them."""
+    import os
+
+    from lstream_cli.bodyout import BinaryToTerminal, BodyWriter
+
+    with (tmp_path / "tty-stand-in").open("wb") as fh:
+        writer = BodyWriter(fh.fileno(), "stdout", guard_binary=True, terminal=True)
+        writer(b"hello ")  # text first ...
+        with pytest.raises(BinaryToTerminal):
+            writer(b"\x00\x01\x02 binary")  # ... then a NUL within the window
+        late = BodyWriter(fh.fileno(), "stdout", guard_binary=True, terminal=True)
+        late(b"t" * 4096)
+        late(b"\x00 past the window")  # like curl: only the start is judged
+    assert os.path.getsize(tmp_path / "tty-stand-in") == 6 + 4096 + 17
