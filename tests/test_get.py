@@ -261,6 +261,15 @@ def test_tls_verification_failure(
     assert "TLS" in err and "certificate" in err.lower() and "Traceback" not in err
 
 
+def test_ca_from_ssl_cert_file_is_trusted(
+    tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A private CA given the OpenSSL way (as curl and bench accept it) verifies."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_server[1]))
+    assert get([tls_server[0] + "/", "--auth", "none", "-s"]) == 0
+    assert capfd.readouterr().out == "secure hello"
+
+
 def test_insecure_skips_verification(
     tls_server: tuple[str, Path], capfd: pytest.CaptureFixture[str]
 ) -> None:

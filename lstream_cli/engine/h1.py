@@ -170,7 +170,11 @@ def _ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
     if verify:
         import certifi
 
-        ctx = ssl.create_default_context(cafile=certifi.where())
+        # The system's trust store (which honours SSL_CERT_FILE / SSL_CERT_DIR,
+        # as curl and the load engine do), plus certifi's bundle for systems
+        # that have none.
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cafile=certifi.where())
     else:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
