@@ -101,5 +101,8 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
     try:
         region = resolve_region(spec.url, spec.region, session)
     except RegionError as exc:
-        raise UsageError(str(exc)) from None
+        why = str(exc)
+        if spec.auth == "auto":  # credentials were found, so auto wants to sign
+            why += "; or --auth none to send it unsigned"
+        raise UsageError(why) from None
     return Signer(credentials, region, spec.service)

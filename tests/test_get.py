@@ -390,6 +390,16 @@ def test_signed_request_without_region_is_a_usage_error(
     assert "--region" in capfd.readouterr().err
 
 
+def test_auto_signing_without_region_points_at_auth_none(
+    aws_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Credentials found, no region, a non-AWS URL: the way out names --auth none too."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert get(["http://127.0.0.1:9/"]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "--region" in err and "--auth none" in err
+
+
 def test_unknown_profile_is_a_usage_error(capfd: pytest.CaptureFixture[str]) -> None:
     assert get(["http://127.0.0.1:9/", "--profile", "nope-profile"]) == ExitStatus.USAGE
     assert "nope-profile" in capfd.readouterr().err
