@@ -846,3 +846,16 @@ def test_binary_check_looks_past_a_small_first_chunk(tmp_path: Path) -> None:
         late(b"t" * 4096)
         late(b"\x00 past the window")  # like curl: only the start is judged
     assert os.path.getsize(tmp_path / "tty-stand-in") == 6 + 4096 + 17
+
+
+def test_verbose_shows_the_request_even_when_no_response_comes(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """-v on a function that never answers still shows what was sent (redacted)."""
+    args = [f"{server.base}/hang", "--auth", "iam", "-v", "--timeout", "0.5", "-o", "/dev/null"]
+    assert get(args) == ExitStatus.NETWORK
+    err = capfd.readouterr().err
+    assert "> GET /hang HTTP/1.1" in err
+    assert "Signature=<redacted>" in err
+    assert aws_creds["AWS_SESSION_TOKEN"] not in err
+    assert err.index("> GET /hang") < err.index("timed out")

@@ -78,7 +78,7 @@ def get_command(
         format_head,
         format_summary,
         get_json,
-        print_exchange,
+        print_head,
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
     from lstream_cli.request import prepare_auth
@@ -105,16 +105,22 @@ def get_command(
         if verbose:
             if progress is not None:
                 progress.stop()  # printed above the line, which comes back with the body
-            path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
-            req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
             resp = format_head("<", status_line, redact_headers(resp_headers))
-            print_exchange(out.console, req, resp)
+            print_head(out.console, resp, "<")
         if include:
             lines = [status_line] + [f"{k}: {v}" for k, v in resp_headers]
             writer.head(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
+    def on_request(sent: SentRequest) -> None:
+        # Before the clock starts: shown even when no response ever comes.
+        path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
+        req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
+        print_head(out.console, req, ">")
+        if progress is not None:
+            progress.start()  # below the request, not interleaved with it
+
     interrupted = False
-    if progress is not None:
+    if progress is not None and not verbose:
         progress.start()  # elapsed time runs from the start, not from the first byte
     try:
         record = fetch(
@@ -123,6 +129,7 @@ def get_command(
             sink=writer,
             on_progress=progress.update if progress is not None else None,
             on_head=on_head,
+            on_request=on_request if verbose else None,
         )
     except Interrupted as stop:
         # Ctrl-C: what was measured is still summarised and written (exit 130).

@@ -107,8 +107,12 @@ def fetch(
     on_progress: Callable[[Progress], None] | None = None,
     on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None] | None = None,
     client: httpx.Client | None = None,
+    on_request: Callable[[SentRequest], None] | None = None,
 ) -> RequestRecord:
     """Send ``spec``, stream the body into ``sink``, return the measured record.
+
+    ``on_request`` sees the request about to be sent, before the clock
+    starts (``-v`` prints it even when no response ever comes).
 
     Network failures become a record with an error class; exceptions that
     are not about the request (a failing sink) propagate after the bytes
@@ -134,6 +138,8 @@ def fetch(
         str(url),
         tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
     )
+    if on_request is not None:
+        on_request(sent)
     t_start = time.perf_counter_ns()
     meter = BodyMeter(t_start)
     try:

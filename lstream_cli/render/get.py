@@ -27,7 +27,7 @@ __all__ = [
     "format_summary",
     "get_json",
     "headers_json",
-    "print_exchange",
+    "print_head",
 ]
 
 
@@ -98,10 +98,13 @@ def format_head(prefix: str, first_line: str, headers: Sequence[tuple[str, str]]
     return "\n".join(lines)
 
 
-def print_exchange(console: Console, request_block: str, response_block: str) -> None:
-    """curl -v style blocks; soft_wrap keeps each header on one line however long (grep)."""
-    for block in (request_block, ">", response_block, "<"):
-        console.print(Text(block), highlight=False, soft_wrap=True)
+def print_head(console: Console, block: str, marker: str) -> None:
+    """One curl -v style block and its closing marker line (``>`` or ``<``).
+
+    soft_wrap keeps each header on one line however long (for grep).
+    """
+    for text in (block, marker):
+        console.print(Text(text), highlight=False, soft_wrap=True)
 
 
 def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:
