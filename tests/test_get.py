@@ -11,7 +11,7 @@ import pytest
 
 from lstream_cli._exitcodes import ExitStatus
 from lstream_cli.cli import run
-from tests.scripted_server import ScriptedServer, scripted_server
+from tests.scripted_server import RawRequest, ScriptedServer, scripted_server
 
 
 @pytest.fixture(scope="module")
@@ -486,6 +486,23 @@ def test_json_matches_schema(server: ScriptedServer, tmp_path: Path, path: str) 
     jsonschema.validate(load(res), schema)
 
 
+def _assert_signature_verifies(req: RawRequest, aws_creds: dict[str, str]) -> None:
+    """The raw request verifies under the emulator's own SigV4 implementation."""
+    import hashlib
+
+    from lstream_cli.emulator.sigv4 import verify_request
+
+    creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
+    result = verify_request(
+        req.method,
+        req.target,
+        req.headers,
+        hashlib.sha256(req.body).hexdigest(),
+        lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
+    )
+    assert result.ok, result.reason
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -509,14 +526,7 @@ def test_signature_verifies_independently(
     assert get(args) == 0
     req = server.requests[-1]
     creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
-    result = verify_request(
-        req.method,
-        req.target,
-        req.headers,
-        hashlib.sha256(req.body).hexdigest(),
-        lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
-    )
-    assert result.ok, result.reason
+    _assert_signature_verifies(req, aws_creds)
     tampered = verify_request(
         req.method,
         req.target + ("&x=1" if "?" in req.target else "?x=1"),
@@ -771,24 +781,12 @@ def test_host_given_with_h_is_the_host_signed(
     server: ScriptedServer, aws_creds: dict[str, str]
 ) -> None:
     """-H Host goes on the wire as given, so the signature must cover that host."""
-    import hashlib
-
-    from lstream_cli.emulator.sigv4 import verify_request
-
     host = "abc123.lambda-url.us-east-1.on.aws"
     args = [f"{server.base}/echo", "--auth", "iam", "-H", f"Host: {host}", "-o", "/dev/null"]
     assert get([*args, "-s"]) == 0
     req = server.requests[-1]
     assert [v for k, v in req.headers if k.lower() == "host"] == [host]
-    creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
-    result = verify_request(
-        req.method,
-        req.target,
-        req.headers,
-        hashlib.sha256(req.body).hexdigest(),
-        lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
-    )
-    assert result.ok, result.reason
+    _assert_signature_verifies(req, aws_creds)
 
 
 def test_own_authorization_header_is_not_doubled_by_auto_signing(

@@ -53,6 +53,12 @@ def test_broken_pipe_exit_status(server: ScriptedServer) -> None:
     assert proc.stderr == b""
 
 
+def _wait_for_size(path: Path, size: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < size):
+        time.sleep(0.05)
+
+
 def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path) -> None:
     out, res = tmp_path / "partial.bin", tmp_path / "r.json"
     url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
@@ -61,9 +67,7 @@ def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 3000):
-        time.sleep(0.05)
+    _wait_for_size(out, 3000)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == ExitStatus.INTERRUPTED
@@ -106,9 +110,7 @@ def test_ctrl_c_works_when_the_shell_started_lstream_ignoring_sigint(
         stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 2000):
-        time.sleep(0.05)
+    _wait_for_size(out, 2000)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == ExitStatus.INTERRUPTED
