@@ -2,24 +2,40 @@
 
 Human output goes to stderr so stdout stays free for bodies and ``--json -``.
 rich honours ``NO_COLOR`` and plain output when stderr is not a terminal.
+The console (and rich with it) is created on first use: ``get -s`` that
+succeeds never prints, so it never pays for importing rich.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["Output", "make_output"]
 
 
 class Output:
-    """Owns the stderr console; ``quiet`` silences everything but errors."""
+    """Owns the stderr console; ``quiet`` silences everything but errors.
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
-        self.console = console
+    ``console=None`` means the stderr console, created when first used.
+    """
+
+    def __init__(
+        self, console: Console | None = None, quiet: bool = False, width: int | None = None
+    ) -> None:
+        self._console = console
+        self._width = width
         self.quiet = quiet
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            self._console = _stderr_console(self._width)
+        return self._console
 
     @property
     def is_terminal(self) -> bool:
@@ -37,22 +53,33 @@ class Output:
         self.console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
-class _Console(Console):
-    """A console that outlives the reader of stderr (``2>&1 | head -1``).
+def _stderr_console(width: int | None) -> Console:
+    """The stderr console: NO_COLOR means no ANSI attributes at all, EPIPE is survived."""
+    from rich.console import Console
 
-    rich's own answer to EPIPE is ``SystemExit(1)``: the result file would
-    not be written and the exit status would lie. Here the console goes
-    quiet, stderr is pointed at /dev/null, and the command carries on.
-    """
+    class _Console(Console):
+        """A console that outlives the reader of stderr (``2>&1 | head -1``).
 
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.file.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        rich's own answer to EPIPE is ``SystemExit(1)``: the result file would
+        not be written and the exit status would lie. Here the console goes
+        quiet, stderr is pointed at /dev/null, and the command carries on.
+        """
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.file.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+
+    # NO_COLOR (no-color.org): rich drops colours but keeps bold; drop every
+    # style so the output carries no ANSI attributes at all.
+    plain = bool(os.environ.get("NO_COLOR"))
+    return _Console(
+        stderr=True, width=width, soft_wrap=False, color_system=None if plain else "auto"
+    )
 
 
 def _width() -> int | None:
@@ -75,13 +102,4 @@ def _width() -> int | None:
 
 
 def make_output(quiet: bool = False) -> Output:
-    # NO_COLOR (no-color.org): rich drops colours but keeps bold; drop every
-    # style so the output carries no ANSI attributes at all.
-    plain = bool(os.environ.get("NO_COLOR"))
-    console = _Console(
-        stderr=True,
-        width=_width(),
-        soft_wrap=False,
-        color_system=None if plain else "auto",
-    )
-    return Output(console, quiet=quiet)
+    return Output(quiet=quiet, width=_width())
