@@ -857,3 +857,20 @@ def test_verbose_shows_the_request_even_when_no_response_comes(
     assert "Signature=<redacted>" in err
     assert aws_creds["AWS_SESSION_TOKEN"] not in err
     assert err.index("> GET /hang") < err.index("timed out")
+
+
+@pytest.mark.parametrize("route", ["/te-and-length", "/bare-lf"])
+def test_responses_curl_reads_are_read(
+    server: ScriptedServer, route: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([server.base + route, "--auth", "none", "-s"]) == 0
+    assert capfd.readouterr().out == "hello"
+
+
+def test_include_shows_the_status_line_as_received(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([f"{server.base}/http10", "--auth", "none", "-i", "-s"]) == 0
+    assert capfd.readouterr().out == (
+        "HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold style"
+    )

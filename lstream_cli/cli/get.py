@@ -98,9 +98,11 @@ def get_command(
     progress = ProgressLine(out.console) if show_progress else None
 
     def on_head(
-        sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...], reason: str
+        sent: SentRequest,
+        status: int,
+        resp_headers: tuple[tuple[str, str], ...],
+        status_line: str,  # as received, e.g. "HTTP/1.1 200 OK" (as curl -i shows it)
     ) -> None:
-        status_line = f"HTTP/1.1 {status} {reason}".rstrip()  # as curl -i shows it
         writer.responded()  # -o FILE is emptied only once a response arrives
         if verbose:
             if progress is not None:

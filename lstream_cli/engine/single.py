@@ -177,7 +177,8 @@ def _exchange(
         )
         meter.headers(head_at, response.status_code, resp_headers)
         if on_head is not None:
-            on_head(sent, response.status_code, resp_headers, response.reason_phrase)
+            status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
+            on_head(sent, response.status_code, resp_headers, status_line.rstrip())
         next_progress = t_start + _PROGRESS_EVERY_NS
         perf = time.perf_counter_ns
         try:
