@@ -162,3 +162,10 @@ def test_stderr_reader_gone_keeps_the_exit_status_and_result(
         assert json.loads(res.read_text())["status"] == 500
     finally:
         os.close(write_end)
+
+
+def test_data_from_a_closed_stdin_is_a_usage_error(server: ScriptedServer) -> None:
+    proc = _sh(f"{' '.join(LSTREAM)} get '{server.base}/echo' --auth none -d @- <&-")
+    assert proc.returncode == ExitStatus.USAGE
+    assert b"Traceback" not in proc.stderr
+    assert b"-d @-" in proc.stderr and b"closed" in proc.stderr

@@ -169,7 +169,12 @@ def read_data(data: str | None) -> bytes | None:
     if data.startswith("@"):
         name = data[1:]
         if name == "-":
-            return sys.stdin.buffer.read()
+            if sys.stdin is None:  # started with stdin closed (<&-)
+                raise UsageError("cannot read -d @-: stdin is closed")
+            try:
+                return sys.stdin.buffer.read()
+            except OSError as exc:
+                raise UsageError(f"cannot read -d @-: {exc.strerror or exc}") from None
         try:
             return Path(name).read_bytes()
         except OSError as exc:
