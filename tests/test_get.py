@@ -874,3 +874,16 @@ def test_include_shows_the_status_line_as_received(
     assert capfd.readouterr().out == (
         "HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold style"
     )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--region", "us east"], ["--region", ""], ["--service", ""], ["--service", "La mbda"]],
+)
+def test_bad_signing_scope_is_a_usage_error(
+    flags: list[str], aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A region or service no signature could be valid for is refused before sending."""
+    assert get(["http://127.0.0.1:9/", *flags]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert f"invalid {flags[0]}" in err and "Traceback" not in err

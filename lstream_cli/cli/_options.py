@@ -33,6 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # An HTTP method is a token (RFC 9110 §5.6.2): no spaces, ASCII only.
 _METHOD_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# SigV4 scope parts: regions (us-east-1, us-gov-west-1) and services (lambda, execute-api).
+_SCOPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _MAX_TIMEOUT_S = 1_000_000.0  # ~11 days; NaN, infinity and beyond are refused
 
 
@@ -199,6 +201,10 @@ def spec_from_options(
         raise UsageError(
             f"--timeout must be 0 (never) or a number of seconds up to {_MAX_TIMEOUT_S:,.0f}"
         )
+    if region is not None and not _SCOPE_RE.fullmatch(region):
+        raise UsageError(f"invalid --region {region!r}: expected a name such as us-east-1")
+    if not _SCOPE_RE.fullmatch(service):
+        raise UsageError(f"invalid --service {service!r}: expected a name such as lambda")
     if method is not None and not _METHOD_RE.fullmatch(method):
         raise UsageError(f"invalid method {method!r}: expected a name such as GET or POST")
     body = read_data(data)
