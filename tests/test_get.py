@@ -887,3 +887,12 @@ def test_bad_signing_scope_is_a_usage_error(
     assert get(["http://127.0.0.1:9/", *flags]) == ExitStatus.USAGE
     err = capfd.readouterr().err
     assert f"invalid {flags[0]}" in err and "Traceback" not in err
+
+
+def test_403_hint_with_own_authorization_does_not_blame_missing_credentials(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=403"
+    assert get([url, "-H", "Authorization: Bearer t", "-o", "/dev/null"]) == 3
+    err = " ".join(capfd.readouterr().err.split())
+    assert "own -H Authorization" in err and "no credentials were found" not in err

@@ -143,7 +143,8 @@ def get_command(
         writer.close()
 
     verdict = judge(record)
-    hints = _hints(record, signer is not None, spec.auth)
+    own_auth = any(name.lower() == "authorization" for name, _ in spec.headers)
+    hints = _hints(record, signer is not None, "own" if own_auth else spec.auth)
     if not silent and record.status is not None:
         # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints))
@@ -176,7 +177,10 @@ def _failure_line(record: object) -> str:
 
 
 def _hints(record: object, signed: bool, auth: str) -> list[str]:
-    """Actionable hints for a 403 from a function URL (permissions, clock skew)."""
+    """Actionable hints for a 403 from a function URL (permissions, clock skew).
+
+    ``auth``: the --auth mode, or "own" when the user's -H Authorization went.
+    """
     from lstream_cli.models import RequestRecord
 
     assert isinstance(record, RequestRecord)
@@ -184,11 +188,10 @@ def _hints(record: object, signed: bool, auth: str) -> list[str]:
     if record.status != 403:
         return hints
     if not signed:
-        why = (
-            "--auth none sent it unsigned (use --auth auto or iam)"
-            if auth == "none"
-            else "no credentials were found (set them up or use --auth iam to insist)"
-        )
+        why = {
+            "none": "--auth none sent it unsigned (use --auth auto or iam)",
+            "own": "your own -H Authorization went instead (drop it to let --auth auto sign)",
+        }.get(auth, "no credentials were found (set them up or use --auth iam to insist)")
         hints.append(
             f"403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; {why}"
         )
