@@ -770,7 +770,7 @@ def conclude(cells: Sequence[Cell]) -> str:
                 parts.append(f"No buffered path carried any size here: use {_names(past, 'or')}.")
         elif cap is not None and sooner:
             parts.append(f"For the first byte sooner, use {_names(streaming, 'or')}.")
-    if cells and not any(c.ok for c in cells):
+    if live and not any(c.ok for c in cells):
         parts.append("No path carried any size here.")
     for m in dead:
         first_cell = by.get((m, sizes[0]))

@@ -561,6 +561,10 @@ def test_when_no_path_carries_any_size_nothing_is_recommended() -> None:
     assert "API Gateway (buffered) failed at every size (auth 403): check that target." in (
         conclude(cells)
     )
+    # Only broken targets: that is the whole finding.
+    assert conclude(cells[2:]) == (
+        "API Gateway (buffered) failed at every size (auth 403): check that target."
+    )
 
 
 def test_a_single_path_is_named_not_called_every_path() -> None:
