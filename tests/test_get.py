@@ -550,7 +550,7 @@ def test_failure_message_is_one_line_however_long(
     lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
     assert len(lines) == 1, lines
     assert len(lines[0]) > 120  # longer than the console width (COLUMNS=120)
-    assert lines[0].startswith("error: stream truncated after 3,000 bytes")
+    assert lines[0].startswith("lstream: error: stream truncated after 3,000 bytes")
     assert lines[0].endswith("what arrived was written")
 
 
@@ -713,7 +713,7 @@ def test_silent_http_error_names_the_status(
 ) -> None:
     url = f"{server.base}/status?code=503"
     assert get([url, "--auth", "none", "-o", "/dev/null", "-s"]) == ExitStatus.HTTP_ERROR
-    assert capfd.readouterr().err == "error: the server answered HTTP 503\n"
+    assert capfd.readouterr().err == "lstream: error: the server answered HTTP 503\n"
 
 
 def test_presigned_url_secrets_stay_out_of_verbose_output_and_json(
