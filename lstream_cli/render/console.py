@@ -50,7 +50,9 @@ class Output:
         self.console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"lstream: [bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        self.console.print(
+            f"lstream: [bold red]error:[/] {message}", highlight=False, soft_wrap=True
+        )
 
 
 def _stderr_console(width: int | None) -> Console:
