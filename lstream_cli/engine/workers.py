@@ -225,6 +225,8 @@ class _ProcessControl:
 def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
+    if hasattr(signal, "pthread_sigmask"):  # blocked since the spawn: see _start_workers
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     out.put(("ready", plan.index, None))
     go.wait()
     try:
@@ -284,8 +286,7 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     finals: dict[int, dict[str, Any]] = {}
     failure: tuple[str, int] | None = None
     try:
-        for p in procs:
-            p.start()
+        _start_workers(procs)
         ready = 0
         while ready < len(procs) and failure is None:
             msg = _get(out, procs)
@@ -340,6 +341,26 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     for index in sorted(finals):
         merged.merge_state(finals[index])
     return LoadOutcome(merged, interrupted.is_set(), len(procs))
+
+
+def _start_workers(procs: list[Any]) -> None:
+    """Start the processes with SIGINT blocked, so they inherit it blocked.
+
+    A Ctrl-C reaches the whole process group; a worker still importing (before
+    ``_child_main`` ignores SIGINT) would die with a KeyboardInterrupt traceback.
+    Blocked, the signal waits in the parent until the workers are started, then
+    runs its handler there (multiprocessing's resource tracker does the same).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        for p in procs:
+            p.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _get(out: Any, procs: list[Any]) -> tuple[str, int, Any] | None:

@@ -424,3 +424,50 @@ def test_csv_and_json_cannot_both_take_stdout(
     assert _bench(server.url("/ok"), "-n", "1", "--csv", "-", "--json", "-") == 2
     assert "cannot both go to stdout" in capsys.readouterr().err
     assert server.requests == before
+
+
+def _worker_children(pid: int) -> list[int]:
+    """Worker processes of ``pid`` (spawned interpreters, not the resource tracker)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(int(child))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
+    server: TestServer, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole process group, workers still importing included."""
+    out = tmp_path / "early.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "60s",
+         "-c", "4", "--workers", "2", "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not _worker_children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert _worker_children(proc.pid), "no worker process was started"
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert proc.returncode == 130, err
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["interrupted"] is True
