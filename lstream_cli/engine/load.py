@@ -99,16 +99,23 @@ class _Worker:
     async def _slot(self, i: int) -> None:
         pacing = self.pacing
         add = self.stats.add
+        template = self.template
         while True:
+            # DESIGN §2: building and signing come before t_start. Closed loop: the
+            # start is "now", so sign first; open loop: the start is the due time
+            # (maybe far ahead), so sign when it comes.
+            request = template.bytes() if pacing.starts_now else b""
             t_start = await pacing.next_start()
             if t_start is None:
                 return
+            if not pacing.starts_now:
+                request = template.bytes()
             self.inflight += 1
-            record = await self._exchange(i, t_start)
+            record = await self._exchange(i, t_start, request)
             self.inflight -= 1
             add(record)
 
-    async def _exchange(self, i: int, t_start: int) -> RequestRecord:
+    async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
         meter = BodyMeter(t_start, keep_timeline=False)
         for _attempt in range(2):
             conn = self.conns[i]
@@ -123,7 +130,7 @@ class _Worker:
                     )
                 meter.connected(began, time.perf_counter_ns())
                 self.conns[i] = conn
-            result = await conn.request(self.template.bytes(), meter)
+            result = await conn.request(request, meter)
             if result is RETRY:
                 self.conns[i] = None
                 continue

@@ -202,3 +202,26 @@ def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
         server.url("/chunked?size=200000&chunk=10000&gap_ms=20"), requests=2, concurrency=2
     ).stats
     assert steady.ok == 2 and steady.knees == 0
+
+
+def test_closed_loop_signs_before_the_request_starts(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §2: building and signing come before t_start (a slow credential
+    refresh is the client's time, not the server's TTFB)."""
+    from lstream_cli.engine.protocol import RequestTemplate
+
+    real = RequestTemplate.bytes
+    calls = []
+
+    def slow_bytes(self: RequestTemplate) -> bytes:
+        calls.append(1)
+        time.sleep(0.25)  # e.g. botocore refreshing SSO credentials
+        return real(self)
+
+    monkeypatch.setattr(RequestTemplate, "bytes", slow_bytes)
+    s = _run(server.url("/ok"), requests=3, concurrency=1).stats
+    assert (s.requests, s.ok) == (3, 3) and len(calls) >= 3
+    # Signed inside the measured window, each request would take >= 250 ms.
+    assert s.ttfb.summary().max is not None and s.ttfb.summary().max < 250
+    assert s.total.summary().max is not None and s.total.summary().max < 250
