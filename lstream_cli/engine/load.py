@@ -174,6 +174,13 @@ class _Worker:
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
 
+    async def idle_until(self, deadline_ns: int) -> None:
+        """Wait for ``deadline_ns`` (perf_counter_ns) unless told to stop first."""
+        remaining = (deadline_ns - time.perf_counter_ns()) / 1e9
+        if remaining > 0 and not self.stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), remaining)
+
     def request_stop(self) -> None:
         if not self.stopping:
             self.stopping = True
@@ -258,6 +265,10 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         pacing = _pacing(plan, plan.requests, deadline, begin)
         if not worker.stopping:
             await worker.phase(pacing, stats, deadline)
+            if plan.rate is not None and deadline is not None:
+                # Open loop: the last arrival is due before -z ends; the run (and
+                # the rate's denominator) still spans the whole duration asked for.
+                await worker.idle_until(deadline)
         end = time.perf_counter_ns()
         stats.end_ns = end
         stats.cpu_s.append(time.process_time() - cpu0)

@@ -225,3 +225,11 @@ def test_closed_loop_signs_before_the_request_starts(
     # Signed inside the measured window, each request would take >= 250 ms.
     assert s.ttfb.summary().max is not None and s.ttfb.summary().max < 250
     assert s.total.summary().max is not None and s.total.summary().max < 250
+
+
+def test_open_loop_runs_for_the_whole_duration(server: TestServer) -> None:
+    """-r 2 -z 1.2s: arrivals at 0, 0.5 and 1.0 s; the run (and the rate's
+    denominator) is the 1.2 s asked for, not the 1.0 s until the last arrival."""
+    s = _run(server.url("/ok"), requests=None, duration_s=1.2, rate=2.0, concurrency=2).stats
+    assert (s.requests, s.ok) == (3, 3)
+    assert s.duration_s >= 1.2
