@@ -7,6 +7,7 @@ values, ``-r`` without an end, a bad ``--fail-if``, missing credentials for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -307,10 +308,10 @@ def _run(
     report["thresholds"] = evaluate(thresholds, report)
     print_report(output, report)
     if json_path is not None:
-        write_json(json_path, report)
+        _write_out(lambda: write_json(json_path, report))
     if csv_path is not None:
         rows = sorted(stats.rows or [], key=lambda r: (r[0] is None, r[0] or 0.0))
-        write_csv(csv_path, CSV_COLUMNS, rows)
+        _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
     status = exit_status(report, outcome.interrupted)
     if status is ExitStatus.INTERRUPTED:
         output.warn("interrupted: the report above is partial")
@@ -320,3 +321,17 @@ def _run(
             f"({report['aborted_in_flight']} still in flight): raise -z or lower --timeout"
         )
     return int(status)
+
+
+def _write_out(write: Callable[[], None]) -> None:
+    """Run ``write``; ``--json - | head`` (the reader went away) is not an error.
+
+    The exit status stays the run's: click would turn the EPIPE into a bare 1,
+    hiding a breached threshold.
+    """
+    try:
+        write()
+    except BrokenPipeError:
+        from lstream_cli.cli import _silence_stdout
+
+        _silence_stdout()

@@ -471,3 +471,22 @@ def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
     doc = json.loads(out.read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["interrupted"] is True
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_stdout_reader_gone_keeps_the_runs_exit_status(
+    server: TestServer, tmp_path: Path, flag: str
+) -> None:
+    """``--json - | true``: click would turn the EPIPE into a bare exit 1."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-n", "3000",
+         "-c", "2", "--workers", "1", "--fail-if", "errors.count>5", flag, "-"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err
+    assert "threshold FAIL  errors.count>5" in err  # the report was printed
+    assert proc.returncode == 6, err
