@@ -43,6 +43,7 @@ __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_
 
 _TICK_S = 0.01  # housekeeping period: loop-lag resolution
 _SWEEP_EVERY = 5  # ticks between timeout sweeps and stop polls (50 ms)
+_SPARE_FDS = 256  # descriptors beyond one per connection (interpreter, pipes, files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +296,26 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def raise_open_file_limit(needed: int) -> None:
+    """Raise the soft open-file limit towards ``needed`` (up to the hard limit).
+
+    A shell's soft ``ulimit -n`` is often 1024, far below the hard limit; each
+    connection is a descriptor, so a large ``-c`` would fail with "Too many open
+    files" that the user never asked for (Go raises it at start-up: hey does).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def run_worker_sync(
     plan: WorkerPlan, control: Control, t0_ns: int, on_sigint: Any = None
 ) -> dict[str, Any]:
@@ -303,6 +324,7 @@ def run_worker_sync(
     ``on_sigint``: when given (in-process run), Ctrl-C calls it instead of
     raising KeyboardInterrupt, so the partial state is still returned.
     """
+    raise_open_file_limit(plan.concurrency + _SPARE_FDS)
     loop = new_event_loop()
     try:
         asyncio.set_event_loop(loop)

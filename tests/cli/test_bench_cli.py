@@ -490,3 +490,26 @@ def test_stdout_reader_gone_keeps_the_runs_exit_status(
     assert "Traceback" not in err
     assert "threshold FAIL  errors.count>5" in err  # the report was printed
     assert proc.returncode == 6, err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX rlimits")
+def test_open_file_limit_is_raised_for_many_connections(server: TestServer) -> None:
+    """A shell's soft ``ulimit -n`` (often 1024) must not cap -c below the hard
+    limit: hey and wrk raise it too; otherwise connects fail 'Too many open files'."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip("hard open-file limit too low")
+
+    def low_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/delay?ms=100"), "-n", "300",
+         "-c", "300", "--workers", "1", "--json", "-"],
+        capture_output=True, text=True, preexec_fn=low_soft_limit, timeout=120,
+    )  # fmt: skip
+    doc = json.loads(proc.stdout)
+    assert doc["errors"] == {} and doc["ok"] == 300, doc["error_details"]
+    assert proc.returncode == 0
