@@ -513,3 +513,37 @@ def test_open_file_limit_is_raised_for_many_connections(server: TestServer) -> N
     doc = json.loads(proc.stdout)
     assert doc["errors"] == {} and doc["ok"] == 300, doc["error_details"]
     assert proc.returncode == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("when", ["running", "starting"])
+def test_workers_end_when_the_parent_is_killed(server: TestServer, when: str) -> None:
+    """`timeout`, a CI cancel or the OOM killer ends the parent: its workers
+    must not go on loading the server for the rest of -z (or wait forever)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "120s",
+         "-c", "2", "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    if when == "running":
+        while server.requests < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    workers = _worker_children(proc.pid)
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.002)
+        workers = _worker_children(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+        for pid in alive:  # reap nothing (not our children); zombies count as gone
+            stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
+            if ") Z" in stat:
+                alive.remove(pid)
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert not alive, "worker processes outlived their parent"
