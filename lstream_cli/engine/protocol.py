@@ -200,7 +200,10 @@ class Connection(asyncio.BufferedProtocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._resolve_failure(ErrorClass.TRUNCATED, f"invalid HTTP response: {exc}")
+            if self._headers_done:
+                self._resolve_failure(ErrorClass.TRUNCATED, f"invalid HTTP response: {exc}")
+            else:  # no status line and headers: no response at all (as in `get`)
+                self._resolve_failure(ErrorClass.CONNECT, f"malformed HTTP response: {exc}")
             self.abort()
             return
         meter = self.meter
@@ -230,6 +233,10 @@ class Connection(asyncio.BufferedProtocol):
             meter = self.meter
             self.meter = None
             self._resolve(meter.finish(now, True, error=self._classify(meter)))
+        elif not self._headers_done:
+            self._resolve_failure(
+                ErrorClass.CONNECT, "connection closed before the end of the response head", now
+            )
         else:
             self._resolve_failure(ErrorClass.TRUNCATED, "connection closed mid-response", now)
 

@@ -233,3 +233,28 @@ def test_open_loop_runs_for_the_whole_duration(server: TestServer) -> None:
     s = _run(server.url("/ok"), requests=None, duration_s=1.2, rate=2.0, concurrency=2).stats
     assert (s.requests, s.ok) == (3, 3)
     assert s.duration_s >= 1.2
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "detail"),
+    [
+        ("SSH-2.0-OpenSSH_9.6\r\n\r\n", "connect", "connect: malformed HTTP response"),
+        ("HTTP/1.1 200 OK\r\nContent-Le", "connect", "connect: connection closed before"),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n",
+            "truncated",
+            "truncated: invalid HTTP response",
+        ),
+    ],
+)
+def test_a_broken_answer_is_classed_as_get_classes_it(
+    server: TestServer, raw: str, error: str, detail: str
+) -> None:
+    """No status line and headers = no response (connect, as in `get`); a body
+    broken after them = truncated."""
+    from urllib.parse import quote
+
+    s = _run(server.url("/raw?text=" + quote(raw)), requests=3, concurrency=1).stats
+    assert (s.requests, s.ok, s.errors) == (3, 0, {error: 3})
+    assert s.status == ({} if error == "connect" else {200: 3})
+    assert any(key.startswith(detail) for key in s.details), s.details
