@@ -150,6 +150,7 @@ class Connection(asyncio.BufferedProtocol):
         self._now = 0
         self._started = False  # a byte of the response has arrived
         self._headers_done = False
+        self._interim = False  # inside a 1xx answer, before the final one
         self._framed = False  # Content-Length or chunked: EOF is not the end
         self._keep_alive = True
         self._hint: bytearray | None = None  # 4xx/5xx headers and first bytes
@@ -245,10 +246,18 @@ class Connection(asyncio.BufferedProtocol):
     # scan of the raw header block, done once in on_headers_complete.
 
     def on_headers_complete(self) -> None:
-        self._headers_done = True
-        self._keep_alive = self._parser.should_keep_alive()
         status = self._parser.get_status_code()
         raw = self._head
+        if 100 <= status < 200 and status != 101:
+            # An interim answer (100 Continue, 103 Early Hints): llhttp ends it
+            # here; the final response follows on the same stream, as in `get`.
+            self._interim = True
+            if raw is not None:
+                end = raw.find(b"\r\n\r\n")
+                self._head = raw[end + 4 :] if end >= 0 else bytearray()
+            return
+        self._headers_done = True
+        self._keep_alive = self._parser.should_keep_alive()
         self._head = None
         original = b""
         if raw is not None:
@@ -284,6 +293,9 @@ class Connection(asyncio.BufferedProtocol):
             hint += body[:_HINT_BYTES]
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         meter = self.meter
         if meter is None:
             return
@@ -302,6 +314,7 @@ class Connection(asyncio.BufferedProtocol):
         self.meter = meter
         self._started = False
         self._headers_done = False
+        self._interim = False
         self._framed = False
         self._hint = None
         self._head = bytearray()

@@ -258,3 +258,17 @@ def test_a_broken_answer_is_classed_as_get_classes_it(
     assert (s.requests, s.ok, s.errors) == (3, 0, {error: 3})
     assert s.status == ({} if error == "connect" else {200: 3})
     assert any(key.startswith(detail) for key in s.details), s.details
+
+
+@pytest.mark.parametrize("interim", ["100 Continue", "103 Early Hints\r\nLink: </a.css>"])
+def test_interim_1xx_answers_are_skipped_for_the_final_one(
+    server: TestServer, interim: str
+) -> None:
+    """A 1xx is not the response: counting it would pair every later answer
+    on the connection with the wrong request."""
+    from urllib.parse import quote
+
+    raw = f"HTTP/1.1 {interim}\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    s = _run(server.url("/raw?text=" + quote(raw)), requests=3, concurrency=1).stats
+    assert (s.requests, s.ok, s.errors, s.status) == (3, 3, {}, {200: 3})
+    assert s.bytes == 6
