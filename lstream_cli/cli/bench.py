@@ -7,6 +7,7 @@ values, ``-r`` without an end, a bad ``--fail-if``, missing credentials for
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -230,6 +231,13 @@ def bench_command(
         check_writable(csv_path, "--csv")
     if csv_path == "-" and json_path == "-":
         raise UsageError("--json - and --csv - cannot both go to stdout")
+    if (
+        csv_path is not None
+        and json_path is not None
+        and "-" not in (csv_path, json_path)
+        and os.path.abspath(csv_path) == os.path.abspath(json_path)
+    ):
+        raise UsageError(f"--json and --csv both name {json_path}: one would overwrite the other")
     spec = request.to_spec(url)
 
     if spec.method == "HEAD":

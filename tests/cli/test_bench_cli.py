@@ -45,6 +45,7 @@ def _bench(*args: str) -> int:
         (["--timeout", "-1"], "--timeout"),
         (["--auth", "iam"], "no AWS credentials"),
         (["-X", "HEAD"], "HEAD is not supported"),
+        (["--json", "same.out", "--csv", "./same.out"], "--json and --csv both name"),
     ],
 )
 def test_bad_flags_are_usage_errors_before_sending(
