@@ -1,23 +1,54 @@
-"""Helpers the benchmark scripts share: nginx on a free port, child RSS, ratios.
+"""Helpers the benchmark scripts share: the peers they start and how they measure.
 
-nginx comes from the system packages (``apt-get install nginx``); it runs
-with its own prefix under a temporary folder and never touches /etc/nginx.
+- :func:`need` finds a tool (curl, hey, nginx), installing its system
+  package when it is missing;
+- :func:`nginx` serves files from its own prefix under a temporary folder
+  (``daemon off``, never touching /etc/nginx) on a free port;
+- :func:`emulator` runs ``lstream serve`` on free ports with no bandwidth
+  caps and no stream limit;
+- :func:`run_measured` (a finished child) and :func:`peak_rss_kib` (a live
+  one) give peak RSS.
+
+Importing this module puts the repository first on ``sys.path`` so that
+the scripts measure this checkout's ``lstream_cli``, in their own process
+and in the children they start (:data:`ENV`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Run", "free_port", "need", "nginx", "run_measured"]
+__all__ = [
+    "ENV",
+    "ROOT",
+    "Emulator",
+    "Run",
+    "emulator",
+    "free_port",
+    "need",
+    "nginx",
+    "peak_rss_kib",
+    "random_bytes",
+    "run_measured",
+    "wait_port",
+    "zeros",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# Children run this checkout too, and never wait on an instance-metadata lookup.
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def need(tool: str, package: str) -> str:
@@ -40,17 +71,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(
+    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20.0
+) -> None:
+    """Return once 127.0.0.1:``port`` accepts; fail if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise SystemExit(f"server exited ({proc.returncode}) before listening: {err}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+def zeros(path: Path, size: int) -> None:
+    """A sparse file of ``size`` zero bytes."""
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+
+
+def random_bytes(path: Path, size: int) -> None:
+    path.write_bytes(os.urandom(size))
+
+
 @contextlib.contextmanager
-def nginx(files: dict[str, int], workers: str = "auto") -> Iterator[str]:
-    """Serve ``{name: size}`` files of zeros from nginx; yields the base URL."""
+def nginx(
+    files: Mapping[str, int],
+    workers: str = "auto",
+    fill: Callable[[Path, int], None] = zeros,
+) -> Iterator[str]:
+    """Serve ``{name: size}`` files written by ``fill``; yields the base URL."""
     binary = need("nginx", "nginx")
     root = Path(tempfile.mkdtemp(prefix="lstream-nginx-"))
     root.chmod(0o755)  # nginx workers may run as another user
-    (root / "html").mkdir()
+    html = root / "html"
+    html.mkdir(mode=0o755)
     (root / "logs").mkdir()
     for name, size in files.items():
-        with open(root / "html" / name, "wb") as fh:
-            fh.truncate(size)
+        fill(html / name, size)
+        (html / name).chmod(0o644)
     port = free_port()
     conf = root / "nginx.conf"
     conf.write_text(
@@ -72,24 +135,50 @@ http {{
     scgi_temp_path {root}/tmp_scgi;
     server {{
         listen 127.0.0.1:{port};
-        root {root}/html;
+        root {html};
         default_type application/octet-stream;
     }}
 }}
 """
     )
-    proc = subprocess.Popen([binary, "-p", str(root), "-c", str(conf)])
+    proc = subprocess.Popen([binary, "-p", str(root), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            time.sleep(0.05)
+        wait_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Emulator:
+    endpoints: dict[str, str]  # endpoint name -> base URL (``serve --json``)
+    pid: int
+
+
+@contextlib.contextmanager
+def emulator(workers: int = 1) -> Iterator[Emulator]:
+    """``lstream serve`` on free ports, no bandwidth caps, no stream limit."""
+    with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
+        path = Path(tmp) / "endpoints.json"
+        argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
+        argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0", "--quiet"]
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+        proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            # The file is complete once its closing brace is there.
+            while not path.exists() or not path.read_text().strip().endswith("}"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise SystemExit(f"lstream serve did not start: {err}")
+                time.sleep(0.05)
+            yield Emulator(json.loads(path.read_text()), proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 @dataclass(frozen=True)
@@ -109,3 +198,14 @@ def run_measured(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, out)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """A running process's peak RSS so far (VmHWM), in KiB; -1 if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1

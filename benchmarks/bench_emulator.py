@@ -20,32 +20,15 @@ the script prints the load average beside the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+from _peers import emulator, need, nginx, peak_rss_kib
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def parse_size(text: str) -> int:
-    sys.path.insert(0, str(ROOT))
-    from lstream_cli.units import parse_size as parse
-
-    return parse(text)
+from lstream_cli.units import parse_size
 
 
 def write_pattern(path: Path, size: int) -> None:
@@ -58,84 +41,17 @@ def write_pattern(path: Path, size: int) -> None:
             left -= len(block)
 
 
-def start_nginx(root: Path, port: int) -> subprocess.Popen[bytes]:
-    conf = root / "nginx.conf"
-    conf.write_text(
-        f"""
-worker_processes auto;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    types {{ application/octet-stream bin; }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {root}/www;
-    }}
-}}
-"""
-    )
-    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(root)], stderr=subprocess.PIPE)
-    wait_listening(port, proc)
-    return proc
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], limit: float = 20.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read() if proc.stderr else ''!r}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
-
-
-def start_emulator(root: Path, workers: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    path = root / "endpoints.json"
-    args = [
-        sys.executable,
-        "-m",
-        "lstream_cli",
-        "serve",
-        "--port",
-        "0",
-        "--json",
-        str(path),
-        "--no-throttle",
-        "--stream-limit",
-        "0",
-        "--quiet",
-    ]
-    if workers > 1:
-        args += ["--workers", str(workers)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_EC2_METADATA_DISABLED": "true"}
-    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not path.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(
-                f"emulator did not start: {proc.stderr.read() if proc.stderr else ''!r}"
-            )
-        time.sleep(0.05)
-    return proc, json.loads(path.read_text())
-
-
 def curl_rate(url: str, expect: int) -> float:
     out = subprocess.run(
-        ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url],
+        [
+            need("curl", "curl"),
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download} %{time_total}",
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -149,7 +65,7 @@ def curl_rate(url: str, expect: int) -> float:
 
 def hey_rps(url: str, duration: float, connections: int) -> float:
     out = subprocess.run(
-        ["hey", "-z", f"{duration}s", "-c", str(connections), url],
+        [need("hey", "hey"), "-z", f"{duration}s", "-c", str(connections), url],
         capture_output=True,
         text=True,
         check=True,
@@ -165,16 +81,6 @@ def hey_rps(url: str, duration: float, connections: int) -> float:
     return float(m.group(1))
 
 
-def peak_rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--size", default="1GiB", help="stream size (default 1GiB)")
@@ -185,42 +91,29 @@ def main() -> int:
     args = ap.parse_args()
     size = parse_size(args.size)
 
-    with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
-        root = Path(tmp)
-        root.chmod(0o755)  # nginx workers run as an unprivileged user
-        (root / "www").mkdir(mode=0o755)
-        write_pattern(root / "www" / "big.bin", size)
-        write_pattern(root / "www" / "small.bin", 1024)
-        nginx_port = free_port()
-        nginx = start_nginx(root, nginx_port)
-        emu, endpoints = start_emulator(root, args.workers)
-        try:
-            base = f"http://127.0.0.1:{nginx_port}"
-            stream_url = endpoints["stream"] + f"/?size={size}&chunk=1MiB"
-            small_stream = endpoints["stream"] + "/?size=1024"
-            small_buffered = endpoints["buffered"] + "/?size=1024"
-            results: dict[str, list[float]] = {
-                k: []
-                for k in ("nginx_bps", "emu_bps", "nginx_rps", "emu_stream_rps", "emu_buffered_rps")
-            }
-            for _ in range(args.rounds):
-                results["nginx_bps"].append(curl_rate(base + "/big.bin", size))
-                results["emu_bps"].append(curl_rate(stream_url, size))
-                results["nginx_rps"].append(
-                    hey_rps(base + "/small.bin", args.duration, args.connections)
-                )
-                results["emu_stream_rps"].append(
-                    hey_rps(small_stream, args.duration, args.connections)
-                )
-                results["emu_buffered_rps"].append(
-                    hey_rps(small_buffered, args.duration, args.connections)
-                )
-            rss = peak_rss_kib(emu.pid)
-        finally:
-            emu.terminate()
-            nginx.terminate()
-            emu.wait(10)
-            nginx.wait(10)
+    with (
+        nginx({"big.bin": size, "small.bin": 1024}, fill=write_pattern) as base,
+        emulator(args.workers) as emu,
+    ):
+        endpoints = emu.endpoints
+        stream_url = endpoints["stream"] + f"/?size={size}&chunk=1MiB"
+        small_stream = endpoints["stream"] + "/?size=1024"
+        small_buffered = endpoints["buffered"] + "/?size=1024"
+        results: dict[str, list[float]] = {
+            k: []
+            for k in ("nginx_bps", "emu_bps", "nginx_rps", "emu_stream_rps", "emu_buffered_rps")
+        }
+        for _ in range(args.rounds):
+            results["nginx_bps"].append(curl_rate(base + "/big.bin", size))
+            results["emu_bps"].append(curl_rate(stream_url, size))
+            results["nginx_rps"].append(
+                hey_rps(base + "/small.bin", args.duration, args.connections)
+            )
+            results["emu_stream_rps"].append(hey_rps(small_stream, args.duration, args.connections))
+            results["emu_buffered_rps"].append(
+                hey_rps(small_buffered, args.duration, args.connections)
+            )
+        rss = peak_rss_kib(emu.pid)
 
     best = {k: max(v) for k, v in results.items()}
     load = os.getloadavg()

@@ -20,47 +20,14 @@ the machine is shared.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from _peers import need, nginx, run_measured
+from _peers import ENV, emulator, need, nginx, run_measured
 
 from lstream_cli.units import parse_size
-
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_EC2_METADATA_DISABLED": "true"}
-
-
-@contextlib.contextmanager
-def emulator() -> Iterator[str]:
-    """``lstream serve`` on free ports, no bandwidth caps, no stream limit; yields its URL."""
-    with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
-        endpoints = Path(tmp) / "endpoints.json"
-        argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
-        argv += ["--json", str(endpoints), "--no-throttle", "--stream-limit", "0", "--quiet"]
-        proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 30
-            while not endpoints.exists() or not endpoints.read_text().strip().endswith("}"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise SystemExit(f"lstream serve did not start: {err}")
-                time.sleep(0.05)
-            yield str(json.loads(endpoints.read_text())["stream"])
-        finally:
-            proc.terminate()
-            proc.wait(10)
 
 
 def measure(name: str, argv: list[str], size: int) -> tuple[float, float]:
@@ -108,8 +75,8 @@ def main() -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with nginx({"big.bin": size}) as base:
         compare("nginx, Content-Length", f"{base}/big.bin", size, args.rounds, curl)
-    with emulator() as base:
-        url = f"{base}/?size={size}&chunk={parse_size(args.chunk)}"
+    with emulator() as emu:
+        url = f"{emu.endpoints['stream']}/?size={size}&chunk={parse_size(args.chunk)}"
         compare(f"lstream serve, chunked ({args.chunk} writes)", url, size, args.rounds, curl)
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

@@ -10,7 +10,7 @@ asyncio server that waits exactly 100 ms before its first byte. Then:
 3. 100 ms first byte at 200 connections for 5 s: lstream's TTFB p50 (goal
    100-110 ms), hey's for reference.
 
-Usage: ``PYTHONPATH=. python benchmarks/bench_load.py [--duration 5] [--rounds 1]``.
+Usage: ``python benchmarks/bench_load.py [--duration 5] [--rounds 1]``.
 The machine is shared: the 1-minute load average is printed with the figures.
 This is a benchmark, not a test: it asserts nothing.
 """
@@ -22,68 +22,14 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-HEY = shutil.which("hey") or "hey"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
-
-
-def start_nginx(root: Path, port: int) -> subprocess.Popen[bytes]:
-    html = root / "html"
-    html.mkdir(mode=0o755)
-    (html / "1k").write_bytes(os.urandom(1024))
-    (html / "8m").write_bytes(os.urandom(8 * 1024 * 1024))
-    for f in html.iterdir():
-        f.chmod(0o644)
-    (root / "logs").mkdir()
-    tmp = root / "tmp"
-    tmp.mkdir()
-    conf = root / "nginx.conf"
-    conf.write_text(
-        f"""daemon off;
-worker_processes auto;
-error_log {root}/logs/error.log warn;
-pid {root}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
-  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-  server {{ listen 127.0.0.1:{port}; root {html}; }}
-}}
-"""
-    )
-    proc = subprocess.Popen([NGINX, "-p", str(root), "-c", str(conf)], stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return proc
+from _peers import ENV, free_port, need, nginx, random_bytes, wait_port
 
 
 async def _delay_server(port: int, delay_s: float) -> None:
@@ -108,12 +54,13 @@ async def _delay_server(port: int, delay_s: float) -> None:
 
 def start_delay_server(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, __file__, "--delay-server", str(port)])
-    wait_port(port)
+    wait_port(port, proc)
     return proc
 
 
 def run_hey(args: list[str]) -> str:
-    return subprocess.run([HEY, *args], capture_output=True, text=True, check=True).stdout
+    hey = need("hey", "hey")
+    return subprocess.run([hey, *args], capture_output=True, text=True, check=True).stdout
 
 
 def hey_figures(out: str) -> dict[str, float]:
@@ -134,6 +81,7 @@ def run_lstream(args: list[str], workdir: Path) -> dict[str, Any]:
     out = workdir / "lstream.json"
     subprocess.run(
         [sys.executable, "-m", "lstream_cli", "bench", *args, "--json", str(out)],
+        env=ENV,
         check=False,
         stderr=subprocess.DEVNULL,
     )
@@ -166,15 +114,13 @@ def main() -> None:
         asyncio.run(_delay_server(opts.delay_server, 0.100))
         return
     z = f"{opts.duration:g}s"
-    with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp,
+        nginx({"1k": 1024, "8m": 8 * 1024 * 1024}, fill=random_bytes) as base,
+    ):
         root = Path(tmp)
-        root.chmod(0o755)  # nginx workers may run as another user
-        nginx_root = root / "nginx"
-        nginx_root.mkdir(mode=0o755)
-        nport, dport = free_port(), free_port()
-        nginx = start_nginx(nginx_root, nport)
+        dport = free_port()
         delay = start_delay_server(dport)
-        base = f"http://127.0.0.1:{nport}"
         try:
             print(f"cpus {os.cpu_count()}, {load()} before the run")
             ratios: dict[str, list[float]] = {"rps": [], "bytes": [], "p50": []}
@@ -225,12 +171,11 @@ def main() -> None:
                 f"{statistics.median(ratios['p50']):.2f} ms"
             )
         finally:
-            for proc in (nginx, delay):
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            delay.terminate()
+            try:
+                delay.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                delay.kill()
 
 
 if __name__ == "__main__":

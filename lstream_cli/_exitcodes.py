@@ -33,12 +33,12 @@ EXIT_CODE_HELP = """\b
 Exit codes:
   0    success
   1    other error (output could not be written, internal error)
-  2    usage error (bad flag, URL, file or missing credentials)
-  3    HTTP error (non-2xx status) or failed requests
+  2    usage error (bad flag, URL, file, missing credentials or region)
+  3    HTTP error (non-2xx status); bench: every request failed
   4    stream truncated (body cut before its end)
-  5    connection failure or timeout (refused, DNS, TLS, --timeout)
+  5    connection failure or timeout (refused, DNS, TLS, --timeout); bench: no request got through
   6    a --fail-if threshold was breached (bench)
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C); partial results are still printed and written"""
 
 
 class LstreamError(Exception):

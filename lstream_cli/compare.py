@@ -624,6 +624,13 @@ def format_size(n: int) -> str:
     return f"{n:,} B"
 
 
+# Limits a path hits because of the size asked (or the time a large body takes):
+# a path failing only on these works, the sizes were too large for it.
+_SIZE_LIMITS: frozenset[str | None] = frozenset(
+    {LABEL_BUFFERED, LABEL_APIGW_SIZE, LABEL_STREAM, LABEL_APIGW_TIMEOUT, LABEL_APIGW_STREAM_TIME}
+)
+
+
 def _names(modes: Sequence[str], conjunction: str = "and") -> str:
     names = [MODE_NAMES[m] for m in modes]
     if len(names) <= 1:
@@ -646,7 +653,13 @@ def conclude(cells: Sequence[Cell]) -> str:
     by = {(c.mode, c.size): c for c in cells}
     modes = [m for m in MODES if any(c.mode == m for c in cells)]
     sizes = sorted({c.size for c in cells})
-    dead = [m for m in modes if all(not c.ok for c in cells if c.mode == m)]
+    # A path that failed at every size is a broken target (refused, 403, ...)
+    # unless a size limit explains a failure: then the sizes were too large for it.
+    dead = [
+        m
+        for m in modes
+        if all(not c.ok and c.limit not in _SIZE_LIMITS for c in cells if c.mode == m)
+    ]
     live = [m for m in modes if m not in dead]
     parts: list[str] = []
 
@@ -671,9 +684,14 @@ def conclude(cells: Sequence[Cell]) -> str:
             "not those carried."
         )
     if live and upto is not None:
-        every = "every path" if not dead else "every path that answered"
+        if len(modes) == 1:
+            every = MODE_NAMES[modes[0]]
+        else:
+            every = "every path" if not dead else "every path that answered"
         if upto == sizes[-1]:
-            parts.append(f"{every.capitalize()} carried every size up to {format_size(upto)}.")
+            parts.append(
+                f"{every[0].upper()}{every[1:]} carried every size up to {format_size(upto)}."
+            )
         else:
             parts.append(f"Up to {format_size(upto)} {every} works.")
 
@@ -682,7 +700,8 @@ def conclude(cells: Sequence[Cell]) -> str:
         first = next((s for s in sizes if (m, s) in by and not by[(m, s)].ok), None)
         if first is not None:
             groups.setdefault((first, _why(by[(m, first)])), []).append(m)
-    for (s, why), ms in sorted(groups.items()):
+    # By size, then in row order (the order groups were met).
+    for (s, why), ms in sorted(groups.items(), key=lambda g: g[0][0]):
         verb = "fails" if len(ms) == 1 else "fail"
         parts.append(f"At {format_size(s)} {_names(ms)} {verb} ({why}).")
 
@@ -707,8 +726,9 @@ def conclude(cells: Sequence[Cell]) -> str:
         parts.append(text + ".")
     elif carriers and knees and knees[0] is not None:
         k = knees[0]
+        their, streams = ("their", "the streams") if len(carriers) > 1 else ("its", "the stream")
         parts.append(
-            f"Past their first {format_bytes(k.burst_bytes)} the streams slowed to about "
+            f"Past {their} first {format_bytes(k.burst_bytes)} {streams} slowed to about "
             f"{format_rate(k.rate_after_burst_bytes_per_s)}."
         )
 
@@ -724,17 +744,34 @@ def conclude(cells: Sequence[Cell]) -> str:
                 break
             cap = s
         sooner = _stream_first_sooner(by, sizes)
+        # Recommend only the streaming paths that carried a size the buffered ones did not.
+        past = [m for m in streaming if any(ok(m, s) for s in sizes if cap is None or s > cap)]
         if cap is not None and cap != sizes[-1]:
-            parts.append(
+            text = (
                 f"Use a buffered path only for responses that stay well under its limit "
-                f"(here up to {format_size(cap)}); for larger responses"
-                + (", or to get the first byte sooner," if sooner else "")
-                + f" use {_names(streaming, 'or')}."
+                f"(here up to {format_size(cap)})"
             )
-        elif cap is None:
-            parts.append(f"No buffered path carried any size here: use {_names(streaming, 'or')}.")
-        elif sooner:
+            if past:
+                text += (
+                    "; for larger responses"
+                    + (", or to get the first byte sooner," if sooner else "")
+                    + f" use {_names(past, 'or')}."
+                )
+            else:
+                text += "; no path carried the larger sizes here."
+            parts.append(text)
+        elif cap is None and past:
+            if any(ok(m, s) for m in buffered for s in sizes):
+                parts.append(
+                    f"Already at {format_size(sizes[0])} a buffered path fails: for responses "
+                    f"this large use {_names(past, 'or')}."
+                )
+            else:
+                parts.append(f"No buffered path carried any size here: use {_names(past, 'or')}.")
+        elif cap is not None and sooner:
             parts.append(f"For the first byte sooner, use {_names(streaming, 'or')}.")
+    if live and not any(c.ok for c in cells):
+        parts.append("No path carried any size here.")
     for m in dead:
         first_cell = by.get((m, sizes[0]))
         why = _why(first_cell) if first_cell is not None else "failed"

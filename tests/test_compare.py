@@ -26,7 +26,7 @@ from lstream_cli.compare import (
     make_lambda_client,
     size_url,
 )
-from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED
+from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED, LABEL_STREAM
 from lstream_cli.models import ErrorClass, Knee, RequestRecord
 from lstream_cli.request import RequestSpec
 
@@ -520,3 +520,59 @@ def test_a_function_that_ignores_the_size_is_called_out() -> None:
     assert "Careful" not in conclude(
         [cell("stream", 1000, nbytes=1000), cell("stream", 2000, nbytes=2100)]
     )
+
+
+def test_a_path_failing_every_size_at_its_limit_is_not_a_broken_target() -> None:
+    """Sizes all past the buffered limit: say so, recommend only what carried them."""
+    cells = []
+    for s in (7_000_000, 12_000_000):
+        cells.append(cell("stream", s))
+        cells.append(cell("buffered", s, ok=False, limit=LABEL_BUFFERED))
+        cells.append(cell("invoke", s, ok=False, limit=LABEL_BUFFERED))
+        cells.append(cell("apigw", s, ok=s < 10_485_760, limit=LABEL_APIGW_SIZE))
+    text = conclude(cells)
+    assert "check that target" not in text
+    assert "well under its limit" not in text  # no buffered path carried 7 MB
+    assert text.startswith(
+        f"At 7 MB the buffered function URL and Invoke fail ({LABEL_BUFFERED}). "
+        f"At 12 MB API Gateway (buffered) fails ({LABEL_APIGW_SIZE})."
+    )
+    assert "Already at 7 MB a buffered path fails: for responses this large use the " in text
+    # Every buffered path past its limit at every size.
+    only_big = [c for c in cells if c.size == 12_000_000]
+    assert "No buffered path carried any size here: use the streaming function URL." in (
+        conclude(only_big)
+    )
+
+
+def test_when_no_path_carries_any_size_nothing_is_recommended() -> None:
+    cells = [
+        cell("stream", 250_000_000, ok=False, limit=LABEL_STREAM),
+        cell("buffered", 250_000_000, ok=False, limit=LABEL_BUFFERED),
+    ]
+    text = conclude(cells)
+    assert "check that target" not in text and " use " not in text
+    assert text.endswith("No path carried any size here.")
+    # A real dead target (no size limit explains it) is still called out.
+    cells.append(
+        Cell("apigw", 250_000_000, record(status=403, error=ErrorClass.HTTP_4XX), 1, 1,
+             "auth 403", "HTTP 403")
+    )  # fmt: skip
+    assert "API Gateway (buffered) failed at every size (auth 403): check that target." in (
+        conclude(cells)
+    )
+    # Only broken targets: that is the whole finding.
+    assert conclude(cells[2:]) == (
+        "API Gateway (buffered) failed at every size (auth 403): check that target."
+    )
+
+
+def test_a_single_path_is_named_not_called_every_path() -> None:
+    knee = Knee(burst_bytes=6_291_456, rate_after_burst_bytes_per_s=2_097_152, at_ms=100)
+    text = conclude([cell("stream", 1_000_000), cell("stream", 7_000_000, knee=knee)])
+    assert text.startswith("The streaming function URL carried every size up to 7 MB.")
+    assert "Past its first 6.29 MB the stream slowed to about 2.10 MB/s." in text
+    text = conclude(
+        [cell("buffered", 1_000_000), cell("buffered", 7_000_000, ok=False, limit=LABEL_BUFFERED)]
+    )
+    assert text.startswith("Up to 1 MB the buffered function URL works.")

@@ -282,3 +282,30 @@ def test_no_secret_check_when_unset(
     monkeypatch.setenv("LSTREAM_EXAMPLE_DIR", str(path.parent))
     stream = run(example, event(query={"key": path.name}))
     assert stream.status == 200 and stream.body == data
+
+
+def test_compare_modes_picks_objects_named_by_size_in_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's recipe: one object per size, named by its size in bytes, --size-param key."""
+    from lstream_cli.cli import run as cli_run
+    from lstream_cli.emulator import EmulatorConfig, running_emulator
+
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    for n in (1000, 2000):  # the warm-up asks for 1000 bytes too
+        (bucket / str(n)).write_bytes(b"x" * n)
+    (bucket / "2kB").write_bytes(b"wrong name")  # a name compare-modes never asks for
+    monkeypatch.setenv("LSTREAM_EXAMPLE_DIR", str(bucket))
+    result = tmp_path / "r.json"
+    config = EmulatorConfig(port=0, handler=f"{EXAMPLES / 'handler.py'}:handler")
+    with running_emulator(config) as ep:
+        args = ["compare-modes", "--stream", ep.stream + "/", "--sizes", "1kB,2kB"]
+        code = cli_run([*args, "--size-param", "key", "--json", str(result)])
+    capsys.readouterr()
+    assert code == 0
+    rows = json.loads(result.read_text())["rows"]
+    assert [(r["size"], r["ok"], r["bytes"]) for r in rows] == [
+        (1000, True, 1000),
+        (2000, True, 2000),
+    ]

@@ -131,6 +131,11 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
+    # ``import httpx`` also imports its own command-line client (httpx._main),
+    # which loads rich, pygments and click's prompts: a third of ``get``'s
+    # start-up, for a client lstream never runs. None in sys.modules makes
+    # that one import fail, which httpx catches (it then defines a stub).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     code = run()
     try:
         sys.stdout.flush()

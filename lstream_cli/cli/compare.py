@@ -28,7 +28,8 @@ Examples:
   lstream compare-modes --sizes 1MB,7MB,12MB --json result.json
   lstream compare-modes --stream https://<id>.lambda-url.us-east-1.on.aws/ \\
       --buffered https://<id2>.lambda-url.us-east-1.on.aws/ --invoke my-function
-  lstream compare-modes --invoke lstream-emulator --endpoint-url http://127.0.0.1:9004
+  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
+      lstream compare-modes --invoke any-name --endpoint-url http://127.0.0.1:9004
 
 \b
 A failed cell is a finding, not a failure of the tool: the sweep exits 0

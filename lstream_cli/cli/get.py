@@ -94,7 +94,7 @@ def get_command(
     out = make_output(quiet=silent)
     writer = open_body_writer(output)
     # No progress line over a body that is itself printed on the terminal (curl neither).
-    show_progress = out.is_terminal and not silent and not writer.terminal
+    show_progress = not silent and not writer.terminal and out.is_terminal
     progress = ProgressLine(out.console) if show_progress else None
 
     def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:

@@ -1,25 +1,26 @@
 """Rendering for ``get``: the live progress line, ``-v`` exchanges, the summary.
 
 ``format_*`` functions return rich renderables or strings; ``print_*`` and
-:class:`ProgressLine` own the console. Nothing here measures.
+:class:`ProgressLine` own the console. Nothing here measures. rich is
+imported where it is used, so ``get -s --json`` never loads it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from lstream_cli.engine.single import Progress
 from lstream_cli.models import RequestRecord
 from lstream_cli.signing import redact_headers, redact_url
 from lstream_cli.units import format_bytes, format_rate
 from lstream_cli.verdict import Verdict
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = [
     "ProgressLine",
@@ -48,6 +49,8 @@ class ProgressLine:
     """
 
     def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
+        from rich.live import Live
+
         self._clock = clock
         self._t0 = clock()
         self._last: Progress | None = None
@@ -69,6 +72,8 @@ class ProgressLine:
 
     def render(self) -> Text:
         """The line as it reads now (the live display calls this)."""
+        from rich.text import Text
+
         p, now = self._last, self._clock()
         if p is None:
             return Text(f"waiting for the response  {now - self._t0:6.1f} s")
@@ -99,6 +104,8 @@ def format_head(prefix: str, first_line: str, headers: Sequence[tuple[str, str]]
 
 
 def print_exchange(console: Console, request_block: str, response_block: str) -> None:
+    from rich.text import Text
+
     console.print(Text(request_block), highlight=False)
     console.print(Text(">"), highlight=False)
     console.print(Text(response_block), highlight=False)
@@ -106,6 +113,8 @@ def print_exchange(console: Console, request_block: str, response_block: str) ->
 
 
 def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:
+    from rich.table import Table
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", justify="right")
     table.add_column()
