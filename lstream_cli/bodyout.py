@@ -22,6 +22,9 @@ from lstream_cli._exitcodes import LstreamError, OutputClosed, UsageError
 __all__ = ["BinaryToTerminal", "BodyWriter", "open_body_writer"]
 
 
+_BINARY_WINDOW = 4096  # how much of the body is looked at for binary
+
+
 class BinaryToTerminal(UsageError):
     """The body is binary and stdout is a terminal."""
 
@@ -51,7 +54,9 @@ class BodyWriter:
         self._owned = owned
         self._created = created
         self._emptied = not owned  # stdout is never truncated
-        self._checked = not guard_binary
+        # Body bytes still to look at for a NUL (the first 4 KiB, however
+        # they are split into chunks; curl looks at its first 2,000).
+        self._check_left = _BINARY_WINDOW if guard_binary else 0
         self.written = 0
 
     def responded(self) -> None:
@@ -66,16 +71,17 @@ class BodyWriter:
 
     def head(self, text: bytes) -> None:
         """The response head for ``-i``: written, but not what the binary check looks at."""
-        checked, self._checked = self._checked, True
+        left, self._check_left = self._check_left, 0
         try:
             self(text)
         finally:
-            self._checked = checked
+            self._check_left = left
 
     def __call__(self, chunk: bytes) -> None:
-        if not self._checked:
-            self._checked = True
-            if b"\x00" in chunk[:4096]:
+        if self._check_left > 0:
+            window = chunk[: self._check_left]
+            self._check_left -= len(window)
+            if b"\x00" in window:
                 raise BinaryToTerminal(
                     "the response body is binary and stdout is a terminal: "
                     "use -o FILE, pipe it, or '-o -' to print it anyway"
@@ -125,6 +131,8 @@ def stdout_is_terminal(fd: int) -> bool:
 def open_body_writer(output: str | None) -> BodyWriter:
     """``None`` = stdout (binary guarded on a terminal), ``-`` = stdout forced, else a file."""
     if output is None or output == "-":
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise LstreamError("cannot write the body to stdout: it is closed (use -o FILE)")
         sys.stdout.flush()
         fd = sys.stdout.fileno()
         terminal = stdout_is_terminal(fd)

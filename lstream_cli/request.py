@@ -24,6 +24,10 @@ from lstream_cli.signing import (
 __all__ = ["RequestSpec", "parse_header", "prepare_auth"]
 
 DEFAULT_TIMEOUT_S = 30.0
+# Headers the signer adds: a -H with one of these names cannot go with signing.
+_SIGNATURE_HEADERS = frozenset(
+    {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +71,15 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
     """A signer for ``spec`` or None (``--auth none``, or auto with no credentials).
 
     Raises UsageError for ``--auth iam`` without credentials, an unknown
-    profile, or a signed request whose region cannot be told.
+    profile, a signed request whose region cannot be told, or a ``-H`` that
+    the signature would set a second time. ``--auth auto`` with the user's
+    own ``-H Authorization`` does not sign.
     """
     if spec.auth == "none":
         return None
+    given = {name.lower() for name, _ in spec.headers}
+    if spec.auth == "auto" and "authorization" in given:
+        return None  # the user authenticates with their own -H Authorization
     try:
         session: Any = load_session(spec.profile)
         credentials = resolve_credentials(session)
@@ -79,11 +88,21 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
     if credentials is None:
         if spec.auth == "iam":
             raise UsageError(
-                "--auth iam: no AWS credentials found; looked in " + credential_sources()
+                "--auth iam: no AWS credentials found; looked in " + credential_sources(session)
             )
         return None
+    clash = sorted(given & _SIGNATURE_HEADERS)
+    if clash:
+        # Sent twice, once unsigned: the server would see two values.
+        raise UsageError(
+            f"-H {clash[0]}: SigV4 signing sets this header itself; drop the -H, "
+            "or use --auth none to send your own"
+        )
     try:
         region = resolve_region(spec.url, spec.region, session)
     except RegionError as exc:
-        raise UsageError(str(exc)) from None
+        why = str(exc)
+        if spec.auth == "auto":  # credentials were found, so auto wants to sign
+            why += "; or --auth none to send it unsigned"
+        raise UsageError(why) from None
     return Signer(credentials, region, spec.service)

@@ -64,11 +64,27 @@ class RegionError(Exception):
     """No region in the URL, the flags or the profile (a usage error)."""
 
 
-def credential_sources() -> str:
-    """Where botocore's default chain looks, for the 'no credentials' message."""
+def credential_sources(session: Any | None = None) -> str:
+    """Where botocore's default chain looks, for the 'no credentials' message.
+
+    With the ``session`` that looked, the files and profile are the ones it
+    really read (``AWS_SHARED_CREDENTIALS_FILE``, ``AWS_CONFIG_FILE``,
+    ``--profile``/``AWS_PROFILE``), not the defaults, so a user can see a
+    wrong path or profile at once.
+    """
+    credentials_file, config_file, profile = "~/.aws/credentials", "~/.aws/config", None
+    if session is not None:
+        try:
+            credentials_file = str(session.get_config_variable("credentials_file"))
+            config_file = str(session.get_config_variable("config_file"))
+            profile = session.profile
+        except Exception:  # a message helper must not fail; fall back to the defaults
+            pass
+    which = f"profile {profile!r}" if profile else "the default profile"
     return (
-        "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), shared credentials and "
-        "config files (~/.aws/credentials, ~/.aws/config, --profile / AWS_PROFILE), "
+        "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
+        f"shared credentials file {credentials_file} and config file {config_file} "
+        f"({which}; --profile / AWS_PROFILE), "
         "SSO, assume-role, web identity, container and instance metadata"
     )
 
@@ -206,8 +222,10 @@ class Signer:
         base = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
         sign_headers: dict[str, str] = {}
         for name, value in items:
-            if name.lower() in ("host", "content-length", "user-agent", "expect"):
+            if name.lower() in ("content-length", "user-agent", "expect"):
                 continue  # hop/transport headers the client may rewrite
+            # A -H Host goes on the wire as given, so it is the host signed;
+            # without one, botocore signs the URL's host (as httpx sends it).
             sign_headers[name] = value
         if method in _BODY_METHODS or body:
             sign_headers["x-amz-content-sha256"] = body_sha256

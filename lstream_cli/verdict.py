@@ -36,7 +36,17 @@ def judge(record: RequestRecord) -> Verdict:
             "from buffering (try a larger or slower response)",
         )
     if record.reads <= 1:
-        return Verdict("looks_buffered", "the whole body arrived in a single read at the end")
+        if span <= _BURST_SHARE * total:
+            return Verdict("looks_buffered", "the whole body arrived in a single read at the end")
+        # One early read, then silence until the body ended (or was cut, or
+        # timed out): the body did not come "at the end", and one write
+        # cannot tell a stream from a buffer.
+        return Verdict(
+            "inconclusive",
+            f"the body came in a single read at {record.first_byte_ns / 1e6:.0f} ms, then "
+            f"nothing more until {total / 1e6:.0f} ms: one read cannot tell streaming "
+            "from buffering",
+        )
     if span <= _BURST_SHARE * total:
         return Verdict(
             "looks_buffered",

@@ -159,7 +159,26 @@ def route_cookies(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> No
     sock.sendall(_head(200, headers) + b"ok")
 
 
+def route_te_and_length(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Both framings (some proxies do it): Transfer-Encoding wins, as curl reads it."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    sock.sendall(head + _chunk(b"hello") + b"0\r\n\r\n")
+
+
+def route_bare_lf(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Line ends without CR (old or hand-written servers; curl reads them)."""
+    sock.sendall(b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello")
+
+
+def route_http10(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """An HTTP/1.0 answer, its body ended by closing the connection."""
+    sock.sendall(b"HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold style")
+
+
 ROUTES: dict[str, Route] = {
+    "/http10": route_http10,
+    "/te-and-length": route_te_and_length,
+    "/bare-lf": route_bare_lf,
     "/cookies": route_cookies,
     "/chunked": route_chunked,
     "/early-headers": route_early_headers,

@@ -200,7 +200,7 @@ def test_invoke_with_a_malformed_region_is_a_usage_error(
 ) -> None:
     code, err = compare(["--invoke", "fn", "--region", "not a region!"], capsys)
     assert code == ExitStatus.USAGE
-    assert "--invoke: cannot set up the Lambda client" in err
+    assert "invalid --region 'not a region!'" in err  # refused with the other flags
     assert len(err.strip().splitlines()) == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from lstream_cli._exitcodes import ExitStatus
 from lstream_cli.cli import run
-from tests.scripted_server import ScriptedServer, scripted_server
+from tests.scripted_server import RawRequest, ScriptedServer, scripted_server
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,35 @@ def test_403_hints_permissions_and_clock_skew(
     assert "clock" in err
 
 
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        (None, "no usable Date header"),
+        ("not a date", "no usable Date header"),
+        ("now", "clock skew ruled out"),
+    ],
+)
+def test_403_hint_always_addresses_clock_skew(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+    date: str | None,
+    expected: str,
+) -> None:
+    import email.utils
+    from urllib.parse import quote
+
+    url = f"{server.base}/status?code=403"
+    if date is not None:
+        value = email.utils.formatdate(usegmt=True) if date == "now" else date
+        url += "&date=" + quote(value)
+    assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    err = " ".join(capfd.readouterr().err.split())
+    assert "lambda:InvokeFunctionUrl" in err
+    assert expected in err
+    assert "fix the clock" not in err
+
+
 def test_403_unsigned_hint(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:
     assert get([f"{server.base}/status?code=403", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
     assert "AWS_IAM needs SigV4" in capfd.readouterr().err
@@ -232,6 +261,15 @@ def test_tls_verification_failure(
     assert "TLS" in err and "certificate" in err.lower() and "Traceback" not in err
 
 
+def test_ca_from_ssl_cert_file_is_trusted(
+    tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A private CA given the OpenSSL way (as curl and bench accept it) verifies."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_server[1]))
+    assert get([tls_server[0] + "/", "--auth", "none", "-s"]) == 0
+    assert capfd.readouterr().out == "secure hello"
+
+
 def test_insecure_skips_verification(
     tls_server: tuple[str, Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -244,9 +282,16 @@ def test_body_to_stdout_and_include_headers(
 ) -> None:
     assert get([f"{server.base}/chunked?n=2&size=3", "--auth", "none", "-i", "-s"]) == 0
     out = capfd.readouterr().out
-    assert out.startswith("HTTP/1.1 200")
+    assert out.startswith("HTTP/1.1 200 X\r\n")  # the server's reason phrase, as curl -i
     assert out.endswith("aaabbb")
     assert "transfer-encoding: chunked" in out
+
+
+def test_verbose_shows_the_status_line_with_its_reason(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([f"{server.base}/status?code=500", "--auth", "none", "-v", "-o", "/dev/null"]) == 3
+    assert "< HTTP/1.1 500 X\n" in capfd.readouterr().err
 
 
 def test_post_body_from_file_and_stdin(
@@ -297,7 +342,17 @@ def test_usage_errors(
     assert len(server.requests) == before  # nothing was sent
 
 
-@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/x", "http://", "://nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "ftp://example.com/x",
+        "http://",
+        "://nohost",
+        "http://127.0.0.1:99999/",
+        "http://127.0.0.1:0/",
+    ],
+)
 def test_bad_urls(url: str, capfd: pytest.CaptureFixture[str]) -> None:
     assert get([url]) == ExitStatus.USAGE
     err = capfd.readouterr().err
@@ -305,9 +360,26 @@ def test_bad_urls(url: str, capfd: pytest.CaptureFixture[str]) -> None:
 
 
 def test_iam_without_credentials_names_where_it_looked(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
     assert get(["https://abc.lambda-url.us-east-1.on.aws/", "--auth", "iam"]) == ExitStatus.USAGE
     err = capfd.readouterr().err
-    assert "no AWS credentials" in err and "~/.aws/credentials" in err
+    assert "no AWS credentials" in err and "AWS_ACCESS_KEY_ID" in err
+    # The files it really read (set by the test environment), not the defaults.
+    assert os.environ["AWS_SHARED_CREDENTIALS_FILE"] in err
+    assert os.environ["AWS_CONFIG_FILE"] in err
+
+
+def test_iam_without_credentials_names_the_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile empty-one]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    args = ["https://abc.lambda-url.us-east-1.on.aws/", "--auth", "iam", "--profile", "empty-one"]
+    assert get(args) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "'empty-one'" in err and str(config) in err and "Traceback" not in err
 
 
 def test_signed_request_without_region_is_a_usage_error(
@@ -316,6 +388,16 @@ def test_signed_request_without_region_is_a_usage_error(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert get(["http://127.0.0.1:9/", "--auth", "iam"]) == ExitStatus.USAGE
     assert "--region" in capfd.readouterr().err
+
+
+def test_auto_signing_without_region_points_at_auth_none(
+    aws_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Credentials found, no region, a non-AWS URL: the way out names --auth none too."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert get(["http://127.0.0.1:9/"]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "--region" in err and "--auth none" in err
 
 
 def test_unknown_profile_is_a_usage_error(capfd: pytest.CaptureFixture[str]) -> None:
@@ -404,6 +486,23 @@ def test_json_matches_schema(server: ScriptedServer, tmp_path: Path, path: str) 
     jsonschema.validate(load(res), schema)
 
 
+def _assert_signature_verifies(req: RawRequest, aws_creds: dict[str, str]) -> None:
+    """The raw request verifies under the emulator's own SigV4 implementation."""
+    import hashlib
+
+    from lstream_cli.emulator.sigv4 import verify_request
+
+    creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
+    result = verify_request(
+        req.method,
+        req.target,
+        req.headers,
+        hashlib.sha256(req.body).hexdigest(),
+        lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
+    )
+    assert result.ok, result.reason
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -427,14 +526,7 @@ def test_signature_verifies_independently(
     assert get(args) == 0
     req = server.requests[-1]
     creds = (aws_creds["AWS_SECRET_ACCESS_KEY"], aws_creds["AWS_SESSION_TOKEN"])
-    result = verify_request(
-        req.method,
-        req.target,
-        req.headers,
-        hashlib.sha256(req.body).hexdigest(),
-        lambda key: creds if key == aws_creds["AWS_ACCESS_KEY_ID"] else None,
-    )
-    assert result.ok, result.reason
+    _assert_signature_verifies(req, aws_creds)
     tampered = verify_request(
         req.method,
         req.target + ("&x=1" if "?" in req.target else "?x=1"),
@@ -671,3 +763,136 @@ def test_result_file_has_normal_permissions_and_no_leftovers(
     os.umask(umask)
     assert res.stat().st_mode & 0o777 == 0o666 & ~umask
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "_aws") == ["r.json"]
+
+
+def test_json_path_that_cannot_be_created_is_refused_before_sending(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """/proc takes no new files, even for root (whom os.access always says yes to)."""
+    # Port 9 refuses: had the request been sent, the exit would be 5, not 2.
+    args = ["http://127.0.0.1:9/", "--auth", "none", "-o", "/dev/null", "--json", "/proc/r.json"]
+    assert get(args) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert "--json /proc/r.json" in err and "Traceback" not in err
+    assert "refused" not in err
+
+
+def test_host_given_with_h_is_the_host_signed(
+    server: ScriptedServer, aws_creds: dict[str, str]
+) -> None:
+    """-H Host goes on the wire as given, so the signature must cover that host."""
+    host = "abc123.lambda-url.us-east-1.on.aws"
+    args = [f"{server.base}/echo", "--auth", "iam", "-H", f"Host: {host}", "-o", "/dev/null"]
+    assert get([*args, "-s"]) == 0
+    req = server.requests[-1]
+    assert [v for k, v in req.headers if k.lower() == "host"] == [host]
+    _assert_signature_verifies(req, aws_creds)
+
+
+def test_own_authorization_header_is_not_doubled_by_auto_signing(
+    server: ScriptedServer, aws_creds: dict[str, str]
+) -> None:
+    args = [f"{server.base}/echo", "-H", "Authorization: Bearer tok", "-o", "/dev/null", "-s"]
+    assert get(args) == 0
+    sent = [v for k, v in server.requests[-1].headers if k.lower() == "authorization"]
+    assert sent == ["Bearer tok"]
+
+
+@pytest.mark.parametrize("header", ["Authorization: Bearer tok", "X-Amz-Date: 20200101T000000Z"])
+def test_header_the_signature_sets_conflicts_with_signing(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    header: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    before = len(server.requests)
+    assert get([f"{server.base}/echo", "--auth", "iam", "-H", header]) == ExitStatus.USAGE
+    assert "SigV4 signing sets this header" in capfd.readouterr().err
+    assert len(server.requests) == before  # nothing sent
+
+
+def test_verbose_keeps_each_header_on_one_line(
+    server: ScriptedServer,
+    aws_creds: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Like curl -v: a long header (the SigV4 Authorization) is one greppable line."""
+    monkeypatch.setenv("COLUMNS", "60")
+    long_value = "v" * 150
+    args = [f"{server.base}/echo", "--auth", "iam", "-v", "-H", f"X-Long: {long_value}"]
+    assert get([*args, "-o", "/dev/null", "-s"]) == 0
+    lines = capfd.readouterr().err.splitlines()
+    assert f"> X-Long: {long_value}" in lines
+    auth = [line for line in lines if line.startswith("> Authorization: ")]
+    assert len(auth) == 1
+    assert "SignedHeaders=" in auth[0] and "Signature=<redacted>" in auth[0]
+
+
+def test_binary_check_looks_past_a_small_first_chunk(tmp_path: Path) -> None:
+    """The first 4 KiB of the body are checked however the server splits them."""
+    import os
+
+    from lstream_cli.bodyout import BinaryToTerminal, BodyWriter
+
+    with (tmp_path / "tty-stand-in").open("wb") as fh:
+        writer = BodyWriter(fh.fileno(), "stdout", guard_binary=True, terminal=True)
+        writer(b"hello ")  # text first ...
+        with pytest.raises(BinaryToTerminal):
+            writer(b"\x00\x01\x02 binary")  # ... then a NUL within the window
+        late = BodyWriter(fh.fileno(), "stdout", guard_binary=True, terminal=True)
+        late(b"t" * 4096)
+        late(b"\x00 past the window")  # like curl: only the start is judged
+    assert os.path.getsize(tmp_path / "tty-stand-in") == 6 + 4096 + 17
+
+
+def test_verbose_shows_the_request_even_when_no_response_comes(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """-v on a function that never answers still shows what was sent (redacted)."""
+    args = [f"{server.base}/hang", "--auth", "iam", "-v", "--timeout", "0.5", "-o", "/dev/null"]
+    assert get(args) == ExitStatus.NETWORK
+    err = capfd.readouterr().err
+    assert "> GET /hang HTTP/1.1" in err
+    assert "Signature=<redacted>" in err
+    assert aws_creds["AWS_SESSION_TOKEN"] not in err
+    assert err.index("> GET /hang") < err.index("timed out")
+
+
+@pytest.mark.parametrize("route", ["/te-and-length", "/bare-lf"])
+def test_responses_curl_reads_are_read(
+    server: ScriptedServer, route: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([server.base + route, "--auth", "none", "-s"]) == 0
+    assert capfd.readouterr().out == "hello"
+
+
+def test_include_shows_the_status_line_as_received(
+    server: ScriptedServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert get([f"{server.base}/http10", "--auth", "none", "-i", "-s"]) == 0
+    assert capfd.readouterr().out == (
+        "HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold style"
+    )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--region", "us east"], ["--region", ""], ["--service", ""], ["--service", "La mbda"]],
+)
+def test_bad_signing_scope_is_a_usage_error(
+    flags: list[str], aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A region or service no signature could be valid for is refused before sending."""
+    assert get(["http://127.0.0.1:9/", *flags]) == ExitStatus.USAGE
+    err = capfd.readouterr().err
+    assert f"invalid {flags[0]}" in err and "Traceback" not in err
+
+
+def test_403_hint_with_own_authorization_does_not_blame_missing_credentials(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=403"
+    assert get([url, "-H", "Authorization: Bearer t", "-o", "/dev/null"]) == 3
+    err = " ".join(capfd.readouterr().err.split())
+    assert "own -H Authorization" in err and "no credentials were found" not in err

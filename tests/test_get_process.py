@@ -53,6 +53,12 @@ def test_broken_pipe_exit_status(server: ScriptedServer) -> None:
     assert proc.stderr == b""
 
 
+def _wait_for_size(path: Path, size: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < size):
+        time.sleep(0.05)
+
+
 def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path) -> None:
     out, res = tmp_path / "partial.bin", tmp_path / "r.json"
     url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
@@ -61,9 +67,7 @@ def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 3000):
-        time.sleep(0.05)
+    _wait_for_size(out, 3000)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == ExitStatus.INTERRUPTED
@@ -92,3 +96,76 @@ def test_missing_argument_is_usage_error() -> None:
     assert proc.returncode == ExitStatus.USAGE
     assert b"Traceback" not in proc.stderr
     assert b"Missing argument" in proc.stderr
+
+
+def test_ctrl_c_works_when_the_shell_started_lstream_ignoring_sigint(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """``lstream get URL &`` from a script inherits SIGINT ignored: kill -INT must still stop it."""
+    out = tmp_path / "partial.bin"
+    url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
+    proc = subprocess.Popen(
+        [*LSTREAM, "get", url, "--auth", "none", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    _wait_for_size(out, 2000)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert b"Traceback" not in err
+    assert out.stat().st_size < 100 * 1000  # stopped, not run to the end
+
+
+def _sh(command: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        command, shell=True, capture_output=True, timeout=60, executable="/bin/bash"
+    )
+
+
+def test_closed_stdout_is_an_error_not_a_traceback(server: ScriptedServer) -> None:
+    url = f"{server.base}/chunked?n=2"
+    proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none >&-")
+    assert proc.returncode == ExitStatus.ERROR
+    assert b"Traceback" not in proc.stderr
+    assert b"stdout" in proc.stderr and b"closed" in proc.stderr
+    proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none -o /dev/null --json - >&-")
+    assert proc.returncode == ExitStatus.ERROR
+    assert b"Traceback" not in proc.stderr
+
+
+def test_closed_stderr_still_writes_the_body(server: ScriptedServer, tmp_path: Path) -> None:
+    out = tmp_path / "body.txt"
+    url = f"{server.base}/chunked?n=2&size=10"
+    proc = _sh(f"{' '.join(LSTREAM)} get '{url}' --auth none -o '{out}' 2>&-")
+    assert proc.returncode == ExitStatus.SUCCESS
+    assert out.read_bytes() == b"a" * 10 + b"b" * 10
+
+
+def test_stderr_reader_gone_keeps_the_exit_status_and_result(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """``lstream get URL 2>&1 | head -1``: the summary's reader leaves; the work goes on."""
+    res = tmp_path / "r.json"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # EPIPE on the first write to stderr
+    try:
+        for url, code in ((f"{server.base}/status?code=500", 3), (f"{server.base}/nope", 2)):
+            args = [url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]
+            if code == 2:
+                args.append("--bogus-flag")
+            proc = subprocess.run(
+                [*LSTREAM, "get", *args], stderr=write_end, stdout=subprocess.PIPE, timeout=60
+            )
+            assert proc.returncode == code
+        assert json.loads(res.read_text())["status"] == 500
+    finally:
+        os.close(write_end)
+
+
+def test_data_from_a_closed_stdin_is_a_usage_error(server: ScriptedServer) -> None:
+    proc = _sh(f"{' '.join(LSTREAM)} get '{server.base}/echo' --auth none -d @- <&-")
+    assert proc.returncode == ExitStatus.USAGE
+    assert b"Traceback" not in proc.stderr
+    assert b"-d @-" in proc.stderr and b"closed" in proc.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 from typing import Any
 
@@ -80,8 +81,11 @@ def cli() -> None:
 
 
 def _fail(message: str, status: ExitStatus) -> int:
-    sys.stderr.write(f"lstream: error: {message}\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"lstream: error: {message}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # nobody reads stderr any more; the exit status still tells
     return int(status)
 
 
@@ -130,7 +134,28 @@ def _silence_stdout() -> None:
         pass
 
 
+def _restore_standard_streams_and_ctrl_c() -> None:
+    """Undo what a parent shell may have done before ``lstream`` started.
+
+    A non-interactive shell starts background jobs (``lstream get URL &``)
+    with SIGINT ignored, and Python keeps an inherited SIG_IGN: ``kill -INT``
+    would then do nothing and a long stream could not be stopped. lstream
+    documents Ctrl-C = 130, so it always takes SIGINT back (as Go's
+    ``signal.Notify`` does). A closed stderr (``2>&-``) becomes /dev/null so
+    that messages cannot turn into a crash.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if sys.stderr is None:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        if fd != 2:  # keep a closed stdout (fd 1) closed: only fd 2 is filled
+            os.dup2(fd, 2)
+            os.close(fd)
+        sys.stderr = os.fdopen(2, "w")
+
+
 def main() -> None:
+    _restore_standard_streams_and_ctrl_c()
     # ``import httpx`` also imports its own command-line client (httpx._main),
     # which loads rich, pygments and click's prompts: a third of ``get``'s
     # start-up, for a client lstream never runs. None in sys.modules makes
@@ -138,7 +163,8 @@ def main() -> None:
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     code = run()
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except (BrokenPipeError, ValueError, OSError):
         _silence_stdout()
     sys.exit(code)

@@ -33,6 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # An HTTP method is a token (RFC 9110 §5.6.2): no spaces, ASCII only.
 _METHOD_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# SigV4 scope parts: regions (us-east-1, us-gov-west-1) and services (lambda, execute-api).
+_SCOPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _MAX_TIMEOUT_S = 1_000_000.0  # ~11 days; NaN, infinity and beyond are refused
 
 
@@ -157,6 +159,8 @@ def check_url(url: str) -> str:
         raise UsageError(f"invalid URL {url!r}: the scheme must be http or https")
     if not parsed.host:
         raise UsageError(f"invalid URL {url!r}: no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise UsageError(f"invalid URL {url!r}: the port must be 1 to 65535")
     return url
 
 
@@ -167,7 +171,12 @@ def read_data(data: str | None) -> bytes | None:
     if data.startswith("@"):
         name = data[1:]
         if name == "-":
-            return sys.stdin.buffer.read()
+            if sys.stdin is None:  # started with stdin closed (<&-)
+                raise UsageError("cannot read -d @-: stdin is closed")
+            try:
+                return sys.stdin.buffer.read()
+            except OSError as exc:
+                raise UsageError(f"cannot read -d @-: {exc.strerror or exc}") from None
         try:
             return Path(name).read_bytes()
         except OSError as exc:
@@ -192,6 +201,10 @@ def spec_from_options(
         raise UsageError(
             f"--timeout must be 0 (never) or a number of seconds up to {_MAX_TIMEOUT_S:,.0f}"
         )
+    if region is not None and not _SCOPE_RE.fullmatch(region):
+        raise UsageError(f"invalid --region {region!r}: expected a name such as us-east-1")
+    if not _SCOPE_RE.fullmatch(service):
+        raise UsageError(f"invalid --service {service!r}: expected a name such as lambda")
     if method is not None and not _METHOD_RE.fullmatch(method):
         raise UsageError(f"invalid method {method!r}: expected a name such as GET or POST")
     body = read_data(data)

@@ -277,7 +277,8 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
         raise UsageError(str(exc)) from None
     if credentials is None:
         raise UsageError(
-            "--invoke: the Lambda API needs AWS credentials; looked in " + credential_sources()
+            "--invoke: the Lambda API needs AWS credentials; looked in "
+            + credential_sources(session)
         )
     region = base.region or session.get_config_variable("region")
     if not region and endpoint_url is not None:

@@ -78,7 +78,7 @@ def get_command(
         format_head,
         format_summary,
         get_json,
-        print_exchange,
+        print_head,
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
     from lstream_cli.request import prepare_auth
@@ -97,21 +97,32 @@ def get_command(
     show_progress = not silent and not writer.terminal and out.is_terminal
     progress = ProgressLine(out.console) if show_progress else None
 
-    def on_head(sent: SentRequest, status: int, resp_headers: tuple[tuple[str, str], ...]) -> None:
+    def on_head(
+        sent: SentRequest,
+        status: int,
+        resp_headers: tuple[tuple[str, str], ...],
+        status_line: str,  # as received, e.g. "HTTP/1.1 200 OK" (as curl -i shows it)
+    ) -> None:
         writer.responded()  # -o FILE is emptied only once a response arrives
         if verbose:
             if progress is not None:
                 progress.stop()  # printed above the line, which comes back with the body
-            path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
-            req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
-            resp = format_head("<", f"HTTP/1.1 {status}", redact_headers(resp_headers))
-            print_exchange(out.console, req, resp)
+            resp = format_head("<", status_line, redact_headers(resp_headers))
+            print_head(out.console, resp, "<")
         if include:
-            lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in resp_headers]
+            lines = [status_line] + [f"{k}: {v}" for k, v in resp_headers]
             writer.head(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
+    def on_request(sent: SentRequest) -> None:
+        # Before the clock starts: shown even when no response ever comes.
+        path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
+        req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
+        print_head(out.console, req, ">")
+        if progress is not None:
+            progress.start()  # below the request, not interleaved with it
+
     interrupted = False
-    if progress is not None:
+    if progress is not None and not verbose:
         progress.start()  # elapsed time runs from the start, not from the first byte
     try:
         record = fetch(
@@ -120,6 +131,7 @@ def get_command(
             sink=writer,
             on_progress=progress.update if progress is not None else None,
             on_head=on_head,
+            on_request=on_request if verbose else None,
         )
     except Interrupted as stop:
         # Ctrl-C: what was measured is still summarised and written (exit 130).
@@ -131,7 +143,8 @@ def get_command(
         writer.close()
 
     verdict = judge(record)
-    hints = _hints(record, signer is not None, spec.auth)
+    own_auth = any(name.lower() == "authorization" for name, _ in spec.headers)
+    hints = _hints(record, signer is not None, "own" if own_auth else spec.auth)
     if not silent and record.status is not None:
         # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints))
@@ -164,7 +177,10 @@ def _failure_line(record: object) -> str:
 
 
 def _hints(record: object, signed: bool, auth: str) -> list[str]:
-    """Actionable hints for a 403 from a function URL (permissions, clock skew)."""
+    """Actionable hints for a 403 from a function URL (permissions, clock skew).
+
+    ``auth``: the --auth mode, or "own" when the user's -H Authorization went.
+    """
     from lstream_cli.models import RequestRecord
 
     assert isinstance(record, RequestRecord)
@@ -172,11 +188,10 @@ def _hints(record: object, signed: bool, auth: str) -> list[str]:
     if record.status != 403:
         return hints
     if not signed:
-        why = (
-            "--auth none sent it unsigned (use --auth auto or iam)"
-            if auth == "none"
-            else "no credentials were found (set them up or use --auth iam to insist)"
-        )
+        why = {
+            "none": "--auth none sent it unsigned (use --auth auto or iam)",
+            "own": "your own -H Authorization went instead (drop it to let --auth auto sign)",
+        }.get(auth, "no credentials were found (set them up or use --auth iam to insist)")
         hints.append(
             f"403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; {why}"
         )
@@ -185,16 +200,27 @@ def _hints(record: object, signed: bool, auth: str) -> list[str]:
         "403 on a signed request: the caller needs both lambda:InvokeFunctionUrl and "
         "lambda:InvokeFunction on the function (check the region and --service too)"
     )
+    # Clock skew is always addressed: ruled in, ruled out, or left to check.
     date = dict((k.lower(), v) for k, v in record.response_headers).get("date")
+    skew: float | None = None
     if date:
         try:
-            server = email.utils.parsedate_to_datetime(date).timestamp()
-            skew = time.time() - server
-            if abs(skew) > 240:
-                hints.append(
-                    f"the local clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
-                    "the server's Date header: SigV4 allows 5 minutes; fix the clock"
-                )
+            skew = time.time() - email.utils.parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError):
-            pass
+            skew = None
+    if skew is None:
+        hints.append(
+            "clock skew: no usable Date header to compare with; SigV4 allows 5 minutes, "
+            "so check that the local clock is right"
+        )
+    elif abs(skew) > 240:
+        hints.append(
+            f"the local clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
+            "the server's Date header: SigV4 allows 5 minutes; fix the clock"
+        )
+    else:
+        hints.append(
+            f"clock skew ruled out: the local clock is within {abs(skew):.0f} s of the "
+            "server's Date header (SigV4 allows 5 minutes)"
+        )
     return hints

@@ -80,6 +80,25 @@ class _Conn:
         return not readable
 
 
+def _tolerate_what_curl_accepts(parser: httptools.HttpResponseParser) -> None:
+    """Read responses curl reads: bare LF line ends, and Transfer-Encoding with
+    Content-Length (chunked wins, RFC 9112 §6.3). llhttp refuses both by
+    default, which made ``get`` fail where curl succeeds. (An httptools
+    without ``set_dangerous_leniencies`` stays strict.)
+    """
+    lenient = getattr(parser, "set_dangerous_leniencies", None)
+    if lenient is not None:
+        lenient(lenient_chunked_length=True, lenient_optional_cr_before_lf=True)
+
+
+def _version(parser: httptools.HttpResponseParser) -> bytes:
+    """The response's protocol as sent (``HTTP/1.0`` or ``HTTP/1.1``)."""
+    try:
+        return b"HTTP/" + parser.get_http_version().encode("ascii")
+    except (AttributeError, ValueError):
+        return b"HTTP/1.1"
+
+
 class _Message:
     """llhttp's callbacks for one response (interim 1xx responses are dropped)."""
 
@@ -98,6 +117,7 @@ class _Message:
 
     def __init__(self, skip_body: bool) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        _tolerate_what_curl_accepts(self.parser)
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.status = 0
@@ -170,7 +190,11 @@ def _ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
     if verify:
         import certifi
 
-        ctx = ssl.create_default_context(cafile=certifi.where())
+        # The system's trust store (which honours SSL_CERT_FILE / SSL_CERT_DIR,
+        # as curl and the load engine do), plus certifi's bundle for systems
+        # that have none.
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cafile=certifi.where())
     else:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -307,7 +331,7 @@ class H1Transport(httpx.BaseTransport):
             msg.status,
             headers=msg.headers,
             stream=stream,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": msg.reason},
+            extensions={"http_version": _version(msg.parser), "reason_phrase": msg.reason},
         )
 
     def _send(

@@ -105,10 +105,14 @@ def fetch(
     signer: Signer | None = None,
     sink: Callable[[bytes], object] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...]], None] | None = None,
+    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None] | None = None,
     client: httpx.Client | None = None,
+    on_request: Callable[[SentRequest], None] | None = None,
 ) -> RequestRecord:
     """Send ``spec``, stream the body into ``sink``, return the measured record.
+
+    ``on_request`` sees the request about to be sent, before the clock
+    starts (``-v`` prints it even when no response ever comes).
 
     Network failures become a record with an error class; exceptions that
     are not about the request (a failing sink) propagate after the bytes
@@ -134,6 +138,8 @@ def fetch(
         str(url),
         tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
     )
+    if on_request is not None:
+        on_request(sent)
     t_start = time.perf_counter_ns()
     meter = BodyMeter(t_start)
     try:
@@ -150,7 +156,7 @@ def _exchange(
     marks: dict[str, int],
     sink: Callable[[bytes], object] | None,
     on_progress: Callable[[Progress], None] | None,
-    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...]], None] | None,
+    on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None] | None,
     sent: SentRequest,
 ) -> RequestRecord:
     t_start = meter.t_start_ns
@@ -171,7 +177,8 @@ def _exchange(
         )
         meter.headers(head_at, response.status_code, resp_headers)
         if on_head is not None:
-            on_head(sent, response.status_code, resp_headers)
+            status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
+            on_head(sent, response.status_code, resp_headers, status_line.rstrip())
         next_progress = t_start + _PROGRESS_EVERY_NS
         perf = time.perf_counter_ns
         try:

@@ -34,9 +34,7 @@ class Output:
     @property
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=True, width=self._width, soft_wrap=False)
+            self._console = _stderr_console(self._width)
         return self._console
 
     @property
@@ -55,6 +53,53 @@ class Output:
         self.console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def _stderr_console(width: int | None) -> Console:
+    """The stderr console: NO_COLOR means no ANSI attributes at all, EPIPE is survived."""
+    from rich.console import Console
+
+    class _Console(Console):
+        """A console that outlives the reader of stderr (``2>&1 | head -1``).
+
+        rich's own answer to EPIPE is ``SystemExit(1)``: the result file would
+        not be written and the exit status would lie. Here the console goes
+        quiet, stderr is pointed at /dev/null, and the command carries on.
+        """
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.file.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+
+    # NO_COLOR (no-color.org): rich drops colours but keeps bold; drop every
+    # style so the output carries no ANSI attributes at all.
+    plain = bool(os.environ.get("NO_COLOR"))
+    return _Console(
+        stderr=True, width=width, soft_wrap=False, color_system=None if plain else "auto"
+    )
+
+
+def _width() -> int | None:
+    """The console width: ``COLUMNS`` when it is a positive number, else a sane one.
+
+    rich would take ``COLUMNS=0`` at its word and print nothing at all (not
+    even the error line), and a non-number used to crash; neither may hide
+    output.
+    """
+    raw = os.environ.get("COLUMNS", "").strip()
+    valid = raw.isdigit() and int(raw) > 0
+    if sys.stderr.isatty():
+        if valid or not raw:
+            return None  # rich reads COLUMNS or asks the terminal
+        try:
+            return os.get_terminal_size(sys.stderr.fileno()).columns or 80
+        except OSError:
+            return 80
+    return int(raw) if valid else 100
+
+
 def make_output(quiet: bool = False) -> Output:
-    width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", "100") or 100)
-    return Output(quiet=quiet, width=width)
+    return Output(quiet=quiet, width=_width())

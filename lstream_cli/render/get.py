@@ -28,7 +28,7 @@ __all__ = [
     "format_summary",
     "get_json",
     "headers_json",
-    "print_exchange",
+    "print_head",
 ]
 
 
@@ -103,13 +103,15 @@ def format_head(prefix: str, first_line: str, headers: Sequence[tuple[str, str]]
     return "\n".join(lines)
 
 
-def print_exchange(console: Console, request_block: str, response_block: str) -> None:
+def print_head(console: Console, block: str, marker: str) -> None:
+    """One curl -v style block and its closing marker line (``>`` or ``<``).
+
+    soft_wrap keeps each header on one line however long (for grep).
+    """
     from rich.text import Text
 
-    console.print(Text(request_block), highlight=False)
-    console.print(Text(">"), highlight=False)
-    console.print(Text(response_block), highlight=False)
-    console.print(Text("<"), highlight=False)
+    for text in (block, marker):
+        console.print(Text(text), highlight=False, soft_wrap=True)
 
 
 def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:

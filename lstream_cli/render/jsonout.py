@@ -31,6 +31,8 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
     """Write ``doc`` to ``path`` atomically ('-' = stdout)."""
     text = dumps(doc)
     if path == "-":
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise LstreamError("cannot write the result to stdout: it is closed")
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -82,3 +84,14 @@ def check_writable(path: str, flag: str = "--json") -> None:
         raise UsageError(f"{flag} {path}: no such directory {directory}")
     if not os.access(directory, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory is not writable")
+    # os.access says yes to root everywhere and knows nothing of read-only
+    # mounts or /proc and /sys: create (and remove) a real file to be sure.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {path}: cannot create a file in {directory}: {exc.strerror or exc}"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)

@@ -1,0 +1,62 @@
+"""The stderr console: NO_COLOR and odd COLUMNS values never hide or garble output."""
+
+from __future__ import annotations
+
+import os
+import pty
+import sys
+
+import pytest
+
+from lstream_cli.cli import run
+from lstream_cli.render.console import make_output
+
+
+def _on_a_pty(monkeypatch: pytest.MonkeyPatch) -> tuple[int, object]:
+    master, slave = pty.openpty()
+    stream = os.fdopen(slave, "w", encoding="utf-8")
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.delenv("TERM", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    return master, stream
+
+
+def _drain(master: int) -> bytes:
+    os.set_blocking(master, False)
+    data = b""
+    try:
+        while chunk := os.read(master, 65536):
+            data += chunk
+    except OSError:
+        pass
+    return data
+
+
+def test_no_color_on_a_terminal_means_no_ansi_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
+    master, stream = _on_a_pty(monkeypatch)
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = make_output()
+    assert out.is_terminal
+    out.error("something failed")
+    stream.flush()  # type: ignore[attr-defined]
+    data = _drain(master)
+    assert b"something failed" in data
+    assert b"\x1b[" not in data  # neither colour nor bold
+
+
+def test_colour_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    master, stream = _on_a_pty(monkeypatch)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    make_output().error("something failed")
+    stream.flush()  # type: ignore[attr-defined]
+    assert b"\x1b[" in _drain(master)  # the control: styles are on by default
+
+
+@pytest.mark.parametrize("columns", ["0", "-5", "abc", ""])
+def test_odd_columns_never_hide_the_error_line(
+    columns: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    assert run(["get", "http://127.0.0.1:9/", "--auth", "none", "-o", "/dev/null"]) == 5
+    err = capfd.readouterr().err
+    assert "error: cannot connect" in err and "Traceback" not in err
