@@ -31,6 +31,7 @@ from typing import Any, cast
 import httptools
 
 from lstream_cli import __version__
+from lstream_cli.engine.h1 import _ssl_context
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
@@ -385,14 +386,9 @@ class Connector:
         self.host = host  # name for SNI and certificate checks
         self.port = port
         self.timeout_s = timeout_s  # connect timeout; None = never
-        self.ssl: ssl.SSLContext | None = None
-        if tls:
-            ctx = ssl.create_default_context()
-            if insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["http/1.1"])
-            self.ssl = ctx
+        # The same trust as `get`: the system's store (SSL_CERT_FILE / SSL_CERT_DIR)
+        # plus certifi's bundle; -k turns verification off.
+        self.ssl: ssl.SSLContext | None = _ssl_context(not insecure) if tls else None
         self._addr: tuple[Any, ...] | None = None
         self._family = 0
         self._buffer = memoryview(bytearray(READ_SIZE))  # shared by this worker's connections
