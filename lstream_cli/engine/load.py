@@ -177,10 +177,13 @@ class _Worker:
 
     async def idle_until(self, deadline_ns: int) -> None:
         """Wait for ``deadline_ns`` (perf_counter_ns) unless told to stop first."""
-        remaining = (deadline_ns - time.perf_counter_ns()) / 1e9
-        if remaining > 0 and not self.stopping:
+        # A loop: uvloop's timers run on a millisecond clock and may fire early.
+        while not self.stopping:
+            remaining = (deadline_ns - time.perf_counter_ns()) / 1e9
+            if remaining <= 0:
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), remaining)
+                await asyncio.wait_for(self.stop_event.wait(), remaining + 0.001)
 
     def request_stop(self) -> None:
         if not self.stopping:
