@@ -7,6 +7,8 @@ values, ``-r`` without an end, a bad ``--fail-if``, missing credentials for
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -229,6 +231,13 @@ def bench_command(
         check_writable(csv_path, "--csv")
     if csv_path == "-" and json_path == "-":
         raise UsageError("--json - and --csv - cannot both go to stdout")
+    if (
+        csv_path is not None
+        and json_path is not None
+        and "-" not in (csv_path, json_path)
+        and os.path.abspath(csv_path) == os.path.abspath(json_path)
+    ):
+        raise UsageError(f"--json and --csv both name {json_path}: one would overwrite the other")
     spec = request.to_spec(url)
 
     if spec.method == "HEAD":
@@ -307,10 +316,10 @@ def _run(
     report["thresholds"] = evaluate(thresholds, report)
     print_report(output, report)
     if json_path is not None:
-        write_json(json_path, report)
+        _write_out(lambda: write_json(json_path, report))
     if csv_path is not None:
         rows = sorted(stats.rows or [], key=lambda r: (r[0] is None, r[0] or 0.0))
-        write_csv(csv_path, CSV_COLUMNS, rows)
+        _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
     status = exit_status(report, outcome.interrupted)
     if status is ExitStatus.INTERRUPTED:
         output.warn("interrupted: the report above is partial")
@@ -320,3 +329,17 @@ def _run(
             f"({report['aborted_in_flight']} still in flight): raise -z or lower --timeout"
         )
     return int(status)
+
+
+def _write_out(write: Callable[[], None]) -> None:
+    """Run ``write``; ``--json - | head`` (the reader went away) is not an error.
+
+    The exit status stays the run's: click would turn the EPIPE into a bare 1,
+    hiding a breached threshold.
+    """
+    try:
+        write()
+    except BrokenPipeError:
+        from lstream_cli.cli import _silence_stdout
+
+        _silence_stdout()

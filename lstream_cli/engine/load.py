@@ -43,6 +43,7 @@ __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_
 
 _TICK_S = 0.01  # housekeeping period: loop-lag resolution
 _SWEEP_EVERY = 5  # ticks between timeout sweeps and stop polls (50 ms)
+_SPARE_FDS = 256  # descriptors beyond one per connection (interpreter, pipes, files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +100,23 @@ class _Worker:
     async def _slot(self, i: int) -> None:
         pacing = self.pacing
         add = self.stats.add
+        template = self.template
         while True:
+            # DESIGN §2: building and signing come before t_start. Closed loop: the
+            # start is "now", so sign first; open loop: the start is the due time
+            # (maybe far ahead), so sign when it comes.
+            request = template.bytes() if pacing.starts_now else b""
             t_start = await pacing.next_start()
             if t_start is None:
                 return
+            if not pacing.starts_now:
+                request = template.bytes()
             self.inflight += 1
-            record = await self._exchange(i, t_start)
+            record = await self._exchange(i, t_start, request)
             self.inflight -= 1
             add(record)
 
-    async def _exchange(self, i: int, t_start: int) -> RequestRecord:
+    async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
         meter = BodyMeter(t_start, keep_timeline=False)
         for _attempt in range(2):
             conn = self.conns[i]
@@ -123,7 +131,7 @@ class _Worker:
                     )
                 meter.connected(began, time.perf_counter_ns())
                 self.conns[i] = conn
-            result = await conn.request(self.template.bytes(), meter)
+            result = await conn.request(request, meter)
             if result is RETRY:
                 self.conns[i] = None
                 continue
@@ -166,6 +174,16 @@ class _Worker:
         for t in tasks:
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
+
+    async def idle_until(self, deadline_ns: int) -> None:
+        """Wait for ``deadline_ns`` (perf_counter_ns) unless told to stop first."""
+        # A loop: uvloop's timers run on a millisecond clock and may fire early.
+        while not self.stopping:
+            remaining = (deadline_ns - time.perf_counter_ns()) / 1e9
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), remaining + 0.001)
 
     def request_stop(self) -> None:
         if not self.stopping:
@@ -251,6 +269,10 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         pacing = _pacing(plan, plan.requests, deadline, begin)
         if not worker.stopping:
             await worker.phase(pacing, stats, deadline)
+            if plan.rate is not None and deadline is not None:
+                # Open loop: the last arrival is due before -z ends; the run (and
+                # the rate's denominator) still spans the whole duration asked for.
+                await worker.idle_until(deadline)
         end = time.perf_counter_ns()
         stats.end_ns = end
         stats.cpu_s.append(time.process_time() - cpu0)
@@ -277,6 +299,26 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def raise_open_file_limit(needed: int) -> None:
+    """Raise the soft open-file limit towards ``needed`` (up to the hard limit).
+
+    A shell's soft ``ulimit -n`` is often 1024, far below the hard limit; each
+    connection is a descriptor, so a large ``-c`` would fail with "Too many open
+    files" that the user never asked for (Go raises it at start-up: hey does).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def run_worker_sync(
     plan: WorkerPlan, control: Control, t0_ns: int, on_sigint: Any = None
 ) -> dict[str, Any]:
@@ -285,6 +327,7 @@ def run_worker_sync(
     ``on_sigint``: when given (in-process run), Ctrl-C calls it instead of
     raising KeyboardInterrupt, so the partial state is still returned.
     """
+    raise_open_file_limit(plan.concurrency + _SPARE_FDS)
     loop = new_event_loop()
     try:
         asyncio.set_event_loop(loop)

@@ -29,6 +29,8 @@ LATE_AFTER_NS = 10_000_000  # an open-loop start more than 10 ms after its due t
 class Pacing:
     """Base strategy: hands out start times until the count or deadline is reached."""
 
+    starts_now = False  # next_start() returns at once with "now" (closed loop)
+
     def __init__(self, count: int | None, deadline_ns: int | None) -> None:
         self.remaining = count  # requests still to start; None = until the deadline
         self.deadline_ns = deadline_ns  # perf_counter_ns after which nothing starts
@@ -65,6 +67,8 @@ class Pacing:
 
 class ClosedLoop(Pacing):
     """Each slot starts its next request when the previous one ends."""
+
+    starts_now = True
 
     async def next_start(self) -> int | None:
         now = time.perf_counter_ns()

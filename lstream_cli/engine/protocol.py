@@ -31,6 +31,7 @@ from typing import Any, cast
 import httptools
 
 from lstream_cli import __version__
+from lstream_cli.engine.h1 import _ssl_context
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
@@ -150,6 +151,7 @@ class Connection(asyncio.BufferedProtocol):
         self._now = 0
         self._started = False  # a byte of the response has arrived
         self._headers_done = False
+        self._interim = False  # inside a 1xx answer, before the final one
         self._framed = False  # Content-Length or chunked: EOF is not the end
         self._keep_alive = True
         self._hint: bytearray | None = None  # 4xx/5xx headers and first bytes
@@ -200,7 +202,10 @@ class Connection(asyncio.BufferedProtocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._resolve_failure(ErrorClass.TRUNCATED, f"invalid HTTP response: {exc}")
+            if self._headers_done:
+                self._resolve_failure(ErrorClass.TRUNCATED, f"invalid HTTP response: {exc}")
+            else:  # no status line and headers: no response at all (as in `get`)
+                self._resolve_failure(ErrorClass.CONNECT, f"malformed HTTP response: {exc}")
             self.abort()
             return
         meter = self.meter
@@ -230,6 +235,10 @@ class Connection(asyncio.BufferedProtocol):
             meter = self.meter
             self.meter = None
             self._resolve(meter.finish(now, True, error=self._classify(meter)))
+        elif not self._headers_done:
+            self._resolve_failure(
+                ErrorClass.CONNECT, "connection closed before the end of the response head", now
+            )
         else:
             self._resolve_failure(ErrorClass.TRUNCATED, "connection closed mid-response", now)
 
@@ -238,10 +247,18 @@ class Connection(asyncio.BufferedProtocol):
     # scan of the raw header block, done once in on_headers_complete.
 
     def on_headers_complete(self) -> None:
-        self._headers_done = True
-        self._keep_alive = self._parser.should_keep_alive()
         status = self._parser.get_status_code()
         raw = self._head
+        if 100 <= status < 200 and status != 101:
+            # An interim answer (100 Continue, 103 Early Hints): llhttp ends it
+            # here; the final response follows on the same stream, as in `get`.
+            self._interim = True
+            if raw is not None:
+                end = raw.find(b"\r\n\r\n")
+                self._head = raw[end + 4 :] if end >= 0 else bytearray()
+            return
+        self._headers_done = True
+        self._keep_alive = self._parser.should_keep_alive()
         self._head = None
         original = b""
         if raw is not None:
@@ -277,6 +294,9 @@ class Connection(asyncio.BufferedProtocol):
             hint += body[:_HINT_BYTES]
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         meter = self.meter
         if meter is None:
             return
@@ -295,6 +315,7 @@ class Connection(asyncio.BufferedProtocol):
         self.meter = meter
         self._started = False
         self._headers_done = False
+        self._interim = False
         self._framed = False
         self._hint = None
         self._head = bytearray()
@@ -365,14 +386,9 @@ class Connector:
         self.host = host  # name for SNI and certificate checks
         self.port = port
         self.timeout_s = timeout_s  # connect timeout; None = never
-        self.ssl: ssl.SSLContext | None = None
-        if tls:
-            ctx = ssl.create_default_context()
-            if insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["http/1.1"])
-            self.ssl = ctx
+        # The same trust as `get`: the system's store (SSL_CERT_FILE / SSL_CERT_DIR)
+        # plus certifi's bundle; -k turns verification off.
+        self.ssl: ssl.SSLContext | None = _ssl_context(not insecure) if tls else None
         self._addr: tuple[Any, ...] | None = None
         self._family = 0
         self._buffer = memoryview(bytearray(READ_SIZE))  # shared by this worker's connections

@@ -51,6 +51,7 @@ __all__ = [
 _START_DELAY_NS = 20_000_000  # "go" is given this far ahead so all workers start together
 _WINDOW_S = 2.0  # the dashboard's "last seconds"
 _JOIN_TIMEOUT_S = 10.0
+_ORPHAN_POLL_S = 0.2  # a worker waiting for "go" checks this often that its parent lives
 
 
 def default_workers() -> int:
@@ -209,26 +210,42 @@ class _LocalControl:
 
 
 class _ProcessControl:
-    """Worker process side: stop is a shared event, snapshots go on the queue."""
+    """Worker process side: stop is a shared event, snapshots go on the queue.
 
-    def __init__(self, out: Any, stop: Any) -> None:
+    A worker whose parent died (SIGTERM from ``timeout``, SIGKILL, OOM) stops
+    too, instead of loading the server for the rest of ``-z`` with nobody to
+    report to.
+    """
+
+    def __init__(self, out: Any, stop: Any, parent_pid: int) -> None:
         self.out = out
         self.stop = stop
+        self.parent_pid = parent_pid  # from the parent: it may be dead already
+
+    def orphaned(self) -> bool:
+        return os.getppid() != self.parent_pid
 
     def should_stop(self) -> bool:
-        return bool(self.stop.is_set())
+        return bool(self.stop.is_set()) or self.orphaned()
 
     def snapshot(self, index: int, snap: dict[str, Any]) -> None:
         self.out.put(("snap", index, snap))
 
 
-def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any) -> None:
+def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_pid: int) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
+    if hasattr(signal, "pthread_sigmask"):  # blocked since the spawn: see _start_workers
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    control = _ProcessControl(out, stop, parent_pid)
     out.put(("ready", plan.index, None))
-    go.wait()
+    while not go.wait(_ORPHAN_POLL_S):
+        if control.orphaned():
+            os._exit(0)
     try:
-        state = run_worker_sync(plan, _ProcessControl(out, stop), int(t0.value))
+        state = run_worker_sync(plan, control, int(t0.value))
+        if control.orphaned():
+            os._exit(0)  # nobody reads the queue any more
     except LstreamError as exc:
         out.put(("error", plan.index, (str(exc), int(exc.exit_status))))
     except BaseException as exc:
@@ -275,7 +292,7 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     procs = [
         ctx.Process(
             target=_child_main,
-            args=(replace(plan), out, stop, go, t0),
+            args=(replace(plan), out, stop, go, t0, os.getpid()),
             name=f"lstream-worker-{plan.index}",
             daemon=True,
         )
@@ -284,8 +301,7 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     finals: dict[int, dict[str, Any]] = {}
     failure: tuple[str, int] | None = None
     try:
-        for p in procs:
-            p.start()
+        _start_workers(procs)
         ready = 0
         while ready < len(procs) and failure is None:
             msg = _get(out, procs)
@@ -340,6 +356,26 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     for index in sorted(finals):
         merged.merge_state(finals[index])
     return LoadOutcome(merged, interrupted.is_set(), len(procs))
+
+
+def _start_workers(procs: list[Any]) -> None:
+    """Start the processes with SIGINT blocked, so they inherit it blocked.
+
+    A Ctrl-C reaches the whole process group; a worker still importing (before
+    ``_child_main`` ignores SIGINT) would die with a KeyboardInterrupt traceback.
+    Blocked, the signal waits in the parent until the workers are started, then
+    runs its handler there (multiprocessing's resource tracker does the same).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        for p in procs:
+            p.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _get(out: Any, procs: list[Any]) -> tuple[str, int, Any] | None:

@@ -63,6 +63,12 @@ def _ms(v: float | None) -> str:
     return f"{v:.2f}"
 
 
+def _ms_unit(v: float | None) -> str:
+    """A time with its unit: ``4.20 ms``, ``1.23 s`` (``_ms`` is for (ms) columns)."""
+    text = _ms(v)
+    return text if v is None or v >= 1000 else f"{text} ms"
+
+
 def format_progress(p: Progress) -> RenderableType:
     """One dashboard frame."""
     if p.target_requests:
@@ -74,9 +80,10 @@ def format_progress(p: Progress) -> RenderableType:
     text = Text()
     text.append("bench ", style="bold")
     text.append(f"{where}  {p.elapsed_s:.1f} s elapsed\n")
+    # Three short lines: one of them wrapped at 80 columns would shift every frame.
     text.append(f"  {p.rps:,.0f} req/s   {format_rate(p.bytes_per_s)}   ")
-    text.append(f"TTFB p50 {_ms(p.ttfb_p50_ms)} ms  p99 {_ms(p.ttfb_p99_ms)} ms (last 2 s)   ")
     text.append(f"errors {p.errors}", style="red" if p.errors else "")
+    text.append(f"\n  TTFB p50 {_ms_unit(p.ttfb_p50_ms)}  p99 {_ms_unit(p.ttfb_p99_ms)} (last 2 s)")
     return text
 
 
@@ -118,7 +125,7 @@ def format_histogram(hist: Histogram, rows: int = 12, width: int = _BAR_WIDTH) -
     table.add_column(justify="right")
     for upper, count in buckets:
         bar = "█" * (round(width * count / peak) if count else 0)
-        table.add_row(f"≤ {_ms(upper)} ms", bar, str(count))
+        table.add_row(f"≤ {_ms_unit(upper)}", bar, str(count))
     return table
 
 

@@ -45,6 +45,7 @@ def _bench(*args: str) -> int:
         (["--timeout", "-1"], "--timeout"),
         (["--auth", "iam"], "no AWS credentials"),
         (["-X", "HEAD"], "HEAD is not supported"),
+        (["--json", "same.out", "--csv", "./same.out"], "--json and --csv both name"),
     ],
 )
 def test_bad_flags_are_usage_errors_before_sending(
@@ -424,3 +425,126 @@ def test_csv_and_json_cannot_both_take_stdout(
     assert _bench(server.url("/ok"), "-n", "1", "--csv", "-", "--json", "-") == 2
     assert "cannot both go to stdout" in capsys.readouterr().err
     assert server.requests == before
+
+
+def _worker_children(pid: int) -> list[int]:
+    """Worker processes of ``pid`` (spawned interpreters, not the resource tracker)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(int(child))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
+    server: TestServer, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole process group, workers still importing included."""
+    out = tmp_path / "early.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "60s",
+         "-c", "4", "--workers", "2", "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not _worker_children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert _worker_children(proc.pid), "no worker process was started"
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert proc.returncode == 130, err
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["interrupted"] is True
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_stdout_reader_gone_keeps_the_runs_exit_status(
+    server: TestServer, tmp_path: Path, flag: str
+) -> None:
+    """``--json - | true``: click would turn the EPIPE into a bare exit 1."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-n", "3000",
+         "-c", "2", "--workers", "1", "--fail-if", "errors.count>5", flag, "-"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err
+    assert "threshold FAIL  errors.count>5" in err  # the report was printed
+    assert proc.returncode == 6, err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX rlimits")
+def test_open_file_limit_is_raised_for_many_connections(server: TestServer) -> None:
+    """A shell's soft ``ulimit -n`` (often 1024) must not cap -c below the hard
+    limit: hey and wrk raise it too; otherwise connects fail 'Too many open files'."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip("hard open-file limit too low")
+
+    def low_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/delay?ms=100"), "-n", "300",
+         "-c", "300", "--workers", "1", "--json", "-"],
+        capture_output=True, text=True, preexec_fn=low_soft_limit, timeout=120,
+    )  # fmt: skip
+    doc = json.loads(proc.stdout)
+    assert doc["errors"] == {} and doc["ok"] == 300, doc["error_details"]
+    assert proc.returncode == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("when", ["running", "starting"])
+def test_workers_end_when_the_parent_is_killed(server: TestServer, when: str) -> None:
+    """`timeout`, a CI cancel or the OOM killer ends the parent: its workers
+    must not go on loading the server for the rest of -z (or wait forever)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "120s",
+         "-c", "2", "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    if when == "running":
+        while server.requests < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    workers = _worker_children(proc.pid)
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.002)
+        workers = _worker_children(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+        for pid in alive:  # reap nothing (not our children); zombies count as gone
+            stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
+            if ") Z" in stat:
+                alive.remove(pid)
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert not alive, "worker processes outlived their parent"

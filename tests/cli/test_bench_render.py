@@ -75,3 +75,33 @@ def test_report_text_shows_classes_percentiles_and_client() -> None:
     assert "CPU 99% per worker" in text
     assert "warning:" in text  # 99% CPU: the client may be the bottleneck
     assert "threshold FAIL  ttfb_ms.p99<1" in text
+
+
+def test_dashboard_frame_fits_an_80_column_terminal() -> None:
+    """A line wider than the terminal wraps and pushes the frame around."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=80, color_system=None)
+    busy = Progress(
+        12.3, 1_234_567, 1_234_000, 567, 10**10, 123_456.0, 1_234.5e6, 1234.56, 12345.67, None, 60.0
+    )
+    console.print(format_progress(busy))
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == len(str(format_progress(busy)).splitlines())  # nothing wrapped
+    assert all(len(line) <= 80 for line in lines)
+    assert "errors 567" in buf.getvalue() and "p50 1.23 s  p99 12.35 s" in buf.getvalue()
+
+
+def test_times_of_a_second_or_more_carry_one_unit() -> None:
+    from lstream_cli.render.bench import format_histogram
+    from lstream_cli.stats import Histogram
+
+    frame = str(format_progress(Progress(3.0, 9, 9, 0, 9, 3.0, 9.0, 4.2, 1500.0, 9, None)))
+    assert "p50 4.20 ms  p99 1.50 s (last 2 s)" in frame and "s ms" not in frame
+    hist = Histogram()
+    for v in (200.0, 900.0, 2500.0):
+        hist.record(v)
+    table = format_histogram(hist, rows=4)
+    assert table is not None
+    buf = io.StringIO()
+    Console(file=buf, width=100, color_system=None).print(table)
+    assert "2.50 s" in buf.getvalue() and "s ms" not in buf.getvalue()

@@ -161,6 +161,10 @@ class TestServer:
             w.write(b"HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\nok" % code)
         elif path == "/hang":
             await asyncio.sleep(3600)
+        elif path == "/raw":  # these bytes as the whole answer, then close
+            w.write(q.get("text", "").encode("latin-1"))
+            await w.drain()
+            return False
         elif path == "/headers-early":
             w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             await w.drain()

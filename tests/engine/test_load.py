@@ -202,3 +202,73 @@ def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
         server.url("/chunked?size=200000&chunk=10000&gap_ms=20"), requests=2, concurrency=2
     ).stats
     assert steady.ok == 2 and steady.knees == 0
+
+
+def test_closed_loop_signs_before_the_request_starts(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §2: building and signing come before t_start (a slow credential
+    refresh is the client's time, not the server's TTFB)."""
+    from lstream_cli.engine.protocol import RequestTemplate
+
+    real = RequestTemplate.bytes
+    calls = []
+
+    def slow_bytes(self: RequestTemplate) -> bytes:
+        calls.append(1)
+        time.sleep(0.25)  # e.g. botocore refreshing SSO credentials
+        return real(self)
+
+    monkeypatch.setattr(RequestTemplate, "bytes", slow_bytes)
+    s = _run(server.url("/ok"), requests=3, concurrency=1).stats
+    assert (s.requests, s.ok) == (3, 3) and len(calls) >= 3
+    # Signed inside the measured window, each request would take >= 250 ms.
+    assert s.ttfb.summary().max is not None and s.ttfb.summary().max < 250
+    assert s.total.summary().max is not None and s.total.summary().max < 250
+
+
+def test_open_loop_runs_for_the_whole_duration(server: TestServer) -> None:
+    """-r 2 -z 1.2s: arrivals at 0, 0.5 and 1.0 s; the run (and the rate's
+    denominator) is the 1.2 s asked for, not the 1.0 s until the last arrival."""
+    s = _run(server.url("/ok"), requests=None, duration_s=1.2, rate=2.0, concurrency=2).stats
+    assert (s.requests, s.ok) == (3, 3)
+    assert s.duration_s >= 1.2
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "detail"),
+    [
+        ("SSH-2.0-OpenSSH_9.6\r\n\r\n", "connect", "connect: malformed HTTP response"),
+        ("HTTP/1.1 200 OK\r\nContent-Le", "connect", "connect: connection closed before"),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n",
+            "truncated",
+            "truncated: invalid HTTP response",
+        ),
+    ],
+)
+def test_a_broken_answer_is_classed_as_get_classes_it(
+    server: TestServer, raw: str, error: str, detail: str
+) -> None:
+    """No status line and headers = no response (connect, as in `get`); a body
+    broken after them = truncated."""
+    from urllib.parse import quote
+
+    s = _run(server.url("/raw?text=" + quote(raw)), requests=3, concurrency=1).stats
+    assert (s.requests, s.ok, s.errors) == (3, 0, {error: 3})
+    assert s.status == ({} if error == "connect" else {200: 3})
+    assert any(key.startswith(detail) for key in s.details), s.details
+
+
+@pytest.mark.parametrize("interim", ["100 Continue", "103 Early Hints\r\nLink: </a.css>"])
+def test_interim_1xx_answers_are_skipped_for_the_final_one(
+    server: TestServer, interim: str
+) -> None:
+    """A 1xx is not the response: counting it would pair every later answer
+    on the connection with the wrong request."""
+    from urllib.parse import quote
+
+    raw = f"HTTP/1.1 {interim}\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    s = _run(server.url("/raw?text=" + quote(raw)), requests=3, concurrency=1).stats
+    assert (s.requests, s.ok, s.errors, s.status) == (3, 3, {}, {200: 3})
+    assert s.bytes == 6

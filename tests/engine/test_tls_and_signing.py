@@ -137,3 +137,27 @@ def test_requests_are_resigned_each_second_with_refreshed_credentials(
     assert credential(second).startswith("AKIDREFRESH")
     assert b"X-Amz-Security-Token: refreshed-token\r\n" in second
     assert second.startswith(b"GET /x?y=1 HTTP/1.1\r\nHost: abc.lambda-url.us-east-1.on.aws\r\n")
+
+
+def test_system_trust_store_and_ssl_cert_file_are_honoured(
+    tls_server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # the server's own
+    s = _run(tls_server.url("/ok"))
+    assert (s.requests, s.ok, s.errors) == (6, 6, {})
+
+
+def test_certifi_bundle_is_trusted_as_get_trusts_it(
+    tls_server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A system without a CA store (a slim container): `get` and `bench` both
+    fall back on certifi's bundle, so they verify the same servers."""
+    import certifi
+
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "cert.pem"))
+    s = _run(tls_server.url("/ok"))
+    assert (s.requests, s.ok, s.errors) == (6, 6, {})
