@@ -55,6 +55,22 @@ def test_early_headers_do_not_fool_ttfb(server: ScriptedServer, tmp_path: Path) 
     assert doc["headers_ms"] < doc["ttfb_ms"]
 
 
+def test_body_in_the_heads_own_read_arrived_with_the_head(server: ScriptedServer) -> None:
+    """Head and body in one write: the first byte is stamped at that read.
+
+    The body is handed over after the response object is built; stamping it
+    then would put TTFB a fraction of a millisecond after its arrival (and
+    after what ``bench`` reports for the same server).
+    """
+    from lstream_cli.engine.single import fetch
+    from lstream_cli.request import RequestSpec
+
+    record = fetch(RequestSpec(server.base + "/status?code=200&body=hello", auth="none"))
+    assert record.ok and record.bytes == 5 and record.reads == 1
+    assert record.first_byte_ns is not None
+    assert record.first_byte_ns == record.headers_ns
+
+
 def test_early_headers_measured_against_the_servers_own_clock(server: ScriptedServer) -> None:
     """headers_ms falls before the body left the server, ttfb_ms after it.
 

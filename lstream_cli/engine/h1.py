@@ -46,6 +46,8 @@ import httpx
 __all__ = ["READ_SIZE", "H1Transport"]
 
 READ_SIZE = 128 * 1024  # bytes asked of one recv (one delivery at most); fits in L2 with its copy
+# Trace event: the read that completed the head also carried body bytes.
+BODY_WITH_HEAD = "lstream.receive_body_with_head.complete"
 _MAX_IDLE = 4  # idle connections kept per (scheme, host, port)
 _KEEPALIVE_S = 5.0  # an idle connection older than this is closed, not reused
 
@@ -447,6 +449,10 @@ def _read_head(
         "http11.receive_response_headers.complete",
         {"return_value": (b"HTTP/1.1", msg.status, msg.reason, msg.headers)},
     )
+    if msg.body:
+        # The first body bytes came in the same read as the end of the head:
+        # they arrived then, not when the caller gets round to taking them.
+        _emit(trace, BODY_WITH_HEAD, {})
     return None
 
 

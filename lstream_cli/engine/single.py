@@ -8,7 +8,8 @@ Timing starts after signing (as httpx and oha do). The transport's trace
 hook (httpcore's event names, see :mod:`lstream_cli.engine.h1`) marks the
 end of TCP/TLS setup and the moment the response head was parsed, so
 ``headers_ms`` is exact even when a server sends its headers early and its
-body late; ``ttfb_ms`` is the first body byte.
+body late; ``ttfb_ms`` is the first body byte, stamped when it arrived (with
+the head when they came in one read, as the load engine stamps it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 
 from lstream_cli import __version__
-from lstream_cli.engine.h1 import H1Transport
+from lstream_cli.engine.h1 import BODY_WITH_HEAD, H1Transport
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
@@ -181,9 +182,13 @@ def _exchange(
             on_head(sent, response.status_code, resp_headers, status_line.rstrip())
         next_progress = t_start + _PROGRESS_EVERY_NS
         perf = time.perf_counter_ns
+        # Body bytes that came in the head's own read arrived with the head.
+        early = head_at if BODY_WITH_HEAD in marks else None
         try:
             for chunk in response.iter_raw():
                 now = perf()
+                if early is not None:
+                    now, early = early, None
                 meter.data(now, len(chunk))
                 if sink is not None:
                     sink(chunk)
