@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 import httpx
 import pytest
 
-from lstream_cli.engine.h1 import READ_SIZE, H1Transport
+from lstream_cli.engine.h1 import BODY_WITH_HEAD, READ_SIZE, H1Transport
 
 Script = Callable[[socket.socket, "RawServer"], None]
 WAIT = 10.0  # seconds: only a bound for "it did not hang"
@@ -584,6 +584,7 @@ def test_head_complete_is_traced_before_the_body_arrives() -> None:
         server.go.set()
         assert response.read() == b"body"
         response.close()
+    assert BODY_WITH_HEAD not in marks  # the body came in a later read
 
 
 # -- keep-alive -------------------------------------------------------------
@@ -612,8 +613,9 @@ def test_keep_alive_reuses_one_connection_and_skips_connect_events() -> None:
         second = traced(http, server.url + "/2")
         assert http.get(server.url + "/3").content == b"hello"
     assert server.connections == 1
-    assert first == HTTP_EVENTS
-    assert second == HTTP_EVENTS[2:]  # no connect events on a reused connection
+    # "hello" came in the head's own read, which the transport says.
+    assert first == [*HTTP_EVENTS, BODY_WITH_HEAD]
+    assert second == [*HTTP_EVENTS[2:], BODY_WITH_HEAD]  # no connect events on reuse
     assert [r.split(b" ")[1] for r in server.requests] == [b"/1", b"/2", b"/3"]
 
 
@@ -626,7 +628,7 @@ def test_https_keep_alive_skips_connect_and_tls_events(tls_ca: TLS) -> None:
         second = traced(http, server.url + "/2")
     assert server.connections == 1
     assert "connection.start_tls.complete" in first
-    assert second == HTTP_EVENTS[2:]
+    assert second == [*HTTP_EVENTS[2:], BODY_WITH_HEAD]
 
 
 def test_response_finished_after_the_transport_closed_is_not_kept() -> None:
