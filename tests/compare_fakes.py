@@ -20,8 +20,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.scripted_server import QuietHTTPServer
 
 __all__ = ["FakePaths", "fake_paths"]
 
@@ -105,8 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
 def fake_paths() -> Iterator[FakePaths]:
     state = FakePaths(base="")
     handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = QuietHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.base = f"http://127.0.0.1:{server.server_address[1]}"

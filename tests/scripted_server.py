@@ -9,6 +9,7 @@ that never answers. Every request is recorded raw for signature checks.
 
 from __future__ import annotations
 
+import http.server
 import socket
 import socketserver
 import threading
@@ -215,6 +216,20 @@ def _read_request(rfile: socket.SocketIO | object, sock: socket.socket) -> RawRe
             break
         rest += part
     return RawRequest(method, target, headers, rest[:length])
+
+
+class QuietHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading test server that keeps a client's hang-up to itself.
+
+    Handler threads outlive the fixture that started them; one that meets a
+    closed connection later must not print into another test's captured
+    stderr (socketserver's default prints the traceback).
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
 
 
 @contextmanager

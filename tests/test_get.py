@@ -11,7 +11,7 @@ import pytest
 
 from lstream_cli._exitcodes import ExitStatus
 from lstream_cli.cli import run
-from tests.scripted_server import RawRequest, ScriptedServer, scripted_server
+from tests.scripted_server import QuietHTTPServer, RawRequest, ScriptedServer, scripted_server
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +256,7 @@ def tls_server() -> Iterator[tuple[str, Path]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as d:

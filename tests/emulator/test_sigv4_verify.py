@@ -36,6 +36,7 @@ from lstream_cli.emulator.sigv4 import (
     verify_request,
 )
 from lstream_cli.signing import Signer
+from tests.scripted_server import QuietHTTPServer
 
 # --- AWS's published test suite -------------------------------------------
 
@@ -593,7 +594,7 @@ class _Capture(http.server.BaseHTTPRequestHandler):
 def capture_server() -> Iterator[tuple[str, list[tuple[str, str, list[tuple[str, str]], bytes]]]]:
     captured: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
     handler = type("Handler", (_Capture,), {"captured": captured})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
