@@ -208,16 +208,19 @@ def test_requests_http_1_1_forbids_get_400(
     assert answer.startswith(b"HTTP/1.1 400 ")
 
 
+def raw_echo(echo: tuple[Endpoints, list[RequestLog]], endpoint: str, head: bytes) -> bytes:
+    """A raw request to the echo handler's ``endpoint``; the answer, checked to be its 201."""
+    answer = raw_exchange(getattr(echo[0], endpoint), head)
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    return answer
+
+
 @pytest.mark.parametrize("endpoint", ["stream", "apigw", "apigw_stream"])
 def test_an_absolute_form_target_is_taken_as_its_path(
     echo: tuple[Endpoints, list[RequestLog]], endpoint: str
 ) -> None:
-    emu, _ = echo
-    answer = raw_exchange(
-        getattr(emu, endpoint),
-        b"GET http://h.example/p%20q?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    assert answer.startswith(b"HTTP/1.1 201 ")
+    target = b"GET http://h.example/p%20q?a=1 HTTP/1.1\r\n"
+    answer = raw_echo(echo, endpoint, target + b"Host: x\r\nConnection: close\r\n\r\n")
     assert b'"rawPath": "/p%20q"' in answer
     assert b'"rawQueryString": "a=1"' in answer
 
@@ -320,12 +323,8 @@ def test_utf8_header_values_arrive_as_text(
     echo: tuple[Endpoints, list[RequestLog]], endpoint: str
 ) -> None:
     """Through API Gateway too (a non-ASCII header value was once a 500 there)."""
-    emu, _ = echo
-    answer = raw_exchange(
-        getattr(emu, endpoint),
-        "GET / HTTP/1.1\r\nHost: x\r\nX-Name: h\u00e9llo \u20ac\r\nConnection: close\r\n\r\n".encode(),
-    )
-    assert answer.startswith(b"HTTP/1.1 201 ")
+    head = "GET / HTTP/1.1\r\nHost: x\r\nX-Name: h\u00e9llo \u20ac\r\nConnection: close\r\n\r\n"
+    answer = raw_echo(echo, endpoint, head.encode())
     assert b'"x-name": "h\\u00e9llo \\u20ac"' in answer
 
 
