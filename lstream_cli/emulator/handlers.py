@@ -309,6 +309,8 @@ async def synthetic_handler(
 def file_handler(path: str) -> Handler:
     """A handler that streams one file, like the seed's S3 object."""
     target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--handler file:{path}: a directory, not a file")
     if not target.is_file():
         raise UsageError(f"--handler file:{path}: no such file")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

@@ -205,6 +205,7 @@ def test_module_function_spec_loads_an_importable_module() -> None:
     ("spec", "message"),
     [
         ("file:/no/such/file", "no such file"),
+        (f"file:{HANDLERS.parent}", "a directory, not a file"),
         ("no_such_module_xyz:handler", "cannot import"),
         ("nonsense", "expected synthetic"),
         (f"{HANDLERS}:missing", "has no function"),
