@@ -312,10 +312,6 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         if self._in_head:
-            if self._head_size == 0 and self._head_timer is None:
-                self._head_timer = self.loop.call_later(
-                    self.server.head_timeout, self._head_timed_out
-                )
             self._head_size += len(data)
         try:
             self.parser.feed_data(data)
@@ -331,8 +327,14 @@ class _Connection(asyncio.Protocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._in_head and self._head_size and not self.closed:
-            self._reject(408, b'{"message": "Request Timeout"}')
+        if not self._in_head or self.closed:
+            return
+        if self._task is not None:
+            # A pipelined head behind a response still being sent: wait for that
+            # response to end, so that no 408 lands inside its body.
+            self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
+            return
+        self._reject(408, b'{"message": "Request Timeout"}')
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -347,6 +349,8 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------
     def on_message_begin(self) -> None:
+        if self._head_timer is None:  # the head's time starts with its first byte
+            self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
         self._url = bytearray()
         self._headers = []
         self._body = []

@@ -189,6 +189,13 @@ def test_a_request_head_not_complete_in_time_is_408(monkeypatch: pytest.MonkeyPa
             time.sleep(0.5)
             sock.sendall(b"GET /?size=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        # a half head pipelined behind a slow answer: the answer first, then the 408
+        answer = raw_exchange(
+            emu.stream,
+            b"GET /?size=3&delay_ms=600 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n",
+        )
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"\x00\x01\x02\r\n0\r\n\r\nHTTP/1.1 408 " in answer
 
 
 @pytest.mark.parametrize(
