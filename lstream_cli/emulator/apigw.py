@@ -81,15 +81,18 @@ class ApiGatewayApp:
             await self._client.aclose()
             self._client = None
 
-    def _upstream_headers(self, request: HttpRequest) -> list[tuple[str, str]]:
+    def _upstream_headers(self, request: HttpRequest) -> list[tuple[bytes, bytes]]:
+        """The client's headers, as bytes: exactly the bytes received (UTF-8 values too)."""
         rt = self.runtime
         headers = [(k, v) for k, v in request.headers if k.lower() not in _HOP]
         if rt.secret_header is not None:
             name = rt.secret_header[0]
             headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
-            headers.append(rt.secret_header)
-        headers.append((INTERNAL_HEADER, rt.internal_token))
-        return headers
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        if rt.secret_header is not None:
+            out.append((rt.secret_header[0].encode(), rt.secret_header[1].encode()))
+        out.append((INTERNAL_HEADER.encode(), rt.internal_token.encode()))
+        return out
 
     @staticmethod
     def _reply(

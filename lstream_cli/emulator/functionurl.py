@@ -60,6 +60,16 @@ def _text_body(content_type: str | None) -> bool:
     return any(t in ct for t in _TEXT_TYPES)
 
 
+def _utf8(wire: str) -> str:
+    """A header value as text: the server decodes the wire as latin-1, senders use UTF-8."""
+    if wire.isascii():
+        return wire
+    try:
+        return wire.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return wire  # not UTF-8: each byte as its latin-1 character
+
+
 _clock_cache: tuple[int, str] = (0, "")
 
 
@@ -83,10 +93,11 @@ def function_url_event(
     """The event Lambda hands a function behind a function URL (payload format 2.0)."""
     headers: dict[str, str] = {}
     cookies: list[str] = []
-    for name, value in request.headers:
+    for name, raw_value in request.headers:
         lname = name.lower()
         if lname == INTERNAL_HEADER:
             continue
+        value = _utf8(raw_value)
         if lname == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue

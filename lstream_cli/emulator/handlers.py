@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import math
 import mimetypes
 import sys
 import time
@@ -215,8 +216,14 @@ def expected_body(size: int, offset: int = 0) -> bytes:
     return bytes(_pattern_view(offset, size))
 
 
-def synthetic_params(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Query parameters of a function URL event, or the Lambda API payload itself."""
+def synthetic_params(event: Any) -> Mapping[str, Any]:
+    """Query parameters of a function URL event, or the Lambda API payload itself.
+
+    A Lambda API payload that is not a JSON object (a list, a string) has no
+    parameters: the defaults apply.
+    """
+    if not isinstance(event, Mapping):
+        return {}
     if "requestContext" in event or "rawPath" in event:
         params = event.get("queryStringParameters")
         return params if isinstance(params, Mapping) else {}
@@ -241,6 +248,10 @@ def _size(params: Mapping[str, Any], name: str, default: int | None) -> int | No
     if raw is None or raw == "":
         return default
     if isinstance(raw, int | float) and not isinstance(raw, bool):
+        # A JSON number (Lambda API payload): a whole, finite count of bytes >= 0,
+        # as the query string's sizes are.
+        if not math.isfinite(raw) or raw < 0 or raw != int(raw):
+            raise ValueError(f"invalid {name} {raw!r}: expected a whole number of bytes >= 0")
         return int(raw)
     return parse_size(str(raw))
 
@@ -298,6 +309,8 @@ async def synthetic_handler(
 def file_handler(path: str) -> Handler:
     """A handler that streams one file, like the seed's S3 object."""
     target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--handler file:{path}: a directory, not a file")
     if not target.is_file():
         raise UsageError(f"--handler file:{path}: no such file")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

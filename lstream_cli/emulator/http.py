@@ -7,9 +7,13 @@ high-water mark (``pause_writing``/``resume_writing``) so a 1 GiB stream keeps
 memory flat. An application is one coroutine ``app(request, response)``;
 requests on one connection are answered in order (pipelining is allowed).
 
-Malformed requests get 400 and the connection is closed; bodies over the
-server's limit are read and discarded, then answered 413 by the application
-(``request.too_large``), so the client always reads the answer.
+Malformed requests get 400 and the connection is closed (an HTTP/1.1
+request without ``Host``, a request-target that is not a path: an
+absolute-form URL is taken as its path, as RFC 9112 asks); a request line and
+headers over 64 KiB get 431, and ones not complete within 30 s get 408, so a
+client can neither fill memory nor hold a request open forever. Bodies over
+the server's limit are read and discarded, then answered 413 by the
+application (``request.too_large``), so the client always reads the answer.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ _LOW_WATER = 256 * 1024
 _MAX_PIPELINE = 32
 _BACKLOG = 2048
 _SMALL = 16 * 1024  # chunks below this are framed in one write
+MAX_HEAD = 64 * 1024  # request line + headers: past this, 431
+HEAD_TIMEOUT_S = 30.0  # a request's line and headers must arrive within this: else 408
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to refuse the request with ``_Connection._refusal``."""
 
 
 class ClientGone(ConnectionError):
@@ -265,6 +275,10 @@ class _Connection(asyncio.Protocol):
         self._pending: list[bytes | memoryview] = []
         self._pending_size = 0
         self._flush_scheduled = False
+        self._in_head = True  # reading a request line and headers (or idle between requests)
+        self._head_size = 0  # bytes received since this request's head began
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._refusal: tuple[int, bytes] | None = None
 
     # -- asyncio.Protocol ------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -277,6 +291,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._stop_head_timer()
         self.server.connections.discard(self)
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -294,12 +309,37 @@ class _Connection(asyncio.Protocol):
         self._drain_waiter = None
 
     def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self._in_head:
+            self._head_size += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._reject(400, b'{"message": "Upgrade not supported"}')
         except httptools.HttpParserError:
-            self._reject(400, b'{"message": "Bad Request"}')
+            status, body = self._refusal or (400, b'{"message": "Bad Request"}')
+            self._reject(status, body)
+            return
+        if self._in_head and self._head_size > self.server.max_head:
+            # httptools holds a header being received whole: refuse before memory fills.
+            self._reject(431, b'{"message": "Request Header Fields Too Large"}')
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.closed:
+            return
+        if self._task is not None:
+            # A pipelined head behind a response still being sent: wait for that
+            # response to end, so that no 408 lands inside its body.
+            self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
+            return
+        self._reject(408, b'{"message": "Request Timeout"}')
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
 
     def eof_received(self) -> bool | None:
         if self._task is None and not self._queue:
@@ -309,6 +349,8 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------
     def on_message_begin(self) -> None:
+        if self._head_timer is None:  # the head's time starts with its first byte
+            self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
         self._url = bytearray()
         self._headers = []
         self._body = []
@@ -322,6 +364,24 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._stop_head_timer()
+        head = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+        if head > self.server.max_head:
+            self._refuse(431, b'{"message": "Request Header Fields Too Large"}')
+        target = bytes(self._url)
+        if not target.startswith(b"/"):
+            # absolute-form (RFC 9112 3.2.2): a server takes the path (and query) from it.
+            scheme, sep, rest = target.partition(b"://")
+            if not sep or scheme.lower() not in (b"http", b"https"):
+                self._refuse(400, b'{"message": "Bad Request"}')
+            at = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=-1)
+            path = rest[at:] if at >= 0 else b"/"
+            self._url = bytearray(path if path.startswith(b"/") else b"/" + path)
+        if self.parser.get_http_version() == "1.1" and not any(
+            name.lower() == "host" for name, _ in self._headers
+        ):
+            self._refuse(400, b'{"message": "Bad Request"}')
         for name, value in self._headers:
             if name.lower() == "expect" and value.lower() == "100-continue":
                 self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -334,7 +394,13 @@ class _Connection(asyncio.Protocol):
         elif not self._too_large:
             self._body.append(body)
 
+    def _refuse(self, status: int, body: bytes) -> None:
+        self._refusal = (status, body)
+        raise _Refused
+
     def on_message_complete(self) -> None:
+        self._in_head = True  # the next bytes begin the next request's head
+        self._head_size = 0
         parser = self.parser
         request = HttpRequest(
             method=parser.get_method().decode("latin-1"),
@@ -450,6 +516,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
 
     def _reject(self, status: int, body: bytes) -> None:
+        self._stop_head_timer()
         if self.transport is None or self.closed:
             return
         head = (
@@ -462,6 +529,7 @@ class _Connection(asyncio.Protocol):
         self.server.on_reject(self.client, status)
 
     def shutdown(self) -> None:
+        self._stop_head_timer()
         if self._task is not None:
             self._task.cancel()
         if self.transport is not None and not self.closed:
@@ -476,9 +544,14 @@ class HttpServer:
         app: App,
         max_body: int,
         on_reject: Callable[[str, int], None] | None = None,
+        max_head: int = MAX_HEAD,
+        head_timeout: float | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
+        self.max_head = max_head  # request line + headers, in bytes
+        # seconds for a request's line and headers
+        self.head_timeout = HEAD_TIMEOUT_S if head_timeout is None else head_timeout
         self.connections: set[_Connection] = set()
         self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
         self._server: asyncio.base_events.Server | None = None

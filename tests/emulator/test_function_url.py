@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -140,6 +142,96 @@ def test_malformed_request_gets_400_and_the_next_request_is_served(emu: Endpoint
     assert httpx.get(emu.stream + "/?size=3").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("head", "filler"),
+    [
+        (b"GET /?size=3 HTTP/1.1\r\nHost: x\r\n", b"X-Big: " + b"a" * 8000 + b"\r\n"),  # many
+        (b"GET /?size=3 HTTP/1.1\r\nHost: x\r\nX-One: ", b"b" * 8000),  # one endless value
+        (b"GET /", b"c" * 8000),  # one endless URL
+    ],
+    ids=["many-headers", "one-endless-value", "one-endless-url"],
+)
+def test_an_endless_request_head_is_431(emu: Endpoints, head: bytes, filler: bytes) -> None:
+    """A head past 64 KiB is refused while it is still arriving (memory stays bounded)."""
+    parts = urlsplit(emu.stream)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(head)
+        answer = b""
+        try:
+            for _ in range(1000):  # up to 8 MB, never ending the head
+                sock.sendall(filler)
+        except OSError:
+            pass  # the server closed the connection after answering
+        with contextlib.suppress(OSError):
+            while data := sock.recv(65536):
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert answer.endswith(b'{"message": "Request Header Fields Too Large"}')
+    assert httpx.get(emu.stream + "/?size=3").status_code == 200
+
+
+def test_a_large_head_under_64_kib_and_a_large_body_are_served(emu: Endpoints) -> None:
+    headers = {f"x-h{i}": "v" * 900 for i in range(60)}  # about 55 KB of headers
+    r = httpx.post(emu.buffered + "/?size=3", headers=headers, content=b"z" * 200_000)
+    assert r.status_code == 200
+
+
+def test_a_request_head_not_complete_in_time_is_408(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lstream_cli.emulator.http.HEAD_TIMEOUT_S", 0.2)
+    with running_emulator(EmulatorConfig(throttle=False)) as emu:
+        answer = raw_exchange(emu.stream, b"GET /?size=3 HTTP/1.1\r\nHost: x\r\n")
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        # an idle keep-alive connection is not a slow request: it gets its answer
+        parts = urlsplit(emu.stream)
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+            sock.sendall(b"GET /?size=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.5)
+            sock.sendall(b"GET /?size=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        # a half head pipelined behind a slow answer: the answer first, then the 408
+        answer = raw_exchange(
+            emu.stream,
+            b"GET /?size=3&delay_ms=600 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n",
+        )
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"\x00\x01\x02\r\n0\r\n\r\nHTTP/1.1 408 " in answer
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b"GET /?size=3 HTTP/1.1\r\n\r\n",  # HTTP/1.1 without Host
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET ftp://x/?size=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["no-host", "asterisk", "ftp-url"],
+)
+@pytest.mark.parametrize("endpoint", ["stream", "apigw", "lambda_api"])
+def test_requests_http_1_1_forbids_get_400(
+    emu: Endpoints, endpoint: str, request_line: bytes
+) -> None:
+    answer = raw_exchange(getattr(emu, endpoint), request_line)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def raw_echo(echo: tuple[Endpoints, list[RequestLog]], endpoint: str, head: bytes) -> bytes:
+    """A raw request to the echo handler's ``endpoint``; the answer, checked to be its 201."""
+    answer = raw_exchange(getattr(echo[0], endpoint), head)
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    return answer
+
+
+@pytest.mark.parametrize("endpoint", ["stream", "apigw", "apigw_stream"])
+def test_an_absolute_form_target_is_taken_as_its_path(
+    echo: tuple[Endpoints, list[RequestLog]], endpoint: str
+) -> None:
+    target = b"GET http://h.example/p%20q?a=1 HTTP/1.1\r\n"
+    answer = raw_echo(echo, endpoint, target + b"Host: x\r\nConnection: close\r\n\r\n")
+    assert b'"rawPath": "/p%20q"' in answer
+    assert b'"rawQueryString": "a=1"' in answer
+
+
 def test_keep_alive_and_pipelining(emu: Endpoints) -> None:
     one = b"GET /?size=5 HTTP/1.1\r\nHost: x\r\n\r\n"
     last = b"GET /?size=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -231,6 +323,16 @@ def test_the_handler_gets_a_payload_2_0_event(echo: tuple[Endpoints, list[Reques
     assert http["sourceIp"] == "127.0.0.1"
     assert doc["function_name"] == "lstream-emulator"
     assert doc["remaining_ms"] > 0
+
+
+@pytest.mark.parametrize("endpoint", ["stream", "apigw", "apigw_stream"])
+def test_utf8_header_values_arrive_as_text(
+    echo: tuple[Endpoints, list[RequestLog]], endpoint: str
+) -> None:
+    """Through API Gateway too (a non-ASCII header value was once a 500 there)."""
+    head = "GET / HTTP/1.1\r\nHost: x\r\nX-Name: h\u00e9llo \u20ac\r\nConnection: close\r\n\r\n"
+    answer = raw_echo(echo, endpoint, head.encode())
+    assert b'"x-name": "h\\u00e9llo \\u20ac"' in answer
 
 
 def test_binary_bodies_arrive_base64(echo: tuple[Endpoints, list[RequestLog]]) -> None:

@@ -124,6 +124,29 @@ def test_synthetic_bad_parameters_are_a_400(params: dict[str, str]) -> None:
     assert "message" in json.loads(sink.body)
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"size": -5},
+        {"size": 1.5},
+        {"size": 1e400},  # JSON's 1e400 is infinity: once an OverflowError
+        {"fail_at": -1},
+    ],
+)
+def test_synthetic_bad_json_numbers_are_a_400(payload: dict[str, Any]) -> None:
+    """The Lambda API payload's numbers are checked like the query string's sizes."""
+    sink = run(synthetic_handler, payload)
+    assert sink.status == 400
+    assert "expected a whole number of bytes" in json.loads(sink.body)["message"]
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "text", 7, None])
+def test_synthetic_payload_that_is_not_an_object_takes_the_defaults(payload: Any) -> None:
+    sink = run(synthetic_handler, payload)
+    assert sink.status == 200
+    assert sink.body == expected_body(1024 * 1024)
+
+
 def test_metadata_is_immutable_after_the_first_write() -> None:
     handler = load_handler(f"{HANDLERS}:metadata_after_write")
     sink = run(handler, {})
@@ -182,6 +205,7 @@ def test_module_function_spec_loads_an_importable_module() -> None:
     ("spec", "message"),
     [
         ("file:/no/such/file", "no such file"),
+        (f"file:{HANDLERS.parent}", "a directory, not a file"),
         ("no_such_module_xyz:handler", "cannot import"),
         ("nonsense", "expected synthetic"),
         (f"{HANDLERS}:missing", "has no function"),

@@ -59,6 +59,15 @@ def test_invoke_handler_error(client: Any) -> None:
     assert json.loads(out["Payload"].read())["errorType"] == "RuntimeError"
 
 
+def test_invoke_with_a_negative_chunk_is_refused(client: Any) -> None:
+    """A JSON ``chunk`` of -1 once made an endless stream of wrong bytes."""
+    out = client.invoke(FunctionName="f", Payload=json.dumps({"size": 10, "chunk": -1}))
+    assert "FunctionError" not in out
+    assert json.loads(out["Payload"].read()) == {
+        "message": "invalid chunk -1: expected a whole number of bytes >= 0"
+    }
+
+
 def test_invoke_event_and_dry_run(client: Any) -> None:
     assert client.invoke(FunctionName="f", InvocationType="Event")["StatusCode"] == 202
     assert client.invoke(FunctionName="f", InvocationType="DryRun")["StatusCode"] == 204
