@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 __all__ = ["format_bytes", "format_rate", "parse_duration", "parse_size"]
 
@@ -23,9 +24,27 @@ _SIZE_UNITS = {
     "mib": 2**20,
     "gib": 2**30,
 }
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+# A number and an optional unit, the grammar of sizes and durations alike.
+_QUANTITY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def _parse_quantity(
+    text: str, units: Mapping[str, float], what: str, examples: str, known: str
+) -> float:
+    """``text`` as a number times its unit's factor (``units``, case-insensitive).
+
+    ``what`` names the quantity in the ValueError messages, ``examples``
+    shows good values and ``known`` lists the units.
+    """
+    m = _QUANTITY_RE.match(str(text))
+    if not m:
+        raise ValueError(f"invalid {what} {text!r} (examples: {examples})")
+    number, unit = m.groups()
+    factor = units.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"invalid {what} unit in {text!r} (use {known})")
+    return float(number) * factor
 
 
 def parse_size(text: str) -> int:
@@ -33,26 +52,16 @@ def parse_size(text: str) -> int:
 
     Raises ValueError with a message fit for a usage error.
     """
-    m = _SIZE_RE.match(str(text))
-    if not m:
-        raise ValueError(f"invalid size {text!r} (examples: 512, 64KiB, 5MB, 7MiB)")
-    number, unit = m.groups()
-    factor = _SIZE_UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"invalid size unit in {text!r} (use B, KB, MB, GB, KiB, MiB or GiB)")
-    return round(float(number) * factor)
+    return round(
+        _parse_quantity(
+            text, _SIZE_UNITS, "size", "512, 64KiB, 5MB, 7MiB", "B, KB, MB, GB, KiB, MiB or GiB"
+        )
+    )
 
 
 def parse_duration(text: str) -> float:
     """``"10s"`` -> 10.0, ``"2m"`` -> 120.0, ``"250ms"`` -> 0.25, ``"3"`` -> 3.0 (seconds)."""
-    m = _DURATION_RE.match(str(text))
-    if not m:
-        raise ValueError(f"invalid duration {text!r} (examples: 500ms, 10s, 2m)")
-    number, unit = m.groups()
-    factor = _DURATION_UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"invalid duration unit in {text!r} (use ms, s, m or h)")
-    return float(number) * factor
+    return _parse_quantity(text, _DURATION_UNITS, "duration", "500ms, 10s, 2m", "ms, s, m or h")
 
 
 def format_bytes(n: float | None) -> str:
