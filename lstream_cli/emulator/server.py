@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from lstream_cli._eventloop import new_event_loop
 from lstream_cli._exitcodes import ExitStatus, LstreamError
 from lstream_cli.emulator.apigw import ApiGatewayApp
 from lstream_cli.emulator.config import (
@@ -32,16 +33,6 @@ from lstream_cli.emulator.lambda_api import LambdaApiApp
 from lstream_cli.emulator.runtime import Runtime
 
 __all__ = ["Emulator", "new_event_loop", "open_sockets", "running_emulator"]
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when it is installed, else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on CPython/POSIX
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 def _url_host(host: str) -> str:

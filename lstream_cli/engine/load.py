@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lstream_cli._eventloop import new_event_loop
 from lstream_cli.engine.pacing import ClosedLoop, OpenLoop, Pacing
 from lstream_cli.engine.protocol import (
     RETRY,
@@ -287,16 +288,6 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         worker.close()
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed (about twice the request rate), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it installs
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 def raise_open_file_limit(needed: int) -> None:
