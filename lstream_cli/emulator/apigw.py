@@ -28,7 +28,7 @@ from lstream_cli.emulator.config import (
     APIGW_TIMEOUT_S,
 )
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id
+from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 
 __all__ = ["ApiGatewayApp"]
 
@@ -94,19 +94,6 @@ class ApiGatewayApp:
         out.append((INTERNAL_HEADER.encode(), rt.internal_token.encode()))
         return out
 
-    @staticmethod
-    def _reply(
-        response: HttpResponse,
-        status: int,
-        body: bytes,
-        request_id: str,
-        error_type: str | None = None,
-    ) -> None:
-        headers = [("content-type", "application/json"), ("x-amzn-requestid", request_id)]
-        if error_type:
-            headers.append(("x-amzn-errortype", error_type))
-        response.send(status, body, headers)
-
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
         request_id = new_request_id()
@@ -114,7 +101,7 @@ class ApiGatewayApp:
         try:
             if request.too_large:
                 note = "request too large"
-                self._reply(response, 413, TOO_LARGE, request_id)
+                reply(response, 413, TOO_LARGE, request_id)
                 return
             if self.stream:
                 note = await self._stream(request, response, request_id)
@@ -156,13 +143,13 @@ class ApiGatewayApp:
         try:
             up, body = await asyncio.wait_for(fetch(), self.runtime.scaled(APIGW_TIMEOUT_S))
         except asyncio.TimeoutError:
-            self._reply(response, 504, TIMED_OUT, request_id, "IntegrationTimeout")
+            reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
             return "integration timeout (29 s)"
         except _UpstreamTooLarge:
-            self._reply(response, 502, INTERNAL_ERROR, request_id, "IntegrationFailure")
+            reply(response, 502, INTERNAL_ERROR, request_id, error_type="IntegrationFailure")
             return "integration response over 10 MB"
         except httpx.HTTPError as exc:
-            self._reply(response, 502, INTERNAL_ERROR, request_id, "IntegrationFailure")
+            reply(response, 502, INTERNAL_ERROR, request_id, error_type="IntegrationFailure")
             return f"integration failed: {type(exc).__name__}"
         response.send(up.status_code, body, self._down_headers(up, request_id))
         return ""
@@ -189,13 +176,13 @@ class ApiGatewayApp:
             if response.started:
                 response.abort()
                 return "cut: 15 minute stream limit"
-            self._reply(response, 504, TIMED_OUT, request_id, "IntegrationTimeout")
+            reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
             return "integration timeout"
         except httpx.HTTPError as exc:
             if response.started:
                 response.abort()
                 return f"cut: upstream {type(exc).__name__}"
-            self._reply(response, 502, INTERNAL_ERROR, request_id, "IntegrationFailure")
+            reply(response, 502, INTERNAL_ERROR, request_id, error_type="IntegrationFailure")
             return f"integration failed: {type(exc).__name__}"
         response.end()
         return ""

@@ -27,7 +27,7 @@ from lstream_cli.emulator.config import (
 )
 from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id
+from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 from lstream_cli.emulator.throttle import BurstThenRate
 
 __all__ = [
@@ -251,20 +251,6 @@ class FunctionUrlApp:
         self.mode = mode
         self.url_id = "lstream" + ("stream" if mode == "stream" else "buffered")
 
-    def _reply(
-        self,
-        response: HttpResponse,
-        status: int,
-        body: bytes,
-        request_id: str,
-        content_type: str = "application/json",
-        error_type: str | None = None,
-    ) -> None:
-        headers = [("content-type", content_type), ("x-amzn-requestid", request_id)]
-        if error_type:
-            headers.append(("x-amzn-errortype", error_type))
-        response.send(status, body, headers)
-
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
         rt = self.runtime
@@ -273,7 +259,7 @@ class FunctionUrlApp:
         try:
             if request.too_large:
                 note = "request too large"
-                self._reply(
+                reply(
                     response,
                     413,
                     TOO_LARGE,
@@ -286,14 +272,12 @@ class FunctionUrlApp:
                 ok, reason = rt.check_iam(request)
                 if not ok:
                     note = f"auth: {reason}"
-                    self._reply(
-                        response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException"
-                    )
+                    reply(response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException")
                     return
                 access_key = _access_key(request)
             if not rt.check_secret(request):
                 note = "secret header missing or wrong"
-                self._reply(response, 403, FORBIDDEN, request_id)
+                reply(response, 403, FORBIDDEN, request_id)
                 return
             event = function_url_event(
                 request, self.url_id, rt.config.region, access_key, request_id
@@ -333,7 +317,7 @@ class FunctionUrlApp:
             raise
         except BaseException as exc:  # a handler's sys.exit() included
             if not response.started:
-                self._reply(
+                reply(
                     response,
                     502,
                     BAD_GATEWAY,
@@ -356,7 +340,7 @@ class FunctionUrlApp:
         try:
             await invoke_handler(rt.handler, event, stream, context)
         except LimitExceeded:
-            self._reply(
+            reply(
                 response,
                 502,
                 BAD_GATEWAY,
@@ -368,7 +352,7 @@ class FunctionUrlApp:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a handler's sys.exit() included
-            self._reply(
+            reply(
                 response,
                 502,
                 BAD_GATEWAY,

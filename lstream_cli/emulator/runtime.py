@@ -19,7 +19,7 @@ from collections.abc import Callable
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.emulator.config import CredentialLookup, EmulatorConfig, RequestLog
 from lstream_cli.emulator.handlers import Context, Handler, load_handler
-from lstream_cli.emulator.http import HttpRequest
+from lstream_cli.emulator.http import HttpRequest, HttpResponse
 from lstream_cli.emulator.sigv4 import (
     EmulatorCredentialsError,
     emulator_credentials,
@@ -27,7 +27,7 @@ from lstream_cli.emulator.sigv4 import (
 )
 from lstream_cli.emulator.throttle import BurstThenRate
 
-__all__ = ["INTERNAL_HEADER", "Runtime", "new_request_id"]
+__all__ = ["INTERNAL_HEADER", "Runtime", "new_request_id", "reply"]
 
 # Sent by the API Gateway front ends to the function URL behind them: an
 # HTTP_PROXY integration carries no SigV4 signature, so the function URL
@@ -42,6 +42,21 @@ _id_counter = itertools.count(1)
 def new_request_id() -> str:
     """A request id shaped like a UUID: random per run, then a counter (cheap)."""
     return f"{_ID_PREFIX}-{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def reply(
+    response: HttpResponse,
+    status: int,
+    body: bytes,
+    request_id: str,
+    content_type: str = "application/json",
+    error_type: str | None = None,
+) -> None:
+    """A front end's own whole answer (an error, a refusal), with AWS's id headers."""
+    headers = [("content-type", content_type), ("x-amzn-requestid", request_id)]
+    if error_type:
+        headers.append(("x-amzn-errortype", error_type))
+    response.send(status, body, headers)
 
 
 class Runtime:
