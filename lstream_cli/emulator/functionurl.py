@@ -243,6 +243,11 @@ class BufferSink:
         return b"".join(self.parts)
 
 
+def _bad_gateway(response: HttpResponse, request_id: str, error_type: str) -> None:
+    """Lambda's 502 for a function that failed or answered too much, before any byte."""
+    reply(response, 502, BAD_GATEWAY, request_id, "text/plain", error_type=error_type)
+
+
 class FunctionUrlApp:
     """One function URL: ``mode`` is its InvokeMode."""
 
@@ -317,14 +322,7 @@ class FunctionUrlApp:
             raise
         except BaseException as exc:  # a handler's sys.exit() included
             if not response.started:
-                reply(
-                    response,
-                    502,
-                    BAD_GATEWAY,
-                    request_id,
-                    "text/plain",
-                    error_type="Function.Unhandled",
-                )
+                _bad_gateway(response, request_id, "Function.Unhandled")
                 return f"handler error: {type(exc).__name__}"
             response.abort()
             return f"cut: handler error: {type(exc).__name__}"
@@ -340,26 +338,12 @@ class FunctionUrlApp:
         try:
             await invoke_handler(rt.handler, event, stream, context)
         except LimitExceeded:
-            reply(
-                response,
-                502,
-                BAD_GATEWAY,
-                request_id,
-                "text/plain",
-                error_type="Function.ResponseSizeTooLarge",
-            )
+            _bad_gateway(response, request_id, "Function.ResponseSizeTooLarge")
             return "response over 6291556 bytes"
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a handler's sys.exit() included
-            reply(
-                response,
-                502,
-                BAD_GATEWAY,
-                request_id,
-                "text/plain",
-                error_type="Function.Unhandled",
-            )
+            _bad_gateway(response, request_id, "Function.Unhandled")
             return f"handler error: {type(exc).__name__}"
         response.send(
             sink.status,
