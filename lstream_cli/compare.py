@@ -372,6 +372,11 @@ def _error_text(m: Measured) -> str:
     return rec.error_detail or (rec.error.value if rec.error else "failed")
 
 
+def _one_line(text: str) -> str:
+    """``text`` fit for a row: whitespace runs made one space, at most 200 characters."""
+    return " ".join(text.split())[:200]
+
+
 class _Head:
     """A sink that keeps only the first bytes of a body (for error excerpts)."""
 
@@ -390,7 +395,7 @@ class _Head:
         raw = bytes(self.buf).decode("utf-8", "replace")
         if any(c < " " and c not in "\t\r\n" for c in raw):
             return f"({len(self.buf)}+ bytes of binary body)"
-        return " ".join(raw.split())[:200]
+        return _one_line(raw)
 
 
 def _measure_url(
@@ -538,7 +543,7 @@ def _read_invoke_stream(
         return Measured(rec, excerpt=head.text())
     code = complete.get("ErrorCode")
     if code:
-        details = " ".join(str(complete.get("ErrorDetails") or "").split())[:200]
+        details = _one_line(str(complete.get("ErrorDetails") or ""))
         detail = f"InvokeComplete ErrorCode {code}" + (f": {details}" if details else "")
         rec = meter.finish(now, complete=True, error=ErrorClass.HTTP_5XX, detail=detail)
         return Measured(rec, excerpt=details, error_code=str(code))
@@ -560,7 +565,7 @@ def _error_message(head: _Head) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     value = doc.get("errorMessage") if isinstance(doc, dict) else None
-    return " ".join(str(value).split())[:200] if value else None
+    return _one_line(str(value)) if value else None
 
 
 def _api_failure(meter: BodyMeter, exc: BaseException, during_body: bool = False) -> Measured:
@@ -577,7 +582,7 @@ def _api_failure(meter: BodyMeter, exc: BaseException, during_body: bool = False
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code") or "ClientError")
-        message = " ".join(str(err.get("Message") or "").split())[:200]
+        message = _one_line(str(err.get("Message") or ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) or None
         if status is not None and meter.status is None:
             meter.headers(now, status)
@@ -585,7 +590,7 @@ def _api_failure(meter: BodyMeter, exc: BaseException, during_body: bool = False
         detail = code + (f": {message}" if message else "")
         rec = meter.finish(now, complete=False, error=cls or ErrorClass.HTTP_5XX, detail=detail)
         return Measured(rec, excerpt=message, error_code=code)
-    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    text = _one_line(str(exc)) or type(exc).__name__
     if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
         cls, detail = ErrorClass.TIMEOUT, f"timed out: {text}"
     elif during_body:
