@@ -502,9 +502,10 @@ def _read_invoke(
         body.close()
     function_error = resp.get("FunctionError")
     if function_error:
-        error_type = _error_type(head) or function_error
+        doc = _error_doc(head)
+        error_type = str(doc["errorType"]) if doc.get("errorType") else function_error
         detail = f"FunctionError {function_error}: {error_type}"
-        message = _error_message(head)
+        message = _one_line(str(doc.get("errorMessage") or ""))
         if message:
             detail += f" ({message})"
         rec = meter.finish(
@@ -550,22 +551,13 @@ def _read_invoke_stream(
     return Measured(meter.finish(now, complete=True))
 
 
-def _error_type(head: _Head) -> str | None:
+def _error_doc(head: _Head) -> dict[str, Any]:
+    """The function's error document (``errorType``, ``errorMessage``) in ``head``, or {}."""
     try:
         doc = json.loads(bytes(head.buf).decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        return None
-    value = doc.get("errorType") if isinstance(doc, dict) else None
-    return str(value) if value else None
-
-
-def _error_message(head: _Head) -> str | None:
-    try:
-        doc = json.loads(bytes(head.buf).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    value = doc.get("errorMessage") if isinstance(doc, dict) else None
-    return _one_line(str(value)) if value else None
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _api_failure(meter: BodyMeter, exc: BaseException, during_body: bool = False) -> Measured:
