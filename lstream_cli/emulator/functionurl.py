@@ -339,7 +339,7 @@ class FunctionUrlApp:
             await invoke_handler(rt.handler, event, stream, context)
         except LimitExceeded:
             _bad_gateway(response, request_id, "Function.ResponseSizeTooLarge")
-            return "response over 6291556 bytes"
+            return f"response over {BUFFERED_RESPONSE_LIMIT} bytes"
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a handler's sys.exit() included

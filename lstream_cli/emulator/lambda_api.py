@@ -203,7 +203,7 @@ class LambdaApiApp:
             response.send(
                 200, _json(TOO_LARGE_ERROR), [*headers, ("x-amz-function-error", "Unhandled")]
             )
-            return "response over 6291556 bytes"
+            return f"response over {BUFFERED_RESPONSE_LIMIT} bytes"
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a handler's sys.exit() included
