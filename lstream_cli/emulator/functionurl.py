@@ -274,12 +274,12 @@ class FunctionUrlApp:
                 return
             access_key: str | None = None
             if rt.lookup is not None and not rt.from_apigw(request):
-                ok, reason = rt.check_iam(request)
-                if not ok:
-                    note = f"auth: {reason}"
+                verdict = rt.check_iam(request)
+                if not verdict.ok:
+                    note = f"auth: {verdict.reason}"
                     reply(response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException")
                     return
-                access_key = _access_key(request)
+                access_key = verdict.access_key
             if not rt.check_secret(request):
                 note = "secret header missing or wrong"
                 reply(response, 403, FORBIDDEN, request_id)
@@ -351,12 +351,3 @@ class FunctionUrlApp:
             response_headers(sink.headers, request_id, "application/json"),
         )
         return ""
-
-
-def _access_key(request: HttpRequest) -> str | None:
-    auth = request.header("authorization") or ""
-    marker = "Credential="
-    at = auth.find(marker)
-    if at < 0:
-        return None
-    return auth[at + len(marker) :].split("/", 1)[0] or None

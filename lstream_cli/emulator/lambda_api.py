@@ -138,8 +138,8 @@ class LambdaApiApp:
             return "request too large"
         rt = self.runtime
         if rt.lookup is not None:
-            ok, reason = rt.check_iam(request)
-            if not ok:
+            verdict = rt.check_iam(request)
+            if not verdict.ok:
                 self._error(
                     response,
                     403,
@@ -148,7 +148,7 @@ class LambdaApiApp:
                     "provided.",
                     request_id,
                 )
-                return f"auth: {reason}"
+                return f"auth: {verdict.reason}"
         try:
             event: Any = json.loads(request.body) if request.body.strip() else {}
         except ValueError as exc:

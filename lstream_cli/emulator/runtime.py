@@ -22,6 +22,7 @@ from lstream_cli.emulator.handlers import Context, Handler, load_handler
 from lstream_cli.emulator.http import HttpRequest, HttpResponse
 from lstream_cli.emulator.sigv4 import (
     EmulatorCredentialsError,
+    VerifyResult,
     emulator_credentials,
     verify_request,
 )
@@ -132,18 +133,20 @@ class Runtime:
 
         return reject
 
-    def check_iam(self, request: HttpRequest) -> tuple[bool, str]:
-        """(ok, reason) for a SigV4-signed request; the reason never holds secrets."""
+    def check_iam(self, request: HttpRequest) -> VerifyResult:
+        """The verdict on a SigV4-signed request (its signer's access key when it passes).
+
+        The reason never holds secrets.
+        """
         if self.lookup is None:
-            return True, ""
+            return VerifyResult(True, "")
         body_sha256 = hashlib.sha256(request.body).hexdigest()
         try:
-            result = verify_request(
+            return verify_request(
                 request.method, request.target, request.headers, body_sha256, self.lookup
             )
         except Exception as exc:  # a verifier bug must read as a refusal, not a 500
-            return False, f"verifier error: {type(exc).__name__}"
-        return bool(result.ok), str(result.reason)
+            return VerifyResult(False, f"verifier error: {type(exc).__name__}")
 
     def from_apigw(self, request: HttpRequest) -> bool:
         value = request.header(INTERNAL_HEADER)
