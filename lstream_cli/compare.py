@@ -47,7 +47,7 @@ from lstream_cli.limits import (
     STREAM_LIMIT,
 )
 from lstream_cli.measure import BodyMeter, classify_status
-from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.models import ErrorClass, RequestRecord, round_or_none
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 from lstream_cli.units import format_bytes, format_rate
@@ -177,10 +177,7 @@ class Cell:
 
     def to_json(self) -> dict[str, Any]:
         rec = self.record
-
-        def r(v: float | None, digits: int = 3) -> float | None:
-            return None if v is None else round(v, digits)
-
+        r = round_or_none
         return {
             "mode": self.mode,
             "size": self.size,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["ErrorClass", "Knee", "RequestRecord", "ns_to_ms"]
+__all__ = ["ErrorClass", "Knee", "RequestRecord", "ns_to_ms", "round_or_none"]
 
 
 class ErrorClass(str, Enum):
@@ -31,6 +31,11 @@ class ErrorClass(str, Enum):
 
 def ns_to_ms(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e6
+
+
+def round_or_none(value: float | None, digits: int = 3) -> float | None:
+    """``value`` rounded to ``digits`` decimals for a JSON document; None stays None."""
+    return None if value is None else round(value, digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +124,7 @@ class RequestRecord:
 
     def to_json(self, url: str) -> dict[str, Any]:
         """The ``get`` result of DESIGN §3 (schema_version added by render)."""
-
-        def r(v: float | None) -> float | None:
-            return None if v is None else round(v, 3)
-
+        r = round_or_none
         bps = self.bytes_per_s
         return {
             "url": url,
@@ -135,7 +137,7 @@ class RequestRecord:
             "reads": self.reads,
             "gap_max_ms": r(self.gap_max_ms),
             "gap_p99_ms": r(self.gap_p99_ms),
-            "bytes_per_s": None if bps is None else round(bps, 1),
+            "bytes_per_s": r(bps, 1),
             "knee": None if self.knee is None else self.knee.to_json(),
             "complete": self.complete,
             "error": None if self.error is None else self.error.value,

@@ -15,6 +15,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from lstream_cli.models import round_or_none
+
 __all__ = [
     "PERCENTILES",
     "Histogram",
@@ -48,18 +50,16 @@ class Summary:
     mean: float | None
 
     def to_json(self, digits: int = 3) -> dict[str, Any]:
-        def r(v: float | None) -> float | None:
-            return None if v is None else round(v, digits)
-
+        r = round_or_none
         return {
             "count": self.count,
-            "min": r(self.min),
-            "p50": r(self.p50),
-            "p90": r(self.p90),
-            "p99": r(self.p99),
-            "p999": r(self.p999),
-            "max": r(self.max),
-            "mean": r(self.mean),
+            "min": r(self.min, digits),
+            "p50": r(self.p50, digits),
+            "p90": r(self.p90, digits),
+            "p99": r(self.p99, digits),
+            "p999": r(self.p999, digits),
+            "max": r(self.max, digits),
+            "mean": r(self.mean, digits),
         }
 
 

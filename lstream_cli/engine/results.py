@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lstream_cli.models import RequestRecord
+from lstream_cli.models import RequestRecord, round_or_none
 from lstream_cli.stats import Histogram
 
 __all__ = [
@@ -335,9 +335,9 @@ def build_report(
         doc[name] = hist.summary().to_json(1 if name == "stream_bytes_per_s" else 3)
     doc["knees"] = stats.knees
     doc["client"] = {
-        "cpu_pct": None if mean_cpu is None else round(mean_cpu, 1),
-        "cpu_pct_max": None if max_cpu is None else round(max_cpu, 1),
-        "loop_lag_ms_p99": None if lag_p99 is None else round(lag_p99, 3),
+        "cpu_pct": round_or_none(mean_cpu, 1),
+        "cpu_pct_max": round_or_none(max_cpu, 1),
+        "loop_lag_ms_p99": round_or_none(lag_p99, 3),
         "saturated": bool(warnings),
         "warnings": warnings,
     }
