@@ -25,7 +25,7 @@ import httpx
 from lstream_cli import __version__
 from lstream_cli.engine.h1 import BODY_WITH_HEAD, H1Transport
 from lstream_cli.measure import BodyMeter
-from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.models import ErrorClass, RequestRecord, ns_to_ms
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 
@@ -209,11 +209,10 @@ def _exchange(
 
 
 def _progress(meter: BodyMeter, now: int) -> Progress:
-    first = meter.first_byte_ns
     return Progress(
         elapsed_s=(now - meter.t_start_ns) / 1e9,
         bytes=meter.bytes,
-        ttfb_ms=None if first is None else first / 1e6,
+        ttfb_ms=ns_to_ms(meter.first_byte_ns),
         status=meter.status,
     )
 
