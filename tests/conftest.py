@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    # Every AWS_* setting of the user's shell (credentials, profile, region,
+    # AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, retry modes ...) and any proxy: the
+    # tests talk to 127.0.0.1 directly, as they set it up.
+    for name in list(os.environ):
+        if name.upper().startswith("AWS_") or name.upper() in _PROXY_VARS:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    home = tmp_path / "_home"  # nothing may read the real ~/.aws (sso or cli caches)
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     aws = tmp_path / "_aws"
     aws.mkdir()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
