@@ -46,3 +46,24 @@ def aws_creds(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for k, v in creds.items():
         monkeypatch.setenv(k, v)
     return creds
+
+
+@pytest.fixture
+def unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A host name whose lookup fails at once, as the resolver fails it.
+
+    No DNS query leaves the machine: the configured resolver may be remote
+    or absent (loopback only), so the lookup of this one name is answered here.
+    """
+    import socket
+
+    host = "lstream-test.invalid"
+    real = socket.getaddrinfo
+
+    def getaddrinfo(name: object, *args: object, **kw: object) -> object:
+        if name in (host, host.encode()):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return host
