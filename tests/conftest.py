@@ -1,9 +1,12 @@
-"""Test isolation: no real AWS config, no colour, a fixed width, no IMDS."""
+"""Test isolation: no real AWS config, no colour, a fixed width, no IMDS, no stray processes."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,32 @@ def unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return host
+
+
+Spawn = Callable[..., "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """``subprocess.Popen``, with every process it started ended at teardown.
+
+    A test that fails half-way (the run did not start, a signal was not
+    obeyed) must not leave a ``bench -z 60s`` loading the next tests' servers:
+    what is still running is killed, with its process group when it leads one.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: object, **kw: object) -> subprocess.Popen[bytes]:
+        proc: subprocess.Popen[bytes] = subprocess.Popen(*args, **kw)  # type: ignore[call-overload]
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            with suppress(OSError):
+                if os.getpgid(proc.pid) == proc.pid:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
+        with suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=10)  # reaps it and closes its pipes
