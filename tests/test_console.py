@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import sys
+import time
 
 import pytest
 
@@ -21,14 +23,22 @@ def _on_a_pty(monkeypatch: pytest.MonkeyPatch) -> tuple[int, object]:
     return master, stream
 
 
-def _drain(master: int) -> bytes:
-    os.set_blocking(master, False)
+def _drain(master: int, until: bytes = b"something failed") -> bytes:
+    """What the terminal shows, up to the end of the line holding ``until``.
+
+    The pty hands written bytes to its master side asynchronously: wait for
+    them rather than take what happens to be there already.
+    """
     data = b""
-    try:
-        while chunk := os.read(master, 65536):
-            data += chunk
-    except OSError:
-        pass
+    deadline = time.monotonic() + 10
+    while not (until in data and data.endswith(b"\n")):
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        try:
+            data += os.read(master, 65536)
+        except OSError:
+            break
     return data
 
 
