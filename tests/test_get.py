@@ -258,11 +258,14 @@ def tls_server() -> Iterator[tuple[str, Path]]:
     httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    with tempfile.TemporaryDirectory() as d:
-        ca_path = Path(d) / "ca.pem"
-        ca.cert_pem.write_to_path(str(ca_path))
-        yield f"https://127.0.0.1:{httpd.server_address[1]}", ca_path
-    httpd.shutdown()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            ca_path = Path(d) / "ca.pem"
+            ca.cert_pem.write_to_path(str(ca_path))
+            yield f"https://127.0.0.1:{httpd.server_address[1]}", ca_path
+    finally:
+        httpd.shutdown()
+        httpd.server_close()  # the listening socket too, not only the loop
 
 
 def test_tls_verification_failure(
