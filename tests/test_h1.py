@@ -88,7 +88,12 @@ class RawServer:
         return head
 
     def close(self) -> None:
+        # Closing alone does not wake the thread blocked in accept(), which would
+        # keep the port listening until the session ends; shutting down does.
+        with suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
+        self.thread.join(WAIT)
 
 
 @contextmanager
