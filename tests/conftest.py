@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,7 @@ def unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> str:
     return host
 
 
-Spawn = Callable[..., "subprocess.Popen[bytes]"]
+Spawn = Callable[..., "subprocess.Popen[Any]"]
 
 
 @pytest.fixture
@@ -81,21 +82,22 @@ def spawn() -> Iterator[Spawn]:
 
     A test that fails half-way (the run did not start, a signal was not
     obeyed) must not leave a ``bench -z 60s`` loading the next tests' servers:
-    what is still running is killed, with its process group when it leads one.
+    what is still running is killed, and the whole process group of one
+    started in a session of its own (its workers too, should they outlive it).
     """
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[tuple[subprocess.Popen[Any], bool]] = []
 
-    def start(*args: object, **kw: object) -> subprocess.Popen[bytes]:
-        proc: subprocess.Popen[bytes] = subprocess.Popen(*args, **kw)  # type: ignore[call-overload]
-        started.append(proc)
+    def start(*args: Any, **kw: Any) -> subprocess.Popen[Any]:
+        proc: subprocess.Popen[Any] = subprocess.Popen(*args, **kw)
+        started.append((proc, bool(kw.get("start_new_session"))))
         return proc
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
+    for proc, own_group in started:
+        if own_group:  # the group keeps the leader's id while any member lives
             with suppress(OSError):
-                if os.getpgid(proc.pid) == proc.pid:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
             proc.kill()
         with suppress(subprocess.TimeoutExpired):
             proc.communicate(timeout=10)  # reaps it and closes its pipes
