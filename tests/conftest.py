@@ -31,6 +31,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     aws.mkdir()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    # botocore also reads boto2's files (/etc/boto.cfg, ~/.boto) unless BOTO_CONFIG names one.
+    monkeypatch.setenv("BOTO_CONFIG", str(aws / "boto.cfg"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
