@@ -23,8 +23,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     for name in list(os.environ):
         if name.upper().startswith("AWS_") or name.upper() in _PROXY_VARS:
             monkeypatch.delenv(name)
-    monkeypatch.delenv("FORCE_COLOR", raising=False)
-    home = tmp_path / "_home"  # nothing may read the real ~/.aws (sso or cli caches)
+    # FORCE_COLOR would colour captured output; curl reads a .curlrc in these.
+    for name in ("FORCE_COLOR", "CURL_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "_home"  # nothing may read the real ~/.aws, ~/.boto or ~/.curlrc
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     aws = tmp_path / "_aws"
