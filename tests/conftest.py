@@ -23,8 +23,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     for name in list(os.environ):
         if name.upper().startswith("AWS_") or name.upper() in _PROXY_VARS:
             monkeypatch.delenv(name)
-    # FORCE_COLOR would colour captured output; curl reads a .curlrc in these.
-    for name in ("FORCE_COLOR", "CURL_HOME", "XDG_CONFIG_HOME"):
+    # rich's overrides would make captured output a colour terminal's; curl
+    # reads a .curlrc where these point.
+    for name in (
+        "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "LINES", "CURL_HOME", "XDG_CONFIG_HOME"
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "_home"  # nothing may read the real ~/.aws, ~/.boto or ~/.curlrc
     home.mkdir()
