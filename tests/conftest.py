@@ -1,34 +1,43 @@
-"""Test isolation: no real AWS config, no colour, a fixed width, no IMDS."""
+"""Test isolation: no real AWS config, no colour, a fixed width, no IMDS, no stray processes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    # Every AWS_* setting of the user's shell (credentials, profile, region,
+    # AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, retry modes ...) and any proxy: the
+    # tests talk to 127.0.0.1 directly, as they set it up.
+    for name in list(os.environ):
+        if name.upper().startswith("AWS_") or name.upper() in _PROXY_VARS:
+            monkeypatch.delenv(name)
+    # rich's overrides would make captured output a colour terminal's; curl
+    # reads a .curlrc where these point.
     for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ):
+        "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "LINES", "CURL_HOME", "XDG_CONFIG_HOME"
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "_home"  # nothing may read the real ~/.aws, ~/.boto or ~/.curlrc
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     aws = tmp_path / "_aws"
     aws.mkdir()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    # botocore also reads boto2's files (/etc/boto.cfg, ~/.boto) unless BOTO_CONFIG names one.
+    monkeypatch.setenv("BOTO_CONFIG", str(aws / "boto.cfg"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
@@ -48,3 +57,54 @@ def aws_creds(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for k, v in creds.items():
         monkeypatch.setenv(k, v)
     return creds
+
+
+@pytest.fixture
+def unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A host name whose lookup fails at once, as the resolver fails it.
+
+    No DNS query leaves the machine: the configured resolver may be remote
+    or absent (loopback only), so the lookup of this one name is answered here.
+    """
+    import socket
+
+    host = "lstream-test.invalid"
+    real = socket.getaddrinfo
+
+    def getaddrinfo(name: object, *args: object, **kw: object) -> object:
+        if name in (host, host.encode()):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return host
+
+
+Spawn = Callable[..., "subprocess.Popen[Any]"]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """``subprocess.Popen``, with every process it started ended at teardown.
+
+    A test that fails half-way (the run did not start, a signal was not
+    obeyed) must not leave a ``bench -z 60s`` loading the next tests' servers:
+    what is still running is killed, and the whole process group of one
+    started in a session of its own (its workers too, should they outlive it).
+    """
+    started: list[tuple[subprocess.Popen[Any], bool]] = []
+
+    def start(*args: Any, **kw: Any) -> subprocess.Popen[Any]:
+        proc: subprocess.Popen[Any] = subprocess.Popen(*args, **kw)
+        started.append((proc, bool(kw.get("start_new_session"))))
+        return proc
+
+    yield start
+    for proc, own_group in started:
+        if own_group:  # the group keeps the leader's id while any member lives
+            with suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        with suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=10)  # reaps it and closes its pipes

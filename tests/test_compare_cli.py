@@ -17,6 +17,7 @@ import pytest
 from lstream_cli._exitcodes import ExitStatus
 from lstream_cli.cli import run
 from tests.compare_fakes import FakePaths, fake_paths
+from tests.conftest import Spawn
 from tests.test_compare import _closed_port
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schemas/compare.schema.json").read_text())
@@ -160,15 +161,13 @@ def test_secrets_never_reach_output(
     assert fake.authorization[-1].startswith("AWS4-HMAC-SHA256 Credential=AKIDLSTREAMTEST00001/")
 
 
-def test_ctrl_c_prints_rows_so_far_and_writes_them(tmp_path: Path) -> None:
+def test_ctrl_c_prints_rows_so_far_and_writes_them(tmp_path: Path, spawn: Spawn) -> None:
     res = tmp_path / "r.json"
     with fake_paths() as f:
         cmd = [sys.executable, "-m", "lstream_cli", "compare-modes"]
         cmd += ["--stream", f"{f.base}/hang-above?limit=5000", "--sizes", "1000,2000,9000"]
         cmd += ["--json", str(res)]
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
-        )
+        proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
         deadline = time.monotonic() + 30
         while not any("size=9000" in s for s in f.seen) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -7,6 +7,7 @@ sizes, which the time scale does not touch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from lstream_cli.cli import run
 from lstream_cli.compare import DEFAULT_SIZES, MODES
 from lstream_cli.emulator import EmulatorConfig, running_emulator
 from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED, STREAM_BURST
+from tests.conftest import Spawn
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schemas/compare.schema.json").read_text())
 
@@ -109,30 +111,51 @@ def test_explicit_targets_on_a_running_emulator(
     assert aws_creds["AWS_SECRET_ACCESS_KEY"] not in err + res.read_text()
 
 
-def test_ctrl_c_on_the_emulator_path_stops_cleanly(tmp_path: Path) -> None:
+def test_ctrl_c_on_the_emulator_path_stops_cleanly(tmp_path: Path, spawn: Spawn) -> None:
     """SIGINT mid-sweep: exit 130, the rows so far written whole, the emulator stopped."""
+    import re
     import signal
     import time
 
     res = tmp_path / "r.json"
     cmd = [sys.executable, "-m", "lstream_cli", "compare-modes", "--sizes", "1MB,60MB"]
-    proc = subprocess.Popen(
-        [*cmd, "--json", str(res)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    # 60 MB at 2 MBps past the burst takes about 26 s per streaming row: the
-    # sweep is surely still running when the signal comes.
-    time.sleep(4)
-    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    proc = spawn([*cmd, "--json", str(res)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    # The endpoints are listed once the emulator runs; the first connection to
+    # the stream endpoint shows the sweep itself has begun. 60 MB at 2 MBps past
+    # the burst takes about 26 s per streaming row: the sweep is surely still
+    # running when the signal comes.
+    head = b""
+    while b"apigw_stream " not in head:
+        line = proc.stderr.readline()
+        assert line, f"compare-modes ended before its sweep began: {head!r}"
+        head += line
+    port = int(re.search(rb"  stream +http://127\.0\.0\.1:(\d+)/", head).group(1))  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while not _tcp_connections_on(port) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _tcp_connections_on(port), "the sweep sent no request"
     proc.send_signal(signal.SIGINT)
     _, err_bytes = proc.communicate(timeout=60)
-    err = err_bytes.decode()
+    err = (head + err_bytes).decode()
     assert proc.returncode == ExitStatus.INTERRUPTED, err
     assert "Traceback" not in err
+    assert res.exists(), err
     doc = json.loads(res.read_text())
     assert doc["interrupted"] is True and doc["emulator"] is True
     order = [(r["size"], r["mode"]) for r in doc["rows"]]
     expected = [(s, m) for s in (1_000_000, 60_000_000) for m in MODES]
     assert order == expected[: len(order)]
     assert len(order) < len(expected)
+
+
+def _tcp_connections_on(port: int) -> bool:
+    """Whether any TCP connection (open, or closed and in TIME_WAIT) used ``port``."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            for line in fh.readlines()[1:]:
+                local, remote, state = line.split()[1:4]
+                ports = {int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)}
+                if port in ports and state != "0A":  # 0A: the listening socket itself
+                    return True
+    return False

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 import pytest
 
@@ -12,43 +16,70 @@ from lstream_cli.cli import run
 from lstream_cli.render.console import make_output
 
 
-def _on_a_pty(monkeypatch: pytest.MonkeyPatch) -> tuple[int, object]:
-    master, slave = pty.openpty()
-    stream = os.fdopen(slave, "w", encoding="utf-8")
-    monkeypatch.setattr(sys, "stderr", stream)
-    monkeypatch.delenv("TERM", raising=False)
-    monkeypatch.setenv("TERM", "xterm-256color")
-    return master, stream
+@pytest.fixture
+def on_a_pty(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], tuple[int, TextIO]]]:
+    """Puts sys.stderr on a pseudo-terminal; both of its ends are closed afterwards.
+
+    Called from the test itself: pytest's capture resets sys.stderr between
+    a fixture's set-up and the test.
+    """
+    opened: list[tuple[int, TextIO]] = []
+
+    def attach() -> tuple[int, TextIO]:
+        master, slave = pty.openpty()
+        stream = os.fdopen(slave, "w", encoding="utf-8")
+        opened.append((master, stream))
+        monkeypatch.setattr(sys, "stderr", stream)
+        monkeypatch.setenv("TERM", "xterm-256color")
+        return master, stream
+
+    yield attach
+    monkeypatch.undo()
+    for master, stream in opened:
+        stream.close()
+        os.close(master)
 
 
-def _drain(master: int) -> bytes:
-    os.set_blocking(master, False)
+def _drain(master: int, until: bytes = b"something failed") -> bytes:
+    """What the terminal shows, up to the end of the line holding ``until``.
+
+    The pty hands written bytes to its master side asynchronously: wait for
+    them rather than take what happens to be there already.
+    """
     data = b""
-    try:
-        while chunk := os.read(master, 65536):
-            data += chunk
-    except OSError:
-        pass
+    deadline = time.monotonic() + 10
+    while not (until in data and data.endswith(b"\n")):
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        try:
+            data += os.read(master, 65536)
+        except OSError:
+            break
     return data
 
 
-def test_no_color_on_a_terminal_means_no_ansi_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
-    master, stream = _on_a_pty(monkeypatch)
+def test_no_color_on_a_terminal_means_no_ansi_attributes(
+    on_a_pty: Callable[[], tuple[int, TextIO]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    master, stream = on_a_pty()
     monkeypatch.setenv("NO_COLOR", "1")
     out = make_output()
     assert out.is_terminal
     out.error("something failed")
-    stream.flush()  # type: ignore[attr-defined]
+    stream.flush()
     data = _drain(master)
     assert b"something failed" in data
     assert b"\x1b[" not in data  # neither colour nor bold
 
 
-def test_colour_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    master, stream = _on_a_pty(monkeypatch)
+def test_colour_on_a_terminal_without_no_color(
+    on_a_pty: Callable[[], tuple[int, TextIO]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    master, stream = on_a_pty()
     monkeypatch.delenv("NO_COLOR", raising=False)
     make_output().error("something failed")
-    stream.flush()  # type: ignore[attr-defined]
+    stream.flush()
     assert b"\x1b[" in _drain(master)  # the control: styles are on by default
 
 

@@ -30,7 +30,9 @@ def load(path: Path) -> dict:  # type: ignore[type-arg]
 
 def test_chunked_stream_measured(server: ScriptedServer, tmp_path: Path) -> None:
     out, res = tmp_path / "body", tmp_path / "r.json"
-    url = f"{server.base}/chunked?n=5&size=1000&gap_ms=40"
+    # 100 ms apart: one read per chunk, even when a busy machine is slow to
+    # schedule the reader (chunks that arrived together are one read).
+    url = f"{server.base}/chunked?n=5&size=1000&gap_ms=100"
     assert get([url, "--auth", "none", "-o", str(out), "--json", str(res)]) == 0
     body = out.read_bytes()
     assert body == b"".join(bytes([97 + i]) * 1000 for i in range(5))
@@ -38,10 +40,10 @@ def test_chunked_stream_measured(server: ScriptedServer, tmp_path: Path) -> None
     assert doc["status"] == 200 and doc["complete"] is True and doc["error"] is None
     assert doc["bytes"] == 5000
     assert doc["reads"] == 5
-    # Four gaps of ~40 ms: the largest is at least the scripted gap.
-    assert doc["gap_max_ms"] >= 35
+    # Four gaps of ~100 ms: the largest is at least the scripted gap.
+    assert doc["gap_max_ms"] >= 95
     assert doc["headers_ms"] <= doc["ttfb_ms"] <= doc["total_ms"]
-    assert doc["total_ms"] >= 4 * 35
+    assert doc["total_ms"] >= 4 * 95
     assert doc["verdict"] == "streamed"
     assert doc["connect_ms"] is not None
 
@@ -212,12 +214,11 @@ def test_connection_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -
     assert len(err.strip().splitlines()) == 1  # no empty summary table, one line
 
 
-def test_dns_failure(capfd: pytest.CaptureFixture[str]) -> None:
-    # .invalid never resolves (RFC 2606); the resolver answers locally.
-    code = get(["http://lstream-test.invalid/", "--auth", "none", "--timeout", "5"])
+def test_dns_failure(unresolvable_host: str, capfd: pytest.CaptureFixture[str]) -> None:
+    code = get([f"http://{unresolvable_host}/", "--auth", "none", "--timeout", "5"])
     assert code == ExitStatus.NETWORK
     err = capfd.readouterr().err
-    assert "Traceback" not in err and ("resolve" in err or "connect" in err)
+    assert "cannot resolve host" in err and "Traceback" not in err
 
 
 def test_timeout(server: ScriptedServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -259,11 +260,14 @@ def tls_server() -> Iterator[tuple[str, Path]]:
     httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    with tempfile.TemporaryDirectory() as d:
-        ca_path = Path(d) / "ca.pem"
-        ca.cert_pem.write_to_path(str(ca_path))
-        yield f"https://127.0.0.1:{httpd.server_address[1]}", ca_path
-    httpd.shutdown()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            ca_path = Path(d) / "ca.pem"
+            ca.cert_pem.write_to_path(str(ca_path))
+            yield f"https://127.0.0.1:{httpd.server_address[1]}", ca_path
+    finally:
+        httpd.shutdown()
+        httpd.server_close()  # the listening socket too, not only the loop
 
 
 def test_tls_verification_failure(
@@ -778,7 +782,8 @@ def test_result_file_has_normal_permissions_and_no_leftovers(
     umask = os.umask(0)
     os.umask(umask)
     assert res.stat().st_mode & 0o777 == 0o666 & ~umask
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "_aws") == ["r.json"]
+    ours = {"_aws", "_home"}  # the isolated environment's directories (conftest)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name not in ours) == ["r.json"]
 
 
 def test_json_path_that_cannot_be_created_is_refused_before_sending(

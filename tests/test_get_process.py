@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lstream_cli._exitcodes import ExitStatus
+from tests.conftest import Spawn
 from tests.scripted_server import ScriptedServer, scripted_server
 
 LSTREAM = [sys.executable, "-m", "lstream_cli"]
@@ -59,10 +60,12 @@ def _wait_for_size(path: Path, size: int, timeout_s: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_exits_130_and_keeps_bytes(server: ScriptedServer, tmp_path: Path) -> None:
+def test_ctrl_c_exits_130_and_keeps_bytes(
+    server: ScriptedServer, tmp_path: Path, spawn: Spawn
+) -> None:
     out, res = tmp_path / "partial.bin", tmp_path / "r.json"
     url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
-    proc = subprocess.Popen(
+    proc = spawn(
         [*LSTREAM, "get", url, "--auth", "none", "-o", str(out), "--json", str(res)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -99,12 +102,12 @@ def test_missing_argument_is_usage_error() -> None:
 
 
 def test_ctrl_c_works_when_the_shell_started_lstream_ignoring_sigint(
-    server: ScriptedServer, tmp_path: Path
+    server: ScriptedServer, tmp_path: Path, spawn: Spawn
 ) -> None:
     """``lstream get URL &`` from a script inherits SIGINT ignored: kill -INT must still stop it."""
     out = tmp_path / "partial.bin"
     url = f"{server.base}/chunked?n=100&size=1000&gap_ms=100"
-    proc = subprocess.Popen(
+    proc = spawn(
         [*LSTREAM, "get", url, "--auth", "none", "-o", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

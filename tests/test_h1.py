@@ -88,7 +88,12 @@ class RawServer:
         return head
 
     def close(self) -> None:
+        # Closing alone does not wake the thread blocked in accept(), which would
+        # keep the port listening until the session ends; shutting down does.
+        with suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
+        self.thread.join(WAIT)
 
 
 @contextmanager
@@ -450,8 +455,8 @@ def test_connection_refused_keeps_the_os_message() -> None:
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
 
 
-def test_dns_failure_keeps_the_resolver_message() -> None:
-    host = "lstream-test.invalid"  # RFC 2606: never resolves, answered locally
+def test_dns_failure_keeps_the_resolver_message(unresolvable_host: str) -> None:
+    host = unresolvable_host
     try:
         socket.getaddrinfo(host, 80)
     except socket.gaierror as exc:

@@ -17,6 +17,7 @@ import pytest
 
 from lstream_cli.cli import run
 from lstream_cli.emulator.config import ENDPOINT_NAMES
+from tests.conftest import Spawn
 
 LSTREAM = [sys.executable, "-m", "lstream_cli"]
 SECRET = "very-secret-origin-value"
@@ -142,11 +143,11 @@ def test_help_lists_examples_and_exit_codes(capfd: pytest.CaptureFixture[str]) -
 
 
 def test_serve_auth_iam_accepts_what_lstream_get_signs_with(
-    aws_creds: dict[str, str], tmp_path: Path
+    aws_creds: dict[str, str], tmp_path: Path, spawn: Spawn
 ) -> None:
     """Both processes resolve the same credential chain: no set-up needed."""
     path = tmp_path / "endpoints.json"
-    proc = subprocess.Popen(
+    proc = spawn(
         [*LSTREAM, "serve", "--port", "0", "--json", str(path), "--auth", "iam"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -177,9 +178,11 @@ def test_serve_auth_iam_accepts_what_lstream_get_signs_with(
         assert secret not in got.stderr.decode()
 
 
-def test_serve_with_workers_shares_the_sockets_and_stops_them_all(tmp_path: Path) -> None:
+def test_serve_with_workers_shares_the_sockets_and_stops_them_all(
+    tmp_path: Path, spawn: Spawn
+) -> None:
     path = tmp_path / "endpoints.json"
-    proc = subprocess.Popen(
+    proc = spawn(
         [*LSTREAM, "serve", "--port", "0", "--json", str(path), "--workers", "2", "--no-throttle"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from lstream_cli.cli import run
+from tests.conftest import Spawn
 from tests.engine.httpserver import TestServer
 
 SCHEMA = json.loads(
@@ -191,11 +192,11 @@ def test_help_documents_exit_rule_and_grammar() -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_prints_and_writes_the_partial_report(
-    server: TestServer, tmp_path: Path, workers: str
+    server: TestServer, tmp_path: Path, workers: str, spawn: Spawn
 ) -> None:
     out = tmp_path / "partial.json"
     env = dict(os.environ)
-    proc = subprocess.Popen(
+    proc = spawn(
         [
             sys.executable,
             "-m",
@@ -221,11 +222,7 @@ def test_ctrl_c_prints_and_writes_the_partial_report(
         time.sleep(0.05)
     assert server.requests >= 20, "the run did not start"
     proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     doc = json.loads(out.read_text())
@@ -320,23 +317,25 @@ def test_presigned_query_values_are_redacted_in_report_and_json(
     assert "size=10" in json.loads(out.read_text())["url"]
 
 
-def _bench_process(url: str, stderr: Any, term: str) -> subprocess.Popen[bytes]:
+def _bench_process(spawn: Spawn, url: str, stderr: Any, term: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, TERM=term, COLUMNS="120")
-    return subprocess.Popen(
+    return spawn(
         [sys.executable, "-m", "lstream_cli", "bench", url, "-z", "1.2s", "-c", "2",
          "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=stderr, env=env,
     )  # fmt: skip
 
 
-def test_dashboard_is_live_on_a_terminal_and_off_otherwise(server: TestServer) -> None:
+def test_dashboard_is_live_on_a_terminal_and_off_otherwise(
+    server: TestServer, spawn: Spawn
+) -> None:
     import pty
     import threading
 
     url = server.url("/delay?ms=5")
     # stderr on a pseudo-terminal: dashboard frames, then the report.
     master, slave = pty.openpty()
-    proc = _bench_process(url, slave, "xterm")
+    proc = _bench_process(spawn, url, slave, "xterm")
     os.close(slave)
     chunks: list[bytes] = []
 
@@ -359,7 +358,7 @@ def test_dashboard_is_live_on_a_terminal_and_off_otherwise(server: TestServer) -
     assert "(last 2 s)" in on_tty and "req/s" in on_tty
     assert "TTFB distribution" in on_tty
     # stderr to a pipe: the same report, no live frames.
-    proc = _bench_process(url, subprocess.PIPE, "xterm")
+    proc = _bench_process(spawn, url, subprocess.PIPE, "xterm")
     _, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode == 0
@@ -446,11 +445,11 @@ def _worker_children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
-    server: TestServer, tmp_path: Path
+    server: TestServer, tmp_path: Path, spawn: Spawn
 ) -> None:
     """Ctrl-C reaches the whole process group, workers still importing included."""
     out = tmp_path / "early.json"
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "60s",
          "-c", "4", "--workers", "2", "--json", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -462,11 +461,7 @@ def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
         time.sleep(0.002)
     assert _worker_children(proc.pid), "no worker process was started"
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+    _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert proc.returncode == 130, err
     doc = json.loads(out.read_text())
@@ -476,10 +471,10 @@ def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
 
 @pytest.mark.parametrize("flag", ["--json", "--csv"])
 def test_stdout_reader_gone_keeps_the_runs_exit_status(
-    server: TestServer, tmp_path: Path, flag: str
+    server: TestServer, tmp_path: Path, flag: str, spawn: Spawn
 ) -> None:
     """``--json - | true``: click would turn the EPIPE into a bare exit 1."""
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-n", "3000",
          "-c", "2", "--workers", "1", "--fail-if", "errors.count>5", flag, "-"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -518,10 +513,10 @@ def test_open_file_limit_is_raised_for_many_connections(server: TestServer) -> N
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("when", ["running", "starting"])
-def test_workers_end_when_the_parent_is_killed(server: TestServer, when: str) -> None:
+def test_workers_end_when_the_parent_is_killed(server: TestServer, when: str, spawn: Spawn) -> None:
     """`timeout`, a CI cancel or the OOM killer ends the parent: its workers
     must not go on loading the server for the rest of -z (or wait forever)."""
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "120s",
          "-c", "2", "--workers", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -538,13 +533,19 @@ def test_workers_end_when_the_parent_is_killed(server: TestServer, when: str) ->
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
-        for pid in alive:  # reap nothing (not our children); zombies count as gone
-            stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
-            if ") Z" in stat:
-                alive.remove(pid)
-        if not alive:
-            break
+    alive = [pid for pid in workers if _running(pid)]
+    while alive and time.monotonic() < deadline:
         time.sleep(0.05)
+        alive = [pid for pid in alive if _running(pid)]
+    for pid in alive:  # not to load the next tests' servers for the rest of -z
+        os.kill(pid, signal.SIGKILL)
     assert not alive, "worker processes outlived their parent"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, not ours to reap, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"

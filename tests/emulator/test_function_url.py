@@ -457,8 +457,12 @@ def test_a_client_that_does_not_read_holds_the_handler_back() -> None:
         parts = urlsplit(emu.stream)
         with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            emu_test_handlers.PROGRESS.clear()
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            time.sleep(1.0)  # read nothing for a while
+            deadline = time.monotonic() + 30
+            while not emu_test_handlers.PROGRESS and time.monotonic() < deadline:
+                time.sleep(0.01)  # the handler's first write went through
+            time.sleep(1.0)  # read nothing for a while: room to pile up, were it allowed
             written = emu_test_handlers.PROGRESS[-1] if emu_test_handlers.PROGRESS else 0
     # Kernel socket buffers plus the 1 MiB high-water mark: far below 100 MiB.
     assert 0 < written < 32 * 1024 * 1024

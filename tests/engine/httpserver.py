@@ -14,7 +14,8 @@ path picks the behaviour; the query tunes it:
 - ``/knee?burst=B&slow=K`` B bytes at once, then K x 10 kB every 25 ms
 - ``/flaky?every=K`` every K-th request answers 503, the others 200
 - ``/hang`` reads the request and never answers
-- ``/headers-early?ms=D`` sends headers, waits D ms, then the body
+- ``/headers-early?ms=D`` sends headers, waits D ms, then the body (the
+  ``perf_counter_ns()`` instant the body went out is kept in ``body_sent``)
 
 Every request it parsed is counted in ``requests`` and its raw head kept in
 ``heads`` and its body in ``bodies`` (for checks on what the client sent).
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+import time
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["TestServer"]
@@ -38,6 +40,7 @@ class TestServer:
         self.requests = 0
         self.heads: list[bytes] = []
         self.bodies: list[bytes] = []
+        self.body_sent: list[int] = []  # /headers-early: when each body went out
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -78,6 +81,11 @@ class TestServer:
         async with server:
             await self._stop.wait()
             server.close()
+            # Handlers still waiting (``/hang``) hold their connections open, and
+            # from Python 3.12 on the server's exit waits for every connection.
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -101,6 +109,8 @@ class TestServer:
                 keep = await self._respond(parts.path, q, writer)
                 if not keep:
                     return
+        except asyncio.CancelledError:
+            return  # the server stops: end quietly (a cancelled handler is logged)
         finally:
             writer.close()
 
@@ -169,6 +179,7 @@ class TestServer:
             w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             await w.drain()
             await asyncio.sleep(float(q.get("ms", "100")) / 1000)
+            self.body_sent.append(time.perf_counter_ns())
             w.write(b"5\r\nhello\r\n0\r\n\r\n")
         else:
             w.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")

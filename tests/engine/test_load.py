@@ -142,12 +142,31 @@ def test_streaming_body_metrics(server: TestServer) -> None:
     assert s.gap_max.summary().min is not None and s.gap_max.summary().min >= 1.0
 
 
-def test_headers_sent_early_do_not_fool_ttfb(server: TestServer) -> None:
+def test_headers_sent_early_do_not_fool_ttfb(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers are stamped before the body left the server, TTFB after it.
+
+    The server (in this process) notes when it sent each body with the same
+    perf_counter the records use: no bound on how fast anything runs.
+    """
+    from lstream_cli.engine.results import RunStats
+    from lstream_cli.models import RequestRecord
+
+    real_add = RunStats.add
+    records: list[RequestRecord] = []
+
+    def add(self: RunStats, rec: RequestRecord) -> None:
+        records.append(rec)
+        real_add(self, rec)
+
+    monkeypatch.setattr(RunStats, "add", add)
     s = _run(server.url("/headers-early?ms=150"), requests=2, concurrency=1).stats
-    assert s.ok == 2
-    headers, ttfb = s.headers.summary(), s.ttfb.summary()
-    assert headers.max is not None and ttfb.min is not None
-    assert ttfb.min >= 150.0 > headers.max
+    assert s.ok == 2 and len(records) == len(server.body_sent) == 2
+    for rec, body_sent in zip(records, server.body_sent, strict=True):
+        assert rec.headers_ns is not None and rec.first_byte_ns is not None
+        assert rec.t_start_ns + rec.headers_ns < body_sent <= rec.t_start_ns + rec.first_byte_ns
+    assert s.ttfb.summary().min is not None and s.ttfb.summary().min >= 150.0
 
 
 def test_request_body_and_headers_are_sent(server: TestServer) -> None:
@@ -208,23 +227,39 @@ def test_closed_loop_signs_before_the_request_starts(
     server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DESIGN §2: building and signing come before t_start (a slow credential
-    refresh is the client's time, not the server's TTFB)."""
-    from lstream_cli.engine.protocol import RequestTemplate
+    refresh is the client's time, not the server's TTFB).
 
-    real = RequestTemplate.bytes
-    calls = []
+    Checked by order, not by speed: no signing may fall inside a request's
+    measured window [t_start, end].
+    """
+    from lstream_cli.engine.protocol import RequestTemplate
+    from lstream_cli.engine.results import RunStats
+    from lstream_cli.models import RequestRecord
+
+    real_bytes, real_add = RequestTemplate.bytes, RunStats.add
+    signing: list[tuple[int, int]] = []
+    records: list[RequestRecord] = []
 
     def slow_bytes(self: RequestTemplate) -> bytes:
-        calls.append(1)
-        time.sleep(0.25)  # e.g. botocore refreshing SSO credentials
-        return real(self)
+        began = time.perf_counter_ns()
+        time.sleep(0.05)  # e.g. botocore refreshing SSO credentials
+        request = real_bytes(self)
+        signing.append((began, time.perf_counter_ns()))
+        return request
+
+    def add(self: RunStats, rec: RequestRecord) -> None:
+        records.append(rec)
+        real_add(self, rec)
 
     monkeypatch.setattr(RequestTemplate, "bytes", slow_bytes)
+    monkeypatch.setattr(RunStats, "add", add)
     s = _run(server.url("/ok"), requests=3, concurrency=1).stats
-    assert (s.requests, s.ok) == (3, 3) and len(calls) >= 3
-    # Signed inside the measured window, each request would take >= 250 ms.
-    assert s.ttfb.summary().max is not None and s.ttfb.summary().max < 250
-    assert s.total.summary().max is not None and s.total.summary().max < 250
+    assert (s.requests, s.ok) == (3, 3) and len(records) == 3 and len(signing) >= 3
+    for rec in records:
+        assert rec.end_ns is not None
+        start, end = rec.t_start_ns, rec.t_start_ns + rec.end_ns
+        inside = [(b, e) for b, e in signing if e > start and b < end]
+        assert inside == [], "signed inside the measured window"
 
 
 def test_open_loop_runs_for_the_whole_duration(server: TestServer) -> None:

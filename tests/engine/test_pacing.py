@@ -41,9 +41,10 @@ def test_open_loop_counts_late_starts_and_never_started() -> None:
         asyncio.run(pacing.next_start())
     assert pacing.late == 10  # all far beyond LATE_AFTER_NS
     assert LATE_AFTER_NS < 1_000_000_000
-    # ~100 were due by now; 10 started.
-    missed = pacing.not_started(time.perf_counter_ns())
-    assert 85 <= missed <= 100
+    # One second after t0, 100 were due (0 .. 990 ms); 10 started.
+    assert pacing.not_started(t0 + 1_000_000_000) == 90
+    # And by the deadline (2 s after t0), 200.
+    assert pacing.not_started(t0 + 2_000_000_000) == 190
 
 
 def test_stop_ends_both_strategies() -> None:
