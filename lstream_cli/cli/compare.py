@@ -334,7 +334,9 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
             lambda_client.close()
     elapsed = time.perf_counter() - t0
     conclusion = conclude(cells)
-    out.console.print(format_report(cells, conclusion, interrupted), highlight=False)
+    # crop=False: on a console narrower than the table (COLUMNS=60) its rows run
+    # long and the terminal wraps them; cropped, the limit column was cut off.
+    out.console.print(format_report(cells, conclusion, interrupted), highlight=False, crop=False)
     out.info(f"{len(cells)} cells in {elapsed:.1f} s")
     if json_path is not None:
         doc = compare_json(
@@ -351,9 +353,11 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
         )
         write_json(json_path, doc)
     if interrupted:
-        out.error("interrupted")
+        out.error("interrupted: the rows above are the cells measured so far")
         return int(ExitStatus.INTERRUPTED)
-    if cells and all(c.record.error is ErrorClass.CONNECT for c in cells):
+    # A TLS handshake that fails is a connection that failed, as for get and bench.
+    unreachable = (ErrorClass.CONNECT, ErrorClass.TLS)
+    if cells and all(c.record.error in unreachable for c in cells):
         out.error("no target could be reached: every cell failed to connect")
         return int(ExitStatus.NETWORK)
     return int(ExitStatus.SUCCESS)

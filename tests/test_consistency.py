@@ -1,0 +1,145 @@
+"""The product as one tool: the same failure, the same exit code and message style.
+
+Each command was tested alone elsewhere; these tests pin what only shows when
+the commands are put side by side (get, bench, compare-modes against the same
+faulty target) and what a narrow terminal or a secret header does to them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from lstream_cli._exitcodes import ExitStatus
+from lstream_cli.cli import run
+from lstream_cli.signing import REDACTED, redact_headers
+from tests.engine.httpserver import TestServer
+
+
+@pytest.fixture
+def server() -> Iterator[TestServer]:
+    srv = TestServer().start()
+    yield srv
+    srv.stop()
+
+
+def _last_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("lstream: error:")]
+    assert lines, err
+    return lines[-1]
+
+
+@pytest.fixture
+def plain_http_port() -> Iterator[int]:
+    """A server that answers any bytes with a plain HTTP 400: TLS to it fails at once."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_tls_failure_is_exit_5_in_every_command(
+    plain_http_port: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"https://127.0.0.1:{plain_http_port}/"
+    assert run(["get", url, "-o", "/dev/null", "-s"]) == ExitStatus.NETWORK
+    assert "TLS" in _last_error_line(capfd.readouterr().err)
+    bench = ["bench", url, "-n", "2", "-c", "1", "--workers", "1", "--no-dashboard"]
+    assert run(bench) == ExitStatus.NETWORK
+    assert _last_error_line(capfd.readouterr().err).endswith("every request failed (tls 2)")
+    # compare-modes: a TLS failure everywhere means no target was reachable, like refused.
+    code = run(["compare-modes", "--stream", url, "--sizes", "1KB", "--no-warmup"])
+    assert code == ExitStatus.NETWORK
+    assert "no target could be reached" in _last_error_line(capfd.readouterr().err)
+
+
+def test_truncated_stream_is_exit_4_in_get_and_bench(
+    server: TestServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = server.url("/cut?size=100&send=10")
+    assert run(["get", url, "-o", "/dev/null", "-s"]) == ExitStatus.TRUNCATED
+    assert "truncated" in _last_error_line(capfd.readouterr().err)
+    code = run(["bench", url, "-n", "3", "-c", "1", "--workers", "1", "--no-dashboard"])
+    assert code == ExitStatus.TRUNCATED
+    assert _last_error_line(capfd.readouterr().err).endswith("every request failed (truncated 3)")
+
+
+def test_bench_with_every_request_refused_ends_with_one_error_line(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    code = run(["bench", "http://127.0.0.1:9/", "-n", "4", "--workers", "1", "--no-dashboard"])
+    assert code == ExitStatus.NETWORK
+    err = capfd.readouterr().err
+    assert err.rstrip().splitlines()[-1] == "lstream: error: every request failed (connect 4)"
+
+
+def test_bench_with_some_requests_ok_prints_no_error_line(
+    server: TestServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["bench", server.url("/flaky?every=2"), "-n", "6", "--workers", "1"])
+    assert code == ExitStatus.SUCCESS
+    assert "lstream: error:" not in capfd.readouterr().err
+
+
+def test_origin_verify_header_is_redacted() -> None:
+    shown = dict(redact_headers([("X-Origin-Verify", "s3cret"), ("X-Trace", "abc")]))
+    assert shown == {"X-Origin-Verify": REDACTED, "X-Trace": "abc"}
+
+
+def test_get_verbose_hides_the_secret_header_of_serve_help(server: TestServer) -> None:
+    # ``lstream serve --help`` suggests --secret-header 'X-Origin-Verify: s3cret';
+    # a user then sends it with get -H: -v and --json must not show it.
+    args = ["-v", "-i", "-H", "X-Origin-Verify: s3cretXCUT", "--auth", "none"]
+    args += ["-o", os.devnull, "--json", "-"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstream_cli", "get", server.url("/ok?size=5"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "X-Origin-Verify: <redacted>" in proc.stderr
+    assert "s3cretXCUT" not in proc.stdout + proc.stderr
+
+
+def test_compare_cli_prints_the_whole_table_when_columns_is_narrow() -> None:
+    from tests.compare_fakes import fake_paths
+
+    with fake_paths() as fake:
+        args = ["--buffered", f"{fake.base}/buffered", "--sizes", "7MB", "--no-warmup"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "lstream_cli", "compare-modes", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "COLUMNS": "60"},
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "limit hit / knee" in proc.stderr
+    assert "6,291,556 B" in proc.stderr
