@@ -8,11 +8,14 @@ faulty target) and what a narrow terminal or a secret header does to them.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +146,38 @@ def test_compare_cli_prints_the_whole_table_when_columns_is_narrow() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "limit hit / knee" in proc.stderr
     assert "6,291,556 B" in proc.stderr
+
+
+def test_ctrl_c_before_the_request_is_the_same_error_line(server: TestServer) -> None:
+    # get -d @- waits on stdin; Ctrl-C there ends like Ctrl-C in any command.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", "get", server.url("/ok"), "-d", "@-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None
+        _wait_until_reading_stdin(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert err.decode().strip().splitlines()[-1] == "lstream: error: interrupted"
+
+
+def _wait_until_reading_stdin(pid: int) -> None:
+    """Block until the process sleeps in a read (its start-up is over)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            wchan = Path(f"/proc/{pid}/wchan").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            wchan, stat = "", ""
+        if stat == "S" and "pipe" in wchan:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the process never waited on stdin")
