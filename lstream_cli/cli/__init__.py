@@ -8,6 +8,7 @@ mapping of every failure to one line on stderr and an exit code from
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -91,10 +92,8 @@ def _fail(message: str, status: ExitStatus) -> int:
 
 def _interrupted() -> int:
     """Ctrl-C before a command could say more: the same line as every command's."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         sys.stderr.write("\n")  # end the line the terminal echoed ^C on
-    except (OSError, ValueError):
-        pass
     return _fail("interrupted", ExitStatus.INTERRUPTED)
 
 
