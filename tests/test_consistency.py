@@ -7,9 +7,12 @@ faulty target) and what a narrow terminal or a secret header does to them.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -181,3 +184,41 @@ def _wait_until_reading_stdin(pid: int) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the process never waited on stdin")
+
+
+def test_json_to_a_fifo_writes_into_it_and_keeps_it_a_fifo(
+    server: TestServer, tmp_path: Path
+) -> None:
+    # --json /dev/stdout, /dev/null or >(jq .): the rename of an atomic write
+    # replaced the device node itself (as root: /dev/null became a file).
+    fifo = tmp_path / "results"
+    os.mkfifo(fifo)
+    received: list[str] = []
+
+    def read() -> None:
+        with open(fifo, encoding="utf-8") as fh:
+            received.append(fh.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    code = run(["get", server.url("/ok?size=5"), "-o", os.devnull, "-s", "--json", str(fifo)])
+    if not received:  # unblock the reader if the file was never opened
+        with contextlib.suppress(OSError), open(fifo, "w"):
+            pass
+    reader.join(timeout=10)
+    assert code == ExitStatus.SUCCESS
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert json.loads(received[0])["bytes"] == 5
+
+
+def test_json_through_a_symlink_replaces_the_file_and_keeps_the_link(
+    server: TestServer, tmp_path: Path
+) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    code = run(["get", server.url("/ok?size=7"), "-o", os.devnull, "-s", "--json", str(link)])
+    assert code == ExitStatus.SUCCESS
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["bytes"] == 7
