@@ -222,3 +222,26 @@ def test_json_through_a_symlink_replaces_the_file_and_keeps_the_link(
     assert code == ExitStatus.SUCCESS
     assert link.is_symlink()
     assert json.loads(real.read_text())["bytes"] == 7
+
+
+def test_silent_is_the_same_flag_in_get_bench_and_compare(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    ok = server.url("/ok?size=5")
+    runs = {
+        "get": ["get", ok, "-o", os.devnull],
+        "bench": ["bench", ok, "-n", "3", "--workers", "1"],
+        "compare": ["compare-modes", "--stream", ok, "--sizes", "5B", "--no-warmup"],
+    }
+    for name, args in runs.items():
+        out = tmp_path / f"{name}.json"
+        assert run([*args, "-s", "--json", str(out)]) == ExitStatus.SUCCESS, name
+        assert capfd.readouterr().err == "", name  # nothing but errors
+        assert json.loads(out.read_text())["schema_version"] == 1, name
+    # Errors still get their one line.
+    refused = "http://127.0.0.1:9/"
+    assert run(["bench", refused, "-n", "2", "--workers", "1", "-s"]) == ExitStatus.NETWORK
+    assert capfd.readouterr().err == "lstream: error: every request failed (connect 2)\n"
+    assert run(["compare-modes", "--stream", refused, "--sizes", "1KB", "-s"]) == 5
+    err = capfd.readouterr().err
+    assert err == "lstream: error: no target could be reached: every cell failed to connect\n"

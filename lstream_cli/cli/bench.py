@@ -173,6 +173,9 @@ def _failure_line(report: dict[str, Any]) -> str:
     help="Write one row per request to PATH ('-' = stdout).",
 )
 @click.option("--no-dashboard", is_flag=True, help="No live view, even on a terminal.")
+@click.option(
+    "-s", "--silent", is_flag=True, help="No live view and no report; errors only (as get -s)."
+)
 @request_options
 @json_option
 def bench_command(
@@ -186,6 +189,7 @@ def bench_command(
     fail_if: tuple[str, ...],
     csv_path: str | None,
     no_dashboard: bool,
+    silent: bool,
     request: RequestFlags,
     json_path: str | None,
 ) -> int:
@@ -272,8 +276,9 @@ def bench_command(
         thresholds,
         csv_path,
         json_path,
-        no_dashboard,
+        no_dashboard or silent,
         warmup,
+        silent,
     )
 
 
@@ -284,6 +289,7 @@ def _run(
     json_path: str | None,
     no_dashboard: bool,
     warmup: str | None,
+    silent: bool = False,
 ) -> int:
     """Run the load, then print, write and grade the report."""
     from lstream_cli.engine.results import CSV_COLUMNS, build_report
@@ -293,7 +299,7 @@ def _run(
     from lstream_cli.render.console import make_output
     from lstream_cli.render.jsonout import SCHEMA_VERSION, write_json
 
-    output = make_output()
+    output = make_output(quiet=silent)
     dashboard = None
     if output.is_terminal and not no_dashboard:
         config = replace(config, live=True)
@@ -323,7 +329,8 @@ def _run(
         **build_report(stats, display_url(config.spec.url), settings, outcome.interrupted),
     }
     report["thresholds"] = evaluate(thresholds, report)
-    print_report(output, report)
+    if not silent:
+        print_report(output, report)
     if json_path is not None:
         _write_out(lambda: write_json(json_path, report))
     if csv_path is not None:

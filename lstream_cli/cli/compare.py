@@ -146,6 +146,9 @@ def display_url(url: str) -> str:
     metavar="F",
     help="Embedded emulator only: rates x F, emulated durations / F (default 1: AWS's).",
 )
+@click.option(
+    "-s", "--silent", is_flag=True, help="No progress and no table; errors only (as get -s)."
+)
 @request_options
 @json_option
 def compare_command(
@@ -160,6 +163,7 @@ def compare_command(
     repeat: int,
     no_warmup: bool,
     time_scale: float | None,
+    silent: bool,
     request: RequestFlags,
     json_path: str | None,
 ) -> int:
@@ -215,7 +219,7 @@ def compare_command(
         plan = _plan(urls, function, endpoint_url, endpoints, base, size_list, repeat, size_param)
         if no_warmup:
             plan = replace(plan, warmup=False)
-        return _sweep(plan, use_emulator, json_path)
+        return _sweep(plan, use_emulator, json_path, silent)
 
 
 def _plan(
@@ -295,7 +299,7 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
     )
 
 
-def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
+def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = False) -> int:
     from lstream_cli.compare import Cell, conclude, iter_cells, make_lambda_client
     from lstream_cli.models import ErrorClass
     from lstream_cli.render.compare import (
@@ -309,14 +313,15 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
 
     # Made before anything is printed: a bad region or profile is a one-line usage error.
     lambda_client = make_lambda_client(plan.invoke) if plan.invoke is not None else None
-    out = make_output()
+    out = make_output(quiet=silent)
     targets = {mode: display_url(url) for mode, url in plan.urls.items()}
     if plan.invoke is not None:
         where = f" at {plan.invoke.endpoint_url}" if plan.invoke.endpoint_url else ""
         targets["invoke"] = f"Invoke {plan.invoke.function}{where}"
         targets["invoke_stream"] = f"InvokeWithResponseStream {plan.invoke.function}{where}"
-    out.console.print(format_targets(targets, use_emulator), highlight=False, end="")
-    progress = SweepProgress(out.console) if out.is_terminal else None
+    if not silent:
+        out.console.print(format_targets(targets, use_emulator), highlight=False, end="")
+    progress = SweepProgress(out.console) if out.is_terminal and not silent else None
     cells: list[Cell] = []
     interrupted = False
     t0 = time.perf_counter()
@@ -336,7 +341,9 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
     conclusion = conclude(cells)
     # crop=False: on a console narrower than the table (COLUMNS=60) its rows run
     # long and the terminal wraps them; cropped, the limit column was cut off.
-    out.console.print(format_report(cells, conclusion, interrupted), highlight=False, crop=False)
+    if not silent:
+        report = format_report(cells, conclusion, interrupted)
+        out.console.print(report, highlight=False, crop=False)
     out.info(f"{len(cells)} cells in {elapsed:.1f} s")
     if json_path is not None:
         doc = compare_json(
