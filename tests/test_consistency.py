@@ -245,3 +245,19 @@ def test_silent_is_the_same_flag_in_get_bench_and_compare(
     assert run(["compare-modes", "--stream", refused, "--sizes", "1KB", "-s"]) == 5
     err = capfd.readouterr().err
     assert err == "lstream: error: no target could be reached: every cell failed to connect\n"
+
+
+def test_no_credentials_message_names_the_files_read_in_get_and_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "creds-here"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config-here"))
+    assert run(["get", "http://127.0.0.1:9/", "--auth", "iam"]) == ExitStatus.USAGE
+    get_line = _last_error_line(capfd.readouterr().err)
+    assert run(["serve", "--port", "0", "--auth", "iam"]) == ExitStatus.USAGE
+    serve_line = _last_error_line(capfd.readouterr().err)
+    for line in (get_line, serve_line):
+        assert str(tmp_path / "creds-here") in line and str(tmp_path / "config-here") in line
