@@ -261,3 +261,14 @@ def test_no_credentials_message_names_the_files_read_in_get_and_serve(
     serve_line = _last_error_line(capfd.readouterr().err)
     for line in (get_line, serve_line):
         assert str(tmp_path / "creds-here") in line and str(tmp_path / "config-here") in line
+
+
+@pytest.mark.parametrize("command", [["get"], ["bench"], ["compare-modes", "--stream"]])
+def test_invalid_url_message_hides_password_and_signature(
+    command: list[str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = "ftp://user:SECRETPW@host/?X-Amz-Signature=SIGVALUE&a=1"
+    assert run([*command, url]) == ExitStatus.USAGE
+    line = _last_error_line(capfd.readouterr().err)
+    assert "SECRETPW" not in line and "SIGVALUE" not in line
+    assert "ftp://user:<redacted>@host/?X-Amz-Signature=<redacted>&a=1" in line
