@@ -272,3 +272,23 @@ def test_invalid_url_message_hides_password_and_signature(
     line = _last_error_line(capfd.readouterr().err)
     assert "SECRETPW" not in line and "SIGVALUE" not in line
     assert "ftp://user:<redacted>@host/?X-Amz-Signature=<redacted>&a=1" in line
+
+
+_NO_TARGET = "http://127.0.0.1:9/"
+_HEADER_FLAGS = [
+    (["get", _NO_TARGET], "-H"),
+    (["bench", _NO_TARGET], "-H"),
+    (["compare-modes", "--stream", _NO_TARGET], "-H"),
+    (["serve"], "--secret-header"),
+]
+
+
+@pytest.mark.parametrize(("command", "flag"), _HEADER_FLAGS)
+@pytest.mark.parametrize("header", ["x-api-key=SECRETVAL", "Authorization SECRETVAL"])
+def test_malformed_header_message_does_not_echo_its_value(
+    command: list[str], flag: str, header: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert run([*command, flag, header]) == ExitStatus.USAGE
+    line = _last_error_line(capfd.readouterr().err)
+    assert "invalid header" in line and "SECRETVAL" not in line
+    assert header.split("=")[0].split(" ")[0] in line  # the name still shows which one
