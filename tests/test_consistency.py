@@ -292,3 +292,20 @@ def test_malformed_header_message_does_not_echo_its_value(
     line = _last_error_line(capfd.readouterr().err)
     assert "invalid header" in line and "SECRETVAL" not in line
     assert header.split("=")[0].split(" ")[0] in line  # the name still shows which one
+
+
+def test_serve_endpoint_urls_are_whole_on_a_narrow_console() -> None:
+    import io
+
+    from rich.console import Console
+
+    from lstream_cli.render.console import Output
+    from lstream_cli.render.serve import print_endpoints
+
+    names = ("stream", "buffered", "apigw", "apigw_stream", "lambda_api")
+    endpoints = {name: f"http://127.0.0.1:{40001 + i}" for i, name in enumerate(names)}
+    buf = io.StringIO()
+    print_endpoints(Output(Console(file=buf, width=60, color_system=None)), endpoints, {})
+    text = buf.getvalue()
+    for url in endpoints.values():
+        assert url in text  # was cut to 'http://127.0.0.1:400…'
