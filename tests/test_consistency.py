@@ -309,3 +309,16 @@ def test_serve_endpoint_urls_are_whole_on_a_narrow_console() -> None:
     text = buf.getvalue()
     for url in endpoints.values():
         assert url in text  # was cut to 'http://127.0.0.1:400…'
+
+
+def test_bench_figures_are_whole_on_a_narrow_console(
+    server: TestServer, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "50")
+    code = run(["bench", server.url("/ok?size=5"), "-n", "4", "--workers", "1", "--json", "-"])
+    assert code == ExitStatus.SUCCESS
+    captured = capfd.readouterr()
+    report = json.loads(captured.out)
+    assert "…" not in captured.err  # rich's mark of a cut cell
+    p50 = report["ttfb_ms"]["p50"]
+    assert f"{p50:.2f}" in captured.err or f"{p50:.1f}" in captured.err
