@@ -322,3 +322,27 @@ def test_bench_figures_are_whole_on_a_narrow_console(
     assert "…" not in captured.err  # rich's mark of a cut cell
     p50 = report["ttfb_ms"]["p50"]
     assert f"{p50:.2f}" in captured.err or f"{p50:.1f}" in captured.err
+
+
+def test_serve_takes_silent_like_the_other_commands(tmp_path: Path) -> None:
+    endpoints = tmp_path / "ep.json"
+    args = ["serve", "--port", "0", "-s", "--json", str(endpoints)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstream_cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not endpoints.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert endpoints.exists()
+        url = json.loads(endpoints.read_text())["stream"]
+        assert run(["get", url + "/?size=5", "-o", os.devnull, "-s"]) == ExitStatus.SUCCESS
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert err == b""  # no table, no request log
