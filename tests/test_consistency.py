@@ -346,3 +346,43 @@ def test_serve_takes_silent_like_the_other_commands(tmp_path: Path) -> None:
         proc.wait()
     assert proc.returncode == 0
     assert err == b""  # no table, no request log
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A listener whose accept queue is full: new connections time out connecting."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+def test_connect_timeout_everywhere_is_exit_5_in_get_and_compare(
+    unanswered_port: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{unanswered_port}/"
+    assert run(["get", url, "--timeout", "0.5", "-s"]) == ExitStatus.NETWORK
+    assert "timed out connecting" in _last_error_line(capfd.readouterr().err)
+    args = ["compare-modes", "--stream", url, "--sizes", "1KB", "--no-warmup", "-s"]
+    assert run([*args, "--timeout", "0.5"]) == ExitStatus.NETWORK
+    assert "no target could be reached" in _last_error_line(capfd.readouterr().err)
+
+
+def test_compare_timeout_on_an_open_connection_is_a_finding(
+    server: TestServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # /hang reads the request and never answers: reached, but too slow -> exit 0.
+    args = ["compare-modes", "--stream", server.url("/hang"), "--sizes", "1KB", "--no-warmup"]
+    assert run([*args, "-s", "--timeout", "0.5"]) == ExitStatus.SUCCESS

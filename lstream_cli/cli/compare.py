@@ -299,9 +299,22 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
     )
 
 
+def _never_connected(record: Any) -> bool:
+    """The request never had a connection: refused, DNS, TLS, or a connect timeout.
+
+    As ``get`` (exit 5) sees it; a timeout waiting for an answer on an open
+    connection is a finding about the path instead.
+    """
+    from lstream_cli.models import ErrorClass
+
+    if record.error in (ErrorClass.CONNECT, ErrorClass.TLS):
+        return True
+    detail = record.error_detail or ""
+    return record.error is ErrorClass.TIMEOUT and detail.startswith("timed out connecting")
+
+
 def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = False) -> int:
     from lstream_cli.compare import Cell, conclude, iter_cells, make_lambda_client
-    from lstream_cli.models import ErrorClass
     from lstream_cli.render.compare import (
         SweepProgress,
         compare_json,
@@ -362,9 +375,7 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = 
     if interrupted:
         out.error("interrupted: the rows above are the cells measured so far")
         return int(ExitStatus.INTERRUPTED)
-    # A TLS handshake that fails is a connection that failed, as for get and bench.
-    unreachable = (ErrorClass.CONNECT, ErrorClass.TLS)
-    if cells and all(c.record.error in unreachable for c in cells):
+    if cells and all(_never_connected(c.record) for c in cells):
         out.error("no target could be reached: every cell failed to connect")
         return int(ExitStatus.NETWORK)
     return int(ExitStatus.SUCCESS)
