@@ -34,8 +34,8 @@ Exit codes:
   0    success
   1    other error (output could not be written, internal error)
   2    usage error (bad flag, URL, file, missing credentials or region)
-  3    HTTP error (non-2xx status); bench: every request failed
-  4    stream truncated (body cut before its end)
+  3    HTTP error (non-2xx status); bench: every request failed (HTTP errors, or mixed)
+  4    stream truncated (body cut before its end); bench: every request truncated
   5    connection failure or timeout (refused, DNS, TLS, --timeout); bench: no request got through
   6    a --fail-if threshold was breached (bench)
   130  interrupted (Ctrl-C); partial results are still printed and written"""

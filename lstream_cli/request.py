@@ -7,6 +7,7 @@ timing starts, exactly as oha and httpx start the clock after auth.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -54,11 +55,15 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not name or any(c in name for c in " \t\r\n"):
-        raise UsageError(f"invalid header {text!r}: expected 'Name: value'")
+        # Only the would-be name: what follows may be a secret ('x-api-key=...').
+        shown = re.split(r"[\s=]", text.strip(), maxsplit=1)[0]
+        if shown != text:
+            shown += " ..."
+        raise UsageError(f"invalid header {shown!r}: expected 'Name: value'")
     if "\n" in value or "\r" in value:
         raise UsageError(f"invalid header {name!r}: the value holds a line break")
     if not name.isascii():
-        raise UsageError(f"invalid header {text!r}: the name must be ASCII")
+        raise UsageError(f"invalid header {name!r}: the name must be ASCII")
     if not value.isascii():
         # HTTP gives no encoding for other bytes; AWS signs them as sent. Say so.
         raise UsageError(

@@ -49,7 +49,11 @@ _SECRET_HEADERS = frozenset(
     {"authorization", "x-amz-security-token", "proxy-authorization", "cookie", "set-cookie"}
 )
 # Header names that announce a secret value (an origin-verify secret, an API key).
-_SECRET_NAME_RE = re.compile(r"secret|token|password|passwd|api[-_]?key", re.IGNORECASE)
+# ``X-Origin-Verify`` is the usual name of the static header a CDN or API Gateway
+# adds for the origin to check (``lstream serve --help`` uses it too).
+_SECRET_NAME_RE = re.compile(
+    r"secret|token|password|passwd|api[-_]?key|origin[-_]?verify", re.IGNORECASE
+)
 # Methods whose body hash goes in x-amz-content-sha256 (CloudFront OAC needs it).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -255,8 +259,8 @@ def redact_headers(
     """Headers fit to print: signatures, tokens and named secret headers hidden.
 
     Besides the known ones (Authorization, the session token, cookies) and
-    ``secret_names``, a header whose name says secret, token, password or API
-    key is hidden too (``x-origin-secret: ...`` given with ``-H``).
+    ``secret_names``, a header whose name says secret, token, password, API key
+    or origin-verify is hidden too (``x-origin-secret: ...`` given with ``-H``).
     """
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: list[tuple[str, str]] = []

@@ -8,6 +8,7 @@ mapping of every failure to one line on stderr and an exit code from
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -89,6 +90,13 @@ def _fail(message: str, status: ExitStatus) -> int:
     return int(status)
 
 
+def _interrupted() -> int:
+    """Ctrl-C before a command could say more: the same line as every command's."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write("\n")  # end the line the terminal echoed ^C on
+    return _fail("interrupted", ExitStatus.INTERRUPTED)
+
+
 def run(args: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (never raises for user errors)."""
     try:
@@ -96,8 +104,7 @@ def run(args: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        sys.stderr.write("\nlstream: interrupted\n")
-        return int(ExitStatus.INTERRUPTED)
+        return _interrupted()
     except click.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
             # Bare ``lstream``: the help is the answer, not an error.
@@ -115,8 +122,7 @@ def run(args: list[str] | None = None) -> int:
     except LstreamError as exc:
         return _fail(str(exc), exc.exit_status)
     except KeyboardInterrupt:
-        sys.stderr.write("\nlstream: interrupted\n")
-        return int(ExitStatus.INTERRUPTED)
+        return _interrupted()
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitStatus.SUCCESS)

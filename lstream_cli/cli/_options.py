@@ -151,16 +151,22 @@ def check_url(url: str) -> str:
     """Reject what cannot be an http(s) URL before anything is sent."""
     import httpx
 
+    from lstream_cli.signing import redact_url
+
+    try:
+        shown = redact_url(url)  # the message must not echo a password or a signature
+    except ValueError:
+        shown = url
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+        raise UsageError(f"invalid URL {shown!r}: {exc}") from None
     if parsed.scheme not in ("http", "https"):
-        raise UsageError(f"invalid URL {url!r}: the scheme must be http or https")
+        raise UsageError(f"invalid URL {shown!r}: the scheme must be http or https")
     if not parsed.host:
-        raise UsageError(f"invalid URL {url!r}: no host")
+        raise UsageError(f"invalid URL {shown!r}: no host")
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise UsageError(f"invalid URL {url!r}: the port must be 1 to 65535")
+        raise UsageError(f"invalid URL {shown!r}: the port must be 1 to 65535")
     return url
 
 

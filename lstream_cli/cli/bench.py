@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
+from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError, exit_status_for_error
 from lstream_cli.cli._options import RequestFlags, json_option, request_options
 from lstream_cli.units import parse_duration
 
@@ -26,8 +26,6 @@ __all__ = ["bench_command", "exit_status"]
 
 DEFAULT_REQUESTS = 200  # when neither -n nor -z is given (hey's and oha's default)
 MIN_RATE = 0.001  # requests/s: one request every ~17 minutes; below, -r is a mistake
-_NETWORK_CLASSES = frozenset({"connect", "tls", "timeout"})
-_HTTP_CLASSES = frozenset({"http_4xx", "http_5xx", "throttled"})
 
 _EPILOG = (
     """\b
@@ -55,10 +53,10 @@ rps, bytes_per_s. Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 
 \b
 Exit status of a run: 0 when it completed, even with some failed requests;
-5 when every request failed without an HTTP response (connect, tls,
-timeout) or no request finished before the run ended; 3 when every request
-failed otherwise (HTTP errors, truncated, mixed); else 6 when a --fail-if
-threshold was breached; 130 on Ctrl-C (after the partial report is printed
+when every request failed, get's code for that failure: 5 (connect, tls,
+timeout, or no request finished before the run ended), 4 (truncated), 3
+(HTTP errors, or mixed classes); else 6 when a --fail-if threshold was
+breached; 130 on Ctrl-C (after the partial report is printed
 and written).
 
 """
@@ -91,20 +89,31 @@ def _parse_warmup(text: str | None) -> tuple[int | None, float | None]:
 
 
 def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
-    """The exit-status rule documented in ``--help`` and docs/bench.md."""
+    """The exit-status rule documented in ``--help`` and docs/bench.md.
+
+    When every request failed the status is the one ``get`` gives for that
+    failure (4 truncated, 5 connect/tls/timeout, 3 HTTP errors), so a script
+    reads the same code from ``get`` and ``bench -n 1``; mixed classes are 3.
+    """
     if interrupted:
         return ExitStatus.INTERRUPTED
     if report["requests"] == 0:
         return ExitStatus.NETWORK  # nothing answered within the run: nothing to report
     errors: dict[str, int] = report["errors"]
     if report["requests"] > 0 and report["ok"] == 0:
-        classes = {k for k, v in errors.items() if v}
-        if classes and classes <= _NETWORK_CLASSES:
-            return ExitStatus.NETWORK
+        statuses = {exit_status_for_error(k) for k, v in errors.items() if v}
+        if len(statuses) == 1:
+            return statuses.pop()
         return ExitStatus.HTTP_ERROR
     if any(not t["ok"] for t in report.get("thresholds", [])):
         return ExitStatus.THRESHOLDS
     return ExitStatus.SUCCESS
+
+
+def _failure_line(report: dict[str, Any]) -> str:
+    """One line naming why every request failed: ``connect 20``, ``http_5xx 3``."""
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report["errors"].items()) if v)
+    return f"every request failed ({counts or 'no response'})"
 
 
 @click.command(
@@ -164,6 +173,9 @@ def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
     help="Write one row per request to PATH ('-' = stdout).",
 )
 @click.option("--no-dashboard", is_flag=True, help="No live view, even on a terminal.")
+@click.option(
+    "-s", "--silent", is_flag=True, help="No live view and no report; errors only (as get -s)."
+)
 @request_options
 @json_option
 def bench_command(
@@ -177,6 +189,7 @@ def bench_command(
     fail_if: tuple[str, ...],
     csv_path: str | None,
     no_dashboard: bool,
+    silent: bool,
     request: RequestFlags,
     json_path: str | None,
 ) -> int:
@@ -263,8 +276,9 @@ def bench_command(
         thresholds,
         csv_path,
         json_path,
-        no_dashboard,
+        no_dashboard or silent,
         warmup,
+        silent,
     )
 
 
@@ -275,6 +289,7 @@ def _run(
     json_path: str | None,
     no_dashboard: bool,
     warmup: str | None,
+    silent: bool = False,
 ) -> int:
     """Run the load, then print, write and grade the report."""
     from lstream_cli.engine.results import CSV_COLUMNS, build_report
@@ -284,7 +299,7 @@ def _run(
     from lstream_cli.render.console import make_output
     from lstream_cli.render.jsonout import SCHEMA_VERSION, write_json
 
-    output = make_output()
+    output = make_output(quiet=silent)
     dashboard = None
     if output.is_terminal and not no_dashboard:
         config = replace(config, live=True)
@@ -314,7 +329,8 @@ def _run(
         **build_report(stats, display_url(config.spec.url), settings, outcome.interrupted),
     }
     report["thresholds"] = evaluate(thresholds, report)
-    print_report(output, report)
+    if not silent:
+        print_report(output, report)
     if json_path is not None:
         _write_out(lambda: write_json(json_path, report))
     if csv_path is not None:
@@ -322,12 +338,14 @@ def _run(
         _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
     status = exit_status(report, outcome.interrupted)
     if status is ExitStatus.INTERRUPTED:
-        output.warn("interrupted: the report above is partial")
+        output.error("interrupted: the report above is partial")
     elif report["requests"] == 0:
         output.error(
             "no request finished before the run ended "
             f"({report['aborted_in_flight']} still in flight): raise -z or lower --timeout"
         )
+    elif report["ok"] == 0:
+        output.error(_failure_line(report))
     return int(status)
 
 

@@ -146,6 +146,9 @@ def display_url(url: str) -> str:
     metavar="F",
     help="Embedded emulator only: rates x F, emulated durations / F (default 1: AWS's).",
 )
+@click.option(
+    "-s", "--silent", is_flag=True, help="No progress and no table; errors only (as get -s)."
+)
 @request_options
 @json_option
 def compare_command(
@@ -160,6 +163,7 @@ def compare_command(
     repeat: int,
     no_warmup: bool,
     time_scale: float | None,
+    silent: bool,
     request: RequestFlags,
     json_path: str | None,
 ) -> int:
@@ -215,7 +219,7 @@ def compare_command(
         plan = _plan(urls, function, endpoint_url, endpoints, base, size_list, repeat, size_param)
         if no_warmup:
             plan = replace(plan, warmup=False)
-        return _sweep(plan, use_emulator, json_path)
+        return _sweep(plan, use_emulator, json_path, silent)
 
 
 def _plan(
@@ -295,9 +299,22 @@ def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
     )
 
 
-def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
-    from lstream_cli.compare import Cell, conclude, iter_cells, make_lambda_client
+def _never_connected(record: Any) -> bool:
+    """The request never had a connection: refused, DNS, TLS, or a connect timeout.
+
+    As ``get`` (exit 5) sees it; a timeout waiting for an answer on an open
+    connection is a finding about the path instead.
+    """
     from lstream_cli.models import ErrorClass
+
+    if record.error in (ErrorClass.CONNECT, ErrorClass.TLS):
+        return True
+    detail = record.error_detail or ""
+    return record.error is ErrorClass.TIMEOUT and detail.startswith("timed out connecting")
+
+
+def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = False) -> int:
+    from lstream_cli.compare import Cell, conclude, iter_cells, make_lambda_client
     from lstream_cli.render.compare import (
         SweepProgress,
         compare_json,
@@ -309,14 +326,15 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
 
     # Made before anything is printed: a bad region or profile is a one-line usage error.
     lambda_client = make_lambda_client(plan.invoke) if plan.invoke is not None else None
-    out = make_output()
+    out = make_output(quiet=silent)
     targets = {mode: display_url(url) for mode, url in plan.urls.items()}
     if plan.invoke is not None:
         where = f" at {plan.invoke.endpoint_url}" if plan.invoke.endpoint_url else ""
         targets["invoke"] = f"Invoke {plan.invoke.function}{where}"
         targets["invoke_stream"] = f"InvokeWithResponseStream {plan.invoke.function}{where}"
-    out.console.print(format_targets(targets, use_emulator), highlight=False, end="")
-    progress = SweepProgress(out.console) if out.is_terminal else None
+    if not silent:
+        out.console.print(format_targets(targets, use_emulator), highlight=False, end="")
+    progress = SweepProgress(out.console) if out.is_terminal and not silent else None
     cells: list[Cell] = []
     interrupted = False
     t0 = time.perf_counter()
@@ -334,7 +352,11 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
             lambda_client.close()
     elapsed = time.perf_counter() - t0
     conclusion = conclude(cells)
-    out.console.print(format_report(cells, conclusion, interrupted), highlight=False)
+    # crop=False: on a console narrower than the table (COLUMNS=60) its rows run
+    # long and the terminal wraps them; cropped, the limit column was cut off.
+    if not silent:
+        report = format_report(cells, conclusion, interrupted)
+        out.console.print(report, highlight=False, crop=False)
     out.info(f"{len(cells)} cells in {elapsed:.1f} s")
     if json_path is not None:
         doc = compare_json(
@@ -351,9 +373,9 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None) -> int:
         )
         write_json(json_path, doc)
     if interrupted:
-        out.error("interrupted")
+        out.error("interrupted: the rows above are the cells measured so far")
         return int(ExitStatus.INTERRUPTED)
-    if cells and all(c.record.error is ErrorClass.CONNECT for c in cells):
+    if cells and all(_never_connected(c.record) for c in cells):
         out.error("no target could be reached: every cell failed to connect")
         return int(ExitStatus.NETWORK)
     return int(ExitStatus.SUCCESS)

@@ -122,7 +122,15 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     metavar="N",
     help="Processes sharing the listening sockets (for heavy load tests).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No endpoint table, no request log.")
+@click.option(
+    "-q",
+    "--quiet",
+    "-s",
+    "--silent",
+    "quiet",
+    is_flag=True,
+    help="No endpoint table, no request log; errors only (-s as in the other commands).",
+)
 def serve_command(
     host: str,
     port: int,

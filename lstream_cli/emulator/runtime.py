@@ -168,10 +168,11 @@ def _default_lookup(profile: str | None) -> CredentialLookup:
     except EmulatorCredentialsError as exc:  # an unknown profile, a broken file
         raise UsageError(f"--auth iam: {exc}") from None
     if lookup is None:
-        from lstream_cli.signing import credential_sources
+        from lstream_cli.signing import credential_sources, load_session
 
+        # The files and profile really read (AWS_SHARED_CREDENTIALS_FILE, ...), as get says.
         raise UsageError(
             "--auth iam: no AWS credentials for the emulator to accept; looked in "
-            + credential_sources()
+            + credential_sources(load_session(profile))
         )
     return lookup

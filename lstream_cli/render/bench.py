@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from lstream_cli.render.console import Output
+from lstream_cli.render.console import NaturalWidth, Output
 from lstream_cli.render.jsonout import atomic_write
 from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
@@ -191,7 +191,7 @@ def format_report(report: dict[str, Any]) -> list[RenderableType]:
     if report.get("aborted_in_flight"):
         out.append(Text(f"  in flight at the end (not counted): {report['aborted_in_flight']}"))
     out.append(Text(""))
-    out.append(_stats_table(report))
+    out.append(NaturalWidth(_stats_table(report)))
     streams = report["stream_bytes_per_s"].get("count") or 0
     if streams:
         out.append(Text(f"  bandwidth knee in {report['knees']} of {streams} streams"))
@@ -200,7 +200,7 @@ def format_report(report: dict[str, Any]) -> list[RenderableType]:
         chart = format_histogram(Histogram.from_state(ttfb))
         if chart is not None:
             out.append(Text("\n  TTFB distribution", style="bold"))
-            out.append(chart)
+            out.append(NaturalWidth(chart))
     client = report["client"]
     cpu = "-" if client["cpu_pct"] is None else f"{client['cpu_pct']:.0f}%"
     lag = "-" if client["loop_lag_ms_p99"] is None else f"{client['loop_lag_ms_p99']:.2f} ms"
@@ -217,7 +217,8 @@ def format_report(report: dict[str, Any]) -> list[RenderableType]:
 
 
 def print_report(output: Output, report: dict[str, Any]) -> None:
-    output.console.print(Group(*format_report(report)), highlight=False)
+    # crop=False: the figures table runs long on a narrow console rather than being cut.
+    output.console.print(Group(*format_report(report)), highlight=False, crop=False)
 
 
 def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -13,9 +13,9 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
-__all__ = ["Output", "make_output"]
+__all__ = ["NaturalWidth", "Output", "make_output"]
 
 
 class Output:
@@ -53,6 +53,25 @@ class Output:
         self.console.print(
             f"lstream: [bold red]error:[/] {message}", highlight=False, soft_wrap=True
         )
+
+
+class NaturalWidth:
+    """Render ``inner`` no narrower than its natural width.
+
+    A table of figures (no-wrap columns) on a console narrower than itself is
+    cut by rich, each figure ending in "…". Rendered at its natural width and
+    printed with ``crop=False``, its rows run long instead and the terminal
+    wraps them: every figure stays whole.
+    """
+
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.measure import Measurement
+
+        natural = Measurement.get(console, options.update_width(10_000), self.inner).maximum
+        yield from console.render(self.inner, options.update_width(max(options.max_width, natural)))
 
 
 def _stderr_console(width: int | None) -> Console:

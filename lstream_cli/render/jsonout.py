@@ -2,7 +2,8 @@
 
 A file is written to a temporary sibling and renamed into place, so a
 crash, a full disk or Ctrl-C never leaves half a JSON document behind.
-``-`` writes to stdout.
+``-`` writes to stdout; a device or FIFO (``/dev/stdout``, ``/dev/null``,
+``>(jq .)``) is written in place, never renamed over.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -46,8 +48,19 @@ def atomic_write(path: str, write: Callable[[TextIO], object], newline: str | No
     is removed and ``path`` is untouched. The file gets the usual
     umask-derived mode, not mkstemp's private 0600.
     """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    special = _special_file(path)
+    if special:
+        # A device, FIFO or terminal (/dev/stdout, /dev/null, >(jq .)): renaming
+        # over it would replace the device node itself. Write into it instead.
+        try:
+            with open(path, "w", encoding="utf-8", newline=newline) as fh:
+                write(fh)
+        except OSError as exc:
+            raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return
+    # A symlink to a regular file: the file it names is replaced, the link kept.
+    target = Path(os.path.realpath(path))
+    directory = target.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -69,6 +82,15 @@ def atomic_write(path: str, write: Callable[[TextIO], object], newline: str | No
         raise
 
 
+def _special_file(path: str) -> bool:
+    """``path`` exists and is not a regular file (a device, FIFO, socket or terminal)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def check_writable(path: str, flag: str = "--json") -> None:
     """Fail early (usage error) when ``path``'s folder cannot take a result file.
 
@@ -80,6 +102,13 @@ def check_writable(path: str, flag: str = "--json") -> None:
     directory = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise UsageError(f"{flag} {path}: is a directory")
+    if _special_file(path):
+        # Written in place (see atomic_write): its own permission is what counts.
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{flag} {path}: not writable")
+        return
+    target = Path(os.path.realpath(path))
+    directory = target.parent
     if not directory.is_dir():
         raise UsageError(f"{flag} {path}: no such directory {directory}")
     if not os.access(directory, os.W_OK):

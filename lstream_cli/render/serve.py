@@ -39,12 +39,14 @@ def print_endpoints(
     if output.quiet:
         return
     table = Table(title="lstream emulator", title_justify="left", show_edge=False, box=None)
-    table.add_column("endpoint", style="bold")
-    table.add_column("URL", style="cyan")
+    # The names and URLs are what a user copies: never wrapped or cut ("…"); on a
+    # narrow console the description wraps, and past that the rows run long.
+    table.add_column("endpoint", style="bold", no_wrap=True)
+    table.add_column("URL", style="cyan", no_wrap=True)
     table.add_column("emulates")
     for name, url in endpoints.items():
         table.add_row(name, url, _LABELS.get(name, ""))
-    output.console.print(table)
+    output.console.print(table, crop=False)
     for key, value in settings.items():
         output.console.print(f"  {key}: {value}", highlight=False)
     output.console.print("Press Ctrl-C to stop.", highlight=False)

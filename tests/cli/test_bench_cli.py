@@ -130,8 +130,8 @@ def test_unreachable_target_exits_5(capfd: pytest.CaptureFixture[str]) -> None:
     assert "connect 20" in capfd.readouterr().err
 
 
-def test_all_truncated_exits_3(server: TestServer) -> None:
-    assert _bench(server.url("/cut?size=100&send=10"), "-n", "3", "--workers", "1") == 3
+def test_all_truncated_exits_4(server: TestServer) -> None:
+    assert _bench(server.url("/cut?size=100&send=10"), "-n", "3", "--workers", "1") == 4
 
 
 def test_csv_has_one_row_per_request(server: TestServer, tmp_path: Path) -> None:
