@@ -238,3 +238,24 @@ def test_insecure_reaches_the_lambda_api_client(
     else:
         assert statuses == {"invoke": None, "invoke_stream": None}
         assert server.requests == 0
+
+
+def test_ctrl_c_as_the_targets_are_printed_still_writes_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first line of the sweep is inside its Ctrl-C handling: report and JSON follow."""
+    import jsonschema
+
+    import lstream_cli.render.compare as render_compare
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render_compare, "format_targets", interrupted)
+    out = tmp_path / "r.json"
+    url = f"http://127.0.0.1:{_closed_port()}/"
+    assert run(["compare-modes", "--stream", url, "--sizes", "1MB", "--json", str(out)]) == 130
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["interrupted"] is True and doc["rows"] == []
+    assert "interrupted" in capsys.readouterr().err

@@ -332,13 +332,17 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = 
         where = f" at {plan.invoke.endpoint_url}" if plan.invoke.endpoint_url else ""
         targets["invoke"] = f"Invoke {plan.invoke.function}{where}"
         targets["invoke_stream"] = f"InvokeWithResponseStream {plan.invoke.function}{where}"
-    if not silent:
-        out.console.print(format_targets(targets, use_emulator), highlight=False, end="")
-    progress = SweepProgress(out.console) if out.is_terminal and not silent else None
+    progress: SweepProgress | None = None
     cells: list[Cell] = []
     interrupted = False
     t0 = time.perf_counter()
+    # From the first line printed on, a Ctrl-C ends with the report and the
+    # --json file of what was measured, even if that is nothing yet.
     try:
+        if not silent:
+            out.console.print(format_targets(targets, use_emulator), highlight=False, end="")
+        if out.is_terminal and not silent:
+            progress = SweepProgress(out.console)
         for cell in iter_cells(
             plan, on_progress=progress.update if progress else None, invoke_client=lambda_client
         ):
