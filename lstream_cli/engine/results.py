@@ -52,6 +52,9 @@ CSV_COLUMNS = (
 )
 SATURATED_LAG_MS = 20.0  # event-loop lag p99 above this: the client was the bottleneck
 SATURATED_CPU_PCT = 90.0  # a worker busy this share of wall time is saturated
+# A CPU share says nothing about saturation over a blink: a run that ended in
+# milliseconds (every connection refused) is mostly start-up, always "busy".
+SATURATION_MIN_WALL_S = 0.5
 _MAX_DETAILS = 20  # distinct error messages kept (the rest are only counted)
 
 
@@ -315,9 +318,14 @@ def build_report(
             f"event-loop lag p99 {lag_p99:.1f} ms: the client was saturated; "
             "latencies include client queueing (add --workers or lower -c/-r)"
         )
-    if max_cpu is not None and max_cpu >= SATURATED_CPU_PCT:
+    busy = [
+        pct
+        for pct, wall in zip(cpu_pct, stats.wall_s, strict=True)
+        if wall >= SATURATION_MIN_WALL_S and pct >= SATURATED_CPU_PCT
+    ]
+    if busy:
         warnings.append(
-            f"a worker process used {max_cpu:.0f}% of a CPU: the client may be the "
+            f"a worker process used {max(busy):.0f}% of a CPU: the client may be the "
             "bottleneck, not the server"
         )
     doc: dict[str, Any] = {

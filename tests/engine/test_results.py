@@ -175,3 +175,26 @@ def test_percentile_exact_is_nearest_rank(
     values: list[int], p: float, expected: int | None
 ) -> None:
     assert percentile_exact(values, p) == expected
+
+
+@pytest.mark.parametrize(
+    ("cpu_s", "wall_s", "warned"),
+    [
+        ([0.95], [1.0], True),  # busy for a second: the client may be the limit
+        ([0.5, 1.9], [2.0, 2.0], True),  # one busy worker is enough
+        ([0.5], [1.0], False),  # half a CPU: not saturated
+        ([0.01], [0.01], False),  # 100% of a 10 ms run says nothing (all refused)
+    ],
+)
+def test_cpu_saturation_warning_needs_a_busy_worker_over_a_real_run(
+    cpu_s: list[float], wall_s: list[float], warned: bool
+) -> None:
+    stats = RunStats()
+    stats.begin_ns, stats.end_ns = 0, 1_000_000_000
+    stats.cpu_s, stats.wall_s = cpu_s, wall_s
+    client = build_report(stats, "http://x/", {}, False)["client"]
+    assert any("CPU" in w for w in client["warnings"]) is warned
+    assert client["saturated"] is warned
+    assert client["cpu_pct_max"] == pytest.approx(
+        max(100 * c / w for c, w in zip(cpu_s, wall_s, strict=True))
+    )
