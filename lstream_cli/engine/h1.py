@@ -43,6 +43,8 @@ from typing import Any
 import httptools
 import httpx
 
+from lstream_cli.engine.tls import client_context
+
 __all__ = ["READ_SIZE", "H1Transport"]
 
 READ_SIZE = 128 * 1024  # bytes asked of one recv (one delivery at most); fits in L2 with its copy
@@ -186,25 +188,6 @@ def _timeout(request: httpx.Request, kind: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if verify:
-        import certifi
-
-        # The system's trust store (which honours SSL_CERT_FILE / SSL_CERT_DIR,
-        # as curl and the load engine do), plus certifi's bundle for systems
-        # that have none.
-        ctx = ssl.create_default_context()
-        ctx.load_verify_locations(cafile=certifi.where())
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
-
-
 class H1Transport(httpx.BaseTransport):
     """HTTP/1.1 over sockets with llhttp; see the module docstring."""
 
@@ -294,7 +277,7 @@ class H1Transport(httpx.BaseTransport):
         _emit(trace, "connection.connect_tcp.complete", {"return_value": sock})
         if scheme == "https":
             if self._ssl is None:
-                self._ssl = _ssl_context(self._verify)
+                self._ssl = client_context(self._verify)
             _emit(trace, "connection.start_tls.started", {"server_hostname": host})
             try:
                 sock = self._ssl.wrap_socket(sock, server_hostname=host)

@@ -31,7 +31,7 @@ from typing import Any, cast
 import httptools
 
 from lstream_cli import __version__
-from lstream_cli.engine.h1 import _ssl_context
+from lstream_cli.engine.tls import client_context
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
@@ -388,7 +388,7 @@ class Connector:
         self.timeout_s = timeout_s  # connect timeout; None = never
         # The same trust as `get`: the system's store (SSL_CERT_FILE / SSL_CERT_DIR)
         # plus certifi's bundle; -k turns verification off.
-        self.ssl: ssl.SSLContext | None = _ssl_context(not insecure) if tls else None
+        self.ssl: ssl.SSLContext | None = client_context(not insecure) if tls else None
         self._addr: tuple[Any, ...] | None = None
         self._family = 0
         self._buffer = memoryview(bytearray(READ_SIZE))  # shared by this worker's connections
