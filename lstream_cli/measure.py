@@ -12,12 +12,14 @@ from ``t_start``.
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass
+from typing import Literal
 
 from lstream_cli.knee import detect_knee
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.stats import percentile_exact
 
-__all__ = ["BodyMeter", "classify_status"]
+__all__ = ["BodyMeter", "EventsMode", "MeterOptions", "classify_status"]
 
 # The (t, bytes) curve for the knee: reads are coalesced into time slots of
 # 5 ms, counted from each slot's first read; past _TIMELINE_MAX points every
@@ -25,6 +27,25 @@ __all__ = ["BodyMeter", "classify_status"]
 # stream length while the curve keeps its shape.
 _TIMELINE_SLOT_NS = 5_000_000
 _TIMELINE_MAX = 1024  # the knee fit itself looks at 256
+
+
+EventsMode = Literal["sse", "ndjson", "lines", "auto"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterOptions:
+    """What a meter measures beyond bytes, chosen once per run from the flags.
+
+    The seam between the clients and the meter: a client constructs every
+    meter with the run's options, hands each body delivery to
+    :meth:`BodyMeter.data` (with the bytes themselves when
+    :attr:`BodyMeter.wants_bytes` is true), and ends the request as
+    ``ErrorClass.STALLED`` when nothing arrives by
+    :meth:`BodyMeter.idle_deadline_ns`.
+    """
+
+    events: EventsMode | None = None  # --events: how the body splits into events
+    stall_timeout_ns: int | None = None  # --stall-timeout, None = no limit
 
 
 def classify_status(status: int, body_hint: bytes | str = b"") -> ErrorClass | None:
@@ -65,11 +86,20 @@ class BodyMeter:
         "response_headers",
         "status",
         "t_start_ns",
+        "wants_bytes",
     )
 
-    def __init__(self, t_start_ns: int, keep_timeline: bool = True) -> None:
+    def __init__(
+        self,
+        t_start_ns: int,
+        keep_timeline: bool = True,
+        options: MeterOptions | None = None,
+    ) -> None:
         self.t_start_ns = t_start_ns  # perf_counter_ns at (scheduled) start
         self.keep_timeline = keep_timeline
+        # True when data() needs the body bytes themselves (event parsing),
+        # not only their count; clients check it once per delivery.
+        self.wants_bytes = False
         self.connect_ns: int | None = None  # connect duration, None when reused
         self.headers_ns: int | None = None
         self.first_byte_ns: int | None = None
@@ -92,8 +122,16 @@ class BodyMeter:
         self.status = status
         self.response_headers = headers
 
-    def data(self, now_ns: int, n: int) -> None:
-        """One body delivery of ``n`` bytes at ``now_ns``."""
+    def idle_deadline_ns(self) -> int | None:
+        """The perf_counter_ns instant by which the next byte must arrive, or None.
+
+        A client that sees nothing arrive by then ends the request with
+        ``finish(now, complete=False, error=ErrorClass.STALLED)``.
+        """
+        return None
+
+    def data(self, now_ns: int, n: int, chunk: bytes | memoryview | None = None) -> None:
+        """One body delivery of ``n`` bytes at ``now_ns`` (``chunk``: the bytes, if wanted)."""
         if n <= 0:
             return
         off = now_ns - self.t_start_ns

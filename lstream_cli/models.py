@@ -24,6 +24,7 @@ class ErrorClass(str, Enum):
     HTTP_4XX = "http_4xx"
     HTTP_5XX = "http_5xx"
     THROTTLED = "throttled"  # 429 or TooManyRequestsException
+    STALLED = "stalled"  # --stall-timeout: no event (or byte) for that long after the first byte
 
     def __str__(self) -> str:
         return self.value
