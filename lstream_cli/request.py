@@ -8,9 +8,12 @@ timing starts, exactly as oha and httpx start the clock after auth.
 from __future__ import annotations
 
 import base64
+import os
 import re
+import stat
+import sys
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from lstream_cli._exitcodes import UsageError
@@ -25,9 +28,23 @@ from lstream_cli.redact import authority_span, url_host
 from lstream_cli.region import RegionError, resolve_region
 from lstream_cli.signing import Signer
 
-__all__ = ["RequestSpec", "parse_header", "prepare", "prepare_auth", "url_userinfo"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "RequestSpec",
+    "auth_summary",
+    "parse_header",
+    "prepare",
+    "prepare_auth",
+    "read_body",
+    "url_userinfo",
+]
 
 DEFAULT_TIMEOUT_S = 30.0
+# The largest -d body read into memory. A function URL takes at most 6 MB
+# (a synchronous invocation's payload); this leaves room for other servers
+# while a -d @/dev/zero or a huge file stops with one clear line.
+MAX_BODY_BYTES = 64 * 2**20
+_READ_BLOCK = 2**20
 # Headers the signer adds: a -H with one of these names cannot go with signing.
 # A header name is a token (RFC 9110 §5.6.2).
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -181,3 +198,67 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
             why += "; or --auth none to send it unsigned"
         raise UsageError(why) from None
     return Signer(found.credentials, region, spec.service, source=found.describe())
+
+
+def read_body(data: str | None) -> bytes | None:
+    """``-d`` to bytes: text, ``@file`` or ``@-`` (stdin), at most MAX_BODY_BYTES.
+
+    A file is read in blocks and never past the limit, so ``-d @/dev/zero``
+    or a file larger than memory is a usage error, not a MemoryError.
+    """
+    if data is None:
+        return None
+    if not data.startswith("@"):
+        body = data.encode("utf-8")
+        if len(body) > MAX_BODY_BYTES:
+            raise UsageError(f"-d: the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+        return body
+    name = data[1:]
+    shown = "-d @-" if name == "-" else f"-d @{name}"
+    try:
+        if name == "-":
+            if sys.stdin is None:  # started with stdin closed (<&-)
+                raise UsageError("cannot read -d @-: stdin is closed")
+            return _read_bounded(sys.stdin.buffer, shown)
+        with open(name, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and size > MAX_BODY_BYTES:
+                raise UsageError(_too_large(shown, f"{size:,} bytes"))
+            return _read_bounded(fh, shown)
+    except OSError as exc:
+        raise UsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+
+
+def _too_large(shown: str, what: str) -> str:
+    return (
+        f"{shown}: the body is {what}, more than the {MAX_BODY_BYTES // 2**20} MiB lstream "
+        "sends (a function URL accepts at most 6 MB)"
+    )
+
+
+def _read_bounded(fh: BinaryIO, shown: str) -> bytes:
+    body = bytearray()
+    while True:
+        block = fh.read(min(_READ_BLOCK, MAX_BODY_BYTES + 1 - len(body)))
+        if not block:
+            return bytes(body)
+        body += block
+        if len(body) > MAX_BODY_BYTES:
+            raise UsageError(_too_large(shown, "longer than that"))
+
+
+def auth_summary(given: RequestSpec, sent: RequestSpec, signer: Signer | None) -> str:
+    """One line for ``-v``: how the request authenticates (never a secret)."""
+    if signer is not None:
+        return f"SigV4 ({signer.service}, {signer.region}) with credentials from {signer.source}"
+    info = url_userinfo(given.url)
+    if info is not None and sent.url != given.url:
+        own = any(name.lower() == "authorization" for name, _ in given.headers)
+        if own:
+            return "not signed: your -H Authorization (the URL's user:password@ is not sent)"
+        return f"Basic auth from the URL's user {info[0]!r} (password not shown), not signed"
+    if given.auth == "none":
+        return "not signed (--auth none)"
+    if any(name.lower() == "authorization" for name, _ in given.headers):
+        return "not signed: your -H Authorization goes instead"
+    return "not signed: no AWS credentials found (--auth iam insists)"

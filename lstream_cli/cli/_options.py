@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from lstream_cli._exitcodes import UsageError
-from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header
+from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header, read_body
 
 __all__ = [
     "RequestFlags",
@@ -148,19 +146,21 @@ def json_option(f: F) -> F:
 
 
 def check_url(url: str) -> str:
-    """Reject what cannot be an http(s) URL before anything is sent."""
+    """Reject what cannot be an http(s) URL before anything is sent.
+
+    Messages show the URL redacted; a parser's own words are left out when
+    the URL holds a secret (they may quote part of it).
+    """
     import httpx
 
-    from lstream_cli.signing import redact_url
+    from lstream_cli.redact import redact_url, url_secrets
 
-    try:
-        shown = redact_url(url)  # the message must not echo a password or a signature
-    except ValueError:
-        shown = url
+    shown = redact_url(url)
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise UsageError(f"invalid URL {shown!r}: {exc}") from None
+        why = "it does not parse" if url_secrets(url) else str(exc)
+        raise UsageError(f"invalid URL {shown!r}: {why}") from None
     if parsed.scheme not in ("http", "https"):
         raise UsageError(f"invalid URL {shown!r}: the scheme must be http or https")
     if not parsed.host:
@@ -171,23 +171,8 @@ def check_url(url: str) -> str:
 
 
 def read_data(data: str | None) -> bytes | None:
-    """``-d`` value to bytes: text, ``@file`` or ``@-`` (stdin)."""
-    if data is None:
-        return None
-    if data.startswith("@"):
-        name = data[1:]
-        if name == "-":
-            if sys.stdin is None:  # started with stdin closed (<&-)
-                raise UsageError("cannot read -d @-: stdin is closed")
-            try:
-                return sys.stdin.buffer.read()
-            except OSError as exc:
-                raise UsageError(f"cannot read -d @-: {exc.strerror or exc}") from None
-        try:
-            return Path(name).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read -d @{name}: {exc.strerror or exc}") from None
-    return data.encode("utf-8")
+    """``-d`` value to bytes: text, ``@file`` or ``@-`` (stdin), bounded in size."""
+    return read_body(data)
 
 
 def spec_from_options(
