@@ -35,13 +35,12 @@ Exit codes:
   0    success
   1    other error (output could not be written, internal error)
   2    usage error (bad flag, URL, file, missing, expired or broken credentials, no region)
-  3    HTTP error: the final status is not 2xx (a 3xx too: a redirect not followed without
-       -L, or past --max-redirs); bench: every request failed (HTTP errors, or mixed)
+  3    HTTP error: final status not 2xx (3xx too: no -L, or past --max-redirs); bench: every request failed (HTTP errors, or mixed)
   4    stream truncated (body cut before its end); bench: every request truncated
   5    connection failure or timeout (refused, DNS, TLS, --timeout); bench: no request got through
   6    a --fail-if threshold was breached (bench)
   130  interrupted (Ctrl-C); partial results are still printed and written
-  143  terminated (SIGTERM), handled as Ctrl-C: partial results printed and written"""
+  143  terminated (SIGTERM), handled as Ctrl-C: partial results are still printed and written"""
 
 
 class LstreamError(Exception):

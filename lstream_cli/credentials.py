@@ -206,7 +206,7 @@ def _failure(method: str, profile: str | None, exc: BaseException) -> str:
             if method == "sso" or "sso" in lowered
             else "refresh them (the source must return an Expiration in the future)"
         )
-        return f"the credentials from {source} are expired: {text}; {action}"
+        return f"the credentials from {source} are expired: {action}"
     if isinstance(exc, json.JSONDecodeError):
         return f"the credentials from {source} are not valid JSON ({text})"
     return f"cannot load the credentials from {source}: {text}"
