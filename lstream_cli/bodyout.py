@@ -171,13 +171,15 @@ def check_apart(output: str | None, json_path: str | None) -> None:
     if json_path is None:
         return
     body_name = "stdout" if output is None or output == "-" else output
-    both_files = json_path != "-" and output is not None and output != "-"
-    if both_files and os.path.realpath(json_path) == os.path.realpath(str(output)):
-        raise UsageError(f"-o and --json both name {json_path}: one would replace the other")
     if json_path == "-":
         return  # with the body on stdout, refused by the command; else apart
     a, b = _identity(output), _identity(json_path)
-    if a is not None and b is not None and a[:2] == b[:2] and not stat.S_ISCHR(a[2]):
+    if (a is not None and stat.S_ISCHR(a[2])) or (b is not None and stat.S_ISCHR(b[2])):
+        return
+    both_files = output is not None and output != "-"
+    if both_files and os.path.realpath(json_path) == os.path.realpath(str(output)):
+        raise UsageError(f"-o and --json both name {json_path}: one would replace the other")
+    if a is not None and b is not None and a[:2] == b[:2]:
         raise UsageError(
             f"--json {json_path} is the same file as the body's ({body_name}): "
             "one would replace the other"

@@ -35,6 +35,7 @@ __all__ = [
     "parse_header",
     "prepare",
     "prepare_auth",
+    "prepare_invoke",
     "read_body",
     "url_userinfo",
 ]
@@ -211,7 +212,7 @@ def read_body(data: str | None) -> bytes | None:
     if not data.startswith("@"):
         body = data.encode("utf-8")
         if len(body) > MAX_BODY_BYTES:
-            raise UsageError(f"-d: the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+            raise UsageError(_too_large("-d", len(body)))
         return body
     name = data[1:]
     shown = "-d @-" if name == "-" else f"-d @{name}"
@@ -223,15 +224,16 @@ def read_body(data: str | None) -> bytes | None:
         with open(name, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and size > MAX_BODY_BYTES:
-                raise UsageError(_too_large(shown, f"{size:,} bytes"))
+                raise UsageError(_too_large(shown, size))
             return _read_bounded(fh, shown)
     except OSError as exc:
         raise UsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
 
 
-def _too_large(shown: str, what: str) -> str:
+def _too_large(shown: str, size: int | None) -> str:
+    what = f"is {size:,} bytes" if size is not None else "goes on"
     return (
-        f"{shown}: the body is {what}, more than the {MAX_BODY_BYTES // 2**20} MiB lstream "
+        f"{shown}: the body {what}, past the {MAX_BODY_BYTES // 2**20} MiB lstream "
         "sends (a function URL accepts at most 6 MB)"
     )
 
@@ -244,7 +246,7 @@ def _read_bounded(fh: BinaryIO, shown: str) -> bytes:
             return bytes(body)
         body += block
         if len(body) > MAX_BODY_BYTES:
-            raise UsageError(_too_large(shown, "longer than that"))
+            raise UsageError(_too_large(shown, None))
 
 
 def auth_summary(given: RequestSpec, sent: RequestSpec, signer: Signer | None) -> str:
@@ -262,3 +264,27 @@ def auth_summary(given: RequestSpec, sent: RequestSpec, signer: Signer | None) -
     if any(name.lower() == "authorization" for name, _ in given.headers):
         return "not signed: your -H Authorization goes instead"
     return "not signed: no AWS credentials found (--auth iam insists)"
+
+
+def prepare_invoke(spec: RequestSpec, endpoint_url: str | None) -> str:
+    """The region for the Lambda API (compare-modes ``--invoke``), credentials checked.
+
+    The same resolver as every signed request (:mod:`lstream_cli.region`):
+    ``--region``, the endpoint's host, ``AWS_REGION``, ``AWS_DEFAULT_REGION``,
+    the profile; ``us-east-1`` for a non-AWS ``--endpoint-url`` (any region
+    signs there). Metadata endpoints are asked only for an AWS endpoint.
+    """
+    session: Any = load_session(spec.profile)
+    aws = endpoint_url is None or is_aws_host(url_host(endpoint_url))
+    if resolve_credentials(session, metadata=aws) is None:
+        raise UsageError(
+            "--invoke: the Lambda API needs AWS credentials; looked in "
+            + credential_sources(session, metadata=aws)
+        )
+    try:
+        return resolve_region(endpoint_url, spec.region, session, None if aws else "us-east-1")
+    except RegionError:
+        raise UsageError(
+            "--invoke: no region; give --region, set AWS_REGION or AWS_DEFAULT_REGION, "
+            "or set one in the profile"
+        ) from None

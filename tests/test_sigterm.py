@@ -94,7 +94,7 @@ def test_bench_sigterm_writes_the_partial_report_and_leaves_nothing_behind(
         os.killpg(proc.pid, signal.SIGTERM)
     else:  # as `timeout` and `kill PID` send it
         proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     text = err.decode()
     assert proc.returncode == ExitStatus.TERMINATED, text
     assert "Traceback" not in text
