@@ -91,28 +91,29 @@ def request_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "headers",
             multiple=True,
             metavar="'K: V'",
-            help="Extra request header; repeatable.",
+            help="Extra request header; repeatable (control characters refused).",
         ),
         click.option(
             "-d",
             "--data",
             default=None,
             metavar="DATA",
-            help="Request body: text, @file, or @- for stdin.",
+            help="Request body: text, @file, or @- for stdin (up to 64 MiB).",
         ),
         click.option(
             "--auth",
             type=click.Choice(["auto", "iam", "none"]),
             default="auto",
             show_default=True,
-            help="SigV4-sign the request: auto signs when credentials are found.",
+            help="SigV4-sign the request: auto signs when credentials are found (no "
+            "instance/container metadata for a non-AWS host); iam insists.",
         ),
         click.option("--profile", default=None, help="AWS profile for credentials and region."),
         click.option(
             "--region",
             default=None,
-            help="Signing region (default: from <id>.lambda-url.<region>.on.aws, "
-            "else the profile's).",
+            help="Signing region (default: the URL's AWS host, else AWS_REGION, "
+            "AWS_DEFAULT_REGION, the profile's).",
         ),
         click.option(
             "--service", default="lambda", show_default=True, help="Signing service name."

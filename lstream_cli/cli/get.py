@@ -27,6 +27,13 @@ the method and body; Authorization, cookies and secret headers never go to
 another host; a signed request is re-signed for each AWS host. The figures
 are the final request's; redirects and redirect_ms in --json count the rest.
 
+\b
+Credentials: --auth auto does not ask instance or container metadata for a
+host that is not an AWS endpoint (--auth iam does); expired or broken ones
+are one line naming their source (exit 2); -v names the source and the
+access key id's last four characters. A URL's user:password@ is refused on a
+signed request and sent as Basic auth on an unsigned one.
+
 """
     + EXIT_CODE_HELP
 )
