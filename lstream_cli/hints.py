@@ -89,8 +89,8 @@ def hints_for(
 ) -> list[str]:
     """Hints for a refused request (403); none for any other answer.
 
-    ``auth``: the --auth mode, or "own" when the user's -H Authorization
-    went; ``now``: the local clock (``time.time()``), for the skew check.
+    ``auth``: the --auth mode, "own" when the user's -H Authorization
+    went, "redirected" when a redirect left the signature behind; ``now``: the local clock (``time.time()``), for the skew check.
     """
     if record.status != 403:
         return []
@@ -98,6 +98,8 @@ def hints_for(
         why = {
             "none": "--auth none sent it unsigned (use --auth auto or iam)",
             "own": "your own -H Authorization went instead (drop it to let --auth auto sign)",
+            "redirected": "-L followed a redirect to another host, which gets no signature "
+            "(only the same origin and AWS endpoints over HTTPS do)",
         }.get(auth, "no credentials were found (set them up or use --auth iam to insist)")
         return [f"403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; {why}"]
     reason = classify_refusal(record.response_headers, body)

@@ -310,3 +310,24 @@ def test_bench_sends_the_urls_basic_auth_too(target: ScriptedServer) -> None:
     assert proc.returncode == 0, proc.stderr
     sent = dict((k.lower(), v) for k, v in target.requests[before].headers)
     assert sent["authorization"].startswith("Basic ")
+
+
+def test_v_names_the_environment_source_and_four_characters_of_the_key(
+    target: ScriptedServer, aws_creds: dict[str, str]
+) -> None:
+    proc = lstream("get", f"{target.base}/echo", "-v", "-o", os.devnull)
+    assert proc.returncode == 0, proc.stderr
+    auth = next(line for line in proc.stderr.splitlines() if line.startswith("* auth:"))
+    assert auth == (
+        "* auth: SigV4 (lambda, us-east-1) with credentials from environment "
+        "(AWS_ACCESS_KEY_ID) (env), access key id ...0001"
+    )
+    key = aws_creds["AWS_ACCESS_KEY_ID"]
+    for secret in (
+        key,
+        key[:-4],
+        aws_creds["AWS_SECRET_ACCESS_KEY"],
+        aws_creds["AWS_SESSION_TOKEN"],
+    ):
+        assert secret not in proc.stderr
+    assert "> Authorization: AWS4-HMAC-SHA256 Credential=<access-key>/" in proc.stderr
