@@ -202,3 +202,15 @@ def test_signer_for_keeps_credentials_to_aws_hosts() -> None:
     assert signer_for(first, url, "https://example.com/") is None
     assert signer_for(first, url, "http://abc.lambda-url.us-east-1.on.aws/x") is None
     assert signer_for(None, url, url) is None
+
+
+def test_a_403_after_leaving_the_signature_behind_says_so(
+    server: ScriptedServer, other: ScriptedServer, aws_creds: dict[str, str]
+) -> None:
+    to_other = quote(f"{other.base}/status?code=403", safe="")
+    url = f"{server.base}/redirect?to={to_other}"
+    proc = lstream("get", url, "-L", "--auth", "iam", "-o", "/dev/null")
+    assert proc.returncode == ExitStatus.HTTP_ERROR
+    text = " ".join(proc.stderr.split())
+    assert "403 without a signature" in text
+    assert "-L followed a redirect to another host, which gets no signature" in text

@@ -195,9 +195,10 @@ def get_command(
 
     record = followed.record
     verdict = judge(record)
-    own_auth = any(name.lower() == "authorization" for name, _ in spec.headers)
+    own_auth = any(name.lower() == "authorization" for name, _ in given.headers)
     final_signed = signer_for(signer, spec.url, followed.url) is not None
-    hints = hints_for(record, bytes(peek.head), final_signed, "own" if own_auth else spec.auth)
+    why = "own" if own_auth else ("redirected" if signer is not None else spec.auth)
+    hints = hints_for(record, bytes(peek.head), final_signed, why)
     if not silent and record.status is not None:
         # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints, redirects=followed.hops))
