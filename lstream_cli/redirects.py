@@ -1,8 +1,8 @@
 """Following redirects (``get -L``) as curl does, without leaking credentials.
 
 A 301, 302, 303, 307 or 308 with a ``Location`` is followed up to
-``--max-redirs`` times (default 10, as curl's ``-L`` after 50 would be too
-patient for a function URL). The method changes as curl's does by default:
+``--max-redirs`` times (default 10; curl's is 50, more than a function URL
+behind a CDN or a login ever needs). The method changes as curl's does by default:
 303 turns anything but HEAD into a GET without a body, 301 and 302 turn a
 POST into a GET without a body; 307 and 308 keep the method and the body.
 

@@ -203,10 +203,7 @@ def get_command(
         # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints, redirects=followed.hops))
     if json_path is not None:
-        doc = get_json(record, given.url, verdict, SCHEMA_VERSION)
-        doc["effective_url"] = redact_url(followed.url)
-        doc["redirects"] = len(followed.hops)
-        doc["redirect_ms"] = round(followed.redirect_ns / 1e6, 3) if followed.hops else None
+        doc = get_json(record, given.url, verdict, SCHEMA_VERSION, followed.url, followed.hops)
         write_json(json_path, doc)
     if interrupted:
         kept = f": the {record.bytes:,} bytes received were written" if record.bytes else ""

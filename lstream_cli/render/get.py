@@ -201,11 +201,21 @@ def headers_json(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 
 def get_json(
-    record: RequestRecord, url: str, verdict: Verdict, schema_version: int
+    record: RequestRecord,
+    url: str,
+    verdict: Verdict,
+    schema_version: int,
+    effective_url: str | None = None,
+    redirects: Sequence[Any] = (),
 ) -> dict[str, Any]:
+    """get's result document; ``redirects``: the hops followed (``Hop``), before ``record``."""
     doc: dict[str, Any] = {"schema_version": schema_version}
     doc.update(record.to_json(redact_url(url)))
     doc["response_headers"] = headers_json(record.response_headers)
     doc["error_detail"] = record.error_detail
     doc["verdict"] = verdict.kind
+    doc["effective_url"] = redact_url(effective_url or url)
+    doc["redirects"] = len(redirects)
+    spent = sum(h.total_ns for h in redirects)
+    doc["redirect_ms"] = round(spent / 1e6, 3) if redirects else None
     return doc
