@@ -263,6 +263,12 @@ def auth_summary(given: RequestSpec, sent: RequestSpec, signer: Signer | None) -
         return "not signed (--auth none)"
     if any(name.lower() == "authorization" for name, _ in given.headers):
         return "not signed: your -H Authorization goes instead"
+    if not is_aws_host(url_host(given.url)):
+        return (
+            "not signed: no AWS credentials found in the environment or the profile files "
+            "(instance and container metadata are not asked for a non-AWS host; "
+            "--auth iam asks them and insists)"
+        )
     return "not signed: no AWS credentials found (--auth iam insists)"
 
 
