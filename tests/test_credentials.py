@@ -273,12 +273,19 @@ def test_a_refresh_that_fails_mid_run_is_a_credentials_error() -> None:
 # --- a URL's user:password@ ---
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["get", "-o", os.devnull], ["bench", "-n", "1", "--workers", "1"], ["compare-modes"]],
+)
 def test_userinfo_with_signing_is_refused_without_echoing_the_password(
-    target: ScriptedServer, aws_creds: dict[str, str]
+    target: ScriptedServer, aws_creds: dict[str, str], command: list[str]
 ) -> None:
     url = target.base.replace("://", "://me:hunter2pw@") + "/echo"
     before = len(target.requests)
-    proc = lstream("get", url, "-o", os.devnull)
+    if command[0] == "compare-modes":
+        proc = lstream("compare-modes", "--stream", url, "--sizes", "1B")
+    else:
+        proc = lstream(command[0], url, *command[1:])
     assert proc.returncode == ExitStatus.USAGE
     assert "user:password@" in proc.stderr and "--auth none" in proc.stderr
     assert "hunter2pw" not in proc.stderr and "Traceback" not in proc.stderr
