@@ -120,9 +120,10 @@ def _password_span(url: str) -> tuple[int, int] | None:
     """The span of the userinfo password in ``url``, or None.
 
     The userinfo ends at the last ``@`` of the authority. A password holding
-    a ``/`` (``http://u:p/w@host``, which parsers reject) would end the
-    authority early; an ``@`` before the query that follows a ``:`` is then
-    taken as the end of a password too: showing less is safer than a leak.
+    a ``/``, ``?`` or ``#`` (``http://u:p/w@host``, which parsers reject)
+    would end the authority early; an ``@`` before the query (or, failing
+    that, before the path) that follows a ``:`` is then taken as the end of a
+    password too: showing less is safer than a leak.
     """
     start, end = authority_span(url)
     at = url.rfind("@", start, end)
@@ -130,8 +131,10 @@ def _password_span(url: str) -> tuple[int, int] | None:
         query = min(
             (i for i in (url.find("?", start), url.find("#", start)) if i != -1), default=-1
         )
-        limit = query if query != -1 else len(url)
-        at = url.rfind("@", start, limit)
+        at = url.rfind("@", start, query if query != -1 else len(url))
+        if at == -1:  # a "?" or "#" in the password: the "@" before the path then
+            slash = url.find("/", start)
+            at = url.rfind("@", start, slash if slash != -1 else len(url))
         if at == -1:
             return None
     colon = url.find(":", start, at)

@@ -270,3 +270,20 @@ def test_compare_modes_invoke_honours_aws_region(
     sent = [dict((k.lower(), v) for k, v in r.headers) for r in server.requests[before:]]
     assert sent, "the Lambda API was never called"
     assert all("/eu-west-2/lambda/aws4_request" in h["authorization"] for h in sent)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://u:p/w@host/x", "http://u:<redacted>@host/x"),
+        ("http://u:p?w@host/x", "http://u:<redacted>@host/x"),
+        ("http://u:p#w@host/", "http://u:<redacted>@host/"),
+        ("http://user@h/", "http://user@h/"),
+        ("http://h/?e=a@b.com", "http://h/?e=a@b.com"),
+        ("http://h:8080/x?e=a@b&Signature=cf", "http://h:8080/x?e=a@b&Signature=<redacted>"),
+        ("/path?q=X-Amz-Signature", "/path?q=X-Amz-Signature"),
+        ("u:pw@host", "u:<redacted>@host"),
+    ],
+)
+def test_redact_url_cases(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
