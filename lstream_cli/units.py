@@ -1,4 +1,4 @@
-"""Parsing of human quantities: sizes (``5MB``, ``5MiB``) and durations (``10s``).
+"""Parsing of human quantities: sizes (``5MB``, ``5MiB``), durations (``10s``), time scales.
 
 ``MB`` is 10**6 bytes and ``MiB`` 2**20, as AWS's own limits are written
 (6 MB buffered = 6,291,556 bytes is the exception AWS makes, not the rule).
@@ -9,7 +9,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["format_bytes", "format_rate", "parse_duration", "parse_size"]
+__all__ = [
+    "MAX_TIME_SCALE",
+    "MIN_TIME_SCALE",
+    "check_time_scale",
+    "format_bytes",
+    "format_rate",
+    "format_size",
+    "parse_duration",
+    "parse_size",
+]
+
+# The emulator's --time-scale (serve, compare-modes): infinity would turn every
+# timeout into zero, 1e-300 every delay into forever.
+MIN_TIME_SCALE = 0.001
+MAX_TIME_SCALE = 10_000.0
 
 _SIZE_UNITS = {
     "": 1,
@@ -76,3 +90,36 @@ def format_bytes(n: float | None) -> str:
 
 def format_rate(bps: float | None) -> str:
     return "-" if bps is None else f"{format_bytes(bps)}/s"
+
+
+def format_size(n: int) -> str:
+    """Sizes as the user wrote them: ``7 MB``, ``6 MiB``, ``6.50 MB``, ``1.5 MiB``.
+
+    A size no short form says exactly is shown in bytes (``6,291,557 B``):
+    a sweep across a limit asks for sizes one byte apart, and both must not
+    read ``6.29 MB``.
+    """
+    if n >= 10**6 and n % 10**6 == 0:
+        return f"{n // 10**6} MB"
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20} MiB"
+    if n >= 10**3 and n % 10**3 == 0 and n < 10**6:
+        return f"{n // 10**3} kB"
+    for text in (format_bytes(n), f"{n / 2**20:g} MiB"):
+        try:
+            if parse_size(text) == n:
+                return text
+        except ValueError:
+            continue
+    return f"{n:,} B"
+
+
+def check_time_scale(value: float) -> float:
+    """``--time-scale`` as serve and compare-modes take it; UsageError out of range."""
+    from lstream_cli._exitcodes import UsageError
+
+    if not MIN_TIME_SCALE <= value <= MAX_TIME_SCALE:  # NaN fails too
+        raise UsageError(
+            f"--time-scale must be a positive number from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}"
+        )
+    return value
