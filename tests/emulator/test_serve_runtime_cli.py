@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fnhelpers import NODE, RIC
 
 from lstream_cli.cli import run
-from tests.emulator.test_node_runtime import NODE, RIC
 
 LSTREAM = [sys.executable, "-m", "lstream_cli"]
 pytestmark = pytest.mark.usefixtures("runtime_client")
