@@ -204,3 +204,12 @@ def test_help_says_how_to_run_your_own_function(capfd: pytest.CaptureFixture[str
     for flag in ("--bootstrap", "--runtime-client", "--function-timeout", "--memory"):
         assert flag in out
     assert "app.mjs:handler" in out
+
+
+def test_workers_apply_to_in_process_handlers_only(capfd: pytest.CaptureFixture[str]) -> None:
+    args = ["--handler", f"{NODE / 'stream.mjs'}:handler", "--runtime-client", str(RIC)]
+    assert run(["serve", "--port", "0", "--workers", "2", *args]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [
+        "lstream: error: --workers applies to in-process handlers only (environments are shared)"
+    ]
