@@ -267,7 +267,8 @@ def serve_command(
     )
     if workers > 1 and function.kind != "inprocess":
         raise UsageError(
-            "--workers applies to in-process handlers only (one process runs a function's environments)"
+            "--workers applies to in-process handlers only "
+            "(one process runs a function's environments)"
         )
     output = make_output(quiet)
     config = EmulatorConfig(
