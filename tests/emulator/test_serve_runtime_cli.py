@@ -211,5 +211,6 @@ def test_workers_apply_to_in_process_handlers_only(capfd: pytest.CaptureFixture[
     assert run(["serve", "--port", "0", "--workers", "2", *args]) == 2
     err = capfd.readouterr().err.strip().splitlines()
     assert err == [
-        "lstream: error: --workers applies to in-process handlers only (environments are shared)"
+        "lstream: error: --workers applies to in-process handlers only "
+        "(one process runs a function's environments)"
     ]
