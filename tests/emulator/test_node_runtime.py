@@ -402,3 +402,34 @@ def test_the_bandwidth_cap_reaches_the_functions_writes() -> None:
     assert got >= 12 * 1024 * 1024
     assert progress <= 6 + 2 * elapsed + 16, (progress, elapsed)
     assert progress < 64
+
+
+def test_a_warm_environment_is_used_again(streaming: Endpoints, slogs: Logs) -> None:
+    first = httpx.get(streaming.stream + "/?case=plain", timeout=30)
+    reported(slogs, rid(first))  # REPORT: its environment is idle again
+    second = httpx.get(streaming.stream + "/?case=plain", timeout=30)
+    report = next(x for x in reported(slogs, rid(second)) if isinstance(x, InvocationReport))
+    assert report.init_ms is None  # no cold start: an environment used before
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("app.js", "exports.handler = async (event) => ({ statusCode: 200, body: 'from js' });\n"),
+        (
+            "app.cjs",
+            "module.exports.handler = async () => ({ statusCode: 200, body: 'from cjs' });\n",
+        ),
+    ],
+)
+def test_commonjs_handlers_run_too(tmp_path: Path, name: str, source: str) -> None:
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "aws-lambda-ric").symlink_to(RIC.parent.parent)
+    code = tmp_path / "lib" / "fn"
+    code.mkdir(parents=True)
+    (code / name).write_text(source)
+    fn = function_from_flags(f"{code / name}:handler")  # aws-lambda-ric found two levels up
+    assert fn.handler == "app.handler" and fn.code_dir == str(code)
+    with running_emulator(EmulatorConfig(function=fn, throttle=False)) as ep:
+        r = httpx.get(ep.stream + "/", timeout=30)
+    assert (r.status_code, r.text) == (200, f"from {name.split('.')[1]}")
