@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import email.utils
 import time
+from typing import TYPE_CHECKING
 
 import click
 import httpx
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, exit_status_for_error
-from lstream_cli.cli._options import RequestFlags, json_option, request_options
+from lstream_cli.cli._options import RequestFlags, event_options, json_option, request_options
+
+if TYPE_CHECKING:
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["get_command"]
 
@@ -20,6 +24,7 @@ Examples:
   lstream get http://127.0.0.1:9000/?size=20MB -o /dev/null --json -
   lstream get "$URL" -X POST -d @payload.json -H 'content-type: application/json'
   lstream get "$URL" | head -c 100
+  lstream get "$URL/chat" --events sse --stall-timeout 5s -o /dev/null
 
 """
     + EXIT_CODE_HELP
@@ -53,6 +58,7 @@ Examples:
     help="Show the request and response headers on stderr (secrets redacted).",
 )
 @click.option("-s", "--silent", is_flag=True, help="No progress and no summary; errors only.")
+@event_options
 @json_option
 def get_command(
     url: str,
@@ -62,13 +68,15 @@ def get_command(
     verbose: bool,
     silent: bool,
     json_path: str | None,
+    meter_options: MeterOptions,
 ) -> int:
     """Send one request, stream the body, and report how it arrived.
 
     The body is written as it arrives (memory stays flat whatever the size).
     The summary on stderr gives headers time, TTFB at the first body byte,
     total time, bytes, reads, the largest gap, throughput, the bandwidth knee
-    and whether the response really streamed.
+    and whether the response really streamed. With --events, also the
+    events counted, time to first event, gaps between events and events/s.
     """
     from lstream_cli.bodyout import open_body_writer
     from lstream_cli.engine.single import Interrupted, SentRequest, fetch
@@ -132,6 +140,7 @@ def get_command(
             on_progress=progress.update if progress is not None else None,
             on_head=on_head,
             on_request=on_request if verbose else None,
+            options=meter_options,
         )
     except Interrupted as stop:
         # Ctrl-C: what was measured is still summarised and written (exit 130).

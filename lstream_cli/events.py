@@ -1,0 +1,333 @@
+"""Counting events in a response body as it arrives: SSE, NDJSON, lines.
+
+A transport read is not an event: one read can hold ten events or half of
+one. The parsers here take the body's raw bytes read by read and say how
+many events each read completed, so the meter can stamp every event with
+the instant its last byte arrived (see docs/events.md).
+
+Formats:
+
+``sse``
+    Server-Sent Events exactly as the WHATWG HTML "event stream"
+    interpretation rules define them: lines end with CRLF, LF or CR (a CR
+    that ends one read and an LF that begins the next are one line end); a
+    leading UTF-8 BOM is dropped; a line starting with ``:`` is a comment; a
+    blank line dispatches the event being built, and an event whose data
+    buffer is empty (no ``data`` field since the last dispatch) is not
+    dispatched; ``event:``, ``id:`` and ``retry:`` lines set fields but make
+    no event by themselves. An event still open when the body ends is not
+    dispatched.
+``ndjson``
+    One event per non-blank line; lines end with LF (CRLF included). A blank
+    line (empty, or a lone CR of a CRLF) is not an event. At the end of a
+    complete body a last line without its LF is an event (JSON Lines allows
+    the final line end to be missing).
+``lines``
+    One event per line, blank ones included; lines end with LF. A last line
+    without its LF counts at the end of a complete body if it is not empty.
+
+Speed: the load engine feeds every read of every stream through these
+parsers, so the work per read is a handful of C-level scans
+(``bytes.find``/``count``/``replace``/``split``), never a Python loop over
+bytes. SSE streams whose events each begin with a ``data:`` line (the
+common shape) are counted without looking at each event; any other shape
+takes a per-event path that is still scan-based.
+
+What is kept: counts only (the metrics need counts and instants, not the
+payload). :class:`SseCollector` decodes events fully (type, data, id,
+retry) for a client that wants to check the content; it is slower and
+the meter does not use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = [
+    "FORMATS",
+    "EventCounter",
+    "EventFormat",
+    "LinesCounter",
+    "NdjsonCounter",
+    "SseCollector",
+    "SseCounter",
+    "SseEvent",
+    "format_for_content_type",
+    "new_counter",
+]
+
+EventFormat = Literal["sse", "ndjson", "lines"]
+FORMATS: tuple[EventFormat, ...] = ("sse", "ndjson", "lines")
+
+_BOM = b"\xef\xbb\xbf"
+
+# Content types (lower case, parameters dropped) and the format each implies.
+_CONTENT_TYPES: dict[str, EventFormat] = {
+    "text/event-stream": "sse",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/x-jsonlines": "ndjson",
+    "application/jsonlines": "ndjson",
+}
+
+
+def format_for_content_type(value: str | None) -> EventFormat | None:
+    """The event format a Content-Type names (``--events auto``), or None."""
+    if not value:
+        return None
+    media = value.split(";", 1)[0].strip().lower()
+    return _CONTENT_TYPES.get(media)
+
+
+class EventCounter(Protocol):
+    """Counts the events each read completes."""
+
+    def feed(self, chunk: bytes | memoryview) -> int:
+        """Take the next bytes of the body; return how many events they completed."""
+        ...
+
+    def end(self) -> int:
+        """The body ended completely: events that its end completes (0 for SSE)."""
+        ...
+
+
+def new_counter(fmt: EventFormat) -> EventCounter:
+    """A fresh counter for one body in format ``fmt``."""
+    if fmt == "sse":
+        return SseCounter()
+    if fmt == "ndjson":
+        return NdjsonCounter()
+    return LinesCounter()
+
+
+def _has_data(buf: bytes, start: int, end: int) -> bool:
+    """Whether lines in ``buf[start:end]`` include a ``data`` field.
+
+    ``buf[start - 1]`` and ``buf[end]`` are line ends: every line of the
+    range is preceded by LF, so a data line is ``\\ndata:`` or ``\\ndata\\n``.
+    """
+    return (
+        buf.find(b"\ndata:", start - 1, end) >= 0 or buf.find(b"\ndata\n", start - 1, end + 1) >= 0
+    )
+
+
+def _clip(line: bytes) -> bytes:
+    """An unfinished line, cut to what the counter looks at (its first bytes).
+
+    Only a line's start matters (``data:``, ``data`` alone), so a long line
+    that arrives over many reads is never copied again and again.
+    """
+    return line if len(line) <= 64 else line[:8]
+
+
+class _Sse:
+    """Line-end normalisation and the BOM, shared by the SSE counter and collector."""
+
+    __slots__ = ("_cr", "_started")
+
+    def __init__(self) -> None:
+        self._cr = False  # the previous read ended with CR: an LF now is part of it
+        self._started = False  # past the BOM check at the start of the stream
+
+    def _normalize(self, chunk: bytes) -> bytes | None:
+        """``chunk`` with every line end as LF; None while a BOM may still be arriving."""
+        if not self._started:
+            return None
+        if self._cr:
+            self._cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._cr = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return chunk
+
+
+class SseCounter(_Sse):
+    """Counts dispatched Server-Sent Events, read by read (see the module docstring)."""
+
+    __slots__ = ("_buf", "_data", "_head")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Always starts with LF (the end of the line before it): the
+        # unfinished line is _buf[1:]. Searches then see every line start.
+        self._buf = b"\n"
+        self._data = False  # the event being built has a data field
+        self._head = b""  # the first bytes, until the BOM is decided
+
+    def feed(self, chunk: bytes | memoryview) -> int:
+        data = bytes(chunk)
+        if not self._started:
+            head = self._head + data
+            if len(head) < 3 and _BOM.startswith(head):
+                self._head = head
+                return 0
+            self._started = True
+            self._head = b""
+            data = head[3:] if head.startswith(_BOM) else head
+        norm = self._normalize(data)
+        assert norm is not None
+        if b"\n" not in norm:
+            self._buf = _clip(self._buf + norm)
+            return 0
+        buf = self._buf + norm
+        last = buf.rfind(b"\n")  # end of the last complete line
+        self._buf = _clip(buf[last:])
+        first = buf.find(b"\n\n", 0, last + 1)
+        if first < 0:  # no blank line: only more fields for the open event
+            if not self._data:
+                self._data = _has_data(buf, 1, last)
+            return 0
+        n = 1 if self._data or _has_data(buf, 1, first) else 0
+        seps = buf.count(b"\n\n", first, last + 1)
+        # The common shape: every blank line is followed by an event that
+        # starts with a data: line (each "\n\ndata:" belongs to one blank
+        # line), so each event but the still-open last one is dispatched.
+        with_data = buf.count(b"\n\ndata:", first)
+        if with_data == seps:
+            self._data = True  # the open event has data too
+            return n + seps - 1
+        if with_data == seps - 1 and len(buf) == last + 1 and buf[last - 1] == 10:
+            self._data = False  # the read ended on a blank line: nothing open
+            return n + seps - 1
+        # Any other shape: event by event, still with scans.
+        start = first + 2
+        while True:
+            sep = buf.find(b"\n\n", start, last + 1)
+            if sep < 0:
+                break
+            if _has_data(buf, start, sep):
+                n += 1
+            start = sep + 2
+        self._data = start <= last and _has_data(buf, start, last)
+        return n
+
+    def end(self) -> int:
+        return 0  # an event without its blank line is never dispatched
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    """One dispatched event, decoded (:class:`SseCollector`)."""
+
+    type: str  # "message" unless an event: field said otherwise
+    data: str
+    last_event_id: str
+    retry_ms: int | None  # the last valid retry: value seen so far
+
+
+class SseCollector(_Sse):
+    """Decodes Server-Sent Events fully: each dispatched :class:`SseEvent`.
+
+    Field by field as the specification's steps say, for a client that
+    checks content; the meter counts with :class:`SseCounter` instead.
+    """
+
+    __slots__ = ("_data_lines", "_event_type", "_head", "_last_id", "_partial", "_retry", "events")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[SseEvent] = []
+        self._head = b""
+        self._partial = b""
+        self._data_lines: list[str] = []
+        self._event_type = ""
+        self._last_id = ""
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes | memoryview) -> int:
+        data = bytes(chunk)
+        if not self._started:
+            head = self._head + data
+            if len(head) < 3 and _BOM.startswith(head):
+                self._head = head
+                return 0
+            self._started = True
+            data = head[3:] if head.startswith(_BOM) else head
+        norm = self._normalize(data)
+        assert norm is not None
+        lines = (self._partial + norm).split(b"\n")
+        self._partial = lines.pop()
+        before = len(self.events)
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace"))
+        return len(self.events) - before
+
+    def end(self) -> int:
+        return 0
+
+    def _line(self, line: str) -> None:
+        if not line:
+            if self._data_lines:
+                self.events.append(
+                    SseEvent(
+                        self._event_type or "message",
+                        "\n".join(self._data_lines),
+                        self._last_id,
+                        self._retry,
+                    )
+                )
+            self._data_lines = []
+            self._event_type = ""
+            return
+        if line[0] == ":":
+            return
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data_lines.append(value)
+        elif name == "event":
+            self._event_type = value
+        elif name == "id":
+            if "\0" not in value:
+                self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+
+
+class NdjsonCounter:
+    """One event per non-blank line (LF or CRLF line ends)."""
+
+    __slots__ = ("_tail",)
+
+    def __init__(self) -> None:
+        self._tail = b""  # the unfinished last line
+
+    def feed(self, chunk: bytes | memoryview) -> int:
+        data = bytes(chunk)
+        if b"\n" not in data:
+            tail = self._tail + data
+            self._tail = tail if len(tail) <= 2 else tail[:2]
+            return 0
+        lines = (self._tail + data).split(b"\n")
+        tail = lines.pop()
+        self._tail = tail if len(tail) <= 2 else tail[:2]  # only blank or not matters
+        return len(lines) - lines.count(b"") - lines.count(b"\r")
+
+    def end(self) -> int:
+        return 1 if self._tail not in (b"", b"\r") else 0
+
+
+class LinesCounter:
+    """One event per line, blank ones included (LF line ends)."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        self._open = False  # bytes of an unfinished line have arrived
+
+    def feed(self, chunk: bytes | memoryview) -> int:
+        data = bytes(chunk) if isinstance(chunk, memoryview) else chunk
+        n = data.count(b"\n")
+        if n:
+            self._open = not data.endswith(b"\n")
+        elif data:
+            self._open = True
+        return n
+
+    def end(self) -> int:
+        return 1 if self._open else 0
