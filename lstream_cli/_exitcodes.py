@@ -36,8 +36,7 @@ Exit codes:
   2    usage error (bad flag, URL, file, missing credentials or region)
   3    HTTP error (non-2xx status); bench: every request failed (HTTP errors, or mixed)
   4    stream truncated (body cut before its end); bench: every request truncated
-  5    connection failure or timeout (refused, DNS, TLS, --timeout, --stall-timeout);
-       bench: no request got through
+  5    connection failure or timeout (refused, DNS, TLS, --timeout, --stall-timeout); bench: no request got through
   6    a --fail-if threshold was breached (bench)
   130  interrupted (Ctrl-C); partial results are still printed and written"""
 

@@ -43,6 +43,11 @@ _ROWS = (
     ("gap_max_ms", "largest gap", "ms"),
     ("stream_bytes_per_s", "per-stream rate", "rate"),
 )
+_EVENT_ROWS = (  # with --events
+    ("ttfe_ms", "TTFE", "ms"),
+    ("event_gap_ms", "event gap", "ms"),
+    ("events_per_s", "events/s per stream", "count"),
+)
 _STATS = (
     ("min", "min"),
     ("p50", "p50"),
@@ -84,6 +89,11 @@ def format_progress(p: Progress) -> RenderableType:
     text.append(f"  {p.rps:,.0f} req/s   {format_rate(p.bytes_per_s)}   ")
     text.append(f"errors {p.errors}", style="red" if p.errors else "")
     text.append(f"\n  TTFB p50 {_ms_unit(p.ttfb_p50_ms)}  p99 {_ms_unit(p.ttfb_p99_ms)} (last 2 s)")
+    if p.events is not None:
+        text.append(
+            f"\n  events {p.events:,}  TTFE p50 {_ms_unit(p.ttfe_p50_ms)}  "
+            f"p99 {_ms_unit(p.ttfe_p99_ms)} (last 2 s)"
+        )
     return text
 
 
@@ -134,7 +144,8 @@ def _stats_table(report: dict[str, Any]) -> Table:
     table.add_column("", no_wrap=True)
     for _, label in _STATS:
         table.add_column(label, justify="right", no_wrap=True)
-    for key, label, kind in _ROWS:
+    rows = _ROWS + (_EVENT_ROWS if report.get("events") is not None else ())
+    for key, label, kind in rows:
         summary = report[key]
         if not summary.get("count"):
             table.add_row(label, *["-"] * len(_STATS))
@@ -143,8 +154,11 @@ def _stats_table(report: dict[str, Any]) -> Table:
         for stat, _ in _STATS:
             v = summary[stat]
             # Rates as bare MB/s numbers so seven columns fit in 100 characters.
-            cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
-        unit = " (ms)" if kind == "ms" else " (MB/s)"
+            if kind == "count":
+                cells.append(f"{v:,.1f}")
+            else:
+                cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
+        unit = {"ms": " (ms)", "rate": " (MB/s)", "count": ""}[kind]
         table.add_row(f"{label}{unit}", *cells)
     return table
 
@@ -195,6 +209,14 @@ def format_report(report: dict[str, Any]) -> list[RenderableType]:
     streams = report["stream_bytes_per_s"].get("count") or 0
     if streams:
         out.append(Text(f"  bandwidth knee in {report['knees']} of {streams} streams"))
+    if report.get("events") is not None:
+        with_event = report["ttfe_ms"].get("count") or 0
+        out.append(
+            Text(
+                f"  events   {report['events']:,} ({report.get('events_format')}); "
+                f"{with_event} of {report['requests']} responses had at least one"
+            )
+        )
     ttfb = report.get("histograms", {}).get("ttfb_ms")
     if ttfb is not None:
         chart = format_histogram(Histogram.from_state(ttfb))
