@@ -63,7 +63,7 @@ def test_without_events_the_figures_are_empty(sse_server: ScriptedServer, tmp_pa
 
 def test_stalled_streams_are_errors(sse_server: ScriptedServer, tmp_path: Path) -> None:
     url = f"{sse_server.base}/sse?n=5&gap_ms=5&stall_after=1&stall_ms=3000"
-    flags = "-n 2 -c 2 --workers 1 --events sse --stall-timeout 300ms".split()
+    flags = ["-n", "2", "-c", "2", "--workers", "1", "--events", "sse", "--stall-timeout", "300ms"]
     code, doc = _bench(tmp_path, url, *flags)
     assert doc["errors"] == {"stalled": 2}
     assert code == 5  # every request failed the same way: get's code for it
