@@ -153,8 +153,10 @@ def test_sse_counter_agrees_with_the_decoder_on_random_streams() -> None:
         b"retry: 5",
     ]
     ends = [b"\n", b"\r\n", b"\r"]
-    for _ in range(400):
-        stream = b"".join(rng.choice(words) + rng.choice(ends) for _ in range(rng.randint(0, 30)))
+    common = [b"data: x", b"data: yy", b"", b""]  # mostly the two-count fast shape
+    for trial in range(1000):
+        pick = words if trial % 2 else common
+        stream = b"".join(rng.choice(pick) + rng.choice(ends) for _ in range(rng.randint(0, 30)))
         cuts = sorted(rng.sample(range(len(stream) + 1), min(len(stream) + 1, rng.randint(0, 8))))
         parts = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
         collector, counter = SseCollector(), SseCounter()
