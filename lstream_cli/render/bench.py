@@ -221,10 +221,12 @@ def format_report(report: BenchReport) -> list[RenderableType]:
                 f"{with_event} of {report.requests} responses had at least one"
             )
         )
-    chart = format_histogram(report.histograms["ttfb_ms"])
-    if chart is not None:
-        out.append(Text("\n  TTFB distribution", style="bold"))
-        out.append(NaturalWidth(chart))
+    charts = [("ttfb_ms", "TTFB")] + ([("ttfe_ms", "TTFE")] if report.events is not None else [])
+    for name, label in charts:
+        chart = format_histogram(report.histograms[name])
+        if chart is not None:
+            out.append(Text(f"\n  {label} distribution", style="bold"))
+            out.append(NaturalWidth(chart))
     client = report.client
     cpu = "-" if client.cpu_pct is None else f"{client.cpu_pct:.0f}%"
     lag = "-" if client.loop_lag_ms_p99 is None else f"{client.loop_lag_ms_p99:.2f} ms"
