@@ -82,7 +82,7 @@ def runtime_api() -> Iterator[tuple[str, _RuntimeApi]]:
         def handle(self) -> None:
             sock: socket.socket = self.request
             while (head := _read_head(self.rfile)) is not None:
-                method, target, headers = head
+                _method, target, headers = head
                 if target.endswith("/invocation/next"):
                     if state.served:
                         state.done.wait(30)  # one invocation only
