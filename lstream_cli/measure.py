@@ -31,6 +31,7 @@ _TIMELINE_MAX = 1024  # the knee fit itself looks at 256
 
 
 EventsMode = Literal["sse", "ndjson", "lines", "auto"]
+_NO_GAPS: array[int] = array("q")  # shared by meters that count no events: never written
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,7 @@ class BodyMeter:
         self.last_event_ns: int | None = None
         # Intervals between consecutive events: those > 0 ns in order, and a
         # count of the 0 ns ones (events completed by the same read).
-        self._event_gaps = array("q")
+        self._event_gaps = _NO_GAPS  # its own array once events are counted
         self._event_zero_gaps = 0
         self._stall_ns: int | None = None
         if options is not None:
@@ -141,6 +142,7 @@ class BodyMeter:
                 self._auto = self.wants_bytes = True
             elif mode is not None:
                 self._counter = new_counter(mode)
+                self._event_gaps = array("q")
                 self.events = 0
                 self.wants_bytes = True
 
@@ -159,6 +161,7 @@ class BodyMeter:
                 self.wants_bytes = False  # not an event stream: bytes only
             else:
                 self._counter = new_counter(fmt)
+                self._event_gaps = array("q")
                 self.events = 0
 
     def idle_deadline_ns(self) -> int | None:
