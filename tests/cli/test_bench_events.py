@@ -102,3 +102,43 @@ def test_report_shows_event_rows(
     err = capfd.readouterr().err
     assert "TTFE (ms)" in err and "event gap (ms)" in err and "events/s per stream" in err
     assert "events   8 (ndjson); 2 of 2 responses had at least one" in " ".join(err.split("\n"))
+
+
+def test_stall_without_events_watches_bytes(sse_server: ScriptedServer, tmp_path: Path) -> None:
+    # three chunks 700 ms apart: silences of 700 ms after the first byte
+    url = f"{sse_server.base}/chunked?n=3&size=10&gap_ms=700"
+    flags = ["-n", "1", "--workers", "1", "--stall-timeout", "250ms"]
+    code, doc = _bench(tmp_path, url, *flags)
+    assert doc["errors"] == {"stalled": 1}
+    assert any("no byte for 250 ms" in k for k in doc["error_details"])
+    # keep-alive comments every 50 ms: bytes keep coming, no stall
+    url = f"{sse_server.base}/sse?n=2&gap_ms=5&stall_after=1&stall_ms=600"
+    code, doc = _bench(tmp_path, url, *flags)
+    assert (code, doc["errors"], doc["ok"]) == (0, {}, 1)
+
+
+def test_the_dashboard_counts_events_and_ttfe(sse_server: ScriptedServer) -> None:
+    from lstream_cli.engine.workers import LoadConfig, Progress, run_load
+    from lstream_cli.measure import MeterOptions
+    from lstream_cli.render.bench import format_progress
+    from lstream_cli.request import RequestSpec
+
+    seen: list[Progress] = []
+    spec = RequestSpec(url=f"{sse_server.base}/sse?n=5&gap_ms=10", auth="none", timeout=10.0)
+    config = LoadConfig(
+        spec=spec,
+        concurrency=2,
+        requests=4,
+        duration_s=None,
+        rate=None,
+        workers=1,
+        live=True,
+        meter_options=MeterOptions(events="sse"),
+    )
+    outcome = run_load(config, seen.append)
+    assert outcome.stats.events == 20
+    last = seen[-1]
+    assert last.events == 20
+    assert last.ttfe_p50_ms is not None and last.ttfe_p99_ms is not None
+    assert last.ttfe_p50_ms <= last.ttfe_p99_ms
+    assert "events 20" in str(format_progress(last))
