@@ -169,19 +169,29 @@ class SseCounter(_Sse):
             data = self._normalize(data)
         buf = self._buf + data
         last = buf.rfind(b"\n")  # end of the last complete line (0: none in this read)
-        tail = buf[last:]
-        # Only a line's start matters (data:, data alone): a long unfinished
-        # line is kept as its first bytes, never copied again and again.
-        self._buf = tail if len(tail) <= 64 else tail[:8]
-        if last == 0:
-            return 0
+        if last == len(buf) - 1:
+            self._buf = b"\n"  # the read ended a line: nothing unfinished
+        else:
+            # Only a line's start matters (data:, data alone): a long unfinished
+            # line is kept as its first bytes, never copied again and again.
+            tail = buf[last:]
+            self._buf = tail if len(tail) <= 64 else tail[:8]
+            if last == 0:
+                return 0
         first = buf.find(b"\n\n", 0, last + 1)
         if first < 0:  # no blank line: only more fields for the open event
             if not self._data:
                 self._data = _has_data(buf, 1, last)
             return 0
         if first == last - 1:  # one blank line, at the end: one event at most
-            n = 1 if self._data or _has_data(buf, 1, first) else 0
+            # (_has_data inlined: this is the path of one event per read)
+            n = (
+                1
+                if self._data
+                or buf.find(b"\ndata:", 0, first) >= 0
+                or buf.find(b"\ndata\n", 0, first + 1) >= 0
+                else 0
+            )
             self._data = False
             return n
         n = 1 if self._data or _has_data(buf, 1, first) else 0
