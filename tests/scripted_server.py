@@ -252,6 +252,13 @@ def route_ndjson(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> Non
     sock.sendall(b"0\r\n\r\n")
 
 
+def route_sse_length(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``n`` SSE events as one body with a Content-Length (a static file, as nginx serves it)."""
+    body = b"".join(b'data: {"token": %d}\n\n' % i for i in range(int(q.get("n", "5000"))))
+    head = [("content-type", "text/event-stream"), ("content-length", str(len(body)))]
+    sock.sendall(_head(200, head) + body)
+
+
 ROUTES: dict[str, Route] = {
     "/http10": route_http10,
     "/te-and-length": route_te_and_length,
@@ -271,6 +278,7 @@ ROUTES: dict[str, Route] = {
     "/echo": route_echo,
     "/sse": route_sse,
     "/ndjson": route_ndjson,
+    "/sse-length": route_sse_length,
 }
 
 

@@ -97,7 +97,7 @@ def parse_event_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "first_ms": _number(params, "first_ms", 0.0),
         "event_bytes": _count(params, "event_bytes", 32, MAX_EVENT_BYTES),
         "seed": _count(params, "seed", 0, 2**31),
-        "early_headers": str(params.get("early_headers", "0")) in ("1", "true"),
+        "early_headers": str(params.get("early_headers", "0")).lower() in ("1", "true"),
     }
 
 

@@ -142,3 +142,14 @@ def test_the_dashboard_counts_events_and_ttfe(sse_server: ScriptedServer) -> Non
     assert last.ttfe_p50_ms is not None and last.ttfe_p99_ms is not None
     assert last.ttfe_p50_ms <= last.ttfe_p99_ms
     assert "events 20" in str(format_progress(last))
+
+
+@pytest.mark.parametrize("n", ["50", "5000"])  # 1.2 kB through llhttp; 140 kB counted raw
+def test_content_length_bodies_small_and_counted_raw(
+    sse_server: ScriptedServer, tmp_path: Path, n: str
+) -> None:
+    url = f"{sse_server.base}/sse-length?n={n}"
+    code, doc = _bench(tmp_path, url, "-n", "4", "-c", "2", "--workers", "1", "--events", "auto")
+    assert code == 0
+    assert doc["events"] == 4 * int(n)
+    assert doc["ttfe_ms"]["count"] == 4

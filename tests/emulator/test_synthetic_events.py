@@ -127,3 +127,8 @@ def test_bench_measures_the_emulators_events(emu: Endpoints, tmp_path: Path) -> 
     assert doc["events"] == 20
     assert doc["event_gap_ms"]["count"] == 16
     assert doc["ttfe_ms"]["count"] == 4
+
+
+def test_lambda_api_payload_takes_json_values() -> None:
+    sink = _run({"format": "sse", "events": 2, "event_ms": 0.5, "early_headers": True})
+    assert sink.writes == [b": open\n\n", encode_event("sse", 0, 32), encode_event("sse", 1, 32)]
