@@ -7,7 +7,6 @@ durations in milliseconds are derived from them, never stored twice.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -73,10 +72,12 @@ class EventGaps:
 
     def percentile_ns(self, p: float) -> int | None:
         """Nearest-rank percentile of all the intervals (exact)."""
+        from lstream_cli.stats import nearest_rank  # stats builds on this module
+
         n = self.count
         if n == 0:
             return None
-        rank = min(n, max(1, math.ceil(p * n / 100.0 - 1e-9)))
+        rank = nearest_rank(n, p)
         if rank <= self.zero:
             return 0
         return sorted(self.nonzero_ns)[rank - self.zero - 1]
