@@ -259,6 +259,13 @@ def route_sse_length(sock: socket.socket, req: RawRequest, q: dict[str, str]) ->
     sock.sendall(_head(200, head) + body)
 
 
+def route_length_pause(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Content-Length 200: 100 bytes, a pause of ``pause_ms``, then the other 100."""
+    sock.sendall(_head(200, [("content-length", "200")]) + b"a" * 100)
+    time.sleep(float(q.get("pause_ms", "1500")) / 1000)
+    sock.sendall(b"b" * 100)
+
+
 ROUTES: dict[str, Route] = {
     "/http10": route_http10,
     "/te-and-length": route_te_and_length,
@@ -279,6 +286,7 @@ ROUTES: dict[str, Route] = {
     "/sse": route_sse,
     "/ndjson": route_ndjson,
     "/sse-length": route_sse_length,
+    "/length-pause": route_length_pause,
 }
 
 
