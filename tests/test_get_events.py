@@ -121,9 +121,10 @@ def test_stall_timeout_ends_a_stream_that_sends_only_keep_alives(
 
 
 def test_stall_timeout_without_events_watches_bytes(server: ScriptedServer, tmp_path: Path) -> None:
-    # keep-alive comments every 50 ms: bytes keep coming, no stall
-    url = f"{server.base}/sse?n=3&gap_ms=10&stall_after=1&stall_ms=600"
-    code, doc = _get([url, "--stall-timeout", "400ms"], tmp_path)
+    # 1.5 s without an event but a keep-alive comment every 50 ms: bytes keep
+    # coming, so a 1 s limit on bytes never trips (a wide margin on a busy machine)
+    url = f"{server.base}/sse?n=3&gap_ms=10&stall_after=1&stall_ms=1500"
+    code, doc = _get([url, "--stall-timeout", "1s"], tmp_path)
     assert (code, doc["error"], doc["complete"]) == (0, None, True)
     # with events on, the same stream stalls
     spec = RequestSpec(

@@ -111,8 +111,9 @@ def test_stall_without_events_watches_bytes(sse_server: ScriptedServer, tmp_path
     code, doc = _bench(tmp_path, url, *flags)
     assert doc["errors"] == {"stalled": 1}
     assert any("no byte for 250 ms" in k for k in doc["error_details"])
-    # keep-alive comments every 50 ms: bytes keep coming, no stall
-    url = f"{sse_server.base}/sse?n=2&gap_ms=5&stall_after=1&stall_ms=600"
+    # keep-alive comments every 50 ms for 1.5 s: bytes keep coming, a 1 s limit never trips
+    url = f"{sse_server.base}/sse?n=2&gap_ms=5&stall_after=1&stall_ms=1500"
+    flags = ["-n", "1", "--workers", "1", "--stall-timeout", "1s"]
     code, doc = _bench(tmp_path, url, *flags)
     assert (code, doc["errors"], doc["ok"]) == (0, {}, 1)
 
