@@ -176,3 +176,23 @@ def test_stall_timeout_on_a_content_length_body(server: ScriptedServer, tmp_path
     assert (record.error, record.bytes, record.complete) == (ErrorClass.STALLED, 100, False)
     whole = fetch(spec, options=MeterOptions(stall_timeout_ns=3_000_000_000))
     assert (whole.error, whole.bytes, whole.complete) == (None, 200, True)
+
+
+def test_a_stall_deadline_already_past_times_out_rather_than_failing_the_read() -> None:
+    import socket
+
+    from lstream_cli.engine.h1 import _arm
+
+    a, b = socket.socketpair()
+    with a, b:
+        # the deadline passed before the next recv was armed: a time-out (the
+        # stall), never a non-blocking socket's "resource temporarily unavailable"
+        assert _arm(a, lambda: time.perf_counter_ns() - 1_000_000_000, 5.0) is True
+        with pytest.raises(TimeoutError):
+            a.recv(10)
+        b.sendall(b"x")  # bytes already waiting are still taken
+        assert _arm(a, lambda: time.perf_counter_ns() - 1_000_000_000, 5.0) is True
+        assert a.recv(10) == b"x"
+        # a later deadline than --timeout: --timeout is the limit
+        assert _arm(a, lambda: time.perf_counter_ns() + 60_000_000_000, 5.0) is False
+        assert a.gettimeout() == 5.0

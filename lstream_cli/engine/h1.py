@@ -72,7 +72,9 @@ def _arm(sock: socket.socket, idle: IdleDeadline, read_timeout: float | None) ->
     if deadline is None:
         sock.settimeout(read_timeout)
         return False
-    left = max(0.0, (deadline - time.perf_counter_ns()) / 1e9)
+    # Never 0: that would make the socket non-blocking; a past deadline still
+    # takes the bytes already waiting, then times out at once.
+    left = max(1e-6, (deadline - time.perf_counter_ns()) / 1e9)
     if read_timeout is not None and read_timeout <= left:
         sock.settimeout(read_timeout)
         return False
