@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.engine.h1 import Client
 from lstream_cli.engine.single import Progress, fetch, make_client
 from lstream_cli.limits import (
     APIGW_BUFFERED_LIMIT,
@@ -265,7 +266,7 @@ def iter_cells(
     """
     modes = plan.modes
     t0 = time.perf_counter()
-    http: dict[str, httpx.Client] = {}
+    http: dict[str, Client] = {}
     lam = invoke_client
     if lam is None and plan.invoke is not None:
         lam = make_lambda_client(plan.invoke)
@@ -399,7 +400,7 @@ def _measure_url(
     plan: Plan,
     mode: str,
     size: int,
-    client: httpx.Client,
+    client: Client,
     tick: Callable[[int], None] | None,
 ) -> Measured:
     spec = plan.spec.with_url(size_url(plan.urls[mode], plan.size_param, size))

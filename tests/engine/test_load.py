@@ -182,7 +182,7 @@ def test_request_body_and_headers_are_sent(server: TestServer) -> None:
     head = server.heads[0].decode()
     assert head.startswith("POST /ok HTTP/1.1\r\n")
     assert "X-Test: 1\r\n" in head and "Content-Length: 7\r\n" in head
-    assert "user-agent: lstream/" in head
+    assert "User-Agent: lstream/" in head
     assert f"Host: 127.0.0.1:{server.port}\r\n" in head
 
 
