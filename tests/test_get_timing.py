@@ -34,7 +34,9 @@ def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ScriptedSe
 
 def _get(url: str, tmp_path: Path, *extra: str) -> dict[str, object]:
     out = tmp_path / "get.json"
-    code = run(["get", url, "--auth", "none", "-o", str(tmp_path / "b"), "-s", "--json", str(out), *extra])
+    code = run(
+        ["get", url, "--auth", "none", "-o", str(tmp_path / "b"), "-s", "--json", str(out), *extra]
+    )
     doc: dict[str, object] = json.loads(out.read_text())
     assert code == 0, doc.get("error_detail")
     return doc
@@ -77,10 +79,8 @@ def test_https_bench_n1_reports_tcp_and_tls(
     server, bundle = https
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     out = tmp_path / "bench.json"
-    code = run(
-        ["bench", server.base + "/binary", "--auth", "none", "-n", "1", "--workers", "1"]
-        + ["--json", str(out)]
-    )
+    args = ["--auth", "none", "-n", "1", "--workers", "1", "--json", str(out)]
+    code = run(["bench", server.base + "/binary", *args])
     doc = json.loads(out.read_text())
     assert code == 0 and doc["ok"] == 1
     for name in ("connect_ms", "tls_ms"):
