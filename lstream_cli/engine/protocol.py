@@ -190,6 +190,8 @@ async def connect_tcp_async(
     first connected socket wins and the others are cancelled. Raises the
     last error when every address failed.
     """
+    if len(addrs) == 1:
+        return await _attempt(loop, *addrs[0])  # nothing to race
     pending: set[asyncio.Task[socket.socket]] = set()
     last: BaseException | None = None
     index = 0
