@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from lstream_cli.engine.core import RETRY, TE_AND_CL_NOTE, Exchange
+from lstream_cli.engine.core import MAX_HEAD_BYTES, RETRY, TE_AND_CL_NOTE, Exchange
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass
 
@@ -129,3 +129,14 @@ def test_deadlines_timeout_then_stall() -> None:
     assert ex.deadline_ns() == 1010
     record = ex.expire(1010)
     assert record.error is ErrorClass.TIMEOUT and "--timeout" in (record.error_detail or "")
+
+
+def test_a_head_that_never_ends_is_refused_with_bounded_memory() -> None:
+    ex = Exchange(BodyMeter(0))
+    ex.feed(b"HTTP/1.1 200 OK\r\n", 1)
+    line = b"X-Filler: " + b"f" * 1000 + b"\r\n"
+    for i in range(MAX_HEAD_BYTES // len(line) + 2):
+        if ex.feed(line * 1, 2 + i):
+            break
+    assert ex.record is not None and ex.record.error is ErrorClass.CONNECT
+    assert "no end of the head" in (ex.record.error_detail or "")
