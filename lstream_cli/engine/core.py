@@ -458,7 +458,8 @@ class Exchange:
             start = self._head_start
             while start < len(buf) and buf[start] in b"\r\n":
                 start += 1  # line ends before a status line (llhttp skips them too)
-            end, after = _head_end(buf, start)
+            # Bytes already fed held no blank line: look again only from just before them.
+            end, after = _head_end(buf, max(start, fed - 3))
             self._scan = (start, end, after)
             upto = after if after >= 0 else len(buf)
             failure = self._parse(memoryview(buf)[fed:upto])
