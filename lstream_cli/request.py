@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.net.options import Network
 from lstream_cli.signing import (
     CredentialsError,
     RegionError,
@@ -45,6 +46,9 @@ class RequestSpec:
     service: str = "lambda"
     timeout: float | None = DEFAULT_TIMEOUT_S  # connect and idle-read timeout, seconds
     insecure: bool = False  # skip TLS verification
+    # Proxy and TLS trust, resolved once (--proxy, --noproxy, --cacert and the
+    # environment); None: resolved from the environment when a client is made.
+    network: Network | None = None
 
     def with_url(self, url: str) -> RequestSpec:
         return replace(self, url=url)

@@ -11,13 +11,14 @@ import functools
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.net.options import resolve_network
 from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header
 
 __all__ = [
@@ -51,10 +52,13 @@ class RequestFlags:
     service: str
     timeout: float | None
     insecure: bool
+    proxy: str | None
+    noproxy: str | None
+    cacert: str | None
 
     def to_spec(self, url: str, auth: str | None = None) -> RequestSpec:
         """A :class:`RequestSpec` for ``url`` (``auth`` overrides ``--auth``)."""
-        return spec_from_options(
+        spec = spec_from_options(
             url,
             self.method,
             self.headers,
@@ -66,6 +70,10 @@ class RequestFlags:
             self.timeout,
             self.insecure,
         )
+        network = resolve_network(
+            url, self.proxy, self.noproxy, self.cacert, self.insecure, self.profile
+        )
+        return replace(spec, network=network)
 
 
 _FLAG_NAMES = tuple(f.name for f in fields(RequestFlags))
@@ -129,6 +137,28 @@ def request_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "-k", "--insecure", is_flag=True, help="Do not verify the server's TLS certificate."
+        ),
+        click.option(
+            "-x",
+            "--proxy",
+            default=None,
+            metavar="URL",
+            help="HTTP proxy, http://[user:password@]host[:port] ('' = none); "
+            "default: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY (see docs/network.md).",
+        ),
+        click.option(
+            "--noproxy",
+            default=None,
+            metavar="LIST",
+            help="Hosts, domains, IPs or CIDRs to reach directly, comma-separated "
+            "('*' = all); replaces NO_PROXY.",
+        ),
+        click.option(
+            "--cacert",
+            default=None,
+            metavar="FILE",
+            help="Verify TLS with the CA certificates in FILE (PEM) instead of "
+            "AWS_CA_BUNDLE, the profile's ca_bundle or the system store.",
         ),
     ]
     decorated: Callable[..., Any] = command
