@@ -79,6 +79,7 @@ def get_command(
         format_summary,
         get_json,
         print_head,
+        print_notes,
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
     from lstream_cli.request import prepare_auth
@@ -116,6 +117,10 @@ def get_command(
     def on_request(sent: SentRequest) -> None:
         # Before the clock starts: shown even when no response ever comes.
         path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
+        if spec.network is not None:  # which proxy, which CA bundle
+            print_notes(out.console, spec.network.describe(sent.url))
+            if spec.network.route(sent.url).forward:  # absolute-form, as the proxy gets it
+                path = redact_url(spec.network.route(sent.url).target(path))
         req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
         print_head(out.console, req, ">")
         if progress is not None:

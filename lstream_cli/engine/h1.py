@@ -43,7 +43,11 @@ from typing import Any
 import httptools
 import httpx
 
+from lstream_cli import __version__
 from lstream_cli.engine.tls import client_context
+from lstream_cli.net.options import Network, Route
+from lstream_cli.net.trust import tls_failure_detail
+from lstream_cli.net.tunnel import TunnelError, open_tunnel
 
 __all__ = ["READ_SIZE", "H1Transport"]
 
@@ -60,11 +64,12 @@ _Key = tuple[str, str, int]
 class _Conn:
     """One socket (plain or TLS) and where it may go back to."""
 
-    __slots__ = ("idle_since", "key", "sock")
+    __slots__ = ("idle_since", "key", "route", "sock")
 
-    def __init__(self, key: _Key, sock: socket.socket) -> None:
+    def __init__(self, key: _Key, sock: socket.socket, route: Route) -> None:
         self.key = key
         self.sock = sock
+        self.route = route  # direct, tunnelled or forwarded through a proxy
         self.idle_since = 0.0
 
     def close(self) -> None:
@@ -197,8 +202,11 @@ class H1Transport(httpx.BaseTransport):
         *,
         read_size: int = READ_SIZE,
         max_idle: int = _MAX_IDLE,
+        network: Network | None = None,
     ) -> None:
         self._verify = verify
+        # Proxies and trust (--proxy, --cacert, the environment); None: direct, certifi.
+        self._network = network
         self._ssl: ssl.SSLContext | None = None
         self._read_size = read_size
         self._max_idle = max_idle
@@ -263,23 +271,43 @@ class H1Transport(httpx.BaseTransport):
 
     def _connect(self, key: _Key, request: httpx.Request, trace: Trace | None) -> _Conn:
         scheme, host, port = key
+        network = self._network
+        route = (
+            network.route(str(request.url)) if network is not None else Route(scheme, host, port)
+        )
+        via = route.via()
         timeout = _timeout(request, "connect")
         _emit(trace, "connection.connect_tcp.started", {"host": host, "port": port})
         try:
-            sock = socket.create_connection((host, port), timeout=timeout)
+            sock = socket.create_connection((route.dial_host, route.dial_port), timeout=timeout)
         except TimeoutError as exc:
             _emit(trace, "connection.connect_tcp.failed", {"exception": exc})
-            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from exc
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}{via}") from exc
         except OSError as exc:
             _emit(trace, "connection.connect_tcp.failed", {"exception": exc})
-            raise httpx.ConnectError(str(exc) or exc.__class__.__name__) from exc
+            raise httpx.ConnectError(_oserror(exc, route)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if route.tunnel:
+            assert route.proxy is not None
+            try:
+                open_tunnel(sock, host, port, route.proxy, f"lstream/{__version__}")
+            except TunnelError as exc:
+                sock.close()
+                raise httpx.ProxyError(str(exc)) from exc
+            except TimeoutError as exc:
+                sock.close()
+                raise httpx.ConnectTimeout(f"timed out waiting for the proxy{via}") from exc
+            except OSError as exc:
+                sock.close()
+                raise httpx.ConnectError(_oserror(exc, route)) from exc
         _emit(trace, "connection.connect_tcp.complete", {"return_value": sock})
         if scheme == "https":
+            trust = network.tls_trust() if network is not None else None
             if self._ssl is None:
-                self._ssl = client_context(self._verify)
+                self._ssl = trust.context() if trust is not None else client_context(self._verify)
             _emit(trace, "connection.start_tls.started", {"server_hostname": host})
             try:
+                # SNI and the certificate check name the origin, never the proxy.
                 sock = self._ssl.wrap_socket(sock, server_hostname=host)
             except TimeoutError as exc:
                 sock.close()
@@ -288,13 +316,13 @@ class H1Transport(httpx.BaseTransport):
             except ssl.SSLError as exc:
                 sock.close()
                 _emit(trace, "connection.start_tls.failed", {"exception": exc})
-                raise httpx.ConnectError(str(exc)) from exc
+                raise httpx.ConnectError(tls_failure_detail(exc, trust)) from exc
             except OSError as exc:
                 sock.close()
                 _emit(trace, "connection.start_tls.failed", {"exception": exc})
                 raise httpx.ConnectError(str(exc) or exc.__class__.__name__) from exc
             _emit(trace, "connection.start_tls.complete", {"return_value": sock})
-        return _Conn(key, sock)
+        return _Conn(key, sock, route)
 
     def _exchange(
         self, conn: _Conn, request: httpx.Request, trace: Trace | None, reused: bool
@@ -325,12 +353,18 @@ class H1Transport(httpx.BaseTransport):
         """Write the request; a peer that closed early may still have answered."""
         sock = conn.sock
         sock.settimeout(_timeout(request, "write"))
-        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+        route = conn.route
+        target = request.url.raw_path
+        if route.forward:  # plain http through a proxy: absolute-form (RFC 9112 §3.2.2)
+            target = route.target(target.decode("ascii")).encode("ascii")
+        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), target)]
         chunked = False
         for name, value in request.headers.raw:
             lines.append(b"%s: %s\r\n" % (name, value))
             if name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
                 chunked = True
+        for name_s, value_s in route.proxy_headers():
+            lines.append(f"{name_s}: {value_s}\r\n".encode("latin-1"))
         lines.append(b"\r\n")
         try:
             _emit(trace, "http11.send_request_headers.started", {"request": request})
@@ -356,6 +390,14 @@ class H1Transport(httpx.BaseTransport):
             error.__cause__ = exc
             return error
         return None
+
+
+def _oserror(exc: OSError, route: Route) -> str:
+    """A failed connect, naming the proxy when it was the proxy that failed."""
+    text = exc.strerror or str(exc) or exc.__class__.__name__
+    if route.proxy is None:
+        return str(exc) or exc.__class__.__name__
+    return f"cannot connect to proxy {route.proxy.netloc} (from {route.proxy.source}): {text}"
 
 
 class _Stale(Exception):

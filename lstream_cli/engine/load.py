@@ -38,6 +38,7 @@ from lstream_cli.engine.protocol import (
 from lstream_cli.engine.results import RunStats
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec, prepare_auth
 
 __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_sync"]
@@ -88,6 +89,8 @@ class _Worker:
             self.template.tls,
             spec.insecure,
             spec.timeout,
+            self.template.route,
+            network_of(spec).tls_trust() if self.template.tls else None,
         )
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
         self.conns: list[Connection | None] = [None] * plan.concurrency

@@ -34,6 +34,9 @@ from lstream_cli import __version__
 from lstream_cli.engine.tls import client_context
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.net.options import Route, network_of
+from lstream_cli.net.trust import Trust, tls_failure_detail
+from lstream_cli.net.tunnel import TunnelError, open_tunnel_async
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer, wire_url
 
@@ -94,12 +97,15 @@ class RequestTemplate:
         self.host = url.host  # name for DNS and SNI
         self.port = url.port or (443 if self.tls else 80)
         self.url = str(url)
-        target = url.raw_path.decode("ascii") or "/"
+        # Direct, or through a proxy (a CONNECT tunnel for https, absolute-form for http).
+        self.route = network_of(spec).route(self.url)
+        target = self.route.target(url.raw_path.decode("ascii") or "/")
         given = {name.lower() for name, _ in spec.headers}
         lines = [f"{spec.method} {target} HTTP/1.1"]
         if "host" not in given:
             lines.append(f"Host: {url.netloc.decode('ascii')}")
         lines.extend(f"{name}: {value}" for name, value in spec.headers)
+        lines.extend(f"{name}: {value}" for name, value in self.route.proxy_headers())
         if "user-agent" not in given:
             lines.append(f"user-agent: lstream/{__version__}")
         body = spec.body or b""
@@ -381,27 +387,36 @@ class Connector:
         tls: bool,
         insecure: bool,
         timeout_s: float | None,
+        route: Route | None = None,
+        trust: Trust | None = None,
     ) -> None:
         self.loop = loop
-        self.host = host  # name for SNI and certificate checks
+        self.host = host  # name for SNI and certificate checks (the origin's, never a proxy's)
         self.port = port
         self.timeout_s = timeout_s  # connect timeout; None = never
-        # The same trust as `get`: the system's store (SSL_CERT_FILE / SSL_CERT_DIR)
-        # plus certifi's bundle; -k turns verification off.
-        self.ssl: ssl.SSLContext | None = client_context(not insecure) if tls else None
+        self.route = route if route is not None else Route("https" if tls else "http", host, port)
+        # The same trust as `get` (net.trust: --cacert, AWS_CA_BUNDLE, ...); without
+        # one, the system's store plus certifi's bundle; -k turns verification off.
+        self.trust = trust
+        self.ssl: ssl.SSLContext | None = None
+        if tls:
+            self.ssl = trust.context() if trust is not None else client_context(not insecure)
         self._addr: tuple[Any, ...] | None = None
         self._family = 0
         self._buffer = memoryview(bytearray(READ_SIZE))  # shared by this worker's connections
 
     async def _resolve(self) -> None:
+        host = self.route.dial_host  # the proxy's name when going through one
         try:
             infos = await self.loop.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+                host, self.route.dial_port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
             )
         except OSError as exc:
-            raise ConnectError(ErrorClass.CONNECT, f"cannot resolve {self.host}: {exc}") from None
+            raise ConnectError(
+                ErrorClass.CONNECT, f"cannot resolve {host}{self.route.via()}: {exc}"
+            ) from None
         if not infos:
-            raise ConnectError(ErrorClass.CONNECT, f"cannot resolve {self.host}")
+            raise ConnectError(ErrorClass.CONNECT, f"cannot resolve {host}{self.route.via()}")
         self._family = infos[0][0]
         self._addr = infos[0][4]
 
@@ -411,28 +426,58 @@ class Connector:
             await self._resolve()
         assert self._addr is not None
         conn = Connection(self.loop, self._buffer)
-        coro = self.loop.create_connection(
-            lambda: conn,
-            self._addr[0],
-            self.port,
-            ssl=self.ssl,
-            server_hostname=self.host if self.ssl is not None else None,
-            family=self._family,
-        )
+        coro = self._open(conn) if self.route.tunnel else self._direct(conn)
         try:
             if self.timeout_s is None:
                 await coro
             else:
                 await asyncio.wait_for(coro, self.timeout_s)
+        except TunnelError as exc:
+            raise ConnectError(exc.error, str(exc)) from None
         except ssl.SSLError as exc:
-            raise ConnectError(ErrorClass.TLS, f"TLS handshake failed: {_reason(exc)}") from None
+            raise ConnectError(ErrorClass.TLS, tls_failure_detail(exc, self.trust)) from None
         except asyncio.TimeoutError:
             raise ConnectError(
-                ErrorClass.TIMEOUT, f"connect timed out after {self.timeout_s:g}s"
+                ErrorClass.TIMEOUT, f"connect timed out after {self.timeout_s:g}s{self.route.via()}"
             ) from None
         except OSError as exc:
+            proxy = self.route.proxy
+            if proxy is not None:
+                raise ConnectError(
+                    ErrorClass.CONNECT,
+                    f"cannot connect to proxy {proxy.netloc} (from {proxy.source}): {_reason(exc)}",
+                ) from None
             raise ConnectError(ErrorClass.CONNECT, _reason(exc)) from None
         return conn
+
+    async def _direct(self, conn: Connection) -> None:
+        assert self._addr is not None
+        await self.loop.create_connection(
+            lambda: conn,
+            self._addr[0],
+            self.route.dial_port,
+            ssl=self.ssl,
+            server_hostname=self.host if self.ssl is not None else None,
+            family=self._family,
+        )
+
+    async def _open(self, conn: Connection) -> None:
+        """TCP to the proxy, CONNECT, then TLS inside the tunnel (SNI: the origin)."""
+        assert self._addr is not None and self.route.proxy is not None
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await self.loop.sock_connect(sock, self._addr)
+            await open_tunnel_async(
+                self.loop, sock, self.host, self.port, self.route.proxy, f"lstream/{__version__}"
+            )
+            await self.loop.create_connection(
+                lambda: conn, sock=sock, ssl=self.ssl, server_hostname=self.host
+            )
+        except BaseException:
+            sock.close()
+            raise
 
 
 def _header_value(block: bytes, marker: bytes) -> bytes | None:

@@ -26,6 +26,7 @@ from lstream_cli import __version__
 from lstream_cli.engine.h1 import BODY_WITH_HEAD, H1Transport
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord, ns_to_ms
+from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 
@@ -81,7 +82,7 @@ def make_client(spec: RequestSpec, transport: httpx.BaseTransport | None = None)
     t = spec.timeout
     client = httpx.Client(
         timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=t),
-        transport=transport or H1Transport(verify=not spec.insecure),
+        transport=transport or H1Transport(verify=not spec.insecure, network=network_of(spec)),
         follow_redirects=False,
         trust_env=False,
     )
@@ -235,6 +236,10 @@ def classify_exception(exc: BaseException, before_headers: bool) -> tuple[ErrorC
             httpx.PoolTimeout: "waiting for a connection",
         }.get(type(exc), "waiting")
         return ErrorClass.TIMEOUT, f"timed out {what}"
+    if isinstance(exc, httpx.ProxyError) or text.startswith("cannot connect to proxy "):
+        return ErrorClass.CONNECT, text  # worded by the transport, naming the proxy
+    if text.startswith("TLS failure: "):  # worded by net.trust (names the CA bundle)
+        return ErrorClass.TLS, text
     cause = _root_cause(exc)
     if isinstance(cause, ssl.SSLError) or "SSL" in text or "CERTIFICATE" in text.upper():
         return ErrorClass.TLS, f"TLS failure: {_short(cause) or text}"

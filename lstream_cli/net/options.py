@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lstream_cli.net.proxy import Proxy, ProxySettings
 from lstream_cli.net.trust import Trust, resolve_trust
 from lstream_cli.net.tunnel import connect_request
 
-__all__ = ["Network", "Route", "resolve_network"]
+if TYPE_CHECKING:
+    from lstream_cli.request import RequestSpec
+
+__all__ = ["Network", "Route", "network_of", "resolve_network"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +156,10 @@ def resolve_network(
         trust = resolve_trust(cacert, insecure, profile, environ)
         network = Network(proxies, trust, cacert, insecure, profile)
     return network
+
+
+def network_of(spec: RequestSpec) -> Network:
+    """``spec``'s network, or the environment's when the spec carries none."""
+    if spec.network is not None:
+        return spec.network
+    return resolve_network(spec.url, insecure=spec.insecure, profile=spec.profile)

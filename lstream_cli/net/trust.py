@@ -40,7 +40,7 @@ _NOT_TLS = (
     "PACKET_LENGTH_TOO_LONG",
     "HTTP_REQUEST",
 )
-_contexts: dict[Trust, ssl.SSLContext] = {}
+_contexts: dict[tuple[Trust, str], ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
 
 
@@ -61,11 +61,9 @@ class Trust:
         if not self.verify:
             return "none (--insecure: the certificate is not verified)"
         if self.source == SYSTEM:
-            import certifi
-
             paths = ssl.get_default_verify_paths()
             system = paths.cafile or paths.capath or "none found"
-            return f"{SYSTEM} ({system}; {certifi.where()})"
+            return f"{SYSTEM} ({system}; {_certifi_where()})"
         parts = []
         if self.cafile is not None:
             parts.append(self.cafile)
@@ -75,11 +73,12 @@ class Trust:
 
     def context(self) -> ssl.SSLContext:
         """The client TLS context (built once per process; ALPN http/1.1)."""
+        key = (self, _certifi_where() if self.source == SYSTEM else "")
         with _contexts_lock:
-            ctx = _contexts.get(self)
+            ctx = _contexts.get(key)
             if ctx is None:
                 ctx = self._build()
-                _contexts[self] = ctx
+                _contexts[key] = ctx
             return ctx
 
     def _build(self) -> ssl.SSLContext:
@@ -88,10 +87,8 @@ class Trust:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         elif self.source == SYSTEM:
-            import certifi
-
             ctx = ssl.create_default_context()
-            ctx.load_verify_locations(cafile=certifi.where())
+            ctx.load_verify_locations(cafile=_certifi_where())
         else:
             try:
                 ctx = ssl.create_default_context(cafile=self.cafile, capath=self.capath)
@@ -111,6 +108,12 @@ class Trust:
         if self.source == SYSTEM:
             return None  # nothing set: botocore's default (certifi's bundle)
         return self.cafile or self.capath
+
+
+def _certifi_where() -> str:
+    import certifi
+
+    return str(certifi.where())
 
 
 def _wording(why: object) -> str:

@@ -35,6 +35,7 @@ __all__ = [
 
 MAX_REPLY_BYTES = 64 * 1024  # a proxy's answer head longer than this is refused
 _HINTS = {
+    401: "proxy authentication required",  # some proxies (tinyproxy) answer wrong credentials so
     407: "proxy authentication required",
     403: "the proxy does not allow this destination",
     502: "the proxy could not reach the destination",
@@ -144,7 +145,7 @@ class TunnelReply:
             return
         reason = f" {self.reason}" if self.reason else ""
         hint = _HINTS.get(status)
-        if status == 407:
+        if status in (401, 407):
             hint = (
                 f"{hint}: the proxy refused the credentials of its URL"
                 if self.proxy.username is not None

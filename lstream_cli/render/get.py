@@ -114,6 +114,14 @@ def print_head(console: Console, block: str, marker: str) -> None:
         console.print(Text(text), highlight=False, soft_wrap=True)
 
 
+def print_notes(console: Console, lines: Sequence[str]) -> None:
+    """curl -v style ``* `` lines (which proxy, which CA bundle), one each."""
+    from rich.text import Text
+
+    for line in lines:
+        console.print(Text(f"* {line}"), highlight=False, soft_wrap=True)
+
+
 def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:
     from rich.table import Table
 
