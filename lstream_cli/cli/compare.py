@@ -253,6 +253,7 @@ def _plan(
         )
     elif function is not None:
         invoke = _invoke_target(function, endpoint_url, base)
+    base, invoke = _with_network(base, urls, invoke, direct=endpoints is not None)
     signers = {mode: prepare_auth(base.with_url(url)) for mode, url in urls.items()}
     return Plan(
         sizes=sizes,
@@ -263,6 +264,32 @@ def _plan(
         repeat=repeat,
         size_param=size_param,
     )
+
+
+def _with_network(base: Any, urls: dict[str, str], invoke: Any, direct: bool) -> tuple[Any, Any]:
+    """Proxy and trust chosen now for every URL and the Lambda API (not when timed).
+
+    ``direct``: the embedded emulator, on this machine's loopback, which no
+    proxy could reach; it is never proxied.
+    """
+    from dataclasses import replace
+
+    from lstream_cli.net.options import network_of
+    from lstream_cli.net.proxy import ProxySettings
+
+    endpoint = None
+    if invoke is not None:
+        endpoint = invoke.endpoint_url or f"https://lambda.{invoke.region}.amazonaws.com/"
+    targets = [*urls.values(), *([endpoint] if endpoint else [])]
+    network = network_of(base).ready_for(targets)
+    if direct:
+        network = replace(network, proxies=ProxySettings(proxy=""))
+    for url in targets:
+        network.route(url)  # a proxy that cannot be used is a usage error now
+    if invoke is not None and endpoint is not None:
+        verify, proxies = network.for_botocore(endpoint)
+        invoke = replace(invoke, verify=verify, proxies=proxies)
+    return replace(base, network=network), invoke
 
 
 def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:

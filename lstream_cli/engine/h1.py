@@ -208,6 +208,8 @@ class H1Transport(httpx.BaseTransport):
         # Proxies and trust (--proxy, --cacert, the environment); None: direct, certifi.
         self._network = network
         self._ssl: ssl.SSLContext | None = None
+        if network is not None and network.trust is not None:
+            self._ssl = network.trust.context()  # resolved and loaded before any timing
         self._read_size = read_size
         self._max_idle = max_idle
         self._idle: dict[_Key, list[_Conn]] = {}

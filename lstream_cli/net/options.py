@@ -129,6 +129,24 @@ class Network:
             return self.trust
         return resolve_trust(self.cacert, self.insecure, self.profile)
 
+    def for_botocore(
+        self, endpoint_url: str
+    ) -> tuple[bool | str | None, tuple[tuple[str, str], ...]]:
+        """``verify=`` and ``Config(proxies=...)`` for a botocore client of ``endpoint_url``.
+
+        The same choices as the URL clients: the resolved CA bundle (None, botocore's
+        own default, when nothing was configured) and the proxy this network picks
+        for the endpoint (an empty mapping: direct, botocore's environment lookup
+        skipped, so NO_PROXY and --noproxy mean the same for it).
+        """
+        verify = self.tls_trust().botocore_verify() if endpoint_url.startswith("https") else None
+        if self.insecure:
+            verify = False
+        proxy = self.proxy_for(endpoint_url)
+        if proxy is None:
+            return verify, ()
+        return verify, ((urlsplit(endpoint_url).scheme.lower(), proxy.url()),)
+
     def describe(self, url: str) -> list[str]:
         """What ``-v`` says about the path to ``url``: the proxy, the CA bundle."""
         proxy = self.proxy_for(url)

@@ -93,6 +93,18 @@ class Proxy:
         userpass = f"{self.username}:{self.password or ''}".encode()
         return "Basic " + base64.b64encode(userpass).decode("ascii")
 
+    def url(self) -> str:
+        """The proxy URL WITH its credentials, for a client that sends them (botocore).
+
+        Never print it: :meth:`display` is the printable form.
+        """
+        if self.username is None:
+            return f"http://{self.netloc}"
+        userinfo = quote(self.username, safe="")
+        if self.password is not None:
+            userinfo += ":" + quote(self.password, safe="")
+        return f"http://{userinfo}@{self.netloc}"
+
     def display(self) -> str:
         """The proxy URL fit to print: the password is never shown."""
         if self.username is None:

@@ -179,7 +179,9 @@ def resolve_trust(
     if chosen is None:
         cafile, capath = env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None
         if cafile is None and capath is None:
-            return Trust(SYSTEM)
+            chosen = Trust(SYSTEM)
+            chosen.context()  # loaded now, before anything is timed
+            return chosen
         if cafile is not None:
             _readable_file(cafile, "SSL_CERT_FILE")
         if capath is not None and not Path(capath).is_dir():
@@ -190,7 +192,7 @@ def resolve_trust(
             name for name, v in (("SSL_CERT_FILE", cafile), ("SSL_CERT_DIR", capath)) if v
         )
         chosen = Trust(source, cafile, capath)
-    chosen.context()  # a file without a certificate fails here, before anything is sent
+    chosen.context()  # loaded now: a file without a certificate fails before anything is sent
     return chosen
 
 
