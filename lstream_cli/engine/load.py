@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lstream_cli._eventloop import new_event_loop
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.pacing import ClosedLoop, OpenLoop, Pacing
 from lstream_cli.engine.protocol import (
     RETRY,
@@ -36,7 +37,8 @@ from lstream_cli.engine.protocol import (
     RequestTemplate,
 )
 from lstream_cli.engine.results import RunStats
-from lstream_cli.measure import BodyMeter
+from lstream_cli.engine.routes import route_picker, trust_for
+from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec, prepare_auth
@@ -64,6 +66,8 @@ class WorkerPlan:
     keep_rows: bool = False  # --csv: keep one row per request
     live: bool = False  # send dashboard snapshots
     snapshot_s: float = 0.25  # between snapshots
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout
+    resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
 
 class Control(Protocol):
@@ -81,17 +85,19 @@ class _Worker:
         self.loop = asyncio.get_running_loop()
         spec = plan.spec
         signer = prepare_auth(spec) if spec.auth != "none" else None
-        self.template = RequestTemplate(spec, signer)
+        # Proxy and CA bundle as resolved in the parent (net.options), carried by the spec.
+        network = network_of(spec)
+        self.template = RequestTemplate(spec, signer, route_for=route_picker(network))
         self.connector = Connector(
             self.loop,
-            self.template.host,
-            self.template.port,
-            self.template.tls,
+            self.template.origin,
+            self.template.route,
             spec.insecure,
             spec.timeout,
-            self.template.route,
-            network_of(spec).tls_trust() if self.template.tls else None,
+            resolver=plan.resolver,
+            trust=trust_for(network, spec.url, spec.insecure),
         )
+        self.meter_options = plan.meter_options
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
         self.conns: list[Connection | None] = [None] * plan.concurrency
         self.pacing: Pacing = ClosedLoop(0, None)
@@ -121,21 +127,22 @@ class _Worker:
             add(record)
 
     async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
-        meter = BodyMeter(t_start, keep_timeline=False)
+        meter = BodyMeter(t_start, keep_timeline=False, options=self.meter_options)
+        method = self.template.method
         for _attempt in range(2):
             conn = self.conns[i]
             if conn is None or not conn.alive:
-                began = time.perf_counter_ns()
                 try:
-                    conn = await self.connector.connect()
+                    conn = await self.connector.connect(meter)
                 except ConnectError as exc:
                     self.conns[i] = None
                     return meter.finish(
                         time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
                     )
-                meter.connected(began, time.perf_counter_ns())
                 self.conns[i] = conn
-            result = await conn.request(request, meter)
+            else:
+                meter.set_up(None, None, None)  # a kept-alive connection: no set-up
+            result = await conn.request(request, meter, method, self.timeout_ns)
             if result is RETRY:
                 self.conns[i] = None
                 continue
@@ -220,13 +227,15 @@ class _Worker:
                 self.control.snapshot(self.plan.index, self.snapshot())
 
     def _sweep(self) -> None:
-        limit = self.timeout_ns
-        if limit is None:
-            return
+        """End the requests whose deadline (--timeout, --stall-timeout) has passed."""
         now = time.perf_counter_ns()
         for conn in self.conns:
-            if conn is not None and conn.meter is not None and now - conn.last_rx_ns > limit:
-                conn.expire(f"no byte for {limit / 1e9:g}s (--timeout)")
+            ex = None if conn is None else conn.exchange
+            if ex is not None:
+                deadline = ex.deadline_ns()
+                if deadline is not None and now >= deadline:
+                    assert conn is not None
+                    conn.expire(now)
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
@@ -257,6 +266,8 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
     worker = _Worker(plan, control)
     keeper = worker.loop.create_task(worker.housekeeping())
     try:
+        # Every address of the host, once per worker, before anything is timed.
+        await worker.connector.resolve()
         delay = (t0_ns - time.perf_counter_ns()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)

@@ -33,8 +33,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lstream_cli._exitcodes import ExitStatus, LstreamError
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
+from lstream_cli.measure import MeterOptions
 from lstream_cli.request import RequestSpec
 from lstream_cli.stats import Histogram
 
@@ -75,6 +77,8 @@ class LoadConfig:
     warmup_s: float | None = None
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout: every meter's
+    resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 warmup_s=config.warmup_s,
                 keep_rows=config.keep_rows,
                 live=config.live,
+                meter_options=config.meter_options,
+                resolver=config.resolver,
             )
         )
     return plans

@@ -13,7 +13,7 @@ Order (the first that is set wins; a chosen bundle REPLACES the defaults):
 plain value (:class:`Trust`, picklable), made once before any timing; its
 :meth:`Trust.context` is built once per process. A file that is missing,
 unreadable or holds no certificate is a usage error (exit 2) naming where it
-came from. :func:`tls_failure_detail` words a handshake failure: a
+came from. :func:`tls_failure_reason` words a handshake failure: a
 verification failure names the bundle used, and a server that answers a TLS
 handshake in plain HTTP gets the hint to use ``http://``.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from lstream_cli._exitcodes import UsageError
 
-__all__ = ["SYSTEM", "Trust", "resolve_trust", "tls_failure_detail"]
+__all__ = ["SYSTEM", "Trust", "resolve_trust", "tls_failure_reason"]
 
 SYSTEM = "the system store and certifi"
 INSECURE = "--insecure"
@@ -196,17 +196,21 @@ def resolve_trust(
     return chosen
 
 
-def tls_failure_detail(exc: BaseException, trust: Trust | None) -> str:
-    """One line for a failed TLS handshake (``exc`` from the ``ssl`` module)."""
+def tls_failure_reason(exc: BaseException, trust: Trust | None) -> str:
+    """Why a TLS handshake failed, in one line (``exc`` from the ``ssl`` module).
+
+    A verification failure names the CA bundle it was checked against; a peer
+    that answered in plain HTTP gets the hint to use ``http://``.
+    """
     if isinstance(exc, ssl.SSLCertVerificationError):
         why = exc.verify_message or exc.reason or "certificate verify failed"
         bundle = f" (CA bundle: {trust.describe()})" if trust is not None else ""
-        return f"TLS failure: certificate verify failed: {why}{bundle}"
+        return f"certificate verify failed: {why}{bundle}"
     reason = getattr(exc, "reason", None) or ""
     text = str(reason or exc) or exc.__class__.__name__
     if any(word in str(reason).upper() or word in str(exc).upper() for word in _NOT_TLS):
         return (
-            f"TLS failure: {text.lower().replace('_', ' ')}: the server did not answer "
-            "in TLS (a plain-HTTP port? use http://)"
+            f"{text.lower().replace('_', ' ')}: the server did not answer in TLS "
+            "(a plain-HTTP port? use http://)"
         )
-    return f"TLS failure: {text}"
+    return text

@@ -242,7 +242,9 @@ def test_get_a_closed_proxy_port_is_exit_5_one_line(https_origin: Origin) -> Non
     )
     assert proc.returncode == 5
     line = one_error_line(proc)
-    assert line.startswith(f"cannot connect to proxy 127.0.0.1:{port} (from HTTPS_PROXY): ")
+    assert line.startswith(
+        f"cannot connect to proxy http://u:<redacted>@127.0.0.1:{port} (from HTTPS_PROXY): "
+    )
     assert "refused" in line.lower()
     no_secret(proc)
 
@@ -277,8 +279,8 @@ def test_a_verify_failure_names_the_bundle_used(tmp_path: Path, https_origin: Or
     proc = lstream("get", https_origin.url("/ok"), env={"AWS_CA_BUNDLE": str(other)})
     assert proc.returncode == 5
     assert one_error_line(proc) == (
-        "TLS failure: certificate verify failed: unable to get local issuer certificate "
-        f"(CA bundle: {other} from AWS_CA_BUNDLE)"
+        "TLS handshake with 127.0.0.1 failed: certificate verify failed: unable to get local "
+        f"issuer certificate (CA bundle: {other} from AWS_CA_BUNDLE)"
     )
 
 
@@ -326,14 +328,22 @@ def plain_http_port() -> Iterator[int]:
 
 @pytest.mark.parametrize("command", ["get", "bench"])
 def test_https_to_a_plain_http_port_hints_http(command: str, plain_http_port: int) -> None:
-    proc = lstream(command, f"https://127.0.0.1:{plain_http_port}/ok", "--timeout", "10")
+    url = f"https://127.0.0.1:{plain_http_port}/ok"
     if command == "bench":
+        proc, report = _bench(url, env={})
         assert proc.returncode == 5, proc.stderr
-        assert "(a plain-HTTP port? use http://)" in proc.stdout + proc.stderr
+        assert list(report["error_details"]) == [
+            "tls: TLS handshake with 127.0.0.1 failed: wrong version number: the server did "
+            "not answer in TLS (a plain-HTTP port? use http://)"
+        ]
         return
+    proc = lstream(command, url, "--timeout", "10")
     assert proc.returncode == 5
     line = one_error_line(proc)
-    assert line.startswith("TLS failure: ") and line.endswith("(a plain-HTTP port? use http://)")
+    assert line == (
+        "TLS handshake with 127.0.0.1 failed: wrong version number: the server did not "
+        "answer in TLS (a plain-HTTP port? use http://)"
+    )
 
 
 @pytest.mark.parametrize("command", ["get", "bench"])

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from lstream_cli._exitcodes import ExitStatus, UsageError
-from lstream_cli.net.trust import SYSTEM, Trust, resolve_trust, tls_failure_detail
+from lstream_cli.net.trust import SYSTEM, Trust, resolve_trust, tls_failure_reason
 
 
 @pytest.fixture(scope="module")
@@ -216,9 +216,9 @@ def test_a_verification_failure_names_the_bundle(
     trust = resolve_trust(None, False)
     for port in _serve_once(lambda c: server_ctx.wrap_socket(c, server_side=True)):
         exc = _handshake(port, trust)
-    detail = tls_failure_detail(exc, trust)
+    detail = tls_failure_reason(exc, trust)
     assert detail == (
-        "TLS failure: certificate verify failed: unable to get local issuer certificate "
+        "certificate verify failed: unable to get local issuer certificate "
         f"(CA bundle: {bundles['aws']} from AWS_CA_BUNDLE)"
     )
 
@@ -231,6 +231,6 @@ def test_a_plain_http_port_gets_the_http_hint() -> None:
     trust = resolve_trust(None, False)
     for port in _serve_once(plain):
         exc = _handshake(port, trust)
-    detail = tls_failure_detail(exc, trust)
-    assert detail.startswith("TLS failure: wrong version number")
+    detail = tls_failure_reason(exc, trust)
+    assert detail.startswith("wrong version number: the server did not answer in TLS")
     assert detail.endswith("(a plain-HTTP port? use http://)")
