@@ -35,6 +35,7 @@ Examples:
   lstream bench URL -n 1000 -c 100 --json result.json
   lstream bench URL -r 200 -z 1m -c 400 --fail-if 'ttfb_ms.p99<500'
   lstream bench URL -z 10s --warmup 2s --fail-if 'errors.rate<0.01'
+  lstream bench URL -n 100 -x http://proxy.corp:3128 --noproxy .internal.corp
 
 \b
 Pacing: without -r each of the -c connections sends its next request when

@@ -20,6 +20,7 @@ Examples:
   lstream get http://127.0.0.1:9000/?size=20MB -o /dev/null --json -
   lstream get "$URL" -X POST -d @payload.json -H 'content-type: application/json'
   lstream get "$URL" | head -c 100
+  HTTPS_PROXY=http://proxy.corp:3128 lstream get "$URL" --cacert corp-ca.pem -v
 
 """
     + EXIT_CODE_HELP

@@ -149,7 +149,7 @@ class TunnelReply:
             hint = (
                 f"{hint}: the proxy refused the credentials of its URL"
                 if self.proxy.username is not None
-                else f"{hint}: give them in the proxy URL (http://user:password@host:port)"
+                else f"{hint}: put credentials in the proxy URL, http://user:password@host:port"
             )
         more = f" ({hint})" if hint else ""
         raise TunnelError(

@@ -71,7 +71,7 @@ def test_the_answer_may_come_byte_by_byte() -> None:
         (
             b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n",
             PROXY,
-            "HTTP 407 Proxy Authentication Required (proxy authentication required: give them in the proxy URL",
+            "HTTP 407 Proxy Authentication Required (proxy authentication required: put credentials in the proxy URL, http://user:password@host:port)",
         ),
         (
             b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
