@@ -205,9 +205,10 @@ class ProxySettings:
     with the request spec and choose exactly as the parent did.
     """
 
-    proxy: str | None = None  # --proxy; "" = no proxy
+    # Proxy URLs may hold passwords: kept out of repr (tracebacks, debug output).
+    proxy: str | None = field(default=None, repr=False)  # --proxy; "" = no proxy
     noproxy: str | None = None  # --noproxy; overrides no_proxy/NO_PROXY
-    environ: tuple[tuple[str, str], ...] = ()  # the PROXY_VARIABLES that were set
+    environ: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # PROXY_VARIABLES set
 
     @classmethod
     def from_environ(

@@ -252,3 +252,13 @@ def test_settings_are_a_snapshot_of_the_proxy_variables_only() -> None:
     import pickle
 
     assert pickle.loads(pickle.dumps(settings)) == settings
+
+
+def test_no_password_in_any_repr() -> None:
+    from lstream_cli.net.options import resolve_network
+    from lstream_cli.request import RequestSpec
+
+    env = {"HTTPS_PROXY": "http://u:hunter2@p:1", "NO_PROXY": "x"}
+    network = resolve_network("http://h/", proxy="http://v:hunter3@q:2", environ=env)
+    shown = repr(RequestSpec("http://h/", network=network)) + repr(network.route("https://h/"))
+    assert "hunter2" not in shown and "hunter3" not in shown
