@@ -29,7 +29,7 @@ from pathlib import Path
 
 from lstream_cli._exitcodes import UsageError
 
-__all__ = ["SYSTEM", "Trust", "resolve_trust", "tls_failure_reason"]
+__all__ = ["INSECURE", "SYSTEM", "Trust", "resolve_trust", "tls_failure_reason"]
 
 SYSTEM = "the system store and certifi"
 INSECURE = "--insecure"
