@@ -435,3 +435,65 @@ def test_bench_a_refusing_proxy_is_exit_5_with_its_status(
     assert proc.returncode == 5, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "HTTP 407" in json.dumps(report)
+
+
+@pytest.mark.parametrize("name", ["ALL_PROXY", "all_proxy"])
+def test_all_proxy_when_the_scheme_has_none(
+    name: str, tinyproxy: Tinyproxy, https_origin: Origin
+) -> None:
+    mark = tinyproxy.mark()
+    env = {name: tinyproxy.url, "http_proxy": "http://127.0.0.1:9"}  # http's: not for https
+    proc = lstream(
+        "get", https_origin.url("/ok"), "-o", os.devnull, "--cacert", https_origin.ca_file, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert tinyproxy.requests_since(mark) == [
+        f"CONNECT 127.0.0.1:{https_origin.server.port} HTTP/1.1"
+    ]
+
+
+@pytest.mark.parametrize("command", ["get", "bench"])
+def test_a_proxy_named_localhost_is_reached_over_whichever_family_answers(
+    command: str, tinyproxy: Tinyproxy, https_origin: Origin
+) -> None:
+    """tinyproxy listens on 127.0.0.1 only; ``localhost`` may resolve to ::1 first."""
+    mark = tinyproxy.mark()
+    env = {"HTTPS_PROXY": f"http://localhost:{tinyproxy.port}"}
+    if command == "get":
+        proc = lstream(
+            "get",
+            https_origin.url("/ok"),
+            "-o",
+            os.devnull,
+            "--cacert",
+            https_origin.ca_file,
+            env=env,
+        )
+    else:
+        proc, _ = _bench(https_origin.url("/ok"), "--cacert", https_origin.ca_file, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert tinyproxy.requests_since(mark)
+
+
+def test_ssl_cert_file_is_trusted(tinyproxy: Tinyproxy, https_origin: Origin) -> None:
+    mark = tinyproxy.mark()
+    env = {"SSL_CERT_FILE": https_origin.ca_file, "HTTPS_PROXY": tinyproxy.url}
+    proc = lstream("get", "-v", https_origin.url("/ok"), "-o", os.devnull, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"* CA bundle: {https_origin.ca_file} from SSL_CERT_FILE" in proc.stderr
+    assert len(tinyproxy.requests_since(mark)) == 1
+
+
+def test_bench_a_closed_proxy_port_is_exit_5(https_origin: Origin) -> None:
+    port = free_port()
+    proc, report = _bench(
+        https_origin.url("/ok"),
+        "--cacert",
+        https_origin.ca_file,
+        env={"HTTPS_PROXY": f"http://u:{PASSWORD}@127.0.0.1:{port}"},
+    )
+    assert proc.returncode == 5, proc.stderr
+    (detail,) = report["error_details"]
+    prefix = f"connect: cannot connect to proxy http://u:<redacted>@127.0.0.1:{port} (from HTTPS_PROXY): "
+    assert detail.startswith(prefix), detail
+    no_secret(proc)
