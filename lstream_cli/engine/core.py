@@ -15,7 +15,8 @@ this module, so what one command reads from a response the other reads too:
 - :func:`setup_error`: the one mapping of a connection set-up failure
   (DNS, TCP, proxy tunnel, TLS) to an :class:`~lstream_cli.models.ErrorClass`;
 - :func:`order_addresses`: the connection order over every resolved address
-  (happy eyeballs, RFC 8305: IPv6 first, families interleaved);
+  (happy eyeballs, RFC 8305: IPv6 first, families interleaved), and
+  :func:`literal_address` for a host that is an IP address (nothing to look up);
 - :class:`Route`: how TCP reaches the origin (directly, or through a proxy's
   tunnel); the shells run its steps in one fixed order: resolve, TCP, tunnel,
   TLS, send.
@@ -73,6 +74,7 @@ __all__ = [
     "Route",
     "SetupError",
     "Tunnel",
+    "literal_address",
     "order_addresses",
     "setup_error",
 ]
@@ -168,6 +170,18 @@ class Route:
     @classmethod
     def direct(cls, origin: Origin) -> Route:
         return cls(origin.host, origin.port)
+
+
+def literal_address(host: str, port: int) -> list[AddrInfo] | None:
+    """``host`` as an address when it is an IP literal (no lookup to do), else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        addr: tuple[Any, ...] = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+        return [(family, addr)]
+    return None
 
 
 def order_addresses(infos: Sequence[tuple[Any, ...]]) -> list[AddrInfo]:

@@ -54,6 +54,7 @@ from lstream_cli.engine.core import (
     Route,
     SetupError,
     Tunnel,
+    literal_address,
     order_addresses,
     setup_error,
 )
@@ -271,8 +272,10 @@ class Client:
         where = proxy or f"{route.host}:{route.port}"
         t0 = perf()
         try:
-            infos = self._resolver(route.host, route.port, 0, socket.SOCK_STREAM)
-            addrs = order_addresses(infos)
+            addrs = literal_address(route.host, route.port)
+            if addrs is None:
+                infos = self._resolver(route.host, route.port, 0, socket.SOCK_STREAM)
+                addrs = order_addresses(infos)
         except (OSError, UnicodeError) as exc:
             meter.set_up(perf() - t0, None, None)
             raise setup_error("resolve", exc, proxy or route.host, timeout) from None

@@ -42,6 +42,7 @@ from lstream_cli.engine.core import (
     Route,
     SetupError,
     Tunnel,
+    literal_address,
     order_addresses,
     setup_error,
 )
@@ -190,6 +191,8 @@ async def connect_tcp_async(
     first connected socket wins and the others are cancelled. Raises the
     last error when every address failed.
     """
+    if len(addrs) == 1:
+        return await _attempt(loop, *addrs[0])  # nothing to race
     pending: set[asyncio.Task[socket.socket]] = set()
     last: BaseException | None = None
     index = 0
@@ -268,11 +271,17 @@ class Connector:
         route = self.route
         began = time.perf_counter_ns()
         try:
-            if self._resolver is not None:
-                infos = self._resolver(route.host, route.port, 0, socket.SOCK_STREAM)
+            literal = literal_address(route.host, route.port)
+            if literal is not None:
+                self.addrs = literal
             else:
-                infos = await self.loop.getaddrinfo(route.host, route.port, type=socket.SOCK_STREAM)
-            self.addrs = order_addresses(infos)
+                if self._resolver is not None:
+                    infos = self._resolver(route.host, route.port, 0, socket.SOCK_STREAM)
+                else:
+                    infos = await self.loop.getaddrinfo(
+                        route.host, route.port, type=socket.SOCK_STREAM
+                    )
+                self.addrs = order_addresses(infos)
             if not self.addrs:
                 raise OSError("no address")
         except (OSError, UnicodeError) as exc:

@@ -48,6 +48,10 @@ METRICS: dict[str, tuple[int, float]] = {
     "total_ms": (3_600_000_000, 1000.0),
     "gap_max_ms": (3_600_000_000, 1000.0),
     "stream_bytes_per_s": (1_000_000_000_000, 1.0),  # bytes/s, up to 1 TB/s
+    # Set-up of the fresh connections that carried a response (kept-alive ones
+    # have none): TCP connect and TLS handshake apart; DNS is once per worker.
+    "connect_ms": (3_600_000_000, 1000.0),
+    "tls_ms": (3_600_000_000, 1000.0),
 }
 _LAG = (60_000_000, 1000.0)  # event-loop lag, microseconds up to 60 s
 CSV_COLUMNS = (
@@ -109,6 +113,8 @@ class RunStats:
         self._p_total: dict[int, int] = {}
         self.gap_max = _hist("gap_max_ms")
         self.stream_bps = _hist("stream_bytes_per_s")
+        self.connect = _hist("connect_ms")
+        self.tls = _hist("tls_ms")
         self.recent_ttfb: Histogram | None = _hist("ttfb_ms") if recent else None
         self.rows: list[tuple[Any, ...]] | None = [] if keep_rows else None
         self.t0_ns = t0_ns  # origin of the CSV t_start_ms column
@@ -152,6 +158,11 @@ class RunStats:
                 self.stream_bps.record_raw(int(bps))
             if rec.knee is not None:
                 self.knees += 1
+        if status is not None:  # the connection carried a response: its set-up counts
+            if rec.connect_ns is not None:
+                self.connect.record_raw(rec.connect_ns // 1000)
+            if rec.tls_ns is not None:
+                self.tls.record_raw(rec.tls_ns // 1000)
         if self.rows is not None:
             self.rows.append(
                 (
@@ -211,6 +222,8 @@ class RunStats:
             "total_ms": self.total,
             "gap_max_ms": self.gap_max,
             "stream_bytes_per_s": self.stream_bps,
+            "connect_ms": self.connect,
+            "tls_ms": self.tls,
         }
 
     # -- shipping and merging -------------------------------------------------
@@ -265,6 +278,8 @@ class RunStats:
         other._total = Histogram.from_state(hists["total_ms"])
         other.gap_max = Histogram.from_state(hists["gap_max_ms"])
         other.stream_bps = Histogram.from_state(hists["stream_bytes_per_s"])
+        other.connect = Histogram.from_state(hists["connect_ms"])
+        other.tls = Histogram.from_state(hists["tls_ms"])
         rows = state.get("rows")
         other.rows = None if rows is None else [tuple(r) for r in rows]
         self.merge(other)
