@@ -56,8 +56,14 @@ class RequestFlags:
     noproxy: str | None
     cacert: str | None
 
-    def to_spec(self, url: str, auth: str | None = None) -> RequestSpec:
-        """A :class:`RequestSpec` for ``url`` (``auth`` overrides ``--auth``)."""
+    def to_spec(
+        self, url: str, auth: str | None = None, *, network_for_url: bool = True
+    ) -> RequestSpec:
+        """A :class:`RequestSpec` for ``url`` (``auth`` overrides ``--auth``).
+
+        ``network_for_url`` False: ``url`` is a placeholder, so its proxy and
+        trust are not checked (the caller checks its real URLs).
+        """
         spec = spec_from_options(
             url,
             self.method,
@@ -71,7 +77,12 @@ class RequestFlags:
             self.insecure,
         )
         network = resolve_network(
-            url, self.proxy, self.noproxy, self.cacert, self.insecure, self.profile
+            url if network_for_url else None,
+            self.proxy,
+            self.noproxy,
+            self.cacert,
+            self.insecure,
+            self.profile,
         )
         return replace(spec, network=network)
 

@@ -206,7 +206,9 @@ def compare_command(
         raise UsageError("--time-scale must be a positive number")
     if json_path is not None and json_path != "-":
         check_writable(json_path)
-    base = request.to_spec("http://127.0.0.1/", auth="none" if use_emulator else None)
+    base = request.to_spec(
+        "http://127.0.0.1/", auth="none" if use_emulator else None, network_for_url=False
+    )
     for url in urls.values():
         check_url(url)
 

@@ -157,7 +157,7 @@ class Network:
 
 
 def resolve_network(
-    url: str,
+    url: str | None,
     proxy: str | None = None,
     noproxy: str | None = None,
     cacert: str | None = None,
@@ -166,11 +166,16 @@ def resolve_network(
     environ: Mapping[str, str] | None = None,
 ) -> Network:
     """The :class:`Network` for a run on ``url``; raises UsageError (exit 2)
-    for a proxy that cannot be used or a CA bundle that cannot be read."""
+    for a proxy that cannot be used or a CA bundle that cannot be read.
+
+    ``url`` None: the run's URLs are not known yet (compare-modes); the
+    caller checks them with :meth:`Network.ready_for` and :meth:`Network.route`.
+    """
     proxies = ProxySettings.from_environ(proxy, noproxy, environ)
     network = Network(proxies, None, cacert, insecure, profile)
-    network.proxy_for(url)  # a bad proxy is a usage error now, not a failed request later
-    if urlsplit(url).scheme.lower() == "https" or cacert is not None:
+    if url is not None:
+        network.proxy_for(url)  # a bad proxy is a usage error now, not a failed request later
+    if (url is not None and urlsplit(url).scheme.lower() == "https") or cacert is not None:
         trust = resolve_trust(cacert, insecure, profile, environ)
         network = Network(proxies, trust, cacert, insecure, profile)
     return network

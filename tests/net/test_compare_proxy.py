@@ -155,3 +155,22 @@ def test_botocore_goes_direct_when_no_proxy_matches(monkeypatch: pytest.MonkeyPa
     assert verify is None  # nothing configured: botocore's own default bundle
     assert proxies == ()  # direct: botocore must not look the environment up again
     assert resolve_network("https://x/", insecure=True).for_botocore("https://x/")[0] is False
+
+
+def test_only_the_proxies_that_apply_are_checked(
+    tinyproxy: Tinyproxy, https_origin: Origin, tmp_path: Path
+) -> None:
+    """HTTP_PROXY set for other tools (a SOCKS one) does not stop an https-only sweep,
+    nor the embedded emulator, which is never proxied."""
+    url = https_origin.url("/ok")
+    env = {"HTTP_PROXY": "socks5://other-tool:1080", "HTTPS_PROXY": tinyproxy.url}
+    proc = lstream(
+        "compare-modes", "--stream", url, "--sizes", "1kB", "--no-warmup", "-s",
+        "--cacert", https_origin.ca_file, "--auth", "none", env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = lstream(
+        "compare-modes", "--sizes", "1kB", "--no-warmup", "--time-scale", "100", "-s",
+        env={"HTTPS_PROXY": "socks5://other-tool:1080", "HTTP_PROXY": "socks5://x:1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
