@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.redact import REDACTED, redact_url
 
 __all__ = [
     "DEFAULT_PROXY_PORT",
@@ -49,11 +50,9 @@ __all__ = [
     "ProxySettings",
     "no_proxy_matches",
     "parse_proxy_url",
-    "redact_proxy_text",
 ]
 
 DEFAULT_PROXY_PORT = 1080  # curl's default for a proxy URL without a port
-REDACTED = "<redacted>"
 # What is read from the environment, in the order it is consulted.
 PROXY_VARIABLES = (
     "no_proxy",
@@ -117,22 +116,9 @@ class Proxy:
         return f"{self.display()} (from {self.source})"
 
 
-def redact_proxy_text(text: str) -> str:
-    """``text`` (a proxy URL that may not parse) with any password hidden."""
-    rest = text.split("://", 1)
-    head, tail = (rest[0] + "://", rest[1]) if len(rest) == 2 else ("", text)
-    authority = re.split(r"[/?#]", tail, maxsplit=1)[0]
-    if "@" not in authority:
-        return text
-    userinfo, _, hostport = authority.rpartition("@")
-    user, sep, _ = userinfo.partition(":")
-    shown = f"{user}{':' + REDACTED if sep else ''}@{hostport}"
-    return head + shown + tail[len(authority) :]
-
-
 def parse_proxy_url(text: str, source: str) -> Proxy:
     """``text`` (from ``source``) as a :class:`Proxy`; raises UsageError if unusable."""
-    shown = redact_proxy_text(text)
+    shown = redact_url(text)  # the one redaction, which works on URLs that do not parse
 
     def refuse(why: str) -> UsageError:
         return UsageError(f"invalid proxy {shown!r} (from {source}): {why}")
