@@ -15,16 +15,20 @@ from tests.net.test_through_proxy import PASSWORD, lstream, no_secret, one_error
 from tests.tinyproxy import Tinyproxy
 
 
+@pytest.mark.parametrize("trust", ["--cacert", "AWS_CA_BUNDLE"])
 def test_url_modes_tunnel_through_the_proxy(
-    tinyproxy: Tinyproxy, https_origin: Origin, tmp_path: Path
+    trust: str, tinyproxy: Tinyproxy, https_origin: Origin, tmp_path: Path
 ) -> None:
     mark = tinyproxy.mark()
     url = https_origin.url("/ok", host="localhost")
     out = tmp_path / "c.json"
+    env = {"HTTPS_PROXY": tinyproxy.url}
+    args = ["--cacert", https_origin.ca_file]
+    if trust == "AWS_CA_BUNDLE":
+        env["AWS_CA_BUNDLE"], args = https_origin.ca_file, []
     proc = lstream(
         "compare-modes", "--stream", url, "--buffered", url, "--sizes", "1kB,2kB", "--no-warmup",
-        "--cacert", https_origin.ca_file, "--auth", "none", "-s", "--json", str(out),
-        env={"HTTPS_PROXY": tinyproxy.url},
+        *args, "--auth", "none", "-s", "--json", str(out), env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())["rows"]
@@ -67,6 +71,23 @@ def test_the_lambda_api_goes_through_the_proxy_too(
     )
     assert f"GET {ep.stream}/?size=1000 HTTP/1.1" in lines
     assert len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "flags"),
+    [({"NO_PROXY": "localhost"}, ()), ({"NO_PROXY": "other"}, ("--noproxy", ".localhost"))],
+)
+def test_url_modes_honour_no_proxy(
+    env: dict[str, str], flags: tuple[str, ...], tinyproxy: Tinyproxy, https_origin: Origin
+) -> None:
+    mark = tinyproxy.mark()
+    url = https_origin.url("/ok", host="localhost")
+    proc = lstream(
+        "compare-modes", "--stream", url, "--sizes", "1kB", "--no-warmup", "-s", "--auth", "none",
+        "--cacert", https_origin.ca_file, *flags, env={"HTTPS_PROXY": tinyproxy.url, **env},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert tinyproxy.requests_since(mark) == []
 
 
 def test_the_lambda_api_honours_no_proxy(
