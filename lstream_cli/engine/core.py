@@ -335,38 +335,37 @@ class Exchange:
     ``feed`` returns True once the response is complete; :attr:`record` is
     then set. ``eof``, ``failed`` and ``expire`` end it otherwise and return
     the record, or :data:`RETRY` for a reused connection that was found
-    closed before any byte. ``on_head`` (called once the final head is
+    closed before any byte. ``method`` is upper case. ``on_head`` (called once the final head is
     parsed, before any of its body is delivered) and ``sink`` (each body
     delivery, a bytes-like object valid only during the call) are the shell's.
+    ``keep_headers`` False (the load engine) leaves the response headers out
+    of the record and the status line's version unread: they cost more than
+    a small response's whole parse.
     """
 
-    __slots__ = (
-        "_body",
-        "_hint",
-        "_interim",
-        "_length",
-        "_parsed",
-        "_parser",
-        "_raw_left",
-        "_received",
-        "_skip_body",
-        "extra",
-        "framing",
-        "head_done",
-        "headers",
-        "keep_alive",
-        "last_rx_ns",
-        "meter",
-        "notes",
-        "on_head",
-        "reason",
-        "record",
-        "reused",
-        "sink",
-        "status",
-        "timeout_ns",
-        "version",
-    )
+    # Defaults as class attributes: a request's exchange sets only what it
+    # changes (the load engine makes one per request, so this is hot).
+    record: RequestRecord | None = None
+    status = 0
+    reason = b""
+    version = "HTTP/1.1"
+    headers: Sequence[tuple[bytes, bytes]] = ()
+    head_done = False  # the final (non-1xx) head is parsed
+    framing = ""  # "chunked" | "length" | "eof" | "none", once the head is parsed
+    keep_alive = False  # the connection may serve another request
+    extra = False  # bytes arrived that are not part of this response
+    notes: tuple[str, ...] = ()
+    _received = 0  # bytes of the response so far (head included)
+    _interim = False  # inside a 1xx answer
+    _parsed = False  # llhttp saw the final message end
+    _length = -1  # Content-Length, -1 when none
+    _raw_left = 0  # Content-Length body bytes still due, counted without llhttp
+    _head_buf = b""  # what arrived until the final head was parsed
+    _fed = 0  # bytes of _head_buf llhttp has been given
+    _scan = (0, 0, -1)  # the head being parsed: start, end of its last line, body start
+    _head_start = 0  # where the message being parsed begins in _head_buf
+    _block = b""  # the final head: status line and header lines
+    _hint: bytearray | None = None  # 4xx/5xx: headers and first body bytes
 
     def __init__(
         self,
@@ -377,31 +376,21 @@ class Exchange:
         timeout_ns: int | None = None,
         sink: Callable[[Any], object] | None = None,
         on_head: Callable[[Exchange], object] | None = None,
+        keep_headers: bool = True,
+        timeline_from: int | None = None,
     ) -> None:
         self.meter = meter
+        self.keep_headers = keep_headers  # the meter records the response headers
+        # Set: the meter keeps its timeline only for a stream (no Content-Length)
+        # or a body announced at least this long.
+        self.timeline_from = timeline_from
         self.reused = reused  # on a kept-alive connection: closed before any byte = retry
         self.timeout_ns = timeout_ns  # --timeout: longest silence allowed, None = never
         self.sink = sink
         self.on_head = on_head
-        self.record: RequestRecord | None = None
-        self.status = 0
-        self.reason = b""
-        self.version = "HTTP/1.1"
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.head_done = False  # the final (non-1xx) head is parsed
-        self.framing = ""  # "chunked" | "length" | "eof" | "none", once the head is parsed
-        self.keep_alive = False  # the connection may serve another request
-        self.extra = False  # bytes arrived that are not part of this response
-        self.notes: list[str] = []
         self.last_rx_ns = time.perf_counter_ns()  # last byte received (or the exchange began)
-        self._received = 0  # bytes of the response so far (head included)
-        self._skip_body = method.upper() == "HEAD"
-        self._interim = False  # inside a 1xx answer
-        self._parsed = False  # llhttp saw the final message end
-        self._length = -1  # Content-Length, -1 when none
-        self._raw_left = 0  # Content-Length body bytes still due, counted without llhttp
+        self._skip_body = method == "HEAD"
         self._body: list[bytes] = []  # llhttp's body pieces of the current read
-        self._hint: bytearray | None = None  # 4xx/5xx: headers and first body bytes
         parser = httptools.HttpResponseParser(self)
         parser.set_dangerous_leniencies(
             lenient_chunked_length=True, lenient_optional_cr_before_lf=True
@@ -453,56 +442,98 @@ class Exchange:
     # -- input from the shell ----------------------------------------------------
 
     def feed(self, data: bytes | memoryview, now: int) -> bool:
-        """One read from the socket; True when the response is now complete."""
+        """One read from the socket; True when the response is now complete.
+
+        llhttp gets the head (and a chunked or close-delimited body); a
+        Content-Length body is only counted, so llhttp never sees it.
+        """
         self.last_rx_ns = now
         if self.record is not None:
             self.extra = True  # nothing more is ours
             return True
-        n = len(data)
-        self._received += n
-        left = self._raw_left
-        if left:
+        self._received += len(data)
+        if self.head_done:
+            return self._body_read(data, now)
+        buf = self._head_buf + data if self._head_buf else bytes(data)
+        self._head_buf = buf
+        fed = self._fed
+        while True:
+            start = self._head_start
+            while start < len(buf) and buf[start] in b"\r\n":
+                start += 1  # line ends before a status line (llhttp skips them too)
+            end, after = _head_end(buf, start)
+            self._scan = (start, end, after)
+            upto = after if after >= 0 else len(buf)
+            failure = self._parse(memoryview(buf)[fed:upto])
+            fed = upto
+            if failure is not None:
+                self._end(now, False, ErrorClass.CONNECT, f"malformed HTTP response: {failure}")
+                return True
+            if self.head_done or after < 0 or self._head_start != after:
+                break  # the final head, or the rest of a head still to come
+        self._fed = fed
+        if not self.head_done:
+            return False
+        self._head_buf = b""
+        self._fed = 0
+        self._head_parsed(now)
+        rest = memoryview(buf)[fed:]
+        if rest:
+            return self._body_read(rest, now)
+        return self._finished(now)
+
+    def _parse(self, data: bytes | memoryview) -> str | None:
+        """Feed llhttp; a malformed message becomes the reason, bytes past ours ``extra``."""
+        parser = self._parser
+        assert parser is not None
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.framing = "none"  # 101: the head is all there is for HTTP
+            self.keep_alive = False
+        except httptools.HttpParserError as exc:
+            if self._parsed or self.framing == "none":
+                self.extra = True  # bytes after the answer: not ours
+            else:
+                return str(exc) or type(exc).__name__
+        return None
+
+    def _body_read(self, data: bytes | memoryview, now: int) -> bool:
+        """Body bytes of one read (the head is parsed); True when complete."""
+        framing = self.framing
+        if framing == "length":
+            n, left = len(data), self._raw_left
             if n < left:
                 self._raw_left = left - n
                 self._deliver(now, n, data)
                 return False
             self._raw_left = 0
             self._deliver(now, left, data if n == left else data[:left])
-            self.extra = n > left
-            self._complete(now)
-            return True
-        parser = self._parser
-        assert parser is not None
-        was_head = self.head_done
-        failure: str | None = None
-        try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.framing = "none"  # 101: the head is all there is for HTTP
-        except httptools.HttpParserError as exc:
-            if self._parsed or self.framing == "none":
-                self.extra = True  # bytes after the answer: not ours
-            else:
-                failure = str(exc) or type(exc).__name__
-        if self.head_done and not was_head:
-            self._head_parsed(now, parser)
+            if n > left:
+                self.extra = True
+            return self._finished(now)
+        if framing == "none":
+            self.extra = True  # a HEAD (or 204/304) answer has no body
+            return self._finished(now)
+        failure = self._parse(data)
         body = self._body
         if body:
             chunk = body[0] if len(body) == 1 else b"".join(body)
             body.clear()
-            if self.framing == "none":
-                self.extra = True  # a HEAD (or 204/304) answer has no body
-            else:
-                self._deliver(now, len(chunk), chunk)
+            self._deliver(now, len(chunk), chunk)
         if failure is not None:
-            if self.head_done:
-                self._end(now, False, ErrorClass.TRUNCATED, f"invalid HTTP response: {failure}")
-            else:
-                self._end(now, False, ErrorClass.CONNECT, f"malformed HTTP response: {failure}")
+            self._end(now, False, ErrorClass.TRUNCATED, f"invalid HTTP response: {failure}")
             return True
-        if self.head_done and (self._parsed or self.framing == "none"):
-            if self.framing == "none" and self.status == 101:
-                self.keep_alive = False
+        return self._finished(now)
+
+    def _finished(self, now: int) -> bool:
+        """Complete the response if its framing says it is over."""
+        framing = self.framing
+        if (
+            framing == "none"
+            or (framing == "length" and self._raw_left == 0)
+            or (framing == "chunked" and self._parsed)
+        ):
             self._complete(now)
             return True
         return False
@@ -585,29 +616,22 @@ class Exchange:
 
     # -- llhttp's callbacks ------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        if self.head_done:
-            self.extra = True  # a second message: not ours
-            return
-        self.reason = b""
-        self.headers = []
-
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.head_done:
-            self.headers.append((name, value))
-        # else: a trailer after a chunked body (read, ignored)
+    # No on_header, on_status or on_message_begin: a Python call per header
+    # costs more than one scan of the head block llhttp has just validated.
 
     def on_headers_complete(self) -> None:
         if self.head_done:
+            self.extra = True  # a second message: not ours
             return
-        assert self._parser is not None
-        status = self._parser.get_status_code()
+        parser = self._parser
+        assert parser is not None
+        start, end, after = self._scan  # where feed found this head's blank line
+        status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self._interim = True  # llhttp ends it here; the final response follows
+            self._head_start = after
             return
+        self._block = self._head_buf[start:end]
         self.status = status
         self.head_done = True
 
@@ -625,50 +649,44 @@ class Exchange:
 
     # -- internals ---------------------------------------------------------------
 
-    def _head_parsed(self, now: int, parser: httptools.HttpResponseParser) -> None:
-        """Decide the framing, tell the meter and the shell, maybe go raw."""
+    def _head_parsed(self, now: int) -> None:
+        """Decide the framing, tell the meter and the shell."""
         status = self.status
-        try:
-            self.version = "HTTP/" + parser.get_http_version()
-        except (AttributeError, ValueError):
-            self.version = "HTTP/1.1"
-        length: int | None = None
-        chunked = False
-        for name, value in self.headers:
-            lname = name.lower()
-            if lname == b"transfer-encoding":
-                chunked = chunked or b"chunked" in value.lower()
-            elif lname == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = None
+        block = self._block
+        parser = self._parser
+        assert parser is not None
+        if self.keep_headers or status >= 400:
+            self.version, self.reason, self.headers = _fields(block)
+        lower = block.lower()
+        length = _content_length(lower)
         if self._skip_body or status in _NO_BODY_STATUSES or status == 101:
             self.framing = "none"
-        elif chunked:
+        elif b"\ntransfer-encoding:" in lower and _chunked(lower):
             self.framing = "chunked"
             if length is not None:
-                self.notes.append(TE_AND_CL_NOTE)
+                self.notes = (*self.notes, TE_AND_CL_NOTE)
         elif length is not None:
             self.framing = "length"
             self._length = length
         else:
             self.framing = "eof"
         if not self._parsed:
-            self.keep_alive = parser.should_keep_alive()
-        headers = self.str_headers()
+            self.keep_alive = status != 101 and parser.should_keep_alive()
+        meter = self.meter
         if status >= 400:
-            text = "".join(f"{k}: {v}\n" for k, v in headers)
-            self._hint = bytearray(text.encode("latin-1"))
-        self.meter.headers(now, status, headers)
+            self._hint = bytearray(block)
+        if self.keep_headers:
+            meter.headers(now, status, self.str_headers())
+        else:
+            meter.headers(now, status)
+        since = self.timeline_from
+        if since is not None and (self.framing != "length" or self._length >= since):
+            meter.keep_timeline = True  # a stream, or a long body: knee and gap p99
         if self.on_head is not None:
             self.on_head(self)
-        if self.framing == "length" and not self._parsed and length is not None:
-            left = length - sum(len(b) for b in self._body)
-            if left > 0:
-                # The rest is a count: no parser, no copy (bytes past it are not ours).
-                self._raw_left = left
-                self._parser = None
+        if self.framing == "length" and length:
+            # The body is a count: no parser, no copy (bytes past it are not ours).
+            self._raw_left = length
 
     def _deliver(self, now: int, n: int, data: bytes | memoryview) -> None:
         meter = self.meter
@@ -707,8 +725,70 @@ class Exchange:
             return self.record
         record = self.meter.finish(now, complete, error=error, detail=detail)
         if self.notes:
-            record = replace(record, notes=tuple(self.notes))
+            record = replace(record, notes=self.notes)
         if not complete:
             self.keep_alive = False
         self.record = record
+        self._parser = None  # it refers back to this exchange: no cycle left for the GC
         return record
+
+
+def _head_end(buf: bytes, start: int) -> tuple[int, int]:
+    """(end of the head's last line, start of what follows its blank line) in ``buf``.
+
+    The blank line ends with CRLF or a bare LF; (len(buf), -1) when it has
+    not arrived yet.
+    """
+    crlf = buf.find(b"\n\r\n", start)
+    lf = buf.find(b"\n\n", start)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf + 1, crlf + 3
+    if lf >= 0:
+        return lf + 1, lf + 2
+    return len(buf), -1
+
+
+def _fields(block: bytes) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
+    """The version, reason phrase and header fields of a validated head block."""
+    lines = block.split(b"\n")
+    first = lines[0].rstrip(b"\r").split(b" ", 2)
+    version = first[0].decode("latin-1")
+    reason = first[2] if len(first) > 2 else b""
+    headers: list[tuple[bytes, bytes]] = []
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r")
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and headers:  # obs-fold: the previous value goes on
+            name, value = headers[-1]
+            headers[-1] = (name, value + b" " + line.strip(b" \t"))
+            continue
+        name, _, value = line.partition(b":")
+        headers.append((name, value.strip(b" \t")))
+    return version, reason, headers
+
+
+def _values(lower: bytes, name: bytes) -> list[bytes]:
+    """Every value of header ``name`` (lower case) in a lower-cased head block."""
+    out = []
+    marker = b"\n" + name + b":"
+    pos = lower.find(marker)
+    while pos >= 0:
+        eol = lower.find(b"\n", pos + 1)
+        out.append(lower[pos + len(marker) : eol if eol >= 0 else len(lower)].strip())
+        pos = lower.find(marker, pos + 1)
+    return out
+
+
+def _content_length(lower: bytes) -> int | None:
+    """The Content-Length of a lower-cased head block (llhttp checked repeats agree)."""
+    pos = lower.find(b"\ncontent-length:")
+    if pos < 0:
+        return None
+    eol = lower.find(b"\n", pos + 16)
+    value = lower[pos + 16 : eol if eol >= 0 else len(lower)].strip()
+    return int(value) if value.isdigit() else None
+
+
+def _chunked(lower: bytes) -> bool:
+    return any(b"chunked" in v for v in _values(lower, b"transfer-encoding"))

@@ -86,12 +86,13 @@ class Interrupted(KeyboardInterrupt):
 class _Conn:
     """One socket (plain or TLS) and the origin it may go back to."""
 
-    __slots__ = ("idle_since", "key", "sock")
+    __slots__ = ("armed", "idle_since", "key", "sock")
 
-    def __init__(self, key: _Key, sock: socket.socket) -> None:
+    def __init__(self, key: _Key, sock: socket.socket, armed: float | None) -> None:
         self.key = key
         self.sock = sock
         self.idle_since = 0.0
+        self.armed = armed  # the read timeout the socket has now (seconds, None = none)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -348,7 +349,7 @@ class Client:
                         return meter.finish(
                             time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
                         )
-                    conn = _Conn(origin.key, sock)
+                    conn = _Conn(origin.key, sock, self.timeout_s)
                 else:
                     ex.reused = True
                     meter.set_up(None, None, None)
@@ -391,7 +392,6 @@ class Client:
         buf = self._buf
         view = memoryview(buf)
         meter = ex.meter
-        armed = self.timeout_s
         recv_into = sock.recv_into
         feed = ex.feed
         while True:
@@ -402,10 +402,10 @@ class Client:
                 if wait <= 0:
                     return ex.expire(perf())
                 _arm(sock, socket.SO_RCVTIMEO, wait)
-                armed = wait
-            elif armed != self.timeout_s:
-                armed = self.timeout_s
-                _arm(sock, socket.SO_RCVTIMEO, armed)
+                conn.armed = wait
+            elif conn.armed != self.timeout_s:
+                conn.armed = self.timeout_s
+                _arm(sock, socket.SO_RCVTIMEO, conn.armed)
             try:
                 n = recv_into(buf)
             except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):

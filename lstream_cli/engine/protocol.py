@@ -69,12 +69,6 @@ TIMELINE_FROM_BYTES = 1_000_000
 ConnectError = SetupError  # the name the worker loop catches
 
 
-def _keep_timeline(ex: Exchange) -> None:
-    """A stream, or a long body: the meter keeps its curve (knee and gap p99)."""
-    if ex.framing != "length" or ex.content_length >= TIMELINE_FROM_BYTES:
-        ex.meter.keep_timeline = True
-
-
 class Connection(asyncio.BufferedProtocol):
     """One keep-alive connection; ``request`` returns a future of the record.
 
@@ -134,7 +128,12 @@ class Connection(asyncio.BufferedProtocol):
         fut: asyncio.Future[RequestRecord | Retry] = self.loop.create_future()
         self._waiter = fut
         ex = Exchange(
-            meter, method, reused=self.used > 0, timeout_ns=timeout_ns, on_head=_keep_timeline
+            meter,
+            method,
+            reused=self.used > 0,
+            timeout_ns=timeout_ns,
+            keep_headers=False,
+            timeline_from=TIMELINE_FROM_BYTES,
         )
         self.exchange = ex
         if not self.alive or self.transport is None:
