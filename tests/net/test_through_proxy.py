@@ -497,3 +497,16 @@ def test_bench_a_closed_proxy_port_is_exit_5(https_origin: Origin) -> None:
     prefix = f"connect: cannot connect to proxy http://u:<redacted>@127.0.0.1:{port} (from HTTPS_PROXY): "
     assert detail.startswith(prefix), detail
     no_secret(proc)
+
+
+def test_an_origin_the_proxy_cannot_reach_is_exit_5_with_the_proxy_status(
+    tinyproxy: Tinyproxy,
+) -> None:
+    port = free_port()  # nothing listens there
+    proc = lstream("get", f"https://127.0.0.1:{port}/", env={"HTTPS_PROXY": tinyproxy.url})
+    assert proc.returncode == 5
+    line = one_error_line(proc)
+    assert line.startswith(
+        f"proxy 127.0.0.1:{tinyproxy.port} (from HTTPS_PROXY) refused the tunnel to "
+        f"127.0.0.1:{port}: HTTP 5"
+    ), line
