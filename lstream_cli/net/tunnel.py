@@ -153,7 +153,7 @@ class TunnelReply:
             )
         more = f" ({hint})" if hint else ""
         raise TunnelError(
-            f"{self._who()} refused the tunnel to {self.target}: HTTP {status}{reason}{more}"
+            f"{self._who()} answered CONNECT {self.target} with HTTP {status}{reason}{more}"
         )
 
     def _who(self) -> str:

@@ -79,7 +79,7 @@ def test_a_refusal_is_a_connect_setup_error_with_the_status() -> None:
     with pytest.raises(SetupError) as info:
         step.feed(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
     assert info.value.error is ErrorClass.CONNECT
-    assert "refused the tunnel to h:443: HTTP 407" in str(info.value)
+    assert "answered CONNECT h:443 with HTTP 407" in str(info.value)
 
 
 def test_trust_is_resolved_for_https_and_not_for_plain_http(

@@ -211,8 +211,8 @@ def test_get_a_proxy_that_wants_credentials_is_exit_5_one_line(
     assert proc.returncode == 5
     line = one_error_line(proc)
     assert line.startswith(
-        f"proxy 127.0.0.1:{tinyproxy_auth.port} (from HTTPS_PROXY) refused the tunnel to "
-        f"127.0.0.1:{https_origin.server.port}: HTTP 407"
+        f"proxy 127.0.0.1:{tinyproxy_auth.port} (from HTTPS_PROXY) answered CONNECT "
+        f"127.0.0.1:{https_origin.server.port} with HTTP 407"
     )
     assert "proxy authentication required" in line
 
@@ -507,6 +507,6 @@ def test_an_origin_the_proxy_cannot_reach_is_exit_5_with_the_proxy_status(
     assert proc.returncode == 5
     line = one_error_line(proc)
     assert line.startswith(
-        f"proxy 127.0.0.1:{tinyproxy.port} (from HTTPS_PROXY) refused the tunnel to "
-        f"127.0.0.1:{port}: HTTP 5"
+        f"proxy 127.0.0.1:{tinyproxy.port} (from HTTPS_PROXY) answered CONNECT "
+        f"127.0.0.1:{port} with HTTP 5"
     ), line

@@ -102,7 +102,7 @@ def test_any_other_answer_is_a_connect_failure_with_the_proxy_status(
     assert info.value.error is ErrorClass.CONNECT
     assert words in message
     assert message.startswith(
-        f"proxy 127.0.0.1:3128 (from {proxy.source}) refused the tunnel to example.com:443"
+        f"proxy 127.0.0.1:3128 (from {proxy.source}) answered CONNECT example.com:443 with"
     )
     assert "s3cret" not in message and "\n" not in message
 
