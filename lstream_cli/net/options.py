@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from lstream_cli.net.proxy import Proxy, ProxySettings
 from lstream_cli.net.trust import Trust, resolve_trust
-from lstream_cli.net.tunnel import connect_request
 
 if TYPE_CHECKING:
     from lstream_cli.request import RequestSpec
@@ -26,15 +25,14 @@ __all__ = ["Network", "Route", "network_of", "resolve_network"]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """How a client reaches one origin: directly, through a tunnel, or forwarded.
+    """How a request reaches one origin: directly, through a tunnel, or forwarded.
 
-    The connection set-up of both clients: resolve and connect to
-    :attr:`dial_host`:attr:`dial_port` (the proxy, or the origin); when
-    :attr:`tunnel`, write :meth:`connect_bytes` and read the answer
-    (:mod:`lstream_cli.net.tunnel`); then TLS for https with the ORIGIN's
-    :attr:`host` as SNI and for the certificate check. When :attr:`forward`
-    (plain http through a proxy), the request line carries :meth:`target`
-    (absolute-form) and the :meth:`proxy_headers`.
+    A decision, not a connection: ``engine/routes.py`` turns it into the
+    client core's route. :attr:`tunnel` (https through a proxy): TCP to the
+    proxy, CONNECT (:mod:`lstream_cli.net.tunnel`), then TLS with the
+    ORIGIN's :attr:`host` as SNI and for the certificate check.
+    :attr:`forward` (plain http through a proxy): the request line carries
+    :meth:`target` (absolute-form) and the :meth:`proxy_headers`.
     """
 
     scheme: str  # the origin's: "http" or "https"
@@ -45,14 +43,6 @@ class Route:
     @property
     def tls(self) -> bool:
         return self.scheme == "https"
-
-    @property
-    def dial_host(self) -> str:
-        return self.proxy.host if self.proxy is not None else self.host
-
-    @property
-    def dial_port(self) -> int:
-        return self.proxy.port if self.proxy is not None else self.port
 
     @property
     def tunnel(self) -> bool:
@@ -82,17 +72,6 @@ class Route:
             return ()
         credentials = self.proxy.authorization()
         return () if credentials is None else (("Proxy-Authorization", credentials),)
-
-    def connect_bytes(self, user_agent: str) -> bytes:
-        """The CONNECT request that opens the tunnel (only when :attr:`tunnel`)."""
-        assert self.proxy is not None
-        return connect_request(self.host, self.port, self.proxy, user_agent)
-
-    def via(self) -> str:
-        """``""`` or `` via proxy host:port (from SOURCE)``, for error messages."""
-        if self.proxy is None:
-            return ""
-        return f" via proxy {self.proxy.netloc} (from {self.proxy.source})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,9 @@
 Sans-IO: :func:`connect_request` gives the bytes to write once connected to
 the proxy, :class:`TunnelReply` is fed what the proxy answers and says when
 its answer is complete (parsed by llhttp, as every other response head).
-Two thin drivers run it over a blocking socket (``get``) and an asyncio
-socket (the load engine); the TLS handshake then runs through the tunnel
-with the ORIGIN's name for SNI and the certificate check, never the proxy's.
+Both clients run it as their route's tunnel step (``engine/routes.py``,
+between TCP and TLS); the TLS handshake then runs through the tunnel with
+the ORIGIN's name for SNI and the certificate check, never the proxy's.
 
 Any 2xx opens the tunnel (RFC 9110 §9.3.6: its Content-Length or
 Transfer-Encoding is ignored). Anything else is a ``connect`` failure whose
@@ -14,8 +14,6 @@ message carries the proxy's status; the tunnel is then never used.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from dataclasses import dataclass
 
 import httptools
@@ -29,8 +27,6 @@ __all__ = [
     "TunnelReply",
     "authority",
     "connect_request",
-    "open_tunnel",
-    "open_tunnel_async",
 ]
 
 MAX_REPLY_BYTES = 64 * 1024  # a proxy's answer head longer than this is refused
@@ -158,36 +154,3 @@ class TunnelReply:
 
     def _who(self) -> str:
         return f"proxy {self.proxy.netloc} (from {self.proxy.source})"
-
-
-def open_tunnel(sock: socket.socket, host: str, port: int, proxy: Proxy, user_agent: str) -> None:
-    """Run CONNECT on ``sock`` (blocking, with its own timeout); raise on failure."""
-    reply = TunnelReply(proxy, authority(host, port))
-    sock.sendall(connect_request(host, port, proxy, user_agent))
-    while True:
-        data = sock.recv(16384)
-        if not data:
-            raise reply.eof()
-        if reply.feed(data):
-            reply.check()
-            return
-
-
-async def open_tunnel_async(
-    loop: asyncio.AbstractEventLoop,
-    sock: socket.socket,
-    host: str,
-    port: int,
-    proxy: Proxy,
-    user_agent: str,
-) -> None:
-    """Run CONNECT on the non-blocking ``sock`` with ``loop``; raise on failure."""
-    reply = TunnelReply(proxy, authority(host, port))
-    await loop.sock_sendall(sock, connect_request(host, port, proxy, user_agent))
-    while True:
-        data = await loop.sock_recv(sock, 16384)
-        if not data:
-            raise reply.eof()
-        if reply.feed(data):
-            reply.check()
-            return
