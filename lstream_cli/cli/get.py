@@ -209,7 +209,10 @@ def get_command(
         # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints, redirects=followed.hops))
     if json_path is not None:
-        doc = get_json(record, given.url, verdict, SCHEMA_VERSION, followed.url, followed.hops)
+        path = spec.network.path_of(followed.url) if spec.network is not None else (None, None)
+        doc = get_json(
+            record, given.url, verdict, SCHEMA_VERSION, followed.url, followed.hops, path
+        )
         write_json(json_path, doc)
     if interrupted:
         kept = f": the {record.bytes:,} bytes received were written" if record.bytes else ""

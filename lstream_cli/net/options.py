@@ -126,6 +126,16 @@ class Network:
             return verify, ()
         return verify, ((urlsplit(endpoint_url).scheme.lower(), proxy.url()),)
 
+    def path_of(self, url: str) -> tuple[str | None, str | None]:
+        """The proxy and the CA bundle of a request to ``url``, described for a
+        result file (no password); None for a direct request / a plain-http one."""
+        proxy = self.proxy_for(url)
+        https = urlsplit(url).scheme.lower() == "https"
+        return (
+            proxy.describe() if proxy is not None else None,
+            self.tls_trust().describe() if https else None,
+        )
+
     def describe(self, url: str) -> list[str]:
         """What ``-v`` says about the path to ``url``: the proxy, the CA bundle."""
         proxy = self.proxy_for(url)

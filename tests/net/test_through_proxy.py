@@ -18,6 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.engine.httpserver import TestServer
@@ -25,6 +26,7 @@ from tests.net.conftest import Origin
 from tests.tinyproxy import Tinyproxy, free_port
 
 PASSWORD = "pr0xy-SECRET"
+GET_SCHEMA = json.loads((Path(__file__).parents[2] / "schemas/get.schema.json").read_text())
 
 
 def lstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -80,7 +82,11 @@ def test_get_trusts_aws_ca_bundle_through_the_proxy(
     env = {"https_proxy": tinyproxy.url, "AWS_CA_BUNDLE": https_origin.ca_file}
     proc = lstream("get", https_origin.url("/ok"), "-o", os.devnull, "--json", "-", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["status"] == 200
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, GET_SCHEMA)
+    assert doc["status"] == 200
+    assert doc["proxy"] == f"http://127.0.0.1:{tinyproxy.port} (from https_proxy)"
+    assert doc["ca_bundle"] == f"{https_origin.ca_file} from AWS_CA_BUNDLE"
     assert tinyproxy.requests_since(mark) == [
         f"CONNECT 127.0.0.1:{https_origin.server.port} HTTP/1.1"
     ]
@@ -184,15 +190,17 @@ def test_get_plain_http_sends_the_proxy_credentials(
 ) -> None:
     mark = tinyproxy_auth.mark()
     proc = lstream(
-        "get",
-        "-v",
-        http_origin.url("/ok"),
-        "-o",
-        os.devnull,
+        "get", "-v", http_origin.url("/ok"), "-o", os.devnull, "--json", "-",
         env={"http_proxy": tinyproxy_auth.url},
-    )
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     no_secret(proc)
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, GET_SCHEMA)
+    assert (
+        doc["proxy"] == f"http://alice:<redacted>@127.0.0.1:{tinyproxy_auth.port} (from http_proxy)"
+    )
+    assert doc["ca_bundle"] is None  # plain http: nothing verified
     assert tinyproxy_auth.requests_since(mark) == [f"GET {http_origin.url('/ok')} HTTP/1.1"]
     # the origin never sees the proxy's credentials
     assert b"proxy-authorization" not in http_origin.heads[-1].lower()
