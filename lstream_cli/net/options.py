@@ -138,10 +138,10 @@ class Network:
 
     def describe(self, url: str) -> list[str]:
         """What ``-v`` says about the path to ``url``: the proxy, the CA bundle."""
-        proxy = self.proxy_for(url)
-        lines = [f"proxy: {proxy.describe()}" if proxy is not None else "proxy: none (direct)"]
-        if urlsplit(url).scheme.lower() == "https":
-            lines.append(f"CA bundle: {self.tls_trust().describe()}")
+        proxy, bundle = self.path_of(url)
+        lines = [f"proxy: {proxy or 'none (direct)'}"]
+        if bundle is not None:
+            lines.append(f"CA bundle: {bundle}")
         return lines
 
 
