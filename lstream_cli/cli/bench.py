@@ -317,6 +317,8 @@ def _run(
         if dashboard is not None:
             dashboard.stop()
     stats = outcome.stats
+    network = config.spec.network
+    path = network.path_of(config.spec.url) if network is not None else (None, None)
     settings = BenchSettings(
         mode="open" if config.rate else "closed",
         concurrency=config.concurrency,
@@ -326,6 +328,8 @@ def _run(
         duration_target_s=config.duration_s,
         warmup=warmup,
         timeout_s=config.spec.timeout,
+        proxy=path[0],
+        ca_bundle=path[1],
     )
     from lstream_cli.redact import redact_url
 

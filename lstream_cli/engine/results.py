@@ -340,6 +340,8 @@ class BenchSettings:
     duration_target_s: float | None = None  # -z
     warmup: str | None = None  # --warmup as written
     timeout_s: float | None = None  # --timeout
+    proxy: str | None = None  # the proxy and where it was set (no password); None: direct
+    ca_bundle: str | None = None  # what verified the certificates; None: plain http
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -351,6 +353,8 @@ class BenchSettings:
             "duration_target_s": self.duration_target_s,
             "warmup": self.warmup,
             "timeout_s": self.timeout_s,
+            "proxy": self.proxy,
+            "ca_bundle": self.ca_bundle,
         }
 
 

@@ -27,6 +27,7 @@ from tests.tinyproxy import Tinyproxy, free_port
 
 PASSWORD = "pr0xy-SECRET"
 GET_SCHEMA = json.loads((Path(__file__).parents[2] / "schemas/get.schema.json").read_text())
+BENCH_SCHEMA = json.loads((Path(__file__).parents[2] / "schemas/bench.schema.json").read_text())
 
 
 def lstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -391,16 +392,29 @@ def test_bench_https_through_the_proxy(
         env["AWS_CA_BUNDLE"] = https_origin.ca_file
     proc, report = _bench(https_origin.url("/ok?size=100", host="localhost"), *args, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert (
-        report["requests"]["ok"] == 6
-        if "requests" in report and isinstance(report["requests"], dict)
-        else True
-    )
+    jsonschema.validate(report, BENCH_SCHEMA)
+    assert (report["requests"], report["ok"]) == (6, 6)
+    assert report["proxy"] == f"http://127.0.0.1:{tinyproxy.port} (from HTTPS_PROXY)"
+    assert report["ca_bundle"] == f"{https_origin.ca_file} from {trust}"
     lines = tinyproxy.requests_since(mark)
     # one tunnel per connection (2 slots, kept alive), each to the origin
     assert 1 <= len(lines) <= 6
     assert set(lines) == {f"CONNECT localhost:{https_origin.server.port} HTTP/1.1"}
     assert https_origin.sni[-1] == "localhost"
+
+
+def test_bench_report_names_the_proxy_never_the_password(
+    tinyproxy_auth: Tinyproxy, https_origin: Origin
+) -> None:
+    env = {"HTTPS_PROXY": tinyproxy_auth.url}
+    args = ["-n", "2", "-c", "1", "--workers", "1", "--cacert", https_origin.ca_file]
+    proc = lstream("bench", https_origin.url("/ok"), *args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    no_secret(proc)
+    assert (
+        f"  via proxy http://alice:<redacted>@127.0.0.1:{tinyproxy_auth.port} (from HTTPS_PROXY)"
+        in proc.stdout + proc.stderr
+    )
 
 
 def test_bench_no_proxy_goes_direct(tinyproxy: Tinyproxy, https_origin: Origin) -> None:
