@@ -62,6 +62,7 @@ from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 
 __all__ = [
+    "MAX_HEAD_BYTES",
     "RETRY",
     "STAGGER_S",
     "USER_AGENT",
@@ -82,6 +83,7 @@ __all__ = [
 USER_AGENT = f"lstream/{__version__}"
 STAGGER_S = 0.25  # happy eyeballs: the next address is tried this long after the last began
 _HINT_BYTES = 512  # of a 4xx/5xx body, kept to tell TooManyRequests apart
+MAX_HEAD_BYTES = 1 << 20  # a response head (with any 1xx before it) longer than this is refused
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _NO_BODY_STATUSES = frozenset({204, 304})
 TE_AND_CL_NOTE = (
@@ -360,7 +362,7 @@ class Exchange:
     _parsed = False  # llhttp saw the final message end
     _length = -1  # Content-Length, -1 when none
     _raw_left = 0  # Content-Length body bytes still due, counted without llhttp
-    _head_buf = b""  # what arrived until the final head was parsed
+    _head_buf: bytes | bytearray = b""  # what arrived until the final head was parsed
     _fed = 0  # bytes of _head_buf llhttp has been given
     _scan = (0, 0, -1)  # the head being parsed: start, end of its last line, body start
     _head_start = 0  # where the message being parsed begins in _head_buf
@@ -454,14 +456,21 @@ class Exchange:
         self._received += len(data)
         if self.head_done:
             return self._body_read(data, now)
-        buf = self._head_buf + data if self._head_buf else bytes(data)
+        buf = self._head_buf
+        if not buf:
+            buf = bytes(data)  # nearly always: the whole head came in one read
+        elif isinstance(buf, bytearray):
+            buf += data
+        else:
+            buf = bytearray(buf) + data  # a head over several reads grows in place
         self._head_buf = buf
         fed = self._fed
         while True:
             start = self._head_start
             while start < len(buf) and buf[start] in b"\r\n":
                 start += 1  # line ends before a status line (llhttp skips them too)
-            end, after = _head_end(buf, start)
+            # Bytes already fed held no blank line: look again only from just before them.
+            end, after = _head_end(buf, max(start, fed - 3))
             self._scan = (start, end, after)
             upto = after if after >= 0 else len(buf)
             failure = self._parse(memoryview(buf)[fed:upto])
@@ -473,6 +482,10 @@ class Exchange:
                 break  # the final head, or the rest of a head still to come
         self._fed = fed
         if not self.head_done:
+            if len(buf) > MAX_HEAD_BYTES:
+                detail = f"malformed HTTP response: no end of the head in {len(buf):,} bytes"
+                self._end(now, False, ErrorClass.CONNECT, detail)
+                return True
             return False
         self._head_buf = b""
         self._fed = 0
@@ -631,7 +644,7 @@ class Exchange:
             self._interim = True  # llhttp ends it here; the final response follows
             self._head_start = after
             return
-        self._block = self._head_buf[start:end]
+        self._block = bytes(self._head_buf[start:end])
         self.status = status
         self.head_done = True
 
@@ -733,7 +746,7 @@ class Exchange:
         return record
 
 
-def _head_end(buf: bytes, start: int) -> tuple[int, int]:
+def _head_end(buf: bytes | bytearray, start: int) -> tuple[int, int]:
     """(end of the head's last line, start of what follows its blank line) in ``buf``.
 
     The blank line ends with CRLF or a bare LF; (len(buf), -1) when it has
