@@ -61,6 +61,19 @@ def https_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origin]:
 
 
 @pytest.fixture(scope="session")
+def localhost_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origin]:
+    """An HTTPS server whose certificate names ``localhost`` only (not 127.0.0.1)."""
+    ca = trustme.CA()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(ctx)
+    path = Path(tmp_path_factory.mktemp("ca-localhost")) / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    server = TestServer(ctx).start()
+    yield Origin(server, str(path), [])
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def http_origin() -> Iterator[TestServer]:
     server = TestServer().start()
     yield server

@@ -76,6 +76,30 @@ def test_get_https_through_the_proxy_with_cacert(
     assert https_origin.sni[-1] == "localhost"
 
 
+@pytest.mark.parametrize("command", ["get", "bench"])
+def test_the_certificate_is_checked_against_the_origin_not_the_proxy(
+    command: str, tinyproxy: Tinyproxy, localhost_origin: Origin
+) -> None:
+    """The certificate names localhost only; the proxy is 127.0.0.1. Through the
+    proxy the check passes (it names the origin); direct to 127.0.0.1 it fails."""
+    url = localhost_origin.url("/ok", host="localhost")
+    env = {"HTTPS_PROXY": tinyproxy.url, "AWS_CA_BUNDLE": localhost_origin.ca_file}
+    mark = tinyproxy.mark()
+    if command == "get":
+        proc = lstream("get", url, "-o", os.devnull, env=env)
+    else:
+        proc, _ = _bench(url, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert set(tinyproxy.requests_since(mark)) == {
+        f"CONNECT localhost:{localhost_origin.server.port} HTTP/1.1"
+    }
+    direct = lstream(
+        "get", localhost_origin.url("/ok"), env={"AWS_CA_BUNDLE": localhost_origin.ca_file}
+    )
+    assert direct.returncode == 5
+    assert "IP address mismatch" in one_error_line(direct)
+
+
 def test_get_trusts_aws_ca_bundle_through_the_proxy(
     tinyproxy: Tinyproxy, https_origin: Origin
 ) -> None:
