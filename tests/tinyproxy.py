@@ -51,7 +51,13 @@ class Tinyproxy:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Tinyproxy:
-        binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+        binary = shutil.which("tinyproxy") or shutil.which(
+            "tinyproxy", path="/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
+        )
+        if binary is None:
+            raise RuntimeError(
+                "tinyproxy is not installed (.ci/run installs it: apt-get install tinyproxy)"
+            )
         for _attempt in range(5):  # the free port may be taken in between: try another
             self.port = free_port()
             lines = [
