@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from lstream_cli._exitcodes import UsageError
-from lstream_cli.redact import REDACTED, redact_url
+from lstream_cli.redact import redact_url
 
 __all__ = [
     "DEFAULT_PROXY_PORT",
@@ -105,11 +105,8 @@ class Proxy:
         return f"http://{userinfo}@{self.netloc}"
 
     def display(self) -> str:
-        """The proxy URL fit to print: the password is never shown."""
-        if self.username is None:
-            return f"http://{self.netloc}"
-        secret = f":{REDACTED}" if self.password is not None else ""
-        return f"http://{quote(self.username, safe='')}{secret}@{self.netloc}"
+        """The proxy URL fit to print: the password is never shown (the one redaction)."""
+        return redact_url(self.url())
 
     def describe(self) -> str:
         """``http://host:port (from HTTPS_PROXY)``, for ``-v``."""
