@@ -156,7 +156,7 @@ def fetch_following(
     ``on_head`` sees every response head, the redirects' too (as ``curl -iL``
     shows them); only the final response's body reaches ``sink``.
     ``on_hop`` hears of each redirect followed, before the next request.
-    ``options``: what every request's meter measures (``fetch``'s).
+    ``options`` (``--events``, ``--stall-timeout``) measure every request.
     """
     hops: list[Hop] = []
     current = spec

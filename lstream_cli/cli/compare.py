@@ -12,12 +12,21 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
-from lstream_cli.cli._options import RequestFlags, check_url, json_option, request_options
+from lstream_cli.cli._options import (
+    RequestFlags,
+    check_url,
+    event_options,
+    json_option,
+    request_options,
+)
+
+if TYPE_CHECKING:
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["compare_command", "parse_sizes"]
 
@@ -32,6 +41,9 @@ Examples:
       lstream compare-modes --invoke any-name --endpoint-url http://127.0.0.1:9004
   HTTPS_PROXY=http://proxy.corp:3128 AWS_CA_BUNDLE=corp-ca.pem \\
       lstream compare-modes --stream "$STREAM_URL" --invoke my-function
+  lstream compare-modes --events sse --sizes 1000 \
+      --stream 'http://127.0.0.1:9000/?format=sse&events=50&event_ms=20' \
+      --buffered 'http://127.0.0.1:9001/?format=sse&events=50&event_ms=20'
 
 \b
 A failed cell is a finding, not a failure of the tool: the sweep exits 0
@@ -138,6 +150,7 @@ def display_url(url: str) -> str:
     "-s", "--silent", is_flag=True, help="No progress and no table; errors only (as get -s)."
 )
 @request_options
+@event_options
 @json_option
 def compare_command(
     stream_url: str | None,
@@ -154,6 +167,7 @@ def compare_command(
     silent: bool,
     request: RequestFlags,
     json_path: str | None,
+    meter_options: MeterOptions,
 ) -> int:
     """Sweep response sizes over the streaming function URL, the buffered one,
     Invoke / InvokeWithResponseStream and API Gateway, and show where each breaks.
@@ -162,6 +176,8 @@ def compare_command(
     modes (about 35 s). Each cell is measured as 'lstream get' measures
     (TTFB at the first body byte, total, throughput, knee); a failed cell
     names the AWS limit that explains it and the error the caller saw.
+    With --events, each cell also shows its time to first event (TTFE):
+    a buffered mode's first event comes with its whole body.
     """
     from lstream_cli.compare import DEFAULT_SIZES
     from lstream_cli.render.jsonout import check_writable
@@ -209,6 +225,7 @@ def compare_command(
         emulator = nullcontext(None)
     with emulator as endpoints:
         plan = _plan(urls, function, endpoint_url, endpoints, base, size_list, repeat, size_param)
+        plan = replace(plan, meter_options=meter_options)
         if no_warmup:
             plan = replace(plan, warmup=False)
         return _sweep(plan, use_emulator, json_path, silent)

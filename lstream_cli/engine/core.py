@@ -608,9 +608,7 @@ class Exchange:
         limit = self.timeout_ns
         timeout_at = None if limit is None else self.last_rx_ns + limit
         if stall is not None and now >= stall and (timeout_at is None or stall <= timeout_at):
-            return self._end(
-                now, False, ErrorClass.STALLED, "stalled: nothing arrived within --stall-timeout"
-            )
+            return self._end(now, False, ErrorClass.STALLED, self.meter.stall_detail())
         secs = "" if limit is None else f" for {limit / 1e9:g}s"
         what = "data" if self.head_done else "the response"
         return self._end(
@@ -668,7 +666,10 @@ class Exchange:
         block = self._block
         parser = self._parser
         assert parser is not None
-        if self.keep_headers or status >= 400:
+        meter = self.meter
+        # --events auto reads the Content-Type: a meter that wants the bytes gets the headers.
+        keep = self.keep_headers or meter.wants_bytes
+        if keep or status >= 400:
             self.version, self.reason, self.headers = _fields(block)
         lower = block.lower()
         length = _content_length(lower)
@@ -685,10 +686,9 @@ class Exchange:
             self.framing = "eof"
         if not self._parsed:
             self.keep_alive = status != 101 and parser.should_keep_alive()
-        meter = self.meter
         if status >= 400:
             self._hint = bytearray(block)
-        if self.keep_headers:
+        if keep:
             meter.headers(now, status, self.str_headers())
         else:
             meter.headers(now, status)

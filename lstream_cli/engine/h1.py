@@ -398,9 +398,9 @@ class Client:
             if meter.idle_deadline_ns() is not None:
                 deadline = ex.deadline_ns()
                 assert deadline is not None
-                wait = (deadline - perf()) / 1e9
-                if wait <= 0:
-                    return ex.expire(perf())
+                # Never 0 (no limit, or a non-blocking socket): a deadline already
+                # past still takes the bytes waiting, then times out at once.
+                wait = max(1e-6, (deadline - perf()) / 1e9)
                 _arm(sock, socket.SO_RCVTIMEO, wait)
                 conn.armed = wait
             elif conn.armed != self.timeout_s:

@@ -97,8 +97,11 @@ class _Worker:
             resolver=plan.resolver,
             trust=trust_for(network, spec.url, spec.insecure),
         )
-        self.meter_options = plan.meter_options
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
+        self.meter_options = plan.meter_options
+        self.stall = (
+            plan.meter_options is not None and plan.meter_options.stall_timeout_ns is not None
+        )
         self.conns: list[Connection | None] = [None] * plan.concurrency
         self.pacing: Pacing = ClosedLoop(0, None)
         self.stats = RunStats()
@@ -216,6 +219,8 @@ class _Worker:
             self.stats.lag.record_raw(int(lag * 1e6))
             expected = now + _TICK_S
             tick += 1
+            if self.stall and tick % _SWEEP_EVERY:
+                self._sweep()  # every tick: a stall ends within 10 ms of its deadline
             if tick % _SWEEP_EVERY == 0:
                 self._sweep()
                 if tick % 100 == 0:
@@ -240,6 +245,7 @@ class _Worker:
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
         recent = stats.take_recent()
+        ttfe = stats.take_recent_ttfe() if self.meter_options is not None else None
         return {
             "t_ns": time.perf_counter_ns(),
             "requests": stats.requests,
@@ -247,6 +253,8 @@ class _Worker:
             "errors": stats.error_count,
             "bytes": stats.bytes,
             "recent_ttfb": None if recent is None else recent.to_state(),
+            "events": stats.events,
+            "recent_ttfe": None if ttfe is None else ttfe.to_state(),
         }
 
     def close(self) -> None:

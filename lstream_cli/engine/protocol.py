@@ -25,6 +25,8 @@ that is keep-alive housekeeping, not a failed request.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import ssl
 import time
@@ -171,10 +173,31 @@ class Connection(asyncio.BufferedProtocol):
 async def _attempt(
     loop: asyncio.AbstractEventLoop, family: int, addr: tuple[object, ...]
 ) -> socket.socket:
+    """A non-blocking connect to ``addr``, awaited on the loop's writer callback.
+
+    Not ``loop.sock_connect``: uvloop's first call costs several milliseconds
+    (an address lookup in its executor), which would land in ``connect_ms``.
+    """
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        await loop.sock_connect(sock, addr)
+        code = sock.connect_ex(addr)
+        if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            done: asyncio.Future[None] = loop.create_future()
+            fd = sock.fileno()
+
+            def writable() -> None:
+                if not done.done():
+                    done.set_result(None)
+
+            loop.add_writer(fd, writable)
+            try:
+                await done
+            finally:
+                loop.remove_writer(fd)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, os.strerror(code))
     except BaseException:
         sock.close()
         raise

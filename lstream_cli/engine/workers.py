@@ -97,6 +97,9 @@ class Progress:
     ttfb_p99_ms: float | None
     target_requests: int | None  # -n, for a progress fraction
     target_s: float | None  # -z
+    events: int | None = None  # --events: counted so far
+    ttfe_p50_ms: float | None = None  # over the last seconds
+    ttfe_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,7 @@ class _LiveView:
         self.latest: dict[int, dict[str, Any]] = {}
         self.totals: deque[tuple[float, int, int]] = deque()  # (t, requests, bytes)
         self.recent: deque[tuple[float, Histogram]] = deque()
+        self.recent_ttfe: deque[tuple[float, Histogram]] = deque()
 
     def start(self, t0_ns: int) -> None:
         self.t0_ns = t0_ns
@@ -168,6 +172,10 @@ class _LiveView:
             self.recent.append((now, Histogram.from_state(snap["recent_ttfb"])))
         while self.recent and self.recent[0][0] < now - _WINDOW_S:
             self.recent.popleft()
+        if snap.get("recent_ttfe") is not None:
+            self.recent_ttfe.append((now, Histogram.from_state(snap["recent_ttfe"])))
+        while self.recent_ttfe and self.recent_ttfe[0][0] < now - _WINDOW_S:
+            self.recent_ttfe.popleft()
         requests = sum(s["requests"] for s in self.latest.values())
         nbytes = sum(s["bytes"] for s in self.latest.values())
         self.totals.append((now, requests, nbytes))
@@ -194,8 +202,22 @@ class _LiveView:
                 ttfb_p99_ms=merged.percentile(99.0),
                 target_requests=self.config.requests,
                 target_s=self.config.duration_s,
+                **self._events(),
             )
         )
+
+    def _events(self) -> dict[str, Any]:
+        options = self.config.meter_options
+        if options is None or options.events is None:
+            return {}
+        ttfe = Histogram(scale=1000.0)
+        for _, h in self.recent_ttfe:
+            ttfe.merge(h)
+        return {
+            "events": sum(s.get("events", 0) for s in self.latest.values()),
+            "ttfe_p50_ms": ttfe.percentile(50.0),
+            "ttfe_p99_ms": ttfe.percentile(99.0),
+        }
 
 
 class _LocalControl:

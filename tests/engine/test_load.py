@@ -189,9 +189,22 @@ def test_request_body_and_headers_are_sent(server: TestServer) -> None:
 def test_bench_n1_agrees_with_a_body_meter_reference(server: TestServer) -> None:
     url = server.url("/chunked?size=200000&chunk=20000&gap_ms=1")
     out = _run(url, requests=1, concurrency=1, keep_rows=True)
+    names = [
+        "t",
+        "status",
+        "connect",
+        "tls",
+        "headers",
+        "ttfb",
+        "total",
+        "bytes",
+        "reads",
+        "gap",
+        "err",
+    ]
     row = dict(
         zip(
-            ("t", "status", "connect", "headers", "ttfb", "total", "bytes", "reads", "gap", "err"),
+            names,
             out.stats.rows[0],  # type: ignore[index]
             strict=True,
         )
@@ -211,6 +224,7 @@ def test_bench_n1_agrees_with_a_body_meter_reference(server: TestServer) -> None
     assert row["err"] is None and ref.error is None
     assert row["headers"] <= row["ttfb"] <= row["total"]
     assert row["connect"] is not None
+    assert row["tls"] is None  # plain HTTP: no handshake
 
 
 def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
