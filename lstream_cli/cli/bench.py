@@ -36,6 +36,7 @@ Examples:
   lstream bench URL -n 1000 -c 100 --json result.json
   lstream bench URL -r 200 -z 1m -c 400 --fail-if 'ttfb_ms.p99<500'
   lstream bench URL -z 10s --warmup 2s --fail-if 'errors.rate<0.01'
+  lstream bench URL -n 100 -x http://proxy.corp:3128 --noproxy .internal.corp
   lstream bench URL/chat -c 20 -z 30s --events sse --fail-if 'ttfe_ms.p99<800'
 
 \b
@@ -342,6 +343,8 @@ def _run(
         if dashboard is not None:
             dashboard.stop()
     stats = outcome.stats
+    network = config.spec.network
+    path = network.path_of(config.spec.url) if network is not None else (None, None)
     settings = BenchSettings(
         mode="open" if config.rate else "closed",
         concurrency=config.concurrency,
@@ -351,6 +354,8 @@ def _run(
         duration_target_s=config.duration_s,
         warmup=warmup,
         timeout_s=config.spec.timeout,
+        proxy=path[0],
+        ca_bundle=path[1],
         events_format=config.meter_options.events if config.meter_options else None,
         stall_timeout_s=_stall_s(config.meter_options),
     )

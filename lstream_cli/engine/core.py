@@ -57,6 +57,7 @@ import httptools
 from lstream_cli import __version__
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.net.trust import Trust, tls_failure_reason
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 
@@ -161,7 +162,9 @@ class Route:
 
     host: str  # name or address to resolve and dial
     port: int
-    tunnel: Tunnel | None = None  # run after TCP, before TLS
+    # Makes the step run after TCP, before TLS: a new one for each connection
+    # (it keeps that connection's state, the proxy's answer so far).
+    tunnel: Callable[[], Tunnel] | None = None
     absolute_form: bool = False  # request target is the absolute URL (http via a proxy)
     headers: tuple[tuple[str, str], ...] = ()  # added to the request (Proxy-Authorization)
     label: str | None = None  # for -v: which proxy, credentials removed; None = direct
@@ -204,10 +207,17 @@ def order_addresses(infos: Sequence[tuple[Any, ...]]) -> list[AddrInfo]:
     return ordered
 
 
-def setup_error(stage: str, exc: BaseException, where: str, timeout_s: float | None) -> SetupError:
+def setup_error(
+    stage: str,
+    exc: BaseException,
+    where: str,
+    timeout_s: float | None,
+    trust: Trust | None = None,
+) -> SetupError:
     """The one classification of a set-up failure (``stage``: resolve, tcp, tunnel, tls).
 
-    ``where`` names the host (and port) for the message.
+    ``where`` names the host (and port) for the message; ``trust``, the CA
+    bundle a certificate was checked against (named when the check fails).
     """
     if isinstance(exc, SetupError):
         return exc
@@ -220,7 +230,8 @@ def setup_error(stage: str, exc: BaseException, where: str, timeout_s: float | N
     if stage == "resolve":
         return SetupError(ErrorClass.CONNECT, f"cannot resolve host {where}: {_reason(exc)}")
     if isinstance(exc, ssl.SSLError) or stage == "tls":
-        return SetupError(ErrorClass.TLS, f"TLS handshake with {where} failed: {_reason(exc)}")
+        why = tls_failure_reason(exc, trust) if isinstance(exc, ssl.SSLError) else _reason(exc)
+        return SetupError(ErrorClass.TLS, f"TLS handshake with {where} failed: {why}")
     if stage == "tunnel":
         return SetupError(ErrorClass.CONNECT, f"proxy tunnel to {where} failed: {_reason(exc)}")
     return SetupError(ErrorClass.CONNECT, f"cannot connect to {where}: {_reason(exc)}")

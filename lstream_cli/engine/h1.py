@@ -61,6 +61,7 @@ from lstream_cli.engine.core import (
 from lstream_cli.engine.tls import client_context
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.net.trust import Trust
 
 __all__ = ["READ_SIZE", "Client", "Interrupted", "connect_tcp"]
 
@@ -228,12 +229,14 @@ class Client:
         timeout_s: float | None = 30.0,
         resolver: Resolver | None = None,
         route_for: Callable[[Origin], Route] | None = None,
+        trust: Trust | None = None,
         read_size: int = READ_SIZE,
         max_idle: int = _MAX_IDLE,
         stagger_s: float = STAGGER_S,
     ) -> None:
         self.timeout_s = timeout_s
         self.route_for = route_for
+        self.trust = trust  # the CA bundle behind ``verify``, named when a check fails
         self._verify = verify
         self._ssl: ssl.SSLContext | None = None
         self._resolver: Resolver = resolver or socket.getaddrinfo
@@ -265,7 +268,9 @@ class Client:
         """
         perf = time.perf_counter_ns
         timeout = self.timeout_s
-        where = f"{route.host}:{route.port}"
+        # A proxy's failures name it (its URL without credentials, and where it was set).
+        proxy = f"proxy {route.label}" if route.label else None
+        where = proxy or f"{route.host}:{route.port}"
         t0 = perf()
         try:
             addrs = literal_address(route.host, route.port)
@@ -274,7 +279,7 @@ class Client:
                 addrs = order_addresses(infos)
         except (OSError, UnicodeError) as exc:
             meter.set_up(perf() - t0, None, None)
-            raise setup_error("resolve", exc, route.host, timeout) from None
+            raise setup_error("resolve", exc, proxy or route.host, timeout) from None
         t1 = perf()
         meter.set_up(t1 - t0, None, None)
         if not addrs:
@@ -287,7 +292,7 @@ class Client:
         try:
             if route.tunnel is not None:
                 try:
-                    _through_tunnel(sock, route.tunnel, timeout)
+                    _through_tunnel(sock, route.tunnel(), timeout)
                 except OSError as exc:
                     raise setup_error(
                         "tunnel", exc, f"{origin.host}:{origin.port}", timeout
@@ -302,7 +307,7 @@ class Client:
                     sock = self._ssl.wrap_socket(sock, server_hostname=origin.host)
                 except OSError as exc:
                     meter.set_up(t1 - t0, t2 - t1, perf() - t2)
-                    raise setup_error("tls", exc, origin.host, timeout) from None
+                    raise setup_error("tls", exc, origin.host, timeout, self.trust) from None
                 meter.set_up(t1 - t0, t2 - t1, perf() - t2)
         except BaseException:
             with contextlib.suppress(OSError):

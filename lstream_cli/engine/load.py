@@ -37,8 +37,10 @@ from lstream_cli.engine.protocol import (
     RequestTemplate,
 )
 from lstream_cli.engine.results import RunStats
+from lstream_cli.engine.routes import route_picker, trust_for
 from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec, prepare_auth
 
 __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_sync"]
@@ -83,7 +85,9 @@ class _Worker:
         self.loop = asyncio.get_running_loop()
         spec = plan.spec
         signer = prepare_auth(spec) if spec.auth != "none" else None
-        self.template = RequestTemplate(spec, signer)
+        # Proxy and CA bundle as resolved in the parent (net.options), carried by the spec.
+        network = network_of(spec)
+        self.template = RequestTemplate(spec, signer, route_for=route_picker(network))
         self.connector = Connector(
             self.loop,
             self.template.origin,
@@ -91,6 +95,7 @@ class _Worker:
             spec.insecure,
             spec.timeout,
             resolver=plan.resolver,
+            trust=trust_for(network, spec.url, spec.insecure),
         )
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
         self.meter_options = plan.meter_options

@@ -51,6 +51,7 @@ from lstream_cli.engine.core import (
 from lstream_cli.engine.tls import client_context
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import RequestRecord
+from lstream_cli.net.trust import Trust
 
 __all__ = [
     "READ_SIZE",
@@ -266,13 +267,20 @@ class Connector:
         timeout_s: float | None,
         resolver: Resolver | None = None,
         stagger_s: float = STAGGER_S,
+        trust: Trust | None = None,
     ) -> None:
         self.loop = loop
         self.origin = origin
         self.route = route
         self.timeout_s = timeout_s  # TCP connect and TLS handshake, each; None = never
-        # The same trust as `get` (engine.tls), made before any request is timed.
-        self.ssl: ssl.SSLContext | None = client_context(not insecure) if origin.tls else None
+        # The same trust as `get` (net.trust: --cacert, AWS_CA_BUNDLE, ...; without
+        # one, engine.tls), made before any request is timed.
+        self.trust = trust
+        self.ssl: ssl.SSLContext | None = None
+        if origin.tls:
+            self.ssl = trust.context() if trust is not None else client_context(not insecure)
+        # A proxy's failures name it (its URL without credentials, and where it was set).
+        self._proxy = f"proxy {route.label}" if route.label else None
         self.addrs: list[AddrInfo] = []
         self.dns_ns: int | None = None  # how long the worker's one resolution took
         self._resolver = resolver
@@ -299,7 +307,7 @@ class Connector:
             if not self.addrs:
                 raise OSError("no address")
         except (OSError, UnicodeError) as exc:
-            self._resolve_error = setup_error("resolve", exc, route.host, None)
+            self._resolve_error = setup_error("resolve", exc, self._proxy or route.host, None)
         self.dns_ns = time.perf_counter_ns() - began
 
     async def connect(self, meter: BodyMeter) -> Connection:
@@ -317,12 +325,13 @@ class Connector:
             )
         except (OSError, asyncio.TimeoutError) as exc:
             meter.set_up(None, perf() - t0, None)
-            raise setup_error("tcp", exc, f"{route.host}:{route.port}", timeout) from None
+            where = self._proxy or f"{route.host}:{route.port}"
+            raise setup_error("tcp", exc, where, timeout) from None
         conn = Connection(self.loop, self._buffer)
         try:
             if route.tunnel is not None:
                 try:
-                    await asyncio.wait_for(self._through_tunnel(sock, route.tunnel), timeout)
+                    await asyncio.wait_for(self._through_tunnel(sock, route.tunnel()), timeout)
                 except (OSError, asyncio.TimeoutError) as exc:
                     where = f"{origin.host}:{origin.port}"
                     raise setup_error("tunnel", exc, where, timeout) from None
@@ -338,7 +347,8 @@ class Connector:
                 await asyncio.wait_for(coro, timeout)
             except (OSError, asyncio.TimeoutError) as exc:
                 meter.set_up(None, t1 - t0, perf() - t1 if self.ssl is not None else None)
-                raise setup_error("tls" if self.ssl else "tcp", exc, origin.host, timeout) from None
+                stage = "tls" if self.ssl else "tcp"
+                raise setup_error(stage, exc, origin.host, timeout, self.trust) from None
             if self.ssl is not None:
                 meter.set_up(None, t1 - t0, perf() - t1)
         except BaseException:

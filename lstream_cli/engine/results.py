@@ -395,6 +395,8 @@ class BenchSettings:
     duration_target_s: float | None = None  # -z
     warmup: str | None = None  # --warmup as written
     timeout_s: float | None = None  # --timeout
+    proxy: str | None = None  # the proxy and where it was set (no password); None: direct
+    ca_bundle: str | None = None  # what verified the certificates; None: plain http
     events_format: str | None = None  # --events
     stall_timeout_s: float | None = None  # --stall-timeout
 
@@ -408,6 +410,8 @@ class BenchSettings:
             "duration_target_s": self.duration_target_s,
             "warmup": self.warmup,
             "timeout_s": self.timeout_s,
+            "proxy": self.proxy,
+            "ca_bundle": self.ca_bundle,
             "events_format": self.events_format,
             "stall_timeout_s": self.stall_timeout_s,
         }

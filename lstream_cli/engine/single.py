@@ -16,6 +16,7 @@ the read that carried it returned, with the head when they came together).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from typing import Any
 
 from lstream_cli.engine.core import USER_AGENT, Exchange, RequestTemplate
 from lstream_cli.engine.h1 import Client, Interrupted
+from lstream_cli.engine.routes import route_picker, trust_for
 from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import RequestRecord, ns_to_ms
+from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
 
@@ -58,7 +61,11 @@ def make_client(spec: RequestSpec, **kw: Any) -> Client:
     Reuse one for several requests to the same origin: its connections are
     kept alive between them.
     """
-    return Client(verify=not spec.insecure, timeout_s=spec.timeout, **kw)
+    network = network_of(spec)  # proxy and CA bundle (net.options), resolved untimed
+    trust = trust_for(network, spec.url, spec.insecure)
+    kw.setdefault("route_for", route_picker(network))
+    verify: bool | ssl.SSLContext = trust.context() if trust is not None else not spec.insecure
+    return Client(verify=verify, timeout_s=spec.timeout, trust=trust, **kw)
 
 
 def fetch(

@@ -186,6 +186,8 @@ def format_report(report: BenchReport) -> list[RenderableType]:
         else f"closed loop, {settings.concurrency} connections"
     )
     out.append(Text(f"  {mode}, {settings.workers} worker process(es)"))
+    if settings.proxy is not None:
+        out.append(Text(f"  via proxy {settings.proxy}"))
     errors = report.error_count
     out.append(
         Text(

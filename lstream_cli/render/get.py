@@ -234,8 +234,13 @@ def get_json(
     schema_version: int,
     effective_url: str | None = None,
     redirects: Sequence[Any] = (),
+    network: Sequence[str | None] = (None, None),
 ) -> dict[str, Any]:
-    """get's result document; ``redirects``: the hops followed (``Hop``), before ``record``."""
+    """get's result document; ``redirects``: the hops followed (``Hop``), before ``record``.
+
+    ``network``: the proxy and the CA bundle of the final request, described
+    (no password), or None for direct / plain http.
+    """
     doc: dict[str, Any] = {"schema_version": schema_version}
     doc.update(record.to_json(redact_url(url)))
     doc["response_headers"] = headers_json(record.response_headers)
@@ -245,4 +250,5 @@ def get_json(
     doc["redirects"] = len(redirects)
     spent = sum(h.total_ns for h in redirects)
     doc["redirect_ms"] = round(spent / 1e6, 3) if redirects else None
+    doc["proxy"], doc["ca_bundle"] = network
     return doc
