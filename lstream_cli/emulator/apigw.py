@@ -125,9 +125,18 @@ class ApiGatewayApp:
         out.append(("x-amzn-requestid", request_id))
         return out
 
-    async def _buffered(self, request: HttpRequest, response: HttpResponse, request_id: str) -> str:
+    async def _buffered(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        request_id: str,
+        upstream: httpx.Request | None = None,
+        timeout_s: float = APIGW_TIMEOUT_S,
+    ) -> str:
+        """``upstream``/``timeout_s``: a stack's method sends its own request, in its own time."""
+
         async def fetch() -> tuple[httpx.Response, bytes]:
-            up = await self.client.send(self._build(request), stream=True)
+            up = await self.client.send(upstream or self._build(request), stream=True)
             try:
                 parts: list[bytes] = []
                 size = 0
@@ -141,7 +150,7 @@ class ApiGatewayApp:
                 await up.aclose()
 
         try:
-            up, body = await asyncio.wait_for(fetch(), self.runtime.scaled(APIGW_TIMEOUT_S))
+            up, body = await asyncio.wait_for(fetch(), self.runtime.scaled(timeout_s))
         except asyncio.TimeoutError:
             reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
             return "integration timeout (29 s)"
@@ -154,11 +163,18 @@ class ApiGatewayApp:
         response.send(up.status_code, body, self._down_headers(up, request_id))
         return ""
 
-    async def _stream(self, request: HttpRequest, response: HttpResponse, request_id: str) -> str:
+    async def _stream(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        request_id: str,
+        upstream: httpx.Request | None = None,
+        max_s: float = APIGW_STREAM_MAX_S,
+    ) -> str:
         throttle = self.runtime.throttle(APIGW_STREAM_BURST, APIGW_STREAM_RATE)
 
         async def relay() -> None:
-            up = await self.client.send(self._build(request), stream=True)
+            up = await self.client.send(upstream or self._build(request), stream=True)
             try:
                 response.start(up.status_code, self._down_headers(up, request_id))
                 async for chunk in up.aiter_raw():
@@ -169,7 +185,7 @@ class ApiGatewayApp:
                 await up.aclose()
 
         try:
-            await asyncio.wait_for(relay(), self.runtime.scaled(APIGW_STREAM_MAX_S))
+            await asyncio.wait_for(relay(), self.runtime.scaled(max_s))
         except ClientGone:
             raise
         except asyncio.TimeoutError:

@@ -2,10 +2,10 @@
 
 ``--s3 DIR``: one bucket per subfolder of DIR, one object per file below it
 (keys keep their paths relative to the bucket folder, with ``/``). The
-server listens on a free loopback port; :meth:`LocalS3.environment` is what
-a function needs to reach it (``AWS_ENDPOINT_URL_S3``, a region and
-credentials the server accepts: it checks no signature, so they are fixed,
-public placeholders, not secrets). moto is an optional extra
+server listens on a free loopback port; a function reaches it with
+:meth:`LocalS3.environment` (``AWS_ENDPOINT_URL_S3``), its region, and
+:meth:`LocalS3.credentials`: the server checks no signature, so they are
+fixed, public placeholders, not secrets. moto is an optional extra
 (``pip install 'lstream[s3]'``).
 
 moto keeps its buckets in module state, so one process runs one local S3 at
@@ -83,13 +83,13 @@ class LocalS3:
         )
 
     def environment(self) -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL_S3": self.url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        }
+        """The variable that points the AWS SDKs' S3 clients here (the region is Lambda's own)."""
+        return {"AWS_ENDPOINT_URL_S3": self.url}
+
+    @staticmethod
+    def credentials() -> tuple[str, str, str | None]:
+        """The key pair the functions get (as Lambda gives its role's): one the server accepts."""
+        return (ACCESS_KEY, SECRET_KEY, None)
 
     def create_bucket(self, name: str) -> None:
         if not _BUCKET.match(name):

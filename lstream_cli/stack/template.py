@@ -615,6 +615,13 @@ class _Builder:
             mid, api, self.string(mid, "ResourceId", props.get("ResourceId"))
         )
         method = self.string(mid, "HttpMethod", props.get("HttpMethod")).upper()
+        authorization = self.string(
+            mid, "AuthorizationType", props.get("AuthorizationType", "NONE")
+        )
+        if authorization != "NONE":
+            raise self.fail(
+                mid, "AuthorizationType", f"{authorization} is not run locally (NONE is)"
+            )
         integration = self.value(mid, "Integration", props.get("Integration") or {})
         if not isinstance(integration, dict):
             raise self.fail(mid, "Integration", "must be a mapping")

@@ -217,6 +217,11 @@ def test_static_header_value_without_single_quotes_is_refused(tmp_path: Path) ->
             "StreamingFunction: Environment: Fn::ImportValue is not resolved locally",
         ),
         (
+            "      AuthorizationType: NONE\n      RequestParameters:",
+            "      AuthorizationType: AWS_IAM\n      RequestParameters:",
+            "ProxyMethod: AuthorizationType: AWS_IAM is not run locally (NONE is)",
+        ),
+        (
             "ResponseTransferMode: STREAM",
             "ResponseTransferMode: CHUNKED",
             "'CHUNKED' is not STREAM or BUFFERED",

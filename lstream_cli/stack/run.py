@@ -1,0 +1,306 @@
+"""Running a :class:`~.model.Stack` on the emulator: its functions, URLs and REST APIs.
+
+Each function gets an invoker (its execution environments: Node.js through
+aws-lambda-ric, or the ``bootstrap`` of a custom runtime); each function URL
+and each REST API listens on its own loopback port, bound to that invoker;
+with ``--s3`` the functions reach a local S3 (:mod:`.s3`). The deployed URLs
+of the stack map to the local listeners (:meth:`Stack.localize`), so the
+outputs, the integration URIs and the functions' environment point at them.
+
+In-process (compare-modes, tests)::
+
+    with running_stack(stack, StackOptions(), s3_dir=None) as run:
+        run.endpoints.outputs["StreamingUrl"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstream_cli._exitcodes import ExitStatus, LstreamError, UsageError
+from lstream_cli._eventloop import new_event_loop
+from lstream_cli.emulator.config import (
+    APIGW_REQUEST_LIMIT,
+    REQUEST_LIMIT,
+    STREAM_LIMIT,
+    CredentialLookup,
+    EmulatorConfig,
+    RequestLog,
+)
+from lstream_cli.emulator.function import FunctionConfig, Invoker, make_invoker
+from lstream_cli.emulator.functionurl import FunctionUrlApp
+from lstream_cli.emulator.http import App, HttpServer
+from lstream_cli.emulator.logs import FunctionLogSink
+from lstream_cli.emulator.runtime import Runtime
+from lstream_cli.emulator.settings import INSTALL_HINT, RESERVED_VARIABLES, find_runtime_client
+from lstream_cli.stack.model import FunctionSpec, Stack
+from lstream_cli.stack.restapi import RestApiApp
+from lstream_cli.stack.s3 import LocalS3
+
+__all__ = ["StackEndpoints", "StackOptions", "StackRun", "running_stack"]
+
+MASK = "****"
+
+
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    """How to run a stack (the flags of ``serve --template``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: free ports; N: N, N+1, ... in the order of the endpoint table
+    time_scale: float = 1.0
+    throttle: bool = True
+    stream_limit: int = STREAM_LIMIT
+    profile: str | None = None  # whose credentials AWS_IAM URLs accept
+    credentials: CredentialLookup | None = None  # overrides that (compare-modes' own key)
+    # Given to the functions (None: none); a local S3's own pair replaces them.
+    function_credentials: tuple[str, str, str | None] | None = field(default=None, repr=False)
+    environment: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # --env: wins
+    runtime_client: str | None = None  # aws-lambda-ric's bin/index.mjs (None: node_modules)
+    log: Callable[[RequestLog], None] | None = None
+    function_log: FunctionLogSink | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StackEndpoints:
+    """Where a running stack listens, and its outputs with the local URLs in them."""
+
+    urls: Mapping[str, str]  # function URL logical id -> http://HOST:PORT/
+    apis: Mapping[str, str]  # REST API logical id -> http://HOST:PORT/STAGE/ (first stage)
+    outputs: Mapping[str, str]  # output name -> value (NoEcho values masked)
+    s3: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outputs": dict(self.outputs),
+            "urls": dict(self.urls),
+            "apis": dict(self.apis),
+            "s3": self.s3,
+        }
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class StackRun:
+    """A stack's listeners and invokers on the running event loop."""
+
+    def __init__(self, stack: Stack, options: StackOptions, s3: LocalS3 | None = None) -> None:
+        self.stack = stack
+        self.options = options
+        self.s3 = s3
+        self.runtime = Runtime(
+            EmulatorConfig(
+                host=options.host,
+                time_scale=options.time_scale,
+                throttle=options.throttle,
+                stream_limit=options.stream_limit,
+                profile=options.profile,
+                credentials=options.credentials,
+                log=options.log,
+                region=stack.region,
+            )
+        )
+        self.invokers: dict[str, Invoker] = {
+            spec.logical_id: make_invoker(self._function(spec), options.function_log)
+            for spec in stack.functions
+        }
+        self._hosts: dict[str, str] = {}
+        self._servers: list[HttpServer] = []
+        self._apps: list[RestApiApp] = []
+        self.endpoints: StackEndpoints | None = None
+
+    def _function(self, spec: FunctionSpec) -> FunctionConfig:
+        where = f"{self.stack.template.name}: {spec.logical_id}"
+        for name in spec.environment:
+            if name in RESERVED_VARIABLES:
+                raise UsageError(
+                    f"{where}: Environment.Variables.{name}: reserved (Lambda sets it)"
+                )
+        env = dict(spec.environment)
+        credentials = self.options.function_credentials
+        if self.s3 is not None:
+            env.update(self.s3.environment())
+            credentials = self.s3.credentials()
+        env.update(self.options.environment)
+        common: dict[str, Any] = {
+            "name": spec.name,
+            "code_dir": str(spec.code_dir),
+            "timeout_s": float(spec.timeout_s),
+            "memory_mb": spec.memory_mb,
+            "environment": tuple(env.items()),
+            "reserved_concurrency": spec.reserved_concurrency,
+            "region": self.stack.region,
+            "credentials": credentials,
+        }
+        try:
+            if spec.runtime.startswith("nodejs"):
+                return FunctionConfig(
+                    kind="node",
+                    handler=spec.handler,
+                    runtime_client=self._runtime_client(where, spec.code_dir),
+                    node=self._node(where),
+                    **common,
+                )
+            bootstrap = spec.code_dir / "bootstrap"
+            if not bootstrap.is_file() or not os.access(bootstrap, os.X_OK):
+                raise UsageError(
+                    f"{where}: Runtime {spec.runtime}: no executable 'bootstrap' in {spec.code_dir}"
+                )
+            return FunctionConfig(
+                kind="bootstrap", handler=spec.handler, bootstrap=str(bootstrap), **common
+            )
+        except ValueError as exc:  # Timeout, MemorySize, ReservedConcurrentExecutions
+            raise UsageError(f"{where}: {exc}") from None
+
+    def _runtime_client(self, where: str, code_dir: Path) -> str:
+        if self.options.runtime_client is not None:
+            return self.options.runtime_client
+        found = find_runtime_client(code_dir)
+        if found is None:
+            raise UsageError(
+                f"{where}: the Node.js runtime interface client (aws-lambda-ric) is not in "
+                f"node_modules of {code_dir} or any parent; install it: {INSTALL_HINT}"
+            )
+        return str(found)
+
+    @staticmethod
+    def _node(where: str) -> str:
+        node = shutil.which("node")
+        if node is None:
+            raise UsageError(f"{where}: Node.js (node) is not on PATH; install Node.js 20 or later")
+        return node
+
+    def localize(self, value: str) -> str:
+        return self.stack.localize(value, self._hosts)
+
+    def _apps(self) -> list[tuple[str, App, int]]:
+        rt = self.runtime
+        apps: list[tuple[str, App, int]] = []
+        for url in self.stack.urls:
+            mode = "stream" if url.invoke_mode == "RESPONSE_STREAM" else "buffered"
+            app = FunctionUrlApp(
+                rt,
+                mode,
+                self.invokers[url.function],
+                auth="iam" if url.auth_type == "AWS_IAM" else "none",
+                url_id=url.logical_id.lower(),
+            )
+            apps.append((url.logical_id, app, REQUEST_LIMIT))
+        for api in self.stack.apis:
+            rest = RestApiApp(rt, api, self.localize)
+            self._apps.append(rest)
+            apps.append((api.logical_id, rest, APIGW_REQUEST_LIMIT))
+        return apps
+
+    async def start(self) -> StackEndpoints:
+        """Start every invoker and listener (LstreamError, exit 2, when a port is taken)."""
+        opts = self.options
+        host = _url_host(opts.host)
+        bases: dict[str, str] = {}
+        try:
+            for invoker in self.invokers.values():
+                await invoker.start()
+            for index, (name, app, max_body) in enumerate(self._apps()):
+                port = opts.port + index if opts.port else 0
+                server = HttpServer(app, max_body, on_reject=self.runtime.rejecter(name))
+                self._servers.append(server)
+                try:
+                    bound = await server.listen(opts.host, port)
+                except OSError as exc:
+                    reason = exc.strerror or str(exc)
+                    if exc.errno == errno.EADDRINUSE:
+                        reason = "address already in use (choose another --port, or 0)"
+                    raise LstreamError(
+                        f"cannot listen on {opts.host}:{port} ({name}): {reason}", ExitStatus.USAGE
+                    ) from None
+                bases[name] = f"http://{host}:{bound}"
+        except BaseException:
+            await self.close()
+            raise
+        region = self.stack.region
+        for url in self.stack.urls:
+            self._hosts[f"{url.logical_id.lower()}.lambda-url.{region}.on.aws"] = bases[
+                url.logical_id
+            ]
+        for api in self.stack.apis:
+            self._hosts[f"{api.api_id}.execute-api.{region}.amazonaws.com"] = bases[api.logical_id]
+        outputs = {
+            o.name: (MASK if o.secret else self.localize(o.value)) for o in self.stack.outputs
+        }
+        self.endpoints = StackEndpoints(
+            urls={u.logical_id: bases[u.logical_id] + "/" for u in self.stack.urls},
+            apis={a.logical_id: f"{bases[a.logical_id]}/{a.stages[0]}/" for a in self.stack.apis},
+            outputs=outputs,
+            s3=self.s3.url if self.s3 is not None else None,
+        )
+        return self.endpoints
+
+    async def close(self) -> None:
+        for server in self._servers:
+            await server.close()
+        self._servers = []
+        for app in self._apps:
+            await app.aclose()
+        self._apps = []
+        for invoker in self.invokers.values():
+            with contextlib.suppress(Exception):
+                await invoker.close()
+
+
+@contextlib.contextmanager
+def running_stack(
+    stack: Stack, options: StackOptions, s3: LocalS3 | None = None
+) -> Iterator[StackRun]:
+    """Run ``stack`` on a background thread's event loop; yields once every port listens."""
+    run = StackRun(stack, options, s3)
+    loop = new_event_loop()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(run.start())
+        except BaseException as exc:
+            box["error"] = exc
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(run.close())
+            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.close()
+
+    thread = threading.Thread(target=serve, name="lstream-stack", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in box:
+        thread.join()
+        raise box["error"]
+    try:
+        yield run
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
