@@ -22,12 +22,26 @@ import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
+from lstream_cli.emulator.environment import DEFAULT_ENVIRONMENTS
+from lstream_cli.emulator.function import FunctionConfig
 from lstream_cli.emulator.server import Emulator, new_event_loop, open_sockets
+from lstream_cli.emulator.settings import (
+    NODE_SUFFIXES,
+    function_credentials,
+    function_from_flags,
+    parse_env,
+    read_env_file,
+)
 from lstream_cli.render.console import Output, make_output
 from lstream_cli.render.jsonout import check_writable, write_json
-from lstream_cli.render.serve import RequestLogPrinter, print_endpoints, print_stopped
+from lstream_cli.render.serve import (
+    FunctionLogPrinter,
+    RequestLogPrinter,
+    print_endpoints,
+    print_stopped,
+)
 from lstream_cli.request import parse_header
-from lstream_cli.units import parse_size
+from lstream_cli.units import parse_duration, parse_size
 
 __all__ = ["serve_command"]
 
@@ -43,6 +57,9 @@ Examples:
   lstream serve --time-scale 10         # 10x the bandwidth caps, 1/10 the delays
   lstream serve --secret-header 'X-Origin-Verify: s3cret'
   lstream serve --handler examples/handler.py:handler
+  lstream serve --handler examples/node/index.mjs:handler --env BUCKET_NAME=b
+  lstream serve --handler fn/app.mjs:handler --function-timeout 30s --memory 512 --concurrency 2
+  lstream serve --bootstrap ./bootstrap --handler my.handler   # a custom runtime
   lstream serve --workers 2 --no-throttle --quiet  # for heavy load tests
   curl 'http://127.0.0.1:9000/?size=20MB&chunk=1MiB' -o /dev/null
 \b
@@ -82,7 +99,65 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     default="synthetic",
     show_default=True,
     metavar="SPEC",
-    help="synthetic | file:PATH | pkg.module:function | path/to/file.py:function",
+    help="synthetic | file:PATH | pkg.module:function | path/to/file.py:function (in-process, "
+    "the emulator's own protocol) | path/to/app.mjs:handler (.js, .cjs: Node.js through "
+    "aws-lambda-ric) | with --bootstrap: its _HANDLER.",
+)
+@click.option(
+    "--bootstrap",
+    default=None,
+    metavar="PATH",
+    help="Run a custom runtime (provided.al2023): this executable, one process per environment.",
+)
+@click.option(
+    "--runtime-client",
+    default=None,
+    metavar="PATH",
+    help="aws-lambda-ric's bin/index.mjs (or its folder) for a Node.js --handler "
+    "(default: node_modules of the handler's folder or any parent).",
+)
+@click.option(
+    "--function-timeout",
+    default=None,
+    metavar="DURATION",
+    help="The function's timeout (default 3s as Lambda's; at most 900s; the built-in "
+    "synthetic and file: handlers: 900s).",
+)
+@click.option(
+    "--memory",
+    type=int,
+    default=128,
+    show_default=True,
+    metavar="MB",
+    help="Memory size, 128-10240 (AWS_LAMBDA_FUNCTION_MEMORY_SIZE; reported).",
+)
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Reserved concurrency: at most N environments at once, beyond it 429 "
+    "(default: 10 for a runtime, no limit in-process).",
+)
+@click.option(
+    "--env",
+    "env_pairs",
+    multiple=True,
+    metavar="K=V",
+    help="A variable for the function's environment (repeatable).",
+)
+@click.option(
+    "--env-file",
+    default=None,
+    metavar="FILE",
+    help="Variables for the function, one K=V per line (# comments).",
+)
+@click.option(
+    "--function-logs",
+    type=click.Choice(["on", "off"]),
+    default="on",
+    show_default=True,
+    help="The function's output and its START/END/REPORT lines on stderr.",
 )
 @click.option("--no-throttle", is_flag=True, help="No bandwidth caps (6 MB burst, 2 MBps) at all.")
 @click.option(
@@ -137,6 +212,14 @@ def serve_command(
     auth: str,
     profile: str | None,
     handler: str,
+    bootstrap: str | None,
+    runtime_client: str | None,
+    function_timeout: str | None,
+    memory: int,
+    concurrency: int | None,
+    env_pairs: tuple[str, ...],
+    env_file: str | None,
+    function_logs: str,
     no_throttle: bool,
     time_scale: float,
     stream_limit: str,
@@ -168,6 +251,20 @@ def serve_command(
     secret = parse_header(secret_header) if secret_header is not None else None
     if json_path is not None and json_path != "-":
         check_writable(json_path)  # before anything listens, not after
+    function = _function(
+        handler,
+        bootstrap,
+        runtime_client,
+        function_timeout,
+        memory,
+        concurrency,
+        env_pairs,
+        env_file,
+        profile,
+        time_scale,
+    )
+    if workers > 1 and function.kind != "inprocess":
+        raise UsageError("--workers applies to in-process handlers only (environments are shared)")
     output = make_output(quiet)
     config = EmulatorConfig(
         host=host,
@@ -180,6 +277,8 @@ def serve_command(
         stream_limit=limit,
         profile=profile,
         log=None if quiet else RequestLogPrinter(),
+        function=function,
+        function_log=FunctionLogPrinter() if function_logs == "on" else None,
     )
     emulator = Emulator(config)  # a bad handler or missing credentials fail here
     sockets = open_sockets(config) if workers > 1 else None
@@ -200,6 +299,40 @@ def serve_command(
         _stop_workers(children)
         for sock in (sockets or {}).values():
             sock.close()
+
+
+def _function(
+    handler: str,
+    bootstrap: str | None,
+    runtime_client: str | None,
+    function_timeout: str | None,
+    memory: int,
+    concurrency: int | None,
+    env_pairs: tuple[str, ...],
+    env_file: str | None,
+    profile: str | None,
+    time_scale: float,
+) -> FunctionConfig:
+    timeout_s: float | None = None
+    if function_timeout is not None:
+        try:
+            timeout_s = parse_duration(function_timeout)
+        except ValueError as exc:
+            raise UsageError(f"--function-timeout: {exc}") from None
+    environment = read_env_file(env_file) if env_file is not None else []
+    environment += parse_env(env_pairs)
+    runs_process = bootstrap is not None or handler.rpartition(":")[0].endswith(NODE_SUFFIXES)
+    return function_from_flags(
+        handler,
+        bootstrap=bootstrap,
+        runtime_client=runtime_client,
+        timeout_s=timeout_s,
+        memory_mb=memory,
+        concurrency=concurrency,
+        environment=environment,
+        credentials=function_credentials(profile) if runs_process else None,
+        time_scale=time_scale,
+    )
 
 
 def _worker(emulator: Emulator, sockets: dict[str, socket.socket]) -> NoReturn:
@@ -247,11 +380,25 @@ def _stop_workers(children: list[int]) -> None:
 
 def _settings(config: EmulatorConfig) -> dict[str, str]:
     throttle = "off" if not config.throttle else f"on (x{config.time_scale:g})"
-    settings = {
-        "auth": config.auth,
-        "handler": config.handler,
-        "throttle": throttle,
-    }
+    fn = config.function_config()
+    settings: dict[str, str] = {"auth": config.auth}
+    if fn.kind == "node":
+        settings["function"] = f"Node.js {fn.handler} in {fn.code_dir} (aws-lambda-ric)"
+    elif fn.kind == "bootstrap":
+        settings["function"] = f"custom runtime {fn.bootstrap}" + (
+            f" (_HANDLER {fn.handler})" if fn.handler else ""
+        )
+    else:
+        settings["handler"] = f"{fn.handler} (in-process)"
+    settings["timeout"] = f"{fn.timeout_s:g} s, memory {fn.memory_mb} MB"
+    if fn.kind != "inprocess" or fn.reserved_concurrency is not None:
+        limit = fn.reserved_concurrency or DEFAULT_ENVIRONMENTS
+        settings["concurrency"] = f"at most {limit} at once"
+    if fn.environment:
+        settings["environment"] = ", ".join(name for name, _ in fn.environment) + " (values hidden)"
+    if fn.credentials is not None:
+        settings["credentials"] = "yours, in the function's environment (never shown)"
+    settings["throttle"] = throttle
     if config.time_scale != 1.0:
         settings["time scale"] = (
             f"{config.time_scale:g} (delays and timeouts / {config.time_scale:g})"

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.emulator.config import CredentialLookup, EmulatorConfig, RequestLog
-from lstream_cli.emulator.handlers import Context, Handler, load_handler
+from lstream_cli.emulator.function import Invoker, make_invoker
+from lstream_cli.emulator.handlers import Context
 from lstream_cli.emulator.http import HttpRequest, HttpResponse
 from lstream_cli.emulator.sigv4 import (
     EmulatorCredentialsError,
@@ -65,7 +66,8 @@ class Runtime:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.handler: Handler = load_handler(config.handler)
+        # The function the default endpoints run (raises UsageError when it cannot load).
+        self.invoker: Invoker = make_invoker(config.function_config(), config.function_log)
         self.internal_token = secrets.token_hex(16)
         self.lookup: CredentialLookup | None = None
         if config.auth == "iam":
@@ -78,6 +80,12 @@ class Runtime:
         self.endpoints: dict[str, str] = {}
         # The streaming size cap (200 MB unless configured; 0 = none).
         self.stream_limit = config.stream_limit or (1 << 62)
+
+    def iam_lookup(self) -> CredentialLookup:
+        """The credentials a SigV4-checking endpoint accepts (built once, on demand)."""
+        if self.lookup is None:
+            self.lookup = self.config.credentials or _default_lookup(self.config.profile)
+        return self.lookup
 
     def context(self, timeout_s: float = 900.0, request_id: str | None = None) -> Context:
         return Context(
@@ -133,17 +141,21 @@ class Runtime:
 
         return reject
 
-    def check_iam(self, request: HttpRequest) -> VerifyResult:
+    def check_iam(
+        self, request: HttpRequest, lookup: CredentialLookup | None = None
+    ) -> VerifyResult:
         """The verdict on a SigV4-signed request (its signer's access key when it passes).
 
-        The reason never holds secrets.
+        ``lookup``: the credentials accepted (default: the run's ``--auth iam``
+        ones). The reason never holds secrets.
         """
-        if self.lookup is None:
+        lookup = lookup or self.lookup
+        if lookup is None:
             return VerifyResult(True, "")
         body_sha256 = hashlib.sha256(request.body).hexdigest()
         try:
             return verify_request(
-                request.method, request.target, request.headers, body_sha256, self.lookup
+                request.method, request.target, request.headers, body_sha256, lookup
             )
         except Exception as exc:  # a verifier bug must read as a refusal, not a 500
             return VerifyResult(False, f"verifier error: {type(exc).__name__}")

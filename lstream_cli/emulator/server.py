@@ -76,6 +76,7 @@ class Emulator:
         host = self.config.host
         urls: dict[str, str] = {}
         try:
+            await self.runtime.invoker.start()
             for index, (name, (app, max_body)) in enumerate(self._apps().items()):
                 port = self.config.port + index if self.config.port else 0
                 server = HttpServer(app, max_body, on_reject=self.runtime.rejecter(name))
@@ -100,6 +101,7 @@ class Emulator:
         self._servers = []
         for app in self._apigw:
             await app.aclose()
+        await self.runtime.invoker.close()  # every environment's process group is killed
 
 
 def _listen_error(host: str, port: int, name: str, exc: OSError) -> LstreamError:
