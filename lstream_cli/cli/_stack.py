@@ -18,7 +18,15 @@ import click
 
 from lstream_cli._exitcodes import UsageError
 
-__all__ = ["StackCommand", "StackFlags", "stack_options"]
+__all__ = [
+    "TEMPLATE_DECIDES",
+    "ServeStackArgs",
+    "StackCommand",
+    "StackFlags",
+    "refuse_template_conflicts",
+    "serve_stack",
+    "stack_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FLAG = "--parameter-overrides"
@@ -117,3 +125,117 @@ def stack_options(func: F) -> F:
         return func(*args, stack=StackFlags(template, overrides, s3_dir), **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+# Flags of `serve` that a template decides instead (refused with --template).
+TEMPLATE_DECIDES = {
+    "auth": "--auth (each function URL's AuthType decides)",
+    "handler": "--handler (the template's functions run)",
+    "bootstrap": "--bootstrap (a provided.* function's CodeUri holds its bootstrap)",
+    "function_timeout": "--function-timeout (each function's Timeout decides)",
+    "memory": "--memory (each function's MemorySize decides)",
+    "concurrency": "--concurrency (each function's ReservedConcurrentExecutions decides)",
+    "secret_header": "--secret-header (the methods' RequestParameters add it)",
+    "workers": "--workers",
+}
+
+
+def refuse_template_conflicts(ctx: click.Context, flags: dict[str, str]) -> None:
+    """A flag the template decides, given on the command line, is a usage error."""
+    for name, text in flags.items():
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            raise UsageError(f"{text.split(' ')[0]} does not apply with --template: {text}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServeStackArgs:
+    """What ``serve --template`` takes from serve's other flags."""
+
+    host: str
+    port: int
+    profile: str | None
+    runtime_client: str | None
+    environment: tuple[tuple[str, str], ...]
+    function_logs: bool
+    throttle: bool
+    time_scale: float
+    stream_limit: int
+    json_path: str | None
+    quiet: bool
+
+
+def serve_stack(flags: StackFlags, args: ServeStackArgs) -> int:
+    """Run the template's stack until SIGINT/SIGTERM (exit 0), as ``serve`` runs its own."""
+    from lstream_cli._eventloop import new_event_loop
+    from lstream_cli.emulator.settings import function_credentials
+    from lstream_cli.render.console import make_output
+    from lstream_cli.render.serve import FunctionLogPrinter, RequestLogPrinter
+    from lstream_cli.stack.run import StackOptions, StackRun, local_storage
+    from lstream_cli.stack.template import load_stack, parse_overrides
+
+    assert flags.template is not None
+    stack = load_stack(flags.template, parse_overrides(flags.override_items()))
+    output = make_output(args.quiet)
+    with local_storage(stack, flags.s3) as s3:
+        options = StackOptions(
+            host=args.host,
+            port=args.port,
+            time_scale=args.time_scale,
+            throttle=args.throttle,
+            stream_limit=args.stream_limit,
+            profile=args.profile,
+            function_credentials=None if s3 is not None else function_credentials(args.profile),
+            environment=args.environment,
+            runtime_client=args.runtime_client,
+            log=None if args.quiet else RequestLogPrinter(),
+            function_log=FunctionLogPrinter() if args.function_logs else None,
+        )
+        run = StackRun(stack, options, s3)  # a function that cannot run fails here
+        if s3 is not None:
+            credentials = "the local S3's placeholder key pair"
+        elif options.function_credentials is not None:
+            credentials = "yours, in the functions' environment (never shown)"
+        else:
+            credentials = "none"
+        loop = new_event_loop()
+        try:
+            return loop.run_until_complete(_serve_stack(run, output, args.json_path, credentials))
+        finally:
+            loop.close()
+
+
+async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials: str) -> int:
+    import asyncio
+    import signal
+
+    from lstream_cli._exitcodes import ExitStatus
+    from lstream_cli.render.jsonout import write_json
+    from lstream_cli.render.serve import print_endpoints, print_stopped
+    from lstream_cli.render.stack import stack_labels, stack_settings
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    try:
+        endpoints = await run.start()
+        try:
+            rows = {**endpoints.urls, **endpoints.apis}
+            s3_url = run.s3.url if run.s3 is not None else None
+            settings = stack_settings(run.stack, s3_url, credentials)
+            print_endpoints(output, rows, settings, stack_labels(run.stack), endpoints.outputs)
+            if json_path is not None:
+                write_json(json_path, endpoints.as_dict())
+            await stop.wait()
+        finally:
+            await run.close()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    print_stopped(output)
+    return int(ExitStatus.SUCCESS)

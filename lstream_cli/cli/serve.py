@@ -21,6 +21,15 @@ from typing import Any, NoReturn
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
+from lstream_cli.cli._stack import (
+    TEMPLATE_DECIDES,
+    ServeStackArgs,
+    StackCommand,
+    StackFlags,
+    refuse_template_conflicts,
+    serve_stack,
+    stack_options,
+)
 from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
 from lstream_cli.emulator.environment import DEFAULT_ENVIRONMENTS
 from lstream_cli.emulator.function import FunctionConfig
@@ -73,6 +82,7 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
 
 @click.command(
     "serve",
+    cls=StackCommand,
     epilog=_EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -206,6 +216,7 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     is_flag=True,
     help="No endpoint table, no request log; errors only (-s as in the other commands).",
 )
+@stack_options
 def serve_command(
     host: str,
     port: int,
@@ -227,6 +238,7 @@ def serve_command(
     json_path: str | None,
     workers: int,
     quiet: bool,
+    stack: StackFlags,
 ) -> int:
     """Run the local emulator of function URLs, API Gateway and the Lambda API.
 
@@ -251,6 +263,9 @@ def serve_command(
     secret = parse_header(secret_header) if secret_header is not None else None
     if json_path is not None and json_path != "-":
         check_writable(json_path)  # before anything listens, not after
+    stack.check()
+    if stack.template is not None or stack.s3 is not None:
+        return _serve_template(stack, locals())
     function = _function(
         handler,
         bootstrap,
@@ -299,6 +314,29 @@ def serve_command(
         _stop_workers(children)
         for sock in (sockets or {}).values():
             sock.close()
+
+
+def _serve_template(stack: StackFlags, flags: dict[str, Any]) -> int:
+    """``serve --template``: the stack's own functions, URLs and APIs (see docs/template.md)."""
+    if stack.template is None:
+        raise UsageError("--s3 needs --template (the functions it serves come from a template)")
+    refuse_template_conflicts(click.get_current_context(), TEMPLATE_DECIDES)
+    environment = read_env_file(flags["env_file"]) if flags["env_file"] is not None else []
+    environment += parse_env(flags["env_pairs"])
+    args = ServeStackArgs(
+        host=flags["host"],
+        port=flags["port"],
+        profile=flags["profile"],
+        runtime_client=flags["runtime_client"],
+        environment=tuple(environment),
+        function_logs=flags["function_logs"] == "on" and not flags["quiet"],
+        throttle=not flags["no_throttle"],
+        time_scale=flags["time_scale"],
+        stream_limit=flags["limit"],
+        json_path=flags["json_path"],
+        quiet=flags["quiet"],
+    )
+    return serve_stack(stack, args)
 
 
 def _function(

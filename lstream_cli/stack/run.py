@@ -24,10 +24,10 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from lstream_cli._exitcodes import ExitStatus, LstreamError, UsageError
 from lstream_cli._eventloop import new_event_loop
+from lstream_cli._exitcodes import ExitStatus, LstreamError, UsageError
 from lstream_cli.emulator.config import (
     APIGW_REQUEST_LIMIT,
     REQUEST_LIMIT,
@@ -46,7 +46,7 @@ from lstream_cli.stack.model import FunctionSpec, Stack
 from lstream_cli.stack.restapi import RestApiApp
 from lstream_cli.stack.s3 import LocalS3
 
-__all__ = ["StackEndpoints", "StackOptions", "StackRun", "running_stack"]
+__all__ = ["StackEndpoints", "StackOptions", "StackRun", "local_storage", "running_stack"]
 
 MASK = "****"
 
@@ -121,7 +121,9 @@ class StackRun:
         }
         self._hosts: dict[str, str] = {}
         self._servers: list[HttpServer] = []
-        self._apps: list[RestApiApp] = []
+        self._rest: list[RestApiApp] = []
+        # Built now: missing credentials for an AWS_IAM URL fail before anything listens.
+        self._listeners = self._apps()
         self.endpoints: StackEndpoints | None = None
 
     def _function(self, spec: FunctionSpec) -> FunctionConfig:
@@ -192,18 +194,27 @@ class StackRun:
         rt = self.runtime
         apps: list[tuple[str, App, int]] = []
         for url in self.stack.urls:
-            mode = "stream" if url.invoke_mode == "RESPONSE_STREAM" else "buffered"
-            app = FunctionUrlApp(
-                rt,
-                mode,
-                self.invokers[url.function],
-                auth="iam" if url.auth_type == "AWS_IAM" else "none",
-                url_id=url.logical_id.lower(),
+            mode: Literal["stream", "buffered"] = (
+                "stream" if url.invoke_mode == "RESPONSE_STREAM" else "buffered"
             )
+            try:
+                app = FunctionUrlApp(
+                    rt,
+                    mode,
+                    self.invokers[url.function],
+                    auth="iam" if url.auth_type == "AWS_IAM" else "none",
+                    url_id=url.logical_id.lower(),
+                    name=url.logical_id,
+                )
+            except UsageError as exc:  # AWS_IAM and no credentials to accept
+                why = str(exc).removeprefix("--auth iam: ")
+                raise UsageError(
+                    f"{self.stack.template.name}: {url.logical_id}: AuthType AWS_IAM: {why}"
+                ) from None
             apps.append((url.logical_id, app, REQUEST_LIMIT))
         for api in self.stack.apis:
             rest = RestApiApp(rt, api, self.localize)
-            self._apps.append(rest)
+            self._rest.append(rest)
             apps.append((api.logical_id, rest, APIGW_REQUEST_LIMIT))
         return apps
 
@@ -215,7 +226,7 @@ class StackRun:
         try:
             for invoker in self.invokers.values():
                 await invoker.start()
-            for index, (name, app, max_body) in enumerate(self._apps()):
+            for index, (name, app, max_body) in enumerate(self._listeners):
                 port = opts.port + index if opts.port else 0
                 server = HttpServer(app, max_body, on_reject=self.runtime.rejecter(name))
                 self._servers.append(server)
@@ -254,9 +265,9 @@ class StackRun:
         for server in self._servers:
             await server.close()
         self._servers = []
-        for app in self._apps:
+        for app in self._rest:
             await app.aclose()
-        self._apps = []
+        self._rest = []
         for invoker in self.invokers.values():
             with contextlib.suppress(Exception):
                 await invoker.close()
@@ -304,3 +315,26 @@ def running_stack(
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def local_storage(
+    stack: Stack, s3_dir: Path | None, always: bool = False
+) -> Iterator[LocalS3 | None]:
+    """The local S3 of ``--s3 DIR`` (or, with ``always``, an empty one), or None.
+
+    DIR's folders are checked before the server starts; every bucket a
+    function's role reads is created, empty when DIR has no folder for it.
+    """
+    from lstream_cli.stack.s3 import bucket_folders, local_s3
+
+    if s3_dir is None and not always:
+        yield None
+        return
+    folders = bucket_folders(s3_dir) if s3_dir is not None else []
+    with local_s3(region=stack.region) as s3:
+        s3.load(folders)
+        for spec in stack.functions:
+            for bucket in spec.reads_buckets:
+                s3.create_bucket(bucket)
+        yield s3
