@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["format_bytes", "format_rate", "parse_duration", "parse_size"]
+__all__ = ["format_bytes", "format_rate", "format_size", "parse_duration", "parse_size"]
 
 _SIZE_UNITS = {
     "": 1,
@@ -76,3 +76,25 @@ def format_bytes(n: float | None) -> str:
 
 def format_rate(bps: float | None) -> str:
     return "-" if bps is None else f"{format_bytes(bps)}/s"
+
+
+def format_size(n: int) -> str:
+    """Sizes as the user wrote them: ``7 MB``, ``6 MiB``, ``6.50 MB``, ``1.5 MiB``.
+
+    A size no short form says exactly is shown in bytes (``6,291,557 B``):
+    a sweep across a limit asks for sizes one byte apart, and both must not
+    read ``6.29 MB``.
+    """
+    if n >= 10**6 and n % 10**6 == 0:
+        return f"{n // 10**6} MB"
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20} MiB"
+    if n >= 10**3 and n % 10**3 == 0 and n < 10**6:
+        return f"{n // 10**3} kB"
+    for text in (format_bytes(n), f"{n / 2**20:g} MiB"):
+        try:
+            if parse_size(text) == n:
+                return text
+        except ValueError:
+            continue
+    return f"{n:,} B"

@@ -13,22 +13,14 @@ from botocore.response import StreamingBody
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.cli.compare import display_url, parse_sizes
-from lstream_cli.compare import (
-    Cell,
-    InvokeTarget,
-    Measured,
-    Plan,
-    _cell,
-    attribute_limit,
-    conclude,
-    format_size,
-    iter_cells,
-    make_lambda_client,
-    size_url,
-)
-from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED, LABEL_STREAM
+from lstream_cli.compare import Cell, Plan, _cell, iter_cells, size_url
+from lstream_cli.engine.excerpt import Measured
+from lstream_cli.engine.lambda_api import InvokeTarget, make_lambda_client
+from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED, LABEL_STREAM, attribute_limit
 from lstream_cli.models import ErrorClass, Knee, RequestRecord
+from lstream_cli.render.conclusion import conclude
 from lstream_cli.request import RequestSpec
+from lstream_cli.units import format_size
 
 
 def record(

@@ -17,9 +17,10 @@ import pytest
 
 from lstream_cli._exitcodes import ExitStatus
 from lstream_cli.cli import run
-from lstream_cli.compare import DEFAULT_SIZES, MODES
+from lstream_cli.compare import DEFAULT_SIZES
 from lstream_cli.emulator import EmulatorConfig, running_emulator
 from lstream_cli.limits import LABEL_APIGW_SIZE, LABEL_BUFFERED, STREAM_BURST
+from lstream_cli.modes import MODES
 from tests.conftest import Spawn
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schemas/compare.schema.json").read_text())

@@ -32,6 +32,7 @@ _NEVER = (
     "lstream_cli.engine.load",
     "lstream_cli.engine.workers",
     "lstream_cli.compare",
+    "lstream_cli.engine.lambda_api",
     "uvloop",
     "jsonschema",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +19,7 @@ from lstream_cli.cli._options import RequestFlags, json_option, request_options
 from lstream_cli.units import parse_duration
 
 if TYPE_CHECKING:
+    from lstream_cli.engine.results import BenchReport
     from lstream_cli.engine.thresholds import Threshold
     from lstream_cli.engine.workers import LoadConfig
 
@@ -88,7 +89,7 @@ def _parse_warmup(text: str | None) -> tuple[int | None, float | None]:
     return None, seconds
 
 
-def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
+def exit_status(report: BenchReport, interrupted: bool) -> ExitStatus:
     """The exit-status rule documented in ``--help`` and docs/bench.md.
 
     When every request failed the status is the one ``get`` gives for that
@@ -97,22 +98,22 @@ def exit_status(report: dict[str, Any], interrupted: bool) -> ExitStatus:
     """
     if interrupted:
         return ExitStatus.INTERRUPTED
-    if report["requests"] == 0:
+    if report.requests == 0:
         return ExitStatus.NETWORK  # nothing answered within the run: nothing to report
-    errors: dict[str, int] = report["errors"]
-    if report["requests"] > 0 and report["ok"] == 0:
-        statuses = {exit_status_for_error(k) for k, v in errors.items() if v}
+    if report.ok == 0:
+        statuses = {exit_status_for_error(cls) for cls, n in report.errors.items() if n}
         if len(statuses) == 1:
             return statuses.pop()
         return ExitStatus.HTTP_ERROR
-    if any(not t["ok"] for t in report.get("thresholds", [])):
+    if any(not t.ok for t in report.thresholds):
         return ExitStatus.THRESHOLDS
     return ExitStatus.SUCCESS
 
 
-def _failure_line(report: dict[str, Any]) -> str:
+def _failure_line(report: BenchReport) -> str:
     """One line naming why every request failed: ``connect 20``, ``http_5xx 3``."""
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(report["errors"].items()) if v)
+    errors = sorted((cls.value, n) for cls, n in report.errors.items() if n)
+    counts = ", ".join(f"{name} {n}" for name, n in errors)
     return f"every request failed ({counts or 'no response'})"
 
 
@@ -292,7 +293,7 @@ def _run(
     silent: bool = False,
 ) -> int:
     """Run the load, then print, write and grade the report."""
-    from lstream_cli.engine.results import CSV_COLUMNS, build_report
+    from lstream_cli.engine.results import CSV_COLUMNS, BenchSettings, build_report
     from lstream_cli.engine.thresholds import evaluate
     from lstream_cli.engine.workers import run_load
     from lstream_cli.render.bench import Dashboard, print_report, write_csv
@@ -311,40 +312,38 @@ def _run(
         if dashboard is not None:
             dashboard.stop()
     stats = outcome.stats
-    settings = {
-        "mode": "open" if config.rate else "closed",
-        "concurrency": config.concurrency,
-        "rate": config.rate,
-        "workers": outcome.workers,
-        "requests_target": config.requests,
-        "duration_target_s": config.duration_s,
-        "warmup": warmup,
-        "timeout_s": config.spec.timeout,
-    }
+    settings = BenchSettings(
+        mode="open" if config.rate else "closed",
+        concurrency=config.concurrency,
+        rate=config.rate,
+        workers=outcome.workers,
+        requests_target=config.requests,
+        duration_target_s=config.duration_s,
+        warmup=warmup,
+        timeout_s=config.spec.timeout,
+    )
     from lstream_cli.cli.compare import display_url
 
-    report: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
-        **build_report(stats, display_url(config.spec.url), settings, outcome.interrupted),
-    }
-    report["thresholds"] = evaluate(thresholds, report)
+    # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
+    report = build_report(stats, display_url(config.spec.url), settings, outcome.interrupted)
+    report = replace(report, thresholds=evaluate(thresholds, report))
     if not silent:
         print_report(output, report)
     if json_path is not None:
-        _write_out(lambda: write_json(json_path, report))
+        doc = {"schema_version": SCHEMA_VERSION, **report.to_json()}
+        _write_out(lambda: write_json(json_path, doc))
     if csv_path is not None:
         rows = sorted(stats.rows or [], key=lambda r: (r[0] is None, r[0] or 0.0))
         _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
     status = exit_status(report, outcome.interrupted)
     if status is ExitStatus.INTERRUPTED:
         output.error("interrupted: the report above is partial")
-    elif report["requests"] == 0:
+    elif report.requests == 0:
         output.error(
             "no request finished before the run ended "
-            f"({report['aborted_in_flight']} still in flight): raise -z or lower --timeout"
+            f"({report.aborted_in_flight} still in flight): raise -z or lower --timeout"
         )
-    elif report["ok"] == 0:
+    elif report.ok == 0:
         output.error(_failure_line(report))
     return int(status)
 

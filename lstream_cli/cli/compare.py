@@ -232,7 +232,8 @@ def _plan(
     repeat: int,
     size_param: str,
 ) -> Any:
-    from lstream_cli.compare import InvokeTarget, Plan
+    from lstream_cli.compare import Plan
+    from lstream_cli.engine.lambda_api import InvokeTarget
     from lstream_cli.request import prepare_auth
 
     invoke: InvokeTarget | None = None
@@ -266,7 +267,7 @@ def _plan(
 
 def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
     """Resolve --invoke's region and check for credentials before anything is sent."""
-    from lstream_cli.compare import InvokeTarget
+    from lstream_cli.engine.lambda_api import InvokeTarget
     from lstream_cli.signing import (
         CredentialsError,
         credential_sources,
@@ -314,13 +315,15 @@ def _never_connected(record: Any) -> bool:
 
 
 def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = False) -> int:
-    from lstream_cli.compare import Cell, conclude, iter_cells, make_lambda_client
+    from lstream_cli.compare import Cell, iter_cells
+    from lstream_cli.engine.lambda_api import make_lambda_client
     from lstream_cli.render.compare import (
         SweepProgress,
         compare_json,
         format_report,
         format_targets,
     )
+    from lstream_cli.render.conclusion import conclude
     from lstream_cli.render.console import make_output
     from lstream_cli.render.jsonout import SCHEMA_VERSION, write_json
 

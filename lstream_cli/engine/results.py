@@ -11,22 +11,34 @@ completed (any status, so a fast 503 is visible); requests that failed to
 connect, timed out or were cut mid-body are counted by class only.
 ``gap_max_ms`` needs at least two body reads and ``stream_bytes_per_s`` a
 body spread over time (bytes / (total - ttfb)).
+
+:func:`build_report` turns the merged :class:`RunStats` into a frozen
+:class:`BenchReport`: typed figures (error classes, HDR histograms and their
+summaries) that the renderer, the thresholds and the exit status read
+directly; ``BenchReport.to_json`` is applied only when the result is written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from lstream_cli.models import RequestRecord, round_or_none
-from lstream_cli.stats import Histogram
+from lstream_cli.engine.thresholds import ThresholdResult
+from lstream_cli.models import ErrorClass, RequestRecord, round_or_none
+from lstream_cli.stats import Histogram, Summary
 
 __all__ = [
     "CSV_COLUMNS",
     "METRICS",
     "SATURATED_CPU_PCT",
     "SATURATED_LAG_MS",
+    "BenchReport",
+    "BenchSettings",
+    "ClientLoad",
     "RunStats",
     "build_report",
+    "client_load",
 ]
 
 # name -> (highest recordable raw value, scale raw units per display unit)
@@ -73,7 +85,7 @@ class RunStats:
     def __init__(self, keep_rows: bool = False, recent: bool = False, t0_ns: int = 0) -> None:
         self.requests = 0  # requests finished (ok or not)
         self.ok = 0  # complete, status < 400
-        self.errors: dict[str, int] = {}  # error class -> count
+        self.errors: dict[ErrorClass, int] = {}  # error class -> count
         self.status: dict[int, int] = {}  # HTTP status -> count
         self.bytes = 0  # body bytes received, all requests
         self.knees = 0  # streams that showed a bandwidth knee
@@ -112,10 +124,10 @@ class RunStats:
         if error is None and rec.complete:
             self.ok += 1
         else:
-            name = "truncated" if error is None else error.value
-            self.errors[name] = self.errors.get(name, 0) + 1
+            cls = ErrorClass.TRUNCATED if error is None else error
+            self.errors[cls] = self.errors.get(cls, 0) + 1
             if rec.error_detail:
-                key = f"{name}: {rec.error_detail}"
+                key = f"{cls.value}: {rec.error_detail}"
                 if key in self.details or len(self.details) < _MAX_DETAILS:
                     self.details[key] = self.details.get(key, 0) + 1
         if rec.complete and rec.headers_ns is not None:
@@ -207,7 +219,7 @@ class RunStats:
         return {
             "requests": self.requests,
             "ok": self.ok,
-            "errors": dict(self.errors),
+            "errors": {k.value: v for k, v in self.errors.items()},
             "status": {str(k): v for k, v in self.status.items()},
             "bytes": self.bytes,
             "knees": self.knees,
@@ -234,7 +246,7 @@ class RunStats:
         other = RunStats()
         other.requests = int(state["requests"])
         other.ok = int(state["ok"])
-        other.errors = {str(k): int(v) for k, v in state["errors"].items()}
+        other.errors = {ErrorClass(k): int(v) for k, v in state["errors"].items()}
         other.status = {int(k): int(v) for k, v in state["status"].items()}
         other.bytes = int(state["bytes"])
         other.knees = int(state["knees"])
@@ -261,8 +273,8 @@ class RunStats:
         """Add ``other`` into this one: counts add, histograms merge exactly."""
         self.requests += other.requests
         self.ok += other.ok
-        for k, v in other.errors.items():
-            self.errors[k] = self.errors.get(k, 0) + v
+        for cls, v in other.errors.items():
+            self.errors[cls] = self.errors.get(cls, 0) + v
         for code, v in other.status.items():
             self.status[code] = self.status.get(code, 0) + v
         self.bytes += other.bytes
@@ -301,17 +313,146 @@ class RunStats:
         return sum(self.errors.values())
 
 
-def build_report(
-    stats: RunStats, url: str, settings: dict[str, Any], interrupted: bool
-) -> dict[str, Any]:
-    """The ``bench`` result of DESIGN §3; the caller adds schema_version and thresholds."""
-    duration = stats.duration_s
+@dataclass(frozen=True, slots=True)
+class BenchSettings:
+    """The run as it was asked for: written into the result beside the figures."""
+
+    mode: str = "closed"  # "closed" or "open" (-r)
+    concurrency: int = 0  # -c
+    rate: float | None = None  # -r, requests/s
+    workers: int = 1  # processes used
+    requests_target: int | None = None  # -n
+    duration_target_s: float | None = None  # -z
+    warmup: str | None = None  # --warmup as written
+    timeout_s: float | None = None  # --timeout
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "workers": self.workers,
+            "requests_target": self.requests_target,
+            "duration_target_s": self.duration_target_s,
+            "warmup": self.warmup,
+            "timeout_s": self.timeout_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLoad:
+    """The load generator's own load: a saturated client is not blamed on the server."""
+
+    cpu_pct: float | None  # mean CPU share per worker process
+    cpu_pct_max: float | None  # the busiest worker's
+    loop_lag_ms_p99: float | None  # event-loop lag p99
+    warnings: tuple[str, ...] = ()  # why the client may have been the bottleneck
+
+    @property
+    def saturated(self) -> bool:
+        return bool(self.warnings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cpu_pct": round_or_none(self.cpu_pct, 1),
+            "cpu_pct_max": round_or_none(self.cpu_pct_max, 1),
+            "loop_lag_ms_p99": round_or_none(self.loop_lag_ms_p99, 3),
+            "saturated": self.saturated,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    """The result of one ``bench`` run, typed to the edge; JSON only when written.
+
+    ``histograms`` holds one HDR histogram per metric of :data:`METRICS`
+    (by its report name) and ``summaries`` their summaries; a metric added
+    to :data:`METRICS` flows through both and into the JSON with no other
+    change here. ``thresholds`` is filled by the caller once evaluated.
+    """
+
+    url: str  # as displayed: presigned query values redacted
+    requests: int  # finished (ok or not)
+    ok: int
+    errors: Mapping[ErrorClass, int]  # by class
+    status: Mapping[int, int]  # by HTTP status
+    duration_s: float  # the measured phase
+    bytes: int
+    histograms: Mapping[str, Histogram]  # metric name -> histogram (METRICS)
+    summaries: Mapping[str, Summary]  # metric name -> its summary
+    lag: Histogram  # event-loop lag, ms
+    knees: int  # streams that showed a bandwidth knee
+    client: ClientLoad
+    late_starts: int  # open loop: started more than 10 ms after due
+    never_started: int  # open loop: due but never started
+    aborted_in_flight: int  # in flight when the run ended (not counted)
+    interrupted: bool  # ended by Ctrl-C
+    error_details: Mapping[str, int]  # "class: message" -> count, most frequent first
+    settings: BenchSettings = field(default_factory=BenchSettings)
+    thresholds: tuple[ThresholdResult, ...] = ()
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def bytes_per_s(self) -> float:
+        return self.bytes / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def not_started_on_time(self) -> int:
+        return self.late_starts + self.never_started
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``bench`` result document (docs/bench.md); the caller adds schema_version."""
+        doc: dict[str, Any] = {
+            "url": self.url,
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": {k.value: v for k, v in sorted(self.errors.items(), key=_by_value)},
+            "status": {str(k): v for k, v in sorted(self.status.items())},
+            "duration_s": round(self.duration_s, 6),
+            "rps": round(self.rps, 3),
+            "bytes": self.bytes,
+            "bytes_per_s": round(self.bytes_per_s, 1),
+        }
+        for name, summary in self.summaries.items():
+            doc[name] = summary.to_json(_digits(name))
+        doc["knees"] = self.knees
+        doc["client"] = self.client.to_json()
+        doc["not_started_on_time"] = self.not_started_on_time
+        doc["late_starts"] = self.late_starts
+        doc["never_started"] = self.never_started
+        doc["aborted_in_flight"] = self.aborted_in_flight
+        doc["interrupted"] = self.interrupted
+        doc["error_details"] = dict(self.error_details)
+        doc.update(self.settings.to_json())
+        doc["histograms"] = {k: h.to_state() for k, h in self.histograms.items()}
+        doc["histograms"]["loop_lag_ms"] = self.lag.to_state()
+        doc["thresholds"] = [t.to_json() for t in self.thresholds]
+        return doc
+
+
+def _by_value(item: tuple[ErrorClass, int]) -> str:
+    return item[0].value
+
+
+def _digits(name: str) -> int:
+    """Decimals a metric's figures are written with: rates in whole-ish bytes/s."""
+    return 1 if name == "stream_bytes_per_s" else 3
+
+
+def client_load(stats: RunStats) -> ClientLoad:
+    """The client's CPU and event-loop lag, with a warning when it was the bottleneck."""
     cpu_pct = [
         100.0 * c / w if w > 0 else 0.0 for c, w in zip(stats.cpu_s, stats.wall_s, strict=True)
     ]
     lag_p99 = stats.lag.percentile(99.0)
-    mean_cpu = sum(cpu_pct) / len(cpu_pct) if cpu_pct else None
-    max_cpu = max(cpu_pct) if cpu_pct else None
     warnings: list[str] = []
     if lag_p99 is not None and lag_p99 > SATURATED_LAG_MS:
         warnings.append(
@@ -328,35 +469,39 @@ def build_report(
             f"a worker process used {max(busy):.0f}% of a CPU: the client may be the "
             "bottleneck, not the server"
         )
-    doc: dict[str, Any] = {
-        "url": url,
-        "requests": stats.requests,
-        "ok": stats.ok,
-        "errors": dict(sorted(stats.errors.items())),
-        "status": {str(k): v for k, v in sorted(stats.status.items())},
-        "duration_s": round(duration, 6),
-        "rps": round(stats.requests / duration, 3) if duration > 0 else 0.0,
-        "bytes": stats.bytes,
-        "bytes_per_s": round(stats.bytes / duration, 1) if duration > 0 else 0.0,
-    }
-    for name, hist in stats.histograms().items():
-        doc[name] = hist.summary().to_json(1 if name == "stream_bytes_per_s" else 3)
-    doc["knees"] = stats.knees
-    doc["client"] = {
-        "cpu_pct": round_or_none(mean_cpu, 1),
-        "cpu_pct_max": round_or_none(max_cpu, 1),
-        "loop_lag_ms_p99": round_or_none(lag_p99, 3),
-        "saturated": bool(warnings),
-        "warnings": warnings,
-    }
-    doc["not_started_on_time"] = stats.late + stats.not_started
-    doc["late_starts"] = stats.late
-    doc["never_started"] = stats.not_started
-    doc["aborted_in_flight"] = stats.aborted
-    doc["interrupted"] = interrupted
-    doc["error_details"] = dict(sorted(stats.details.items(), key=lambda kv: -kv[1]))
-    doc.update(settings)
-    doc["histograms"] = {k: h.to_state() for k, h in stats.histograms().items()}
-    doc["histograms"]["loop_lag_ms"] = stats.lag.to_state()
-    doc["thresholds"] = []
-    return doc
+    return ClientLoad(
+        cpu_pct=sum(cpu_pct) / len(cpu_pct) if cpu_pct else None,
+        cpu_pct_max=max(cpu_pct) if cpu_pct else None,
+        loop_lag_ms_p99=lag_p99,
+        warnings=tuple(warnings),
+    )
+
+
+def build_report(
+    stats: RunStats,
+    url: str,
+    settings: BenchSettings | None = None,
+    interrupted: bool = False,
+) -> BenchReport:
+    """The typed ``bench`` result of a merged run; thresholds are evaluated on it after."""
+    histograms = stats.histograms()
+    return BenchReport(
+        url=url,
+        requests=stats.requests,
+        ok=stats.ok,
+        errors=dict(stats.errors),
+        status=dict(stats.status),
+        duration_s=stats.duration_s,
+        bytes=stats.bytes,
+        histograms=histograms,
+        summaries={name: hist.summary() for name, hist in histograms.items()},
+        lag=stats.lag,
+        knees=stats.knees,
+        client=client_load(stats),
+        late_starts=stats.late,
+        never_started=stats.not_started,
+        aborted_in_flight=stats.aborted,
+        interrupted=interrupted,
+        error_details=dict(sorted(stats.details.items(), key=lambda kv: -kv[1])),
+        settings=settings or BenchSettings(),
+    )

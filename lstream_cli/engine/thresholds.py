@@ -4,6 +4,10 @@ Grammar: ``metric.stat OP number`` with OP one of ``< <= > >= ==``. The
 expression states the requirement, as k6 does: ``ttfb_ms.p99<500`` passes
 when the p99 TTFB is below 500 ms and is breached otherwise. A metric with
 no value (no request completed) cannot meet a requirement: breached.
+
+Thresholds are checked on the typed :class:`~lstream_cli.engine.results.BenchReport`
+(the figures as measured, not as rounded for the JSON file) and give one
+:class:`ThresholdResult` each.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.models import round_or_none
 
-__all__ = ["STATS", "STAT_METRICS", "Threshold", "evaluate", "parse_threshold"]
+if TYPE_CHECKING:
+    from lstream_cli.engine.results import BenchReport
+
+__all__ = ["STATS", "STAT_METRICS", "Threshold", "ThresholdResult", "evaluate", "parse_threshold"]
 
 STAT_METRICS = ("headers_ms", "ttfb_ms", "total_ms", "gap_max_ms", "stream_bytes_per_s")
 STATS = ("min", "p50", "p90", "p99", "p999", "max", "mean")
@@ -32,29 +40,43 @@ _RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)?)\s*(<=|>=|==|
 
 
 @dataclass(frozen=True, slots=True)
+class ThresholdResult:
+    """One ``--fail-if`` checked on a report: the value found and whether it passed."""
+
+    expr: str  # as the user wrote it
+    value: float | None  # the metric's value; None when it has none
+    ok: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expr": self.expr, "value": round_or_none(self.value, 6), "ok": self.ok}
+
+
+@dataclass(frozen=True, slots=True)
 class Threshold:
     expr: str  # as the user wrote it
     metric: str  # e.g. "ttfb_ms.p99", "errors.rate", "rps"
     op: str
     limit: float
 
-    def value(self, report: dict[str, Any]) -> float | None:
+    def value(self, report: BenchReport) -> float | None:
         """This threshold's metric in a bench report (None when there is none)."""
         if self.metric == "errors.count":
-            return float(sum(report["errors"].values()))
+            return float(report.error_count)
         if self.metric == "errors.rate":
-            n = report["requests"]
-            return float(sum(report["errors"].values())) / n if n else None
-        if self.metric in ("rps", "bytes_per_s"):
-            return float(report[self.metric])
+            n = report.requests
+            return report.error_count / n if n else None
+        if self.metric == "rps":
+            return report.rps
+        if self.metric == "bytes_per_s":
+            return report.bytes_per_s
         name, stat = self.metric.split(".")
-        v = report[name][stat]
-        return None if v is None else float(v)
+        v: float | None = getattr(report.summaries[name], stat)
+        return v
 
-    def check(self, report: dict[str, Any]) -> dict[str, Any]:
+    def check(self, report: BenchReport) -> ThresholdResult:
         v = self.value(report)
         ok = v is not None and _OPS[self.op](v, self.limit)
-        return {"expr": self.expr, "value": v, "ok": ok}
+        return ThresholdResult(expr=self.expr, value=v, ok=ok)
 
 
 def parse_threshold(expr: str) -> Threshold:
@@ -82,5 +104,5 @@ def parse_threshold(expr: str) -> Threshold:
     return Threshold(expr=expr.strip(), metric=metric, op=op, limit=limit)
 
 
-def evaluate(thresholds: list[Threshold], report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t.check(report) for t in thresholds]
+def evaluate(thresholds: list[Threshold], report: BenchReport) -> tuple[ThresholdResult, ...]:
+    return tuple(t.check(report) for t in thresholds)

@@ -1,8 +1,9 @@
 """Rendering for ``lstream bench``: the live dashboard, the final report, the CSV.
 
 The engine hands over :class:`~lstream_cli.engine.workers.Progress` values
-while it runs and a report dict (DESIGN §3) at the end; this module turns
-both into text on stderr. ``format_*`` functions return renderables,
+while it runs and a :class:`~lstream_cli.engine.results.BenchReport` at the
+end (its statistics as HDR histograms and summaries, read as they are); this
+module turns both into text on stderr. ``format_*`` functions return renderables,
 ``print_*`` functions own the console. The dashboard is shown only when
 stderr is a terminal.
 """
@@ -24,7 +25,8 @@ from lstream_cli.render.jsonout import atomic_write
 from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
 
-if TYPE_CHECKING:  # the type only: rendering does not load the engine
+if TYPE_CHECKING:  # the types only: rendering does not load the engine
+    from lstream_cli.engine.results import BenchReport
     from lstream_cli.engine.workers import Progress
 
 __all__ = [
@@ -129,19 +131,19 @@ def format_histogram(hist: Histogram, rows: int = 12, width: int = _BAR_WIDTH) -
     return table
 
 
-def _stats_table(report: dict[str, Any]) -> Table:
+def _stats_table(report: BenchReport) -> Table:
     table = Table(box=None, padding=(0, 1), header_style="bold")
     table.add_column("", no_wrap=True)
     for _, label in _STATS:
         table.add_column(label, justify="right", no_wrap=True)
     for key, label, kind in _ROWS:
-        summary = report[key]
-        if not summary.get("count"):
+        summary = report.summaries[key]
+        if not summary.count:
             table.add_row(label, *["-"] * len(_STATS))
             continue
         cells = []
         for stat, _ in _STATS:
-            v = summary[stat]
+            v = getattr(summary, stat)
             # Rates as bare MB/s numbers so seven columns fit in 100 characters.
             cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
         unit = " (ms)" if kind == "ms" else " (MB/s)"
@@ -149,74 +151,72 @@ def _stats_table(report: dict[str, Any]) -> Table:
     return table
 
 
-def _counts(items: Iterable[tuple[str, int]]) -> str:
+def _counts(items: Iterable[tuple[object, int]]) -> str:
     return ", ".join(f"{k} {v}" for k, v in items) or "none"
 
 
-def format_report(report: dict[str, Any]) -> list[RenderableType]:
+def format_report(report: BenchReport) -> list[RenderableType]:
     out: list[RenderableType] = []
     head = Text()
     head.append("bench ", style="bold")
-    head.append(report["url"])
-    if report.get("interrupted"):
+    head.append(report.url)
+    if report.interrupted:
         head.append("  (interrupted: partial results)", style="yellow")
     out.append(head)
+    settings = report.settings
     mode = (
-        f"open loop at {report['rate']:g} req/s (max {report['concurrency']} in flight)"
-        if report.get("rate")
-        else f"closed loop, {report['concurrency']} connections"
+        f"open loop at {settings.rate:g} req/s (max {settings.concurrency} in flight)"
+        if settings.rate
+        else f"closed loop, {settings.concurrency} connections"
     )
-    out.append(Text(f"  {mode}, {report['workers']} worker process(es)"))
-    errors = sum(report["errors"].values())
+    out.append(Text(f"  {mode}, {settings.workers} worker process(es)"))
+    errors = report.error_count
     out.append(
         Text(
-            f"  requests {report['requests']}  ok {report['ok']}  errors {errors}  "
-            f"in {report['duration_s']:.2f} s   {report['rps']:,.1f} req/s   "
-            f"{format_bytes(report['bytes'])} at {format_rate(report['bytes_per_s'])}"
+            f"  requests {report.requests}  ok {report.ok}  errors {errors}  "
+            f"in {report.duration_s:.2f} s   {report.rps:,.1f} req/s   "
+            f"{format_bytes(report.bytes)} at {format_rate(report.bytes_per_s)}"
         )
     )
     if errors:
-        out.append(Text(f"  errors   {_counts(report['errors'].items())}", style="red"))
-        for detail, n in list(report.get("error_details", {}).items())[:5]:
+        by_class = sorted((cls.value, n) for cls, n in report.errors.items())
+        out.append(Text(f"  errors   {_counts(by_class)}", style="red"))
+        for detail, n in list(report.error_details.items())[:5]:
             out.append(Text(f"           {detail} ({n})"))
-    if report["status"]:
-        out.append(Text(f"  status   {_counts(report['status'].items())}"))
-    if report.get("rate"):
+    if report.status:
+        out.append(Text(f"  status   {_counts(sorted(report.status.items()))}"))
+    if settings.rate:
         out.append(
             Text(
-                f"  not started on time: {report['not_started_on_time']} "
-                f"({report['late_starts']} late, {report['never_started']} never started)"
+                f"  not started on time: {report.not_started_on_time} "
+                f"({report.late_starts} late, {report.never_started} never started)"
             )
         )
-    if report.get("aborted_in_flight"):
-        out.append(Text(f"  in flight at the end (not counted): {report['aborted_in_flight']}"))
+    if report.aborted_in_flight:
+        out.append(Text(f"  in flight at the end (not counted): {report.aborted_in_flight}"))
     out.append(Text(""))
     out.append(NaturalWidth(_stats_table(report)))
-    streams = report["stream_bytes_per_s"].get("count") or 0
+    streams = report.summaries["stream_bytes_per_s"].count
     if streams:
-        out.append(Text(f"  bandwidth knee in {report['knees']} of {streams} streams"))
-    ttfb = report.get("histograms", {}).get("ttfb_ms")
-    if ttfb is not None:
-        chart = format_histogram(Histogram.from_state(ttfb))
-        if chart is not None:
-            out.append(Text("\n  TTFB distribution", style="bold"))
-            out.append(NaturalWidth(chart))
-    client = report["client"]
-    cpu = "-" if client["cpu_pct"] is None else f"{client['cpu_pct']:.0f}%"
-    lag = "-" if client["loop_lag_ms_p99"] is None else f"{client['loop_lag_ms_p99']:.2f} ms"
+        out.append(Text(f"  bandwidth knee in {report.knees} of {streams} streams"))
+    chart = format_histogram(report.histograms["ttfb_ms"])
+    if chart is not None:
+        out.append(Text("\n  TTFB distribution", style="bold"))
+        out.append(NaturalWidth(chart))
+    client = report.client
+    cpu = "-" if client.cpu_pct is None else f"{client.cpu_pct:.0f}%"
+    lag = "-" if client.loop_lag_ms_p99 is None else f"{client.loop_lag_ms_p99:.2f} ms"
     out.append(Text(f"\n  client   CPU {cpu} per worker, event-loop lag p99 {lag}"))
-    for warning in client.get("warnings", []):
+    for warning in client.warnings:
         out.append(Text(f"  warning: {warning}", style="yellow"))
-    for t in report.get("thresholds", []):
-        mark = "pass" if t["ok"] else "FAIL"
-        value = "no value" if t["value"] is None else f"{t['value']:g}"
-        out.append(
-            Text(f"  threshold {mark}  {t['expr']}  ({value})", style="" if t["ok"] else "red")
-        )
+    for t in report.thresholds:
+        mark = "pass" if t.ok else "FAIL"
+        value = "no value" if t.value is None else f"{t.value:g}"
+        out.append(Text(f"  threshold {mark}  {t.expr}  ({value})", style="" if t.ok else "red"))
     return out
 
 
-def print_report(output: Output, report: dict[str, Any]) -> None:
+def print_report(output: Output, report: BenchReport) -> None:
     # crop=False: the figures table runs long on a narrow console rather than being cut.
     output.console.print(Group(*format_report(report)), highlight=False, crop=False)
 

@@ -2,7 +2,7 @@
 
 ``format_*`` functions return rich renderables or plain data;
 :class:`SweepProgress` owns its transient line on the console. The
-conclusion paragraph is worded by :func:`lstream_cli.compare.conclude`
+conclusion paragraph is worded by :func:`lstream_cli.render.conclusion.conclude`
 (plain text, also written to the JSON); this module only lays it out.
 """
 
@@ -18,8 +18,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from lstream_cli.compare import MODES, STREAMING_MODES, Cell, CellProgress, format_size
-from lstream_cli.units import format_bytes, format_rate
+from lstream_cli.compare import Cell, CellProgress
+from lstream_cli.modes import MODES, STREAMING_MODES
+from lstream_cli.units import format_bytes, format_rate, format_size
 
 __all__ = [
     "SweepProgress",

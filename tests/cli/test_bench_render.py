@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from rich.console import Console
 
-from lstream_cli.engine.results import RunStats, build_report
+from lstream_cli.engine.results import BenchSettings, RunStats, build_report
+from lstream_cli.engine.thresholds import ThresholdResult
 from lstream_cli.engine.workers import LoadConfig, Progress, run_load
 from lstream_cli.render.bench import Dashboard, format_progress, print_report
 from lstream_cli.render.console import Output
@@ -63,8 +65,10 @@ def test_report_text_shows_classes_percentiles_and_client() -> None:
     stats.add(BodyMeter(0).finish(1000, False, error=ErrorClass.THROTTLED))
     stats.begin_ns, stats.end_ns = 0, 1_000_000_000
     stats.cpu_s, stats.wall_s = [0.99], [1.0]
-    report = build_report(stats, "http://x/", {"concurrency": 5, "rate": None, "workers": 1}, False)
-    report["thresholds"] = [{"expr": "ttfb_ms.p99<1", "value": 2.49, "ok": False}]
+    report = build_report(stats, "http://x/", BenchSettings(concurrency=5, rate=None, workers=1))
+    report = dataclasses.replace(
+        report, thresholds=(ThresholdResult(expr="ttfb_ms.p99<1", value=2.49, ok=False),)
+    )
     console, buf = _console()
     print_report(Output(console), report)
     text = buf.getvalue()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
 from lstream_cli._exitcodes import UsageError
-from lstream_cli.engine.results import RunStats, build_report
-from lstream_cli.engine.thresholds import evaluate, parse_threshold
+from lstream_cli.engine.results import BenchReport, RunStats, build_report
+from lstream_cli.engine.thresholds import ThresholdResult, evaluate, parse_threshold
 from lstream_cli.engine.workers import LoadConfig, plan_workers, split_evenly
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
@@ -105,14 +106,13 @@ def test_plan_splits_rate_with_interleaved_phases() -> None:
     assert [p.rate_offset_s for p in plans] == pytest.approx([0.0, 0.01, 0.02, 0.03])
 
 
-def _report(**errors: int) -> dict[str, object]:
+def _report(**errors: int) -> BenchReport:
     stats = RunStats()
     for i in range(100):
         stats.add(_record(1000 + i * 10, 5000 + i * 10))
     stats.begin_ns, stats.end_ns = 0, 1_000_000_000
-    report = build_report(stats, "http://x/", {}, False)
-    report["errors"] = errors
-    return report
+    report = build_report(stats, "http://x/")
+    return dataclasses.replace(report, errors={ErrorClass(k): v for k, v in errors.items()})
 
 
 @pytest.mark.parametrize(
@@ -132,23 +132,24 @@ def _report(**errors: int) -> dict[str, object]:
 )
 def test_thresholds_state_the_requirement(expr: str, ok: bool) -> None:
     [result] = evaluate([parse_threshold(expr)], _report())
-    assert result["ok"] is ok
-    assert result["expr"] == expr.strip()
+    assert result.ok is ok
+    assert result.expr == expr.strip()
 
 
 def test_error_rate_threshold_breached() -> None:
     report = _report(http_5xx=5)
-    report["requests"] = 100
+    assert report.requests == 100
     [result] = evaluate([parse_threshold("errors.rate<0.01")], report)
-    assert result == {"expr": "errors.rate<0.01", "value": 0.05, "ok": False}
+    assert result == ThresholdResult(expr="errors.rate<0.01", value=0.05, ok=False)
+    assert result.to_json() == {"expr": "errors.rate<0.01", "value": 0.05, "ok": False}
 
 
 def test_threshold_without_a_value_is_breached() -> None:
     stats = RunStats()
     stats.begin_ns, stats.end_ns = 0, 1
-    report = build_report(stats, "http://x/", {}, False)
+    report = build_report(stats, "http://x/")
     [result] = evaluate([parse_threshold("ttfb_ms.p99<500")], report)
-    assert result["ok"] is False and result["value"] is None
+    assert result.ok is False and result.value is None
 
 
 @pytest.mark.parametrize(
@@ -192,9 +193,9 @@ def test_cpu_saturation_warning_needs_a_busy_worker_over_a_real_run(
     stats = RunStats()
     stats.begin_ns, stats.end_ns = 0, 1_000_000_000
     stats.cpu_s, stats.wall_s = cpu_s, wall_s
-    client = build_report(stats, "http://x/", {}, False)["client"]
-    assert any("CPU" in w for w in client["warnings"]) is warned
-    assert client["saturated"] is warned
-    assert client["cpu_pct_max"] == pytest.approx(
+    client = build_report(stats, "http://x/").client
+    assert any("CPU" in w for w in client.warnings) is warned
+    assert client.saturated is warned
+    assert client.cpu_pct_max == pytest.approx(
         max(100 * c / w for c, w in zip(cpu_s, wall_s, strict=True))
     )
