@@ -7,9 +7,10 @@ that follows, up to the next flag), repeated, or one quoted ``'A=1 B=2'``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,9 +24,11 @@ __all__ = [
     "ServeStackArgs",
     "StackCommand",
     "StackFlags",
+    "SweepStackArgs",
     "refuse_template_conflicts",
     "serve_stack",
     "stack_options",
+    "stack_sweep_plan",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -239,3 +242,73 @@ async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials
             loop.remove_signal_handler(sig)
     print_stopped(output)
     return int(ExitStatus.SUCCESS)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStackArgs:
+    """What ``compare-modes --template`` takes from compare's other flags."""
+
+    outputs: dict[str, str | None]  # mode -> output naming its URL (--stream-output ...)
+    sizes: tuple[int, ...]
+    repeat: int
+    size_param: str | None  # None: not given ("key" when the functions read S3, else "size")
+    time_scale: float
+    function_log: str | None  # a file for the functions' log lines
+
+
+@contextlib.contextmanager
+def stack_sweep_plan(flags: StackFlags, args: SweepStackArgs, base: Any) -> Iterator[Any]:
+    """The running stack's sweep :class:`~lstream_cli.compare.Plan`; the stack stops on exit.
+
+    AWS_IAM function URLs accept a key made for this run, and the sweep signs
+    with it; with functions that read S3, the local S3 holds one object per
+    swept size (named by its size in bytes) and the size goes in ``?key=``.
+    """
+    import secrets
+
+    from botocore.credentials import Credentials
+
+    from lstream_cli.compare import WARMUP_SIZE, Plan
+    from lstream_cli.render.serve import FunctionLogPrinter
+    from lstream_cli.signing import Signer
+    from lstream_cli.stack.run import StackOptions, local_storage, running_stack
+    from lstream_cli.stack.sweep import find_targets, seed_objects
+    from lstream_cli.stack.template import load_stack, parse_overrides
+
+    assert flags.template is not None
+    stack = load_stack(flags.template, parse_overrides(flags.override_items()))
+    access_key = "LSTREAMSWEEP" + secrets.token_hex(4).upper()
+    secret_key = secrets.token_urlsafe(30)
+
+    def accepted(key: str) -> tuple[str, str | None] | None:
+        return (secret_key, None) if key == access_key else None
+
+    reads_s3 = any(fn.reads_buckets for fn in stack.functions)
+    with contextlib.ExitStack() as stack_ctx:
+        log_sink = None
+        if args.function_log is not None:
+            fh = stack_ctx.enter_context(open(args.function_log, "w", encoding="utf-8"))
+            log_sink = FunctionLogPrinter(fh)
+        s3 = stack_ctx.enter_context(local_storage(stack, flags.s3, always=reads_s3))
+        options = StackOptions(
+            time_scale=args.time_scale,
+            credentials=accepted,
+            function_log=log_sink,
+        )
+        run = stack_ctx.enter_context(running_stack(stack, options, s3))
+        assert run.endpoints is not None
+        targets = find_targets(stack, run.endpoints, run.localize, args.outputs)
+        size_param = args.size_param or ("key" if targets.reads_s3 else "size")
+        if s3 is not None and targets.reads_s3:
+            buckets = [b for m in targets.urls for b in targets.buckets.get(m, ())]
+            seed_objects(s3, buckets, (WARMUP_SIZE, *args.sizes))
+        signer = Signer(Credentials(access_key, secret_key), stack.region, "lambda")
+        yield Plan(
+            sizes=args.sizes,
+            spec=base,
+            urls=dict(targets.urls),
+            signers={m: (signer if m in targets.signed else None) for m in targets.urls},
+            invoke=None,
+            repeat=args.repeat,
+            size_param=size_param,
+        )
