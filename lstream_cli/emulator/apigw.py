@@ -30,7 +30,7 @@ from lstream_cli.emulator.config import (
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 
-__all__ = ["ApiGatewayApp"]
+__all__ = ["HOP_HEADERS", "ApiGatewayApp"]
 
 INTERNAL_ERROR = b'{"message": "Internal server error"}'
 TIMED_OUT = b'{"message": "Endpoint request timed out"}'
@@ -51,6 +51,9 @@ _HOP = frozenset(
         INTERNAL_HEADER,
     }
 )
+
+
+HOP_HEADERS = _HOP  # never forwarded by an HTTP_PROXY integration
 
 
 class _UpstreamTooLarge(Exception):

@@ -15,33 +15,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from lstream_cli.emulator.apigw import TOO_LARGE, ApiGatewayApp
+from lstream_cli.emulator.apigw import HOP_HEADERS, TOO_LARGE, ApiGatewayApp
 from lstream_cli.emulator.config import APIGW_STREAM_MAX_S, APIGW_TIMEOUT_S
 from lstream_cli.emulator.http import HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
+from lstream_cli.emulator.runtime import Runtime, new_request_id, reply
 from lstream_cli.stack.model import RestApiSpec
 from lstream_cli.stack.routes import integration_target, match
 
 __all__ = ["MISSING_TOKEN", "RestApiApp"]
 
 MISSING_TOKEN = b'{"message":"Missing Authentication Token"}'
-# Never forwarded: hop-by-hop headers, and what the client's connection says of itself.
-_NOT_FORWARDED = frozenset(
-    {
-        "host",
-        "connection",
-        "keep-alive",
-        "content-length",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "expect",
-        "proxy-authorization",
-        "proxy-connection",
-        INTERNAL_HEADER,
-    }
-)
 
 
 def _wire(value: str) -> bytes:
@@ -82,7 +65,7 @@ class RestApiApp(ApiGatewayApp):
                     error_type="MissingAuthenticationTokenException",
                 )
                 return
-            headers = [(k, v) for k, v in request.headers if k.lower() not in _NOT_FORWARDED]
+            headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_HEADERS]
             method, url, out = integration_target(found, request.method, query, headers)
             upstream = self.client.build_request(
                 method,

@@ -15,18 +15,15 @@ In-process (compare-modes, tests)::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lstream_cli._eventloop import new_event_loop
 from lstream_cli._exitcodes import ExitStatus, LstreamError, UsageError
 from lstream_cli.emulator.config import (
     APIGW_REQUEST_LIMIT,
@@ -41,6 +38,7 @@ from lstream_cli.emulator.functionurl import FunctionUrlApp
 from lstream_cli.emulator.http import App, HttpServer
 from lstream_cli.emulator.logs import FunctionLogSink
 from lstream_cli.emulator.runtime import Runtime
+from lstream_cli.emulator.server import running_in_background
 from lstream_cli.emulator.settings import INSTALL_HINT, RESERVED_VARIABLES, find_runtime_client
 from lstream_cli.stack.model import FunctionSpec, Stack
 from lstream_cli.stack.restapi import RestApiApp
@@ -279,42 +277,8 @@ def running_stack(
 ) -> Iterator[StackRun]:
     """Run ``stack`` on a background thread's event loop; yields once every port listens."""
     run = StackRun(stack, options, s3)
-    loop = new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(run.start())
-        except BaseException as exc:
-            box["error"] = exc
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(run.close())
-            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.close()
-
-    thread = threading.Thread(target=serve, name="lstream-stack", daemon=True)
-    thread.start()
-    ready.wait()
-    if "error" in box:
-        thread.join()
-        raise box["error"]
-    try:
+    with running_in_background(run):
         yield run
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
 
 
 @contextlib.contextmanager
