@@ -416,6 +416,25 @@ def _stop_workers(children: list[int]) -> None:
             time.sleep(0.02)
 
 
+async def _write_endpoints(path: str, urls: dict[str, Any], stop: asyncio.Event) -> None:
+    """Write the endpoints file in a thread: a FIFO nobody reads yet blocks it, not serving."""
+    writer = asyncio.ensure_future(asyncio.to_thread(write_json, path, urls))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({writer, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if writer.done():
+        writer.result()  # a failed write is the run's error
+        return
+    # Stopped while the FIFO still waits for a reader: be that reader for a moment,
+    # so the writing thread ends (the process could not exit otherwise).
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with contextlib.suppress(Exception):
+            await writer
+    finally:
+        os.close(fd)
+
+
 def _settings(config: EmulatorConfig) -> dict[str, str]:
     throttle = "off" if not config.throttle else f"on (x{config.time_scale:g})"
     fn = config.function_config()
@@ -470,7 +489,7 @@ async def _serve(
             urls: dict[str, Any] = endpoints.as_dict()
             print_endpoints(output, urls, _settings(config))
             if json_path is not None:
-                write_json(json_path, urls)
+                await _write_endpoints(json_path, urls, stop)
             await stop.wait()
         finally:
             await emulator.close()

@@ -15,8 +15,10 @@ back through httpx streaming, never held whole unless the mode demands it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import httpx
 
@@ -31,6 +33,8 @@ from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 
 __all__ = ["HOP_HEADERS", "ApiGatewayApp"]
+
+_T = TypeVar("_T")
 
 INTERNAL_ERROR = b'{"message": "Internal server error"}'
 TIMED_OUT = b'{"message": "Endpoint request timed out"}'
@@ -58,6 +62,22 @@ HOP_HEADERS = _HOP  # never forwarded by an HTTP_PROXY integration
 
 class _UpstreamTooLarge(Exception):
     pass
+
+
+async def _unless_gone(response: HttpResponse, work: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``work`` until it ends or the client leaves (then it is cancelled: ClientGone)."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(response.wait_gone())
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise ClientGone("client closed the connection")
+    return task.result()
 
 
 class ApiGatewayApp:
@@ -153,7 +173,11 @@ class ApiGatewayApp:
                 await up.aclose()
 
         try:
-            up, body = await asyncio.wait_for(fetch(), self.runtime.scaled(timeout_s))
+            up, body = await _unless_gone(
+                response, asyncio.wait_for(fetch(), self.runtime.scaled(timeout_s))
+            )
+        except ClientGone:
+            raise  # the client left: the fetch was stopped with it
         except asyncio.TimeoutError:
             reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
             return "integration timeout (29 s)"

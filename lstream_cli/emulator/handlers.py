@@ -5,7 +5,8 @@ function URL event (payload format 2.0) or the Lambda API's JSON payload,
 ``stream`` a :class:`ResponseStream` and ``context`` a :class:`Context`.
 Before its first write the handler may set the status and headers (Lambda's
 metadata prelude); the first write sends them and they cannot change after.
-A plain ``def`` also works, and a returned value (bytes, str, a
+A plain ``def`` also works (it runs in a worker thread, so a blocking one
+holds only its own invocation), and a returned value (bytes, str, a
 ``{"statusCode", "headers", "body"}`` dict, other JSON) is written as the body.
 
 Where the bytes go is a :class:`Sink` chosen by the front end (a chunked
@@ -378,6 +379,10 @@ def load_handler(spec: str) -> Handler:
             module = importlib.import_module(module_ref)
     except UsageError:
         raise
+    except SystemExit as exc:  # sys.exit() at import: the emulator does not exit with it
+        raise UsageError(
+            f"--handler {spec!r}: {module_ref} called sys.exit({exc.code!r}) while importing"
+        ) from None
     except Exception as exc:
         raise UsageError(
             f"--handler {spec!r}: cannot import {module_ref}: {type(exc).__name__}: {exc}"

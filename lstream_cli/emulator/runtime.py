@@ -153,9 +153,12 @@ class Runtime:
         if lookup is None:
             return VerifyResult(True, "")
         body_sha256 = hashlib.sha256(request.body).hexdigest()
+        # The server decodes the wire as latin-1 (one character per byte); the
+        # verifier signs text decoded as UTF-8, so any byte signs as received.
+        headers = [(name, _as_utf8(value)) for name, value in request.headers]
         try:
             return verify_request(
-                request.method, request.target, request.headers, body_sha256, lookup
+                request.method, _as_utf8(request.target), headers, body_sha256, lookup
             )
         except Exception as exc:  # a verifier bug must read as a refusal, not a 500
             return VerifyResult(False, f"verifier error: {type(exc).__name__}")
@@ -172,6 +175,12 @@ class Runtime:
             if name.lower() == self.secret_name:
                 return secrets.compare_digest(value.encode("utf-8"), self.secret_value)
         return False
+
+
+def _as_utf8(wire: str) -> str:
+    if wire.isascii():
+        return wire
+    return wire.encode("latin-1", "replace").decode("utf-8", "surrogateescape")
 
 
 def _default_lookup(profile: str | None) -> CredentialLookup:

@@ -1,0 +1,384 @@
+"""Node.js functions through the real aws-lambda-ric, behind every front end.
+
+One emulator per handler module (a streaming one, a buffered one), shared
+by the tests of this file, so the runtime client's processes start a few
+times only. The handlers are in ``tests/emulator/node/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import httpx
+import pytest
+from botocore.config import Config
+
+from lstream_cli.emulator import EmulatorConfig, Endpoints, running_emulator
+from lstream_cli.emulator.logs import (
+    FunctionLogRecord,
+    FunctionOutput,
+    InvocationReport,
+    InvocationStart,
+    PlatformNote,
+)
+from lstream_cli.emulator.settings import function_from_flags
+from lstream_cli.render.serve import format_function_log
+
+NODE = Path(__file__).with_name("node")
+RIC = Path(__file__).parents[2] / "examples/node/node_modules/aws-lambda-ric/bin/index.mjs"
+RATE_413 = "LAMBDA_RUNTIME Failed to post handler success response. Http response code: 413."
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_client_built() -> None:
+    if not RIC.is_file():
+        pytest.fail(
+            "aws-lambda-ric is not built: run `npm ci` in examples/node "
+            "(needs: apt-get install autoconf automake libtool)"
+        )
+
+
+class Logs:
+    def __init__(self) -> None:
+        self.records: list[FunctionLogRecord] = []
+
+    def __call__(self, record: FunctionLogRecord) -> None:
+        self.records.append(record)
+
+    def lines(self) -> list[str]:
+        return [format_function_log(r) for r in list(self.records)]
+
+    def of(self, request_id: str) -> list[FunctionLogRecord]:
+        return [r for r in list(self.records) if getattr(r, "request_id", None) == request_id]
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("not logged in time:\n" + "\n".join(self.lines()[-30:]))
+            time.sleep(0.02)
+
+
+def _emulator(handler: str, logs: Logs, **flags: Any) -> Iterator[Endpoints]:
+    fn = function_from_flags(handler, runtime_client=str(RIC), **flags)
+    config = EmulatorConfig(function=fn, throttle=False, function_log=logs)
+    with running_emulator(config) as endpoints:
+        yield endpoints
+
+
+@pytest.fixture(scope="module")
+def slogs() -> Logs:
+    return Logs()
+
+
+@pytest.fixture(scope="module")
+def streaming(slogs: Logs) -> Iterator[Endpoints]:
+    yield from _emulator(f"{NODE / 'stream.mjs'}:handler", slogs, concurrency=3)
+
+
+@pytest.fixture(scope="module")
+def blogs() -> Logs:
+    return Logs()
+
+
+@pytest.fixture(scope="module")
+def buffered(blogs: Logs) -> Iterator[Endpoints]:
+    yield from _emulator(
+        f"{NODE / 'buffered.mjs'}:handler",
+        blogs,
+        timeout_s=10.0,
+        memory_mb=512,
+        environment=[("GREETING", "hé llo")],
+    )
+
+
+def lambda_client(endpoint: str) -> Any:
+    session = botocore.session.get_session()
+    return session.create_client(
+        "lambda",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 0}, read_timeout=30),
+    )
+
+
+def rid(response: httpx.Response) -> str:
+    return response.headers["x-amzn-requestid"]
+
+
+# -- metadata, cookies, modes ---------------------------------------------------
+
+
+def test_http_response_stream_from_sets_status_headers_and_cookies(streaming: Endpoints) -> None:
+    r = httpx.get(streaming.stream + "/?case=meta", timeout=30)
+    assert r.status_code == 201
+    assert r.headers["content-type"] == "text/plain"
+    assert r.headers["x-custom"] == "yes"
+    assert r.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; HttpOnly"]
+    assert r.headers["transfer-encoding"] == "chunked"
+    assert r.content == b"hello world"
+
+
+def test_a_streaming_handler_behind_the_buffered_url_is_collected(streaming: Endpoints) -> None:
+    r = httpx.get(streaming.buffered + "/?case=meta", timeout=30)
+    assert r.status_code == 201
+    assert r.headers["content-length"] == "11"
+    assert r.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; HttpOnly"]
+    assert r.content == b"hello world"
+
+
+def test_a_stream_without_prelude_keeps_its_content_type(streaming: Endpoints) -> None:
+    r = httpx.get(streaming.stream + "/?case=plain", timeout=30)
+    assert (r.status_code, r.headers["content-type"], r.content) == (200, "text/csv", b"a,b\n1,2\n")
+
+
+def test_streaming_past_6_mb_and_the_buffered_url_cap(streaming: Endpoints) -> None:
+    r = httpx.get(streaming.stream + "/?case=big&mb=7", timeout=60)
+    assert r.status_code == 200 and r.content == b"x" * (7 * 1024 * 1024)
+    r = httpx.get(streaming.buffered + "/?case=big&mb=7", timeout=60)
+    assert r.status_code == 502
+    assert r.headers["x-amzn-errortype"] == "Function.ResponseSizeTooLarge"
+
+
+def test_invoke_with_response_stream_carries_the_raw_payload(streaming: Endpoints) -> None:
+    client = lambda_client(streaming.lambda_api)
+    out = client.invoke_with_response_stream(FunctionName="fn", Payload=b'{"case": "meta"}')
+    chunks = b""
+    complete = None
+    for event in out["EventStream"]:
+        if "PayloadChunk" in event:
+            chunks += event["PayloadChunk"]["Payload"]
+        if "InvokeComplete" in event:
+            complete = event["InvokeComplete"]
+    prelude = {
+        "statusCode": 201,
+        "headers": {"content-type": "text/plain", "x-custom": "yes"},
+        "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
+    }
+    assert (
+        chunks == json.dumps(prelude, separators=(",", ":")).encode() + b"\0" * 8 + b"hello world"
+    )
+    assert complete is not None and "ErrorCode" not in complete
+
+
+# -- failures -------------------------------------------------------------------------
+
+
+def test_an_error_before_the_first_write_is_a_502(streaming: Endpoints) -> None:
+    r = httpx.get(streaming.stream + "/?case=throw", timeout=30)
+    assert r.status_code == 502
+    assert r.headers["x-amzn-errortype"] == "Function.Unhandled"
+    client = lambda_client(streaming.lambda_api)
+    out = client.invoke(FunctionName="fn", Payload=b'{"case": "throw"}')
+    assert out["FunctionError"] == "Unhandled"
+    doc = json.loads(out["Payload"].read())
+    assert doc["errorType"] == "TypeError" and doc["errorMessage"] == "before the first write"
+
+
+def test_an_error_mid_stream_cuts_the_stream(streaming: Endpoints) -> None:
+    got = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", streaming.stream + "/?case=midway", timeout=30) as r,
+    ):
+        assert r.status_code == 200
+        for chunk in r.iter_raw():
+            got += chunk
+    assert got == b"x" * 1000
+    client = lambda_client(streaming.lambda_api)
+    out = client.invoke_with_response_stream(FunctionName="fn", Payload=b'{"case": "midway"}')
+    events = list(out["EventStream"])
+    body = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e)
+    complete = [e["InvokeComplete"] for e in events if "InvokeComplete" in e]
+    assert body == b"x" * 1000
+    assert complete[0]["ErrorCode"] == "Unhandled"
+    assert json.loads(complete[0]["ErrorDetails"])["errorType"] == "RangeError"
+
+
+def test_an_unhandled_rejection_fails_the_invocation_and_replaces_the_environment(
+    streaming: Endpoints, slogs: Logs
+) -> None:
+    r = httpx.get(streaming.stream + "/?case=reject", timeout=30)
+    assert r.status_code == 502
+    # The environment exited (the runtime client's own policy): the next request still works.
+    assert httpx.get(streaming.stream + "/?case=meta", timeout=30).status_code == 201
+    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(rid(r))))
+
+
+def test_process_exit_in_the_handler(streaming: Endpoints, slogs: Logs) -> None:
+    got = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", streaming.stream + "/?case=exit", timeout=30) as r,
+    ):
+        request_id = rid(r)
+        for chunk in r.iter_raw():
+            got += chunk
+    assert got == b"partial"
+    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(request_id)))
+    text = [format_function_log(x) for x in slogs.of(request_id)]
+    assert f"RequestId: {request_id} Error: Runtime exited with error: exit status 3" in text
+    assert "Runtime.ExitError" in text
+    nxt = httpx.get(streaming.stream + "/?case=meta", timeout=30)
+    assert nxt.status_code == 201  # a fresh environment: a cold start again
+    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(rid(nxt))))
+    report = next(x for x in slogs.of(rid(nxt)) if isinstance(x, InvocationReport))
+    assert report.init_ms is not None
+
+
+def test_a_stream_that_never_ends_times_out(streaming: Endpoints, slogs: Logs) -> None:
+    got = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", streaming.stream + "/?case=endless", timeout=30) as r,
+    ):
+        request_id = rid(r)
+        for chunk in r.iter_raw():
+            got += chunk
+    assert got == b"tick"
+    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(request_id)))
+    records = slogs.of(request_id)
+    notes = [x.text for x in records if isinstance(x, PlatformNote)]
+    assert "Task timed out after 3.00 seconds" in notes
+    report = next(x for x in records if isinstance(x, InvocationReport))
+    assert report.status == "timeout"
+    assert report.billed_ms >= 3000
+
+
+def test_a_client_that_leaves_does_not_stop_the_function(streaming: Endpoints, slogs: Logs) -> None:
+    with httpx.stream("GET", streaming.stream + "/?case=slow", timeout=30) as r:
+        request_id = rid(r)
+        next(r.iter_raw())  # the first chunk, then leave
+    slogs.wait(
+        lambda: any(
+            isinstance(x, FunctionOutput) and f"slow finished {request_id}" in x.text
+            for x in slogs.of(request_id)
+        )
+    )
+    notes = [x.text for x in slogs.of(request_id) if isinstance(x, PlatformNote)]
+    assert any("keeps running" in n for n in notes)
+
+
+def test_reserved_concurrency_answers_429(streaming: Endpoints, tmp_path: Path) -> None:
+    release = tmp_path / "go"
+    url = streaming.stream + f"/?case=hold&file={release}"
+    held = []
+    for _ in range(3):  # --concurrency 3: three environments, each holding one invocation
+        stream = httpx.Client(timeout=30).stream("GET", url)
+        response = stream.__enter__()
+        assert response.status_code == 200
+        held.append((stream, response))
+    try:
+        r = httpx.get(streaming.stream + "/?case=meta", timeout=30)
+        assert r.status_code == 429
+        assert r.headers["x-amzn-errortype"] == "TooManyRequestsException"
+        api = httpx.post(
+            streaming.lambda_api + "/2015-03-31/functions/fn/invocations",
+            content=b'{"case": "meta"}',
+            timeout=30,
+        )
+        assert api.status_code == 429
+        assert api.json() == {
+            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            "Type": "User",
+            "message": "Rate Exceeded.",
+        }
+    finally:
+        release.write_text("go")
+        bodies = [response.read() for _, response in held]
+        for stream, _ in held:
+            stream.__exit__(None, None, None)
+    assert bodies == [b"held released"] * 3
+
+
+def test_the_log_has_start_end_report_and_the_request_id(streaming: Endpoints, slogs: Logs) -> None:
+    r = httpx.get(streaming.stream + "/?case=meta", timeout=30)
+    request_id = rid(r)
+    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(request_id)))
+    lines = [format_function_log(x) for x in slogs.of(request_id)]
+    assert lines[0] == f"START RequestId: {request_id} Version: $LATEST"
+    assert any(f"\t{request_id}\tINFO\tcase meta" in line for line in lines)
+    assert f"END RequestId: {request_id}" in lines
+    report = lines[-1]
+    assert report.startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    for part in ("Billed Duration: ", "Memory Size: 128 MB", "Max Memory Used: "):
+        assert part in report
+    assert isinstance(slogs.of(request_id)[0], InvocationStart)
+
+
+# -- buffered handlers ---------------------------------------------------------------------
+
+
+def test_a_buffered_handler_behind_the_streaming_url(buffered: Endpoints) -> None:
+    for base in (buffered.stream, buffered.buffered, buffered.apigw, buffered.apigw_stream):
+        r = httpx.get(base + "/?case=doc", timeout=30)
+        assert r.status_code == 202, base
+        assert r.headers["x-from"] == "buffered"
+        assert r.headers.get_list("set-cookie") == ["c=3", "d=4"]
+        assert r.content == b"returned body"
+
+
+def test_a_buffered_7_mb_answer_is_a_502_and_the_runtime_logs_its_413(
+    buffered: Endpoints, blogs: Logs
+) -> None:
+    r = httpx.get(buffered.stream + "/?case=big", timeout=60)
+    assert r.status_code == 502
+    assert r.headers["x-amzn-errortype"] == "Function.ResponseSizeTooLarge"
+    request_id = rid(r)
+    blogs.wait(lambda: any(isinstance(x, InvocationReport) for x in blogs.of(request_id)))
+    lines = [x.text for x in blogs.of(request_id) if isinstance(x, FunctionOutput)]
+    assert any(line.endswith(RATE_413) for line in lines), lines
+    client = lambda_client(buffered.lambda_api)
+    out = client.invoke(FunctionName="fn", Payload=b'{"case": "big"}')
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_the_function_sees_lambdas_environment(buffered: Endpoints) -> None:
+    client = lambda_client(buffered.lambda_api)
+    context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    out = client.invoke(FunctionName="fn", Payload=b'{"case": "env"}', ClientContext=context)
+    doc = json.loads(out["Payload"].read())
+    env = doc["env"]
+    host, _, port = env["AWS_LAMBDA_RUNTIME_API"].partition(":")
+    assert host == "127.0.0.1" and int(port) > 0
+    assert env["_HANDLER"] == "buffered.handler"
+    assert env["LAMBDA_TASK_ROOT"] == str(NODE.resolve())
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "lstream-emulator"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/lstream-emulator"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"].split("/")[3].startswith("[$LATEST]")
+    assert env["TZ"] == ":UTC"
+    assert env["GREETING"] == "hé llo"
+    assert env["HOME"] is None  # nothing else of the caller's environment leaks in
+    assert doc["memory"] == "512"
+    assert doc["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:lstream-emulator"
+    assert 0 < doc["remaining"] <= 10_000
+    assert doc["clientContext"]["custom"] == {"k": "v"}
+
+
+# -- init errors ------------------------------------------------------------------------------
+
+
+def test_a_syntax_error_is_an_init_error(tmp_path: Path) -> None:
+    logs = Logs()
+    for ep in _emulator(f"{NODE / 'broken.mjs'}:handler", logs):
+        r = httpx.get(ep.stream + "/", timeout=30)
+        assert r.status_code == 502
+        client = lambda_client(ep.lambda_api)
+        out = client.invoke(FunctionName="fn", Payload=b"{}")
+        assert out["FunctionError"] == "Unhandled"
+        doc = json.loads(out["Payload"].read())
+        assert doc["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert any(line.startswith("INIT_REPORT Init Duration: ") for line in logs.lines())
+    assert any("Error Type: Runtime.UserCodeSyntaxError" in line for line in logs.lines())
