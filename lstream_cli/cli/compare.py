@@ -37,6 +37,8 @@ Examples:
       --buffered https://<id2>.lambda-url.us-east-1.on.aws/ --invoke my-function
   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
       lstream compare-modes --invoke any-name --endpoint-url http://127.0.0.1:9004
+  lstream compare-modes --template examples/template.yaml \\
+      --parameter-overrides BucketName=lstream-example OriginSecretValue=local-secret-0001
 
 \b
 A failed cell is a finding, not a failure of the tool: the sweep exits 0

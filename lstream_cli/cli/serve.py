@@ -70,6 +70,8 @@ Examples:
   lstream serve --handler fn/app.mjs:handler --function-timeout 30s --memory 512 --concurrency 2
   lstream serve --bootstrap ./bootstrap --handler my.handler   # a custom runtime
   lstream serve --workers 2 --no-throttle --quiet  # for heavy load tests
+  lstream serve --template examples/template.yaml --s3 ./s3 \\
+      --parameter-overrides BucketName=lstream-example OriginSecretValue=local-secret-0001
   curl 'http://127.0.0.1:9000/?size=20MB&chunk=1MiB' -o /dev/null
 \b
 Synthetic handler parameters (query string, or the Lambda API's JSON payload):
