@@ -158,14 +158,15 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def emulator(workers: int = 1) -> Iterator[Emulator]:
-    """``lstream serve`` on free ports, no bandwidth caps, no stream limit."""
+def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
+    """``lstream serve`` on free ports, no bandwidth caps, no stream limit (plus ``args``)."""
     with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
         path = Path(tmp) / "endpoints.json"
         argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
         argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0", "--quiet"]
         if workers > 1:
             argv += ["--workers", str(workers)]
+        argv += list(args)
         proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 30

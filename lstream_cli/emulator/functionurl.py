@@ -8,7 +8,9 @@ collected and sent with a Content-Length; over 6,291,556 bytes it becomes a
 502. Requests over 6,291,456 bytes get 413 before the handler runs; with
 ``--auth iam`` a missing or bad SigV4 signature gets 403 ``{"Message":
 "Forbidden"}``; with ``--secret-header`` a missing or wrong header gets the
-same 403 from the function itself.
+same 403 from an in-process function (a real function checks for itself).
+Beyond the function's reserved concurrency: 429 ``{"Message":"Rate
+Exceeded."}``.
 """
 
 from __future__ import annotations
@@ -304,7 +306,8 @@ class FunctionUrlApp:
                     reply(response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException")
                     return
                 access_key = verdict.access_key
-            if not rt.check_secret(request):
+            if self.invoker.function.kind == "inprocess" and not rt.check_secret(request):
+                # The seed's function checks the header; a real function does its own check.
                 note = "secret header missing or wrong"
                 reply(response, 403, FORBIDDEN, request_id)
                 return

@@ -1,9 +1,11 @@
 """What every front end of one emulator run shares.
 
-The handler, the credentials ``--auth iam`` accepts, the throttle settings,
-the request log and the token the API Gateway front ends use to reach the
-function URL behind them. One :class:`Runtime` per run, built before any
-socket is opened, so a bad ``--handler`` or missing credentials fail early.
+The run's default function (its invoker), the credentials ``--auth iam``
+accepts, the throttle settings, the request log and the token the API
+Gateway front ends use to reach the function URL behind them. One
+:class:`Runtime` per run, built before any socket is opened, so a bad
+``--handler`` or missing credentials fail early. (It is the emulator's
+shared state; the Lambda *Runtime API* is :mod:`lstream_cli.emulator.runtime_api`.)
 """
 
 from __future__ import annotations

@@ -382,3 +382,25 @@ def test_a_syntax_error_is_an_init_error(tmp_path: Path) -> None:
         assert doc["errorType"] == "Runtime.UserCodeSyntaxError"
     assert any(line.startswith("INIT_REPORT Init Duration: ") for line in logs.lines())
     assert any("Error Type: Runtime.UserCodeSyntaxError" in line for line in logs.lines())
+
+
+def test_the_example_function_runs_unchanged() -> None:
+    """examples/node/index.mjs, its node_modules found by walking up from the handler."""
+    example = Path(__file__).parents[2] / "examples/node/index.mjs"
+    fn = function_from_flags(
+        f"{example}:handler",
+        environment=[
+            ("ORIGIN_SECRET_HEADER", "x-origin-secret"),
+            ("ORIGIN_SECRET_VALUE", "s3cr3t"),
+        ],
+    )
+    assert fn.runtime_client is not None and "examples/node/node_modules" in fn.runtime_client
+    config = EmulatorConfig(
+        function=fn, throttle=False, secret_header=("x-origin-secret", "s3cr3t")
+    )
+    with running_emulator(config) as ep:
+        denied = httpx.get(ep.stream + "/", timeout=30)
+        assert (denied.status_code, denied.json()) == (403, {"message": "Forbidden"})
+        through = httpx.get(ep.apigw_stream + "/", timeout=30)  # the gateway adds the secret
+        assert through.status_code == 400
+        assert through.json() == {"message": "bucket and key are required"}
