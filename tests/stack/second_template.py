@@ -76,6 +76,9 @@ Outputs:
                         !Ref "AWS::AccountId", ":function:", !Ref PatternFunction]]
   Mode:
     Value: !If [Streaming, streaming, buffered]
+  WithToken:
+    Description: Holds the NoEcho parameter's value, so it is masked.
+    Value: !Sub "${PatternUrl.FunctionUrl}?token=${Token}"
 """
 
 HANDLER = """\

@@ -69,6 +69,7 @@ def test_second_stack_served_and_driven_by_get_bench_curl(
         # The Fn::Sub output, with the local URL in it.
         assert outputs["PatternEndpoint"] == base + "?size=1000&from=demo"
         assert outputs["Mode"] == "streaming"
+        assert outputs["WithToken"] == "****"  # it holds a NoEcho parameter's value
 
         body = tmp_path / "get.bin"
         got = subprocess.run(
@@ -206,6 +207,18 @@ def _error_line(err: str) -> str:
             "parameter Mode: 'sideways' is not one of its AllowedValues",
         ),
         (["serve", "--template", "{example}"], "parameter BucketName has no default"),
+        (
+            [
+                "serve",
+                "--template",
+                "{example}",
+                "--parameter-overrides",
+                "BucketName=b-1-2",
+                "OriginSecretValue=0123456789abcdef",
+            ],
+            "template.yaml: StreamingFunctionUrl: AuthType AWS_IAM: "
+            "no AWS credentials for the emulator to accept",
+        ),
         (
             ["compare-modes", "--template", "{demo}", "--stream", "http://127.0.0.1:1/"],
             "--template finds the URLs itself",

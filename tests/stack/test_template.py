@@ -100,7 +100,9 @@ def test_second_stack_plain_cloudformation(tmp_path: Path) -> None:
         "PatternBase": base,
         "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:demo-pattern",
         "Mode": "streaming",
+        "WithToken": base + "?token=not-shown-token-0001",
     }
+    assert [o.name for o in stack.outputs if o.secret] == ["WithToken"]
     default = load_stack(path, stack_name="other", region="eu-west-1")
     assert default.urls[0].invoke_mode == "BUFFERED"
     assert default.functions[0].environment["GREETING"] == "hello from other in eu-west-1"
