@@ -49,6 +49,8 @@ def stack_settings(stack: Stack, s3_url: str | None, credentials: str) -> dict[s
                 settings[f"{api.logical_id} {route.http_method} {route.path}"] = (
                     f"adds {names} (value hidden)"
                 )
+    if stack.not_run:
+        settings["not run locally"] = ", ".join(f"{lid} ({rtype})" for lid, rtype in stack.not_run)
     if s3_url is not None:
         settings["local S3"] = s3_url
     settings["function credentials"] = credentials

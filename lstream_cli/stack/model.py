@@ -118,6 +118,9 @@ class Stack:
     urls: tuple[FunctionUrlSpec, ...]
     apis: tuple[RestApiSpec, ...]
     outputs: tuple[Output, ...]
+    buckets: tuple[str, ...] = ()  # names of the template's AWS::S3::Bucket resources
+    # (logical id, type) of the resources a local run leaves out (an HTTP API, a queue...)
+    not_run: tuple[tuple[str, str], ...] = ()
 
     def function(self, logical_id: str) -> FunctionSpec:
         for spec in self.functions:

@@ -287,8 +287,9 @@ def local_storage(
 ) -> Iterator[LocalS3 | None]:
     """The local S3 of ``--s3 DIR`` (or, with ``always``, an empty one), or None.
 
-    DIR's folders are checked before the server starts; every bucket a
-    function's role reads is created, empty when DIR has no folder for it.
+    DIR's folders are checked before the server starts; every bucket of the
+    template and every bucket a function's role reads is created, empty when
+    DIR has no folder for it.
     """
     from lstream_cli.stack.s3 import bucket_folders, local_s3
 
@@ -298,6 +299,8 @@ def local_storage(
     folders = bucket_folders(s3_dir) if s3_dir is not None else []
     with local_s3(region=stack.region) as s3:
         s3.load(folders)
+        for bucket in stack.buckets:
+            s3.create_bucket(bucket)
         for spec in stack.functions:
             for bucket in spec.reads_buckets:
                 s3.create_bucket(bucket)

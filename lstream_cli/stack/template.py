@@ -56,6 +56,28 @@ _INSTALL_HINT = "pip install 'lstream[template]'"
 _RUNTIMES = re.compile(r"^(nodejs\d+\.x|provided(\.al\d+)?)$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _PARAM = re.compile(r"^[A-Za-z0-9]+$")
+# Resource types a local run uses, or that change nothing it does (roles, permissions).
+_LOCAL_TYPES = frozenset(
+    {
+        "AWS::Lambda::Function",
+        "AWS::Lambda::Url",
+        "AWS::Lambda::Alias",
+        "AWS::Lambda::Version",
+        "AWS::Lambda::Permission",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
+        "AWS::ApiGateway::Account",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::Logs::LogGroup",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+    }
+)
 
 
 class TemplateError(UsageError):
@@ -687,6 +709,18 @@ class _Builder:
             timeout_ms=timeout,
         )
 
+    def buckets(self) -> list[str]:
+        return [
+            self.string(lid, "BucketName", {"Ref": lid}) for lid in self.of_type("AWS::S3::Bucket")
+        ]
+
+    def not_run(self) -> list[tuple[str, str]]:
+        return [
+            (lid, str(res.get("Type", "")))
+            for lid, res in self.resources.items()
+            if res.get("Type") not in _LOCAL_TYPES and self.present(lid)
+        ]
+
     # --- outputs --------------------------------------------------------
 
     def outputs(self, secrets: Sequence[str]) -> list[Output]:
@@ -761,4 +795,6 @@ def load_stack(
         urls=tuple(urls),
         apis=tuple(apis),
         outputs=tuple(outputs),
+        buckets=tuple(builder.buckets()),
+        not_run=tuple(builder.not_run()),
     )

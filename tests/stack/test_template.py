@@ -289,3 +289,23 @@ def test_json_templates_too(tmp_path: Path) -> None:
     assert yaml.safe_load(as_json.read_text()) == data
     stack = load_stack(as_json)
     assert stack.urls[0].logical_id == "PatternUrl"
+
+
+def test_buckets_are_known_and_what_is_not_run_is_listed(tmp_path: Path) -> None:
+    from lstream_cli.stack.run import local_storage
+
+    path = _example_with(
+        tmp_path,
+        "Resources:\n",
+        "Resources:\n"
+        "  Uploads:\n    Type: AWS::S3::Bucket\n"
+        '    Properties:\n      BucketName: !Sub "${AWS::StackName}-uploads"\n'
+        "  Jobs:\n    Type: AWS::SQS::Queue\n",
+    )
+    stack = load_stack(path, EXAMPLE_PARAMS, stack_name="demo")
+    assert stack.buckets == ("demo-uploads",)
+    assert stack.not_run == (("Jobs", "AWS::SQS::Queue"),)
+    with local_storage(stack, None, always=True) as s3:
+        assert s3 is not None
+        names = {b["Name"] for b in s3.client.list_buckets()["Buckets"]}
+    assert names == {"demo-uploads", "lstream-example"}  # the template's, and the one read
