@@ -274,3 +274,19 @@ def test_an_unresolvable_value_names_resource_and_property(
         "lstream: error: stack.yaml: PatternFunction: Environment: "
         "Fn::GetAtt Queue.Arn (AWS::SQS::Queue) is not known locally"
     )
+
+
+def test_an_output_names_the_url_to_sweep(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = tmp_path / "cmp.json"
+    args = ["compare-modes", "--template", str(demo), "--parameter-overrides", "Mode=stream"]
+    code = cli_run(
+        [*args, "--stream-output", "PatternEndpoint", "--sizes", "2kB", "--json", str(result)]
+    )
+    capsys.readouterr()
+    assert code == 0
+    doc = json.loads(result.read_text())
+    # The output's own query stays; compare-modes sets the size in it.
+    assert doc["targets"]["stream"].endswith("/?size=1000&from=demo")
+    assert [(r["mode"], r["size"], r["bytes"]) for r in doc["rows"]] == [("stream", 2000, 2000)]
