@@ -180,7 +180,7 @@ class ApiGatewayApp:
             raise  # the client left: the fetch was stopped with it
         except asyncio.TimeoutError:
             reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
-            return "integration timeout (29 s)"
+            return f"integration timeout ({timeout_s:g} s)"
         except _UpstreamTooLarge:
             reply(response, 502, INTERNAL_ERROR, request_id, error_type="IntegrationFailure")
             return "integration response over 10 MB"
@@ -218,7 +218,7 @@ class ApiGatewayApp:
         except asyncio.TimeoutError:
             if response.started:
                 response.abort()
-                return "cut: 15 minute stream limit"
+                return f"cut: {max_s:g} s stream limit"
             reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
             return "integration timeout"
         except httpx.HTTPError as exc:

@@ -9,7 +9,7 @@ fixed, public placeholders, not secrets. moto is an optional extra
 (``pip install 'lstream[s3]'``).
 
 moto keeps its buckets in module state, so one process runs one local S3 at
-a time.
+a time, and each starts empty (moto's own reset).
 """
 
 from __future__ import annotations
@@ -125,6 +125,15 @@ class LocalS3:
         self._server.stop()
 
 
+def _reset(url: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(url + "/moto-api/reset", data=b"", method="POST")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    with opener.open(request, timeout=30) as answer:
+        answer.read()
+
+
 @contextmanager
 def local_s3(host: str = "127.0.0.1", region: str = "us-east-1") -> Iterator[LocalS3]:
     """Start moto's S3 on a free port of ``host``; stop it on exit."""
@@ -132,7 +141,7 @@ def local_s3(host: str = "127.0.0.1", region: str = "us-east-1") -> Iterator[Loc
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
-        raise UsageError(f"--s3 needs moto's server: {_INSTALL_HINT}") from None
+        raise UsageError(f"the local S3 (--s3) needs moto's server: {_INSTALL_HINT}") from None
     with _lock:
         if _running:
             raise UsageError("local S3: one is already running in this process")
@@ -147,7 +156,10 @@ def local_s3(host: str = "127.0.0.1", region: str = "us-east-1") -> Iterator[Loc
         server.start()
         bound_host, port = server.get_host_and_port()
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        s3 = LocalS3(server, f"http://{shown}:{port}", region)
+        url = f"http://{shown}:{port}"
+        # moto keeps its buckets in module state: a new local S3 starts empty.
+        _reset(url)
+        s3 = LocalS3(server, url, region)
         try:
             yield s3
         finally:

@@ -79,7 +79,11 @@ def test_a_provided_runtime_without_its_bootstrap(
     ("module", "args", "message"),
     [
         ("samtranslator.yaml_helper", [], "pip install 'lstream[template]'"),
-        ("moto.server", ["--s3", "{s3}"], "--s3 needs moto's server: pip install 'lstream[s3]'"),
+        (
+            "moto.server",
+            ["--s3", "{s3}"],
+            "the local S3 (--s3) needs moto's server: pip install 'lstream[s3]'",
+        ),
     ],
 )
 def test_a_missing_extra_names_its_install(
