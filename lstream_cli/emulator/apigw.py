@@ -65,19 +65,32 @@ class _UpstreamTooLarge(Exception):
 
 
 async def _unless_gone(response: HttpResponse, work: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``work`` until it ends or the client leaves (then it is cancelled: ClientGone)."""
+    """Run ``work`` until it ends or the client leaves (then it is cancelled: ClientGone).
+
+    Cancelled itself (the server stopping), it cancels ``work`` too and
+    leaves no task behind whose failure nobody would retrieve.
+    """
     task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieve)
     gone = asyncio.ensure_future(response.wait_gone())
+    cut = False
     try:
         await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         gone.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(BaseException):
+        if not task.done():
+            task.cancel()
+            cut = True
+    if cut:  # the client left first
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         raise ClientGone("client closed the connection")
     return task.result()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class ApiGatewayApp:
