@@ -57,8 +57,8 @@ Exit status of a run: 0 when it completed, even with some failed requests;
 when every request failed, get's code for that failure: 5 (connect, tls,
 timeout, or no request finished before the run ended), 4 (truncated), 3
 (HTTP errors, or mixed classes); else 6 when a --fail-if threshold was
-breached; 130 on Ctrl-C (after the partial report is printed
-and written).
+breached; 130 on Ctrl-C, 143 on SIGTERM (after the partial report is
+printed and written).
 
 """
     + EXIT_CODE_HELP
@@ -97,7 +97,9 @@ def exit_status(report: BenchReport, interrupted: bool) -> ExitStatus:
     reads the same code from ``get`` and ``bench -n 1``; mixed classes are 3.
     """
     if interrupted:
-        return ExitStatus.INTERRUPTED
+        from lstream_cli import supervise
+
+        return supervise.stop_status()  # 130 after Ctrl-C, 143 after SIGTERM
     if report.requests == 0:
         return ExitStatus.NETWORK  # nothing answered within the run: nothing to report
     if report.ok == 0:
@@ -256,9 +258,11 @@ def bench_command(
 
     if spec.method == "HEAD":
         raise UsageError("-X HEAD is not supported by bench (a HEAD answer has no body to measure)")
-    from lstream_cli.request import prepare_auth
+    from lstream_cli.request import prepare
 
-    signer = prepare_auth(spec)  # usage errors (no credentials, no region) before sending
+    # Usage errors (no, expired or broken credentials, no region) before sending;
+    # a URL's user:password@ becomes Authorization: Basic when not signed.
+    spec, signer = prepare(spec)
     if signer is None and spec.auth != "none":
         spec = replace(spec, auth="none")
     return _run(
@@ -322,10 +326,10 @@ def _run(
         warmup=warmup,
         timeout_s=config.spec.timeout,
     )
-    from lstream_cli.cli.compare import display_url
+    from lstream_cli.redact import redact_url
 
     # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
-    report = build_report(stats, display_url(config.spec.url), settings, outcome.interrupted)
+    report = build_report(stats, redact_url(config.spec.url), settings, outcome.interrupted)
     report = replace(report, thresholds=evaluate(thresholds, report))
     if not silent:
         print_report(output, report)
@@ -336,8 +340,10 @@ def _run(
         rows = sorted(stats.rows or [], key=lambda r: (r[0] is None, r[0] or 0.0))
         _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
     status = exit_status(report, outcome.interrupted)
-    if status is ExitStatus.INTERRUPTED:
-        output.error("interrupted: the report above is partial")
+    if outcome.interrupted:
+        from lstream_cli import supervise
+
+        output.error(f"{supervise.stopped_word()}: the report above is partial")
     elif report.requests == 0:
         output.error(
             "no request finished before the run ended "
