@@ -228,7 +228,7 @@ def function_credentials(profile: str | None) -> tuple[str, str, str | None] | N
         return None
     if creds is None:
         return None
-    frozen = creds.get_frozen_credentials()
+    frozen = creds.credentials.get_frozen_credentials()
     if not frozen.access_key or not frozen.secret_key:
         return None
     return (frozen.access_key, frozen.secret_key, frozen.token or None)
