@@ -229,6 +229,8 @@ async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials
         endpoints = await run.start()
         try:
             rows = {**endpoints.urls, **endpoints.apis}
+            if endpoints.lambda_api is not None:
+                rows["lambda_api"] = endpoints.lambda_api
             s3_url = run.s3.url if run.s3 is not None else None
             settings = stack_settings(run.stack, s3_url, credentials)
             print_endpoints(output, rows, settings, stack_labels(run.stack), endpoints.outputs)
@@ -254,6 +256,7 @@ class SweepStackArgs:
     size_param: str | None  # None: not given ("key" when the functions read S3, else "size")
     time_scale: float
     function_log: str | None  # a file for the functions' log lines
+    invoke: str | None = None  # a function (logical id or name) for the Lambda API rows
 
 
 @contextlib.contextmanager
@@ -269,6 +272,7 @@ def stack_sweep_plan(flags: StackFlags, args: SweepStackArgs, base: Any) -> Iter
     from botocore.credentials import Credentials
 
     from lstream_cli.compare import WARMUP_SIZE, Plan
+    from lstream_cli.engine.lambda_api import InvokeTarget
     from lstream_cli.render.serve import FunctionLogPrinter
     from lstream_cli.signing import Signer
     from lstream_cli.stack.run import StackOptions, local_storage, running_stack
@@ -297,10 +301,23 @@ def stack_sweep_plan(flags: StackFlags, args: SweepStackArgs, base: Any) -> Iter
         )
         run = stack_ctx.enter_context(running_stack(stack, options, s3))
         assert run.endpoints is not None
-        targets = find_targets(stack, run.endpoints, run.localize, args.outputs)
-        size_param = args.size_param or ("key" if targets.reads_s3 else "size")
-        if s3 is not None and targets.reads_s3:
-            buckets = [b for m in targets.urls for b in targets.buckets.get(m, ())]
+        invoked = _invoked_function(stack, args.invoke)
+        targets = find_targets(
+            stack, run.endpoints, run.localize, args.outputs, required=invoked is None
+        )
+        buckets = [b for m in targets.urls for b in targets.buckets.get(m, ())]
+        invoke: InvokeTarget | None = None
+        if invoked is not None:
+            buckets.extend(invoked.reads_buckets)
+            invoke = InvokeTarget(
+                function=invoked.name,
+                region=stack.region,
+                endpoint_url=run.endpoints.lambda_api,
+                static_credentials=(access_key, secret_key),
+                timeout=base.timeout,
+            )
+        size_param = args.size_param or ("key" if buckets else "size")
+        if s3 is not None and buckets:
             seed_objects(s3, buckets, (WARMUP_SIZE, *args.sizes))
         signer = Signer(Credentials(access_key, secret_key), stack.region, "lambda")
         yield Plan(
@@ -308,7 +325,18 @@ def stack_sweep_plan(flags: StackFlags, args: SweepStackArgs, base: Any) -> Iter
             spec=base,
             urls=dict(targets.urls),
             signers={m: (signer if m in targets.signed else None) for m in targets.urls},
-            invoke=None,
+            invoke=invoke,
             repeat=args.repeat,
             size_param=size_param,
         )
+
+
+def _invoked_function(stack: Any, given: str | None) -> Any:
+    """The FunctionSpec ``--invoke`` names (its logical id or its FunctionName), or None."""
+    if given is None:
+        return None
+    for spec in stack.functions:
+        if given in (spec.logical_id, spec.name):
+            return spec
+    known = ", ".join(spec.logical_id for spec in stack.functions) or "none"
+    raise UsageError(f"--invoke {given}: no such function in the template (it has: {known})")

@@ -228,10 +228,10 @@ def compare_command(
             "need --template"
         )
     if stack.template is not None:
-        if urls or function is not None:
+        if urls or endpoint_url is not None:
             raise UsageError(
                 "--template finds the URLs itself: drop --stream/--buffered/--apigw/"
-                "--apigw-stream/--invoke (or name outputs with --stream-output ...)"
+                "--apigw-stream/--endpoint-url (or name outputs with --stream-output ...)"
             )
         if time_scale is not None:
             from lstream_cli.units import check_time_scale
@@ -249,6 +249,7 @@ def compare_command(
             size_param=size_param if given is click.core.ParameterSource.COMMANDLINE else None,
             time_scale=time_scale or 1.0,
             function_log=function_log,
+            invoke=function,
         )
         with stack_sweep_plan(
             stack, args, request.to_spec("http://127.0.0.1/", auth="none")

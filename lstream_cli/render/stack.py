@@ -22,6 +22,10 @@ def stack_labels(stack: Stack) -> dict[str, str]:
         labels[api.logical_id] = (
             f"REST API {api.name!r}, {len(api.routes)} HTTP_PROXY methods, {'/'.join(modes)}"
         )
+    names = ", ".join(fn.name for fn in stack.functions)
+    labels["lambda_api"] = (
+        f"Lambda API (--endpoint-url): Invoke, InvokeWithResponseStream of {names}"
+    )
     return labels
 
 

@@ -36,6 +36,7 @@ from lstream_cli.emulator.config import (
 from lstream_cli.emulator.function import FunctionConfig, Invoker, make_invoker
 from lstream_cli.emulator.functionurl import FunctionUrlApp
 from lstream_cli.emulator.http import App, HttpServer
+from lstream_cli.emulator.lambda_api import LambdaApiApp
 from lstream_cli.emulator.logs import FunctionLogSink
 from lstream_cli.emulator.runtime import Runtime
 from lstream_cli.emulator.server import running_in_background
@@ -44,9 +45,17 @@ from lstream_cli.stack.model import FunctionSpec, Stack
 from lstream_cli.stack.restapi import RestApiApp
 from lstream_cli.stack.s3 import LocalS3
 
-__all__ = ["StackEndpoints", "StackOptions", "StackRun", "local_storage", "running_stack"]
+__all__ = [
+    "LAMBDA_API",
+    "StackEndpoints",
+    "StackOptions",
+    "StackRun",
+    "local_storage",
+    "running_stack",
+]
 
 MASK = "****"
+LAMBDA_API = "lambda_api"  # the Lambda API listener (never a logical id: those have no "_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +85,14 @@ class StackEndpoints:
     apis: Mapping[str, str]  # REST API logical id -> http://HOST:PORT/STAGE/ (first stage)
     outputs: Mapping[str, str]  # output name -> value (NoEcho values masked)
     s3: str | None = None
+    lambda_api: str | None = None  # Invoke / InvokeWithResponseStream by FunctionName
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "outputs": dict(self.outputs),
             "urls": dict(self.urls),
             "apis": dict(self.apis),
+            "lambda_api": self.lambda_api,
             "s3": self.s3,
         }
 
@@ -214,6 +225,9 @@ class StackRun:
             rest = RestApiApp(rt, api, self.localize)
             self._rest.append(rest)
             apps.append((api.logical_id, rest, APIGW_REQUEST_LIMIT))
+        if self.stack.functions:
+            by_name = {spec.name: self.invokers[spec.logical_id] for spec in self.stack.functions}
+            apps.append((LAMBDA_API, LambdaApiApp(rt, by_name.get), REQUEST_LIMIT))
         return apps
 
     async def start(self) -> StackEndpoints:
@@ -256,6 +270,7 @@ class StackRun:
             apis={a.logical_id: f"{bases[a.logical_id]}/{a.stages[0]}/" for a in self.stack.apis},
             outputs=outputs,
             s3=self.s3.url if self.s3 is not None else None,
+            lambda_api=bases.get(LAMBDA_API),
         )
         return self.endpoints
 

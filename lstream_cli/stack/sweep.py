@@ -64,10 +64,12 @@ def find_targets(
     endpoints: StackEndpoints,
     localize: Callable[[str], str],
     outputs: Mapping[str, str | None],
+    required: bool = True,
 ) -> StackTargets:
     """The sweep's paths; ``outputs`` maps a mode to the output naming its URL (or None).
 
-    ``localize`` maps a deployed URL of the stack to the local one.
+    ``localize`` maps a deployed URL of the stack to the local one; with
+    ``required``, a stack with no URL to sweep is a usage error.
     """
     urls: dict[str, str] = {}
     names: dict[str, str] = {}
@@ -105,7 +107,7 @@ def find_targets(
         behind[mode] = _url_behind(stack, endpoints, value)
         if mode in ("apigw", "apigw_stream"):
             behind[mode] = _api_function_url(stack, endpoints, localize, value) or behind[mode]
-    if not urls:
+    if not urls and required:
         raise UsageError(
             f"{stack.template.name}: no function URL or REST API to compare (and no output named)"
         )

@@ -66,6 +66,7 @@ def test_second_stack_served_and_driven_by_get_bench_curl(
         base = outputs["PatternBase"]
         assert base.startswith("http://127.0.0.1:") and base.endswith("/")
         assert doc["urls"] == {"PatternUrl": base}  # type: ignore[comparison-overlap]
+        assert doc["lambda_api"].startswith("http://127.0.0.1:")
         # The Fn::Sub output, with the local URL in it.
         assert outputs["PatternEndpoint"] == base + "?size=1000&from=demo"
         assert outputs["Mode"] == "streaming"
@@ -109,6 +110,26 @@ def test_second_stack_served_and_driven_by_get_bench_curl(
             assert "x-greeting: hi from demo in us-east-1" in curl.stdout.lower()
             assert body.read_bytes() == pattern(5000)
 
+        # The Lambda API, by FunctionName, as an SDK client calls it (--endpoint-url).
+        import botocore.session
+
+        lam = botocore.session.Session().create_client(
+            "lambda",
+            region_name="us-east-1",
+            endpoint_url=doc["lambda_api"],
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        payload = json.dumps({"queryStringParameters": {"size": "3000"}}).encode()
+        streamed = lam.invoke_with_response_stream(FunctionName="demo-pattern", Payload=payload)
+        chunks = b"".join(
+            e["PayloadChunk"]["Payload"] for e in streamed["EventStream"] if "PayloadChunk" in e
+        )
+        assert chunks.endswith(pattern(3000))  # after the HTTP prelude the handler wrote
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.invoke(FunctionName="no-such-function", Payload=b"{}")
+        lam.close()
+
         bench_json = tmp_path / "bench.json"
         bench = subprocess.run(
             [
@@ -135,7 +156,7 @@ def test_second_stack_served_and_driven_by_get_bench_curl(
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0
     screen = out.decode() + err.decode()
-    assert "PatternUrl" in screen and "PatternEndpoint" in screen
+    assert "PatternUrl" in screen and "PatternEndpoint" in screen and "lambda_api" in screen
     assert "Token=****" in screen
     assert TOKEN not in screen
     assert "START RequestId:" in screen and "REPORT RequestId:" in screen  # the function's log
@@ -290,3 +311,24 @@ def test_an_output_names_the_url_to_sweep(
     # The output's own query stays; compare-modes sets the size in it.
     assert doc["targets"]["stream"].endswith("/?size=1000&from=demo")
     assert [(r["mode"], r["size"], r["bytes"]) for r in doc["rows"]] == [("stream", 2000, 2000)]
+
+
+def test_compare_modes_invoke_rows_on_a_stack_function(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = tmp_path / "cmp.json"
+    args = ["compare-modes", "--template", str(demo), "--invoke", "PatternFunction"]
+    code = cli_run([*args, "--sizes", "2kB", "--json", str(result)])
+    capsys.readouterr()
+    assert code == 0
+    rows = json.loads(result.read_text())["rows"]
+    assert [(r["mode"], r["ok"]) for r in rows] == [
+        ("buffered", True),
+        ("invoke", True),
+        ("invoke_stream", True),
+    ]
+    unknown = cli_run([*args[:3], "--invoke", "Nope", "--sizes", "2kB"])
+    assert unknown == 2
+    assert "--invoke Nope: no such function in the template (it has: PatternFunction)" in (
+        capsys.readouterr().err
+    )
