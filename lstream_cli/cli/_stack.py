@@ -24,7 +24,6 @@ __all__ = [
     "ServeStackArgs",
     "StackCommand",
     "StackFlags",
-    "SweepStackArgs",
     "refuse_template_conflicts",
     "serve_stack",
     "stack_options",
@@ -246,97 +245,19 @@ async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials
     return int(ExitStatus.SUCCESS)
 
 
-@dataclass(frozen=True, slots=True)
-class SweepStackArgs:
-    """What ``compare-modes --template`` takes from compare's other flags."""
-
-    outputs: dict[str, str | None]  # mode -> output naming its URL (--stream-output ...)
-    sizes: tuple[int, ...]
-    repeat: int
-    size_param: str | None  # None: not given ("key" when the functions read S3, else "size")
-    time_scale: float
-    function_log: str | None  # a file for the functions' log lines
-    invoke: str | None = None  # a function (logical id or name) for the Lambda API rows
-
-
 @contextlib.contextmanager
-def stack_sweep_plan(flags: StackFlags, args: SweepStackArgs, base: Any) -> Iterator[Any]:
-    """The running stack's sweep :class:`~lstream_cli.compare.Plan`; the stack stops on exit.
-
-    AWS_IAM function URLs accept a key made for this run, and the sweep signs
-    with it; with functions that read S3, the local S3 holds one object per
-    swept size (named by its size in bytes) and the size goes in ``?key=``.
-    """
-    import secrets
-
-    from botocore.credentials import Credentials
-
-    from lstream_cli.compare import WARMUP_SIZE, Plan
-    from lstream_cli.engine.lambda_api import InvokeTarget
+def stack_sweep_plan(flags: StackFlags, args: Any, base: Any) -> Iterator[Any]:
+    """``compare-modes --template``: the running stack's sweep plan (see :mod:`.stack.sweep`)."""
     from lstream_cli.render.serve import FunctionLogPrinter
-    from lstream_cli.signing import Signer
-    from lstream_cli.stack.run import StackOptions, local_storage, running_stack
-    from lstream_cli.stack.sweep import find_targets, seed_objects
+    from lstream_cli.stack.sweep import stack_plan
     from lstream_cli.stack.template import load_stack, parse_overrides
 
     assert flags.template is not None
     stack = load_stack(flags.template, parse_overrides(flags.override_items()))
-    access_key = "LSTREAMSWEEP" + secrets.token_hex(4).upper()
-    secret_key = secrets.token_urlsafe(30)
-
-    def accepted(key: str) -> tuple[str, str | None] | None:
-        return (secret_key, None) if key == access_key else None
-
-    reads_s3 = any(fn.reads_buckets for fn in stack.functions)
-    with contextlib.ExitStack() as stack_ctx:
-        log_sink = None
+    with contextlib.ExitStack() as files:
+        log = None
         if args.function_log is not None:
-            fh = stack_ctx.enter_context(open(args.function_log, "w", encoding="utf-8"))
-            log_sink = FunctionLogPrinter(fh)
-        s3 = stack_ctx.enter_context(local_storage(stack, flags.s3, always=reads_s3))
-        options = StackOptions(
-            time_scale=args.time_scale,
-            credentials=accepted,
-            function_log=log_sink,
-        )
-        run = stack_ctx.enter_context(running_stack(stack, options, s3))
-        assert run.endpoints is not None
-        invoked = _invoked_function(stack, args.invoke)
-        targets = find_targets(
-            stack, run.endpoints, run.localize, args.outputs, required=invoked is None
-        )
-        buckets = [b for m in targets.urls for b in targets.buckets.get(m, ())]
-        invoke: InvokeTarget | None = None
-        if invoked is not None:
-            buckets.extend(invoked.reads_buckets)
-            invoke = InvokeTarget(
-                function=invoked.name,
-                region=stack.region,
-                endpoint_url=run.endpoints.lambda_api,
-                static_credentials=(access_key, secret_key),
-                timeout=base.timeout,
-            )
-        size_param = args.size_param or ("key" if buckets else "size")
-        if s3 is not None and buckets:
-            seed_objects(s3, buckets, (WARMUP_SIZE, *args.sizes))
-        signer = Signer(Credentials(access_key, secret_key), stack.region, "lambda")
-        yield Plan(
-            sizes=args.sizes,
-            spec=base,
-            urls=dict(targets.urls),
-            signers={m: (signer if m in targets.signed else None) for m in targets.urls},
-            invoke=invoke,
-            repeat=args.repeat,
-            size_param=size_param,
-        )
-
-
-def _invoked_function(stack: Any, given: str | None) -> Any:
-    """The FunctionSpec ``--invoke`` names (its logical id or its FunctionName), or None."""
-    if given is None:
-        return None
-    for spec in stack.functions:
-        if given in (spec.logical_id, spec.name):
-            return spec
-    known = ", ".join(spec.logical_id for spec in stack.functions) or "none"
-    raise UsageError(f"--invoke {given}: no such function in the template (it has: {known})")
+            fh = files.enter_context(open(args.function_log, "w", encoding="utf-8"))
+            log = FunctionLogPrinter(fh)
+        with stack_plan(stack, flags.s3, args, base, log) as plan:
+            yield plan

@@ -18,13 +18,7 @@ import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.cli._options import RequestFlags, check_url, json_option, request_options
-from lstream_cli.cli._stack import (
-    StackCommand,
-    StackFlags,
-    SweepStackArgs,
-    stack_options,
-    stack_sweep_plan,
-)
+from lstream_cli.cli._stack import StackCommand, StackFlags, stack_options, stack_sweep_plan
 
 __all__ = ["compare_command", "parse_sizes"]
 
@@ -242,6 +236,8 @@ def compare_command(
         if function_log is not None:
             check_writable(function_log)
         given = click.get_current_context().get_parameter_source("size_param")
+        from lstream_cli.stack.sweep import SweepStackArgs
+
         args = SweepStackArgs(
             outputs=named,
             sizes=size_list,

@@ -12,15 +12,32 @@ named by its size in bytes (the examples' convention, ``?key=7000000``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from botocore.credentials import Credentials
 
 from lstream_cli._exitcodes import UsageError
-from lstream_cli.stack.model import FunctionUrlSpec, Stack
-from lstream_cli.stack.run import StackEndpoints
+from lstream_cli.compare import WARMUP_SIZE, Plan
+from lstream_cli.emulator.logs import FunctionLogSink
+from lstream_cli.engine.lambda_api import InvokeTarget
+from lstream_cli.request import RequestSpec
+from lstream_cli.signing import Signer
+from lstream_cli.stack.model import FunctionSpec, FunctionUrlSpec, Stack
+from lstream_cli.stack.run import StackEndpoints, StackOptions, local_storage, running_stack
 from lstream_cli.stack.s3 import LocalS3
 
-__all__ = ["OUTPUT_FLAGS", "StackTargets", "find_targets", "seed_objects"]
+__all__ = [
+    "OUTPUT_FLAGS",
+    "StackTargets",
+    "SweepStackArgs",
+    "find_targets",
+    "seed_objects",
+    "stack_plan",
+]
 
 # mode -> the flag that names an output for it
 OUTPUT_FLAGS = {
@@ -151,3 +168,86 @@ def seed_objects(s3: LocalS3, buckets: Iterable[str], sizes: Iterable[int]) -> i
             s3.put(bucket, str(size), _body(size))
             count += 1
     return count
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStackArgs:
+    """What ``compare-modes --template`` takes from compare's other flags."""
+
+    outputs: dict[str, str | None]  # mode -> output naming its URL (--stream-output ...)
+    sizes: tuple[int, ...]
+    repeat: int
+    size_param: str | None  # None: not given ("key" when the functions read S3, else "size")
+    time_scale: float
+    function_log: str | None  # a file for the functions' log lines (the CLI opens it)
+    invoke: str | None = None  # a function (logical id or name) for the Lambda API rows
+
+
+@contextlib.contextmanager
+def stack_plan(
+    stack: Stack,
+    s3_dir: Path | None,
+    args: SweepStackArgs,
+    base: RequestSpec,
+    function_log: FunctionLogSink | None = None,
+) -> Iterator[Plan]:
+    """The running stack's sweep :class:`~lstream_cli.compare.Plan`; the stack stops on exit.
+
+    AWS_IAM function URLs accept a key made for this run, and the sweep signs
+    with it; with functions that read S3, the local S3 holds one object per
+    swept size (named by its size in bytes) and the size goes in ``?key=``.
+    """
+    access_key = "LSTREAMSWEEP" + secrets.token_hex(4).upper()
+    secret_key = secrets.token_urlsafe(30)
+
+    def accepted(key: str) -> tuple[str, str | None] | None:
+        return (secret_key, None) if key == access_key else None
+
+    reads_s3 = any(fn.reads_buckets for fn in stack.functions)
+    options = StackOptions(
+        time_scale=args.time_scale, credentials=accepted, function_log=function_log
+    )
+    with (
+        local_storage(stack, s3_dir, always=reads_s3) as s3,
+        running_stack(stack, options, s3) as run,
+    ):
+        assert run.endpoints is not None
+        invoked = _invoked_function(stack, args.invoke)
+        targets = find_targets(
+            stack, run.endpoints, run.localize, args.outputs, required=invoked is None
+        )
+        buckets = [b for m in targets.urls for b in targets.buckets.get(m, ())]
+        invoke: InvokeTarget | None = None
+        if invoked is not None:
+            buckets.extend(invoked.reads_buckets)
+            invoke = InvokeTarget(
+                function=invoked.name,
+                region=stack.region,
+                endpoint_url=run.endpoints.lambda_api,
+                static_credentials=(access_key, secret_key),
+                timeout=base.timeout,
+            )
+        size_param = args.size_param or ("key" if buckets else "size")
+        if s3 is not None and buckets:
+            seed_objects(s3, buckets, (WARMUP_SIZE, *args.sizes))
+        signer = Signer(Credentials(access_key, secret_key), stack.region, "lambda")
+        yield Plan(
+            sizes=args.sizes,
+            spec=base,
+            urls=dict(targets.urls),
+            signers={m: (signer if m in targets.signed else None) for m in targets.urls},
+            invoke=invoke,
+            repeat=args.repeat,
+            size_param=size_param,
+        )
+
+
+def _invoked_function(stack: Stack, given: str | None) -> FunctionSpec | None:
+    """The FunctionSpec ``--invoke`` names (its logical id or its FunctionName), or None."""
+    if given is None:
+        return None
+    for spec in stack.functions:
+        if given in (spec.logical_id, spec.name):
+            return spec
+    known = ", ".join(spec.logical_id for spec in stack.functions) or "none"
+    raise UsageError(f"--invoke {given}: no such function in the template (it has: {known})")
