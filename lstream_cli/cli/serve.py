@@ -244,6 +244,8 @@ def serve_command(
     Five endpoints: function URLs in both InvokeModes (stream, buffered), API
     Gateway in front of the streaming one (apigw, apigw_stream) and the Lambda
     Invoke APIs (lambda_api), each with AWS's limits and the errors callers see.
+    With --template FILE: a SAM or CloudFormation stack's own functions, function
+    URLs and REST APIs instead, each on its own port (docs/template.md).
     """
     check_time_scale(time_scale)
     if not 1 <= workers <= 64:
