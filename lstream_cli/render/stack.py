@@ -57,5 +57,12 @@ def stack_settings(stack: Stack, s3_url: str | None, credentials: str) -> dict[s
         settings["not run locally"] = ", ".join(f"{lid} ({rtype})" for lid, rtype in stack.not_run)
     if s3_url is not None:
         settings["local S3"] = s3_url
+    else:
+        read = sorted({b for fn in stack.functions for b in fn.reads_buckets})
+        if read:
+            settings["S3"] = (
+                f"no --s3: the functions read {', '.join(read)} where their credentials "
+                "and --env point"
+            )
     settings["function credentials"] = credentials
     return settings

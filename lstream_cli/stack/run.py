@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,16 +125,34 @@ class StackRun:
                 region=stack.region,
             )
         )
-        self.invokers: dict[str, Invoker] = {
-            spec.logical_id: make_invoker(self._function(spec), options.function_log)
-            for spec in stack.functions
-        }
+        # Checked now, before anything listens: a function that cannot run, an
+        # AWS_IAM URL with no credentials to accept. The invokers are made once
+        # the ports are known, so the functions' environment can hold local URLs.
         self._hosts: dict[str, str] = {}
+        for spec in stack.functions:
+            self._function(spec)
+        self._check_iam()
+        self.invokers: dict[str, Invoker] = {}
         self._servers: list[HttpServer] = []
         self._rest: list[RestApiApp] = []
-        # Built now: missing credentials for an AWS_IAM URL fail before anything listens.
-        self._listeners = self._apps()
         self.endpoints: StackEndpoints | None = None
+
+    def _check_iam(self) -> None:
+        for url in self.stack.urls:
+            if url.auth_type == "AWS_IAM":
+                try:
+                    self.runtime.iam_lookup()
+                except UsageError as exc:
+                    why = str(exc).removeprefix("--auth iam: ")
+                    raise UsageError(
+                        f"{self.stack.template.name}: {url.logical_id}: AuthType AWS_IAM: {why}"
+                    ) from None
+                return
+
+    def _names(self) -> list[str]:
+        """The listeners, in port order: function URLs, REST APIs, the Lambda API."""
+        names = [u.logical_id for u in self.stack.urls] + [a.logical_id for a in self.stack.apis]
+        return names + ([LAMBDA_API] if self.stack.functions else [])
 
     def _function(self, spec: FunctionSpec) -> FunctionConfig:
         where = f"{self.stack.template.name}: {spec.logical_id}"
@@ -142,7 +161,8 @@ class StackRun:
                 raise UsageError(
                     f"{where}: Environment.Variables.{name}: reserved (Lambda sets it)"
                 )
-        env = dict(spec.environment)
+        # A value holding a deployed URL of the stack holds the local one (known once listening).
+        env = {k: self.localize(v) for k, v in spec.environment.items()}
         credentials = self.options.function_credentials
         if self.s3 is not None:
             env.update(self.s3.environment())
@@ -206,20 +226,14 @@ class StackRun:
             mode: Literal["stream", "buffered"] = (
                 "stream" if url.invoke_mode == "RESPONSE_STREAM" else "buffered"
             )
-            try:
-                app = FunctionUrlApp(
-                    rt,
-                    mode,
-                    self.invokers[url.function],
-                    auth="iam" if url.auth_type == "AWS_IAM" else "none",
-                    url_id=url.logical_id.lower(),
-                    name=url.logical_id,
-                )
-            except UsageError as exc:  # AWS_IAM and no credentials to accept
-                why = str(exc).removeprefix("--auth iam: ")
-                raise UsageError(
-                    f"{self.stack.template.name}: {url.logical_id}: AuthType AWS_IAM: {why}"
-                ) from None
+            app = FunctionUrlApp(
+                rt,
+                mode,
+                self.invokers[url.function],
+                auth="iam" if url.auth_type == "AWS_IAM" else "none",
+                url_id=url.logical_id.lower(),
+                name=url.logical_id,
+            )
             apps.append((url.logical_id, app, REQUEST_LIMIT))
         for api in self.stack.apis:
             rest = RestApiApp(rt, api, self.localize)
@@ -231,37 +245,32 @@ class StackRun:
         return apps
 
     async def start(self) -> StackEndpoints:
-        """Start every invoker and listener (LstreamError, exit 2, when a port is taken)."""
+        """Listen, then start every invoker (LstreamError, exit 2, when a port is taken)."""
         opts = self.options
         host = _url_host(opts.host)
         bases: dict[str, str] = {}
+        sockets: dict[str, socket.socket] = {}
         try:
+            for index, name in enumerate(self._names()):
+                port = opts.port + index if opts.port else 0
+                sockets[name] = _listening_socket(opts.host, port, name)
+                bases[name] = f"http://{host}:{sockets[name].getsockname()[1]}"
+            self._map_hosts(bases)
+            self.invokers = {
+                spec.logical_id: make_invoker(self._function(spec), opts.function_log)
+                for spec in self.stack.functions
+            }
             for invoker in self.invokers.values():
                 await invoker.start()
-            for index, (name, app, max_body) in enumerate(self._listeners):
-                port = opts.port + index if opts.port else 0
+            for name, app, max_body in self._apps():
                 server = HttpServer(app, max_body, on_reject=self.runtime.rejecter(name))
                 self._servers.append(server)
-                try:
-                    bound = await server.listen(opts.host, port)
-                except OSError as exc:
-                    reason = exc.strerror or str(exc)
-                    if exc.errno == errno.EADDRINUSE:
-                        reason = "address already in use (choose another --port, or 0)"
-                    raise LstreamError(
-                        f"cannot listen on {opts.host}:{port} ({name}): {reason}", ExitStatus.USAGE
-                    ) from None
-                bases[name] = f"http://{host}:{bound}"
+                await server.listen(opts.host, 0, sock=sockets.pop(name))
         except BaseException:
+            for sock in sockets.values():
+                sock.close()
             await self.close()
             raise
-        region = self.stack.region
-        for url in self.stack.urls:
-            self._hosts[f"{url.logical_id.lower()}.lambda-url.{region}.on.aws"] = bases[
-                url.logical_id
-            ]
-        for api in self.stack.apis:
-            self._hosts[f"{api.api_id}.execute-api.{region}.amazonaws.com"] = bases[api.logical_id]
         outputs = {
             o.name: (MASK if o.secret else self.localize(o.value)) for o in self.stack.outputs
         }
@@ -274,6 +283,14 @@ class StackRun:
         )
         return self.endpoints
 
+    def _map_hosts(self, bases: Mapping[str, str]) -> None:
+        region = self.stack.region
+        for url in self.stack.urls:
+            host = f"{url.logical_id.lower()}.lambda-url.{region}.on.aws"
+            self._hosts[host] = bases[url.logical_id]
+        for api in self.stack.apis:
+            self._hosts[f"{api.api_id}.execute-api.{region}.amazonaws.com"] = bases[api.logical_id]
+
     async def close(self) -> None:
         for server in self._servers:
             await server.close()
@@ -284,6 +301,22 @@ class StackRun:
         for invoker in self.invokers.values():
             with contextlib.suppress(Exception):
                 await invoker.close()
+
+
+def _listening_socket(host: str, port: int, name: str) -> socket.socket:
+    try:
+        sock = socket.create_server(
+            (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET, backlog=2048
+        )
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "address already in use (choose another --port, or 0)"
+        raise LstreamError(
+            f"cannot listen on {host}:{port} ({name}): {reason}", ExitStatus.USAGE
+        ) from None
+    sock.setblocking(False)
+    return sock
 
 
 @contextlib.contextmanager

@@ -53,6 +53,7 @@ Resources:
         Variables:
           GREETING: !Sub "${Greeting} from ${AWS::StackName} in ${AWS::Region}"
           PARTITION: !Ref AWS::Partition
+          SELF_URL: !GetAtt PatternUrl.FunctionUrl
   PatternUrl:
     Type: AWS::Lambda::Url
     Properties:
@@ -93,6 +94,7 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
     headers: {
       "content-type": "application/octet-stream",
       "x-greeting": process.env.GREETING ?? "",
+      "x-self-url": process.env.SELF_URL ?? "",
     },
   });
   let sent = 0;

@@ -108,6 +108,8 @@ def test_second_stack_served_and_driven_by_get_bench_curl(
             assert curl.returncode == 0, curl.stderr
             assert curl.stdout.startswith("HTTP/1.1 200")
             assert "x-greeting: hi from demo in us-east-1" in curl.stdout.lower()
+            # A variable holding the stack's own deployed URL holds the local one.
+            assert f"x-self-url: {base}" in curl.stdout.lower()
             assert body.read_bytes() == pattern(5000)
 
         # The Lambda API, by FunctionName, as an SDK client calls it (--endpoint-url).

@@ -83,7 +83,11 @@ def test_second_stack_plain_cloudformation(tmp_path: Path) -> None:
         256,
     )
     assert fn.code_dir == tmp_path / "demo" / "fn"
-    assert fn.environment == {"GREETING": "hi from demo in us-east-1", "PARTITION": "aws"}
+    assert fn.environment == {
+        "GREETING": "hi from demo in us-east-1",
+        "PARTITION": "aws",
+        "SELF_URL": "https://patternurl.lambda-url.us-east-1.on.aws/",
+    }
     assert fn.reads_buckets == ()
     # The Never condition drops the second URL; the override picks RESPONSE_STREAM.
     (url,) = stack.urls
