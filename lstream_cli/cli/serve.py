@@ -4,8 +4,11 @@ Flags become an :class:`EmulatorConfig`; the emulator runs on this thread's
 event loop (uvloop when installed). Once every endpoint listens the table
 is printed and ``--json PATH`` written, so a script can wait for the file.
 SIGINT and SIGTERM stop it cleanly with exit status 0: stopping is how a
-server ends, not a failure. A port in use or an unusable ``--handler`` is a
-usage error (exit 2) before anything listens.
+server ends, not a failure, and every execution environment's process
+group is killed with it. A port in use, an unusable ``--handler`` or
+``--bootstrap``, a missing aws-lambda-ric or a bad function flag is a usage
+error (exit 2) before anything listens; the policy (which runtime, which
+variables) lives in :mod:`lstream_cli.emulator.settings`.
 """
 
 from __future__ import annotations
@@ -189,7 +192,8 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     "--secret-header",
     default=None,
     metavar="'NAME: VALUE'",
-    help="API Gateway adds this header; the functions answer 403 without it.",
+    help="API Gateway adds this header; an in-process function answers 403 without it "
+    "(a real function checks for itself).",
 )
 @click.option(
     "--json",
@@ -244,8 +248,17 @@ def serve_command(
     Five endpoints: function URLs in both InvokeModes (stream, buffered), API
     Gateway in front of the streaming one (apigw, apigw_stream) and the Lambda
     Invoke APIs (lambda_api), each with AWS's limits and the errors callers see.
+<<<<<<< HEAD
     With --template FILE: a SAM or CloudFormation stack's own functions, function
     URLs and REST APIs instead, each on its own port (docs/template.md).
+=======
+
+    All five run one function: your Node.js handler through aws-lambda-ric, or
+    your custom runtime's bootstrap, in execution environments speaking the
+    Lambda Runtime API (cold and warm starts, timeout, memory, concurrency,
+    CloudWatch-style log on stderr); or an in-process Python handler on the
+    emulator's own protocol (the synthetic one by default).
+>>>>>>> wt-runtime
     """
     check_time_scale(time_scale)
     if not 1 <= workers <= 64:

@@ -274,9 +274,9 @@ class ExecutionEnvironment:
         self.current = inv
         self.asked_next.clear()
         conn = self._next_conn
-        if conn is not None and not conn.closed:
-            self._next_conn = None
-            conn.send_next(inv)
+        self._next_conn = None
+        if conn is not None:
+            conn.send_next(inv)  # a connection gone meanwhile leaves it pending
 
     async def kill(self) -> None:
         """Kill the process group and wait for it; close the Runtime API port."""

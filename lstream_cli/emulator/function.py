@@ -256,7 +256,13 @@ class InProcessInvoker:
 
     def __init__(self, function: FunctionConfig, log: FunctionLogSink | None = None) -> None:
         self.function = function
-        self.handler: Handler = load_handler(function.handler)
+        handler = load_handler(function.handler)
+        if not (
+            inspect.iscoroutinefunction(handler)
+            or inspect.iscoroutinefunction(getattr(handler, "__call__", None))  # noqa: B004
+        ):
+            handler = _threaded(handler)  # a plain def: in a worker thread
+        self.handler: Handler = handler
         self._log = log
         self._in_flight = 0
 
@@ -304,14 +310,8 @@ class InProcessInvoker:
 
         fn = self.function
         timeout = fn.timeout_s  # real seconds: only the handler's own delays are scaled
-        handler = self.handler
         context = self.context(request.request_id)
-        if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-            getattr(handler, "__call__", None)  # noqa: B004
-        ):
-            coro = invoke_handler(handler, request.event, stream, context)
-        else:
-            coro = invoke_handler(_threaded(handler), request.event, stream, context)
+        coro = invoke_handler(self.handler, request.event, stream, context)
         try:
             async with asyncio.timeout(timeout):
                 await coro

@@ -326,15 +326,16 @@ class _RuntimeConnection(asyncio.Protocol):
         if not self.parser.should_keep_alive():
             self.transport.close()
 
-    def send_next(self, inv: Invocation) -> None:
-        """Answer the waiting ``/next`` with ``inv`` (now in flight)."""
-        inv.state = "sent"
+    def send_next(self, inv: Invocation) -> bool:
+        """Answer the waiting ``/next`` with ``inv`` (now in flight); False if it left."""
         if self.transport is None or self.closed:
-            return
+            return False
+        inv.state = "sent"
         head = ["HTTP/1.1 200 OK\r\n", "Content-Type: application/json\r\n"]
         head.extend(f"{k}: {v}\r\n" for k, v in inv.next_headers)
         head.append(f"Content-Length: {len(inv.payload)}\r\n\r\n")
         self.transport.write("".join(head).encode("utf-8") + inv.payload)
+        return True
 
 
 def _unquote(text: str) -> str:

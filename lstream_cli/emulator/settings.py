@@ -218,17 +218,16 @@ def function_credentials(profile: str | None) -> tuple[str, str, str | None] | N
 
     None when there are none; they go only into the function's environment.
     """
-    from lstream_cli.signing import CredentialsError, load_session, resolve_credentials
+    from lstream_cli.credentials import CredentialsError, load_session, resolve_credentials
 
     try:
-        creds = resolve_credentials(load_session(profile))
+        # No metadata endpoints: a local function gets what is configured here.
+        resolved = resolve_credentials(load_session(profile), metadata=False)
     except CredentialsError as exc:
         if profile is not None:
             raise UsageError(f"--profile {profile}: {exc}") from None
         return None
-    if creds is None:
+    if resolved is None:
         return None
-    frozen = creds.credentials.get_frozen_credentials()
-    if not frozen.access_key or not frozen.secret_key:
-        return None
+    frozen = resolved.credentials.get_frozen_credentials()
     return (frozen.access_key, frozen.secret_key, frozen.token or None)

@@ -121,3 +121,14 @@ async def slow_writer(event: dict[str, Any], stream: Any, context: Any) -> None:
         await stream.write(b"s" * 1024)
         SLOW_PROGRESS.append(i + 1)
         await asyncio.sleep(0.02)
+
+
+async def cookies(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Several cookies: one Set-Cookie header each."""
+    stream.set_metadata(status_code=200, headers={"content-type": "text/plain"}, cookies=["a=1"])
+    stream.set_cookies(["a=1; Path=/", "b=2; Secure"])
+    await stream.write("with cookies")
+
+
+def returned_cookies(event: dict[str, Any], stream: Any, context: Any) -> dict[str, Any]:
+    return {"statusCode": 201, "cookies": ["x=1", "y=2"], "body": "returned"}

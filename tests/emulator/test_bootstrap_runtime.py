@@ -195,3 +195,27 @@ def test_a_bootstrap_that_is_not_executable_is_a_usage_error(tmp_path: Path) -> 
     os.chmod(script, 0o644)
     with pytest.raises(UsageError, match="not executable"):
         function_from_flags("synthetic", bootstrap=str(script))
+
+
+@pytest.mark.parametrize(
+    ("script", "error_type"),
+    [
+        ("#!/bin/sh\necho 'cannot start' >&2\nexit 7\n", "Runtime.ExitError"),
+        ("#!/no/such/interpreter\n", "Runtime.InvalidEntrypoint"),
+    ],
+    ids=["exits-during-init", "cannot-exec"],
+)
+def test_a_runtime_that_never_starts(tmp_path: Path, script: str, error_type: str) -> None:
+    bootstrap = tmp_path / "bootstrap"
+    bootstrap.write_text(script)
+    bootstrap.chmod(0o755)
+    logs = Logs()
+    fn = function_from_flags("synthetic", bootstrap=str(bootstrap))
+    with running_emulator(EmulatorConfig(function=fn, function_log=logs)) as ep:
+        assert httpx.get(ep.stream + "/", timeout=30).status_code == 502
+        out = lambda_client(ep.lambda_api).invoke(FunctionName="fn", Payload=b"{}")
+        assert out["FunctionError"] == "Unhandled"
+        assert json.loads(out["Payload"].read())["errorType"] == error_type
+    if error_type == "Runtime.ExitError":
+        assert "cannot start" in logs.lines()
+        assert any("Error Type: Runtime.ExitError" in line for line in logs.lines())

@@ -231,3 +231,18 @@ def test_json_to_a_fifo_nobody_reads_does_not_block_serving(tmp_path: Path, read
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize(
+    ("handler", "status", "expected"),
+    [("cookies", 200, ["a=1; Path=/", "b=2; Secure"]), ("returned_cookies", 201, ["x=1", "y=2"])],
+)
+def test_in_process_handlers_send_several_cookies(
+    handler: str, status: int, expected: list[str]
+) -> None:
+    config = EmulatorConfig(handler=f"{HANDLERS}:{handler}", throttle=False)
+    with running_emulator(config) as emu:
+        for base in (emu.stream, emu.buffered, emu.apigw, emu.apigw_stream):
+            r = httpx.get(base + "/", timeout=10)
+            assert r.status_code == status, base
+            assert r.headers.get_list("set-cookie") == expected, base

@@ -404,3 +404,51 @@ def test_the_example_function_runs_unchanged() -> None:
         through = httpx.get(ep.apigw_stream + "/", timeout=30)  # the gateway adds the secret
         assert through.status_code == 400
         assert through.json() == {"message": "bucket and key are required"}
+
+
+def _flood_progress(logs: Logs, request_id: str) -> int:
+    wrote = [
+        int(x.text.rsplit(" ", 2)[-2])
+        for x in logs.of(request_id)
+        if isinstance(x, FunctionOutput) and "flood wrote" in x.text
+    ]
+    return max(wrote, default=0)
+
+
+def test_a_caller_that_does_not_read_holds_the_functions_writes_back(
+    streaming: Endpoints, slogs: Logs
+) -> None:
+    with httpx.stream("GET", streaming.stream + "/?case=flood", timeout=60) as r:
+        request_id = rid(r)
+        chunks = r.iter_raw()
+        got = len(next(chunks))
+        time.sleep(1.5)  # not reading: every buffer on the way fills, then the function waits
+        held = _flood_progress(slogs, request_id)
+        for chunk in chunks:
+            got += len(chunk)
+    assert got == 64 * 1024 * 1024
+    # 64 MiB written by now without backpressure; with it, what the buffers hold (the
+    # caller's and the runtime's sockets, the emulator's 4 MiB, Node.js's own).
+    assert held < 40, held
+
+
+def test_the_bandwidth_cap_reaches_the_functions_writes() -> None:
+    logs = Logs()
+    fn = function_from_flags(f"{NODE / 'stream.mjs'}:handler", runtime_client=str(RIC))
+    with running_emulator(EmulatorConfig(function=fn, function_log=logs)) as ep:
+        assert httpx.get(ep.stream + "/?case=meta", timeout=30).status_code == 201  # warm
+        t0 = time.monotonic()
+        with httpx.stream("GET", ep.stream + "/?case=flood", timeout=60) as r:
+            request_id = rid(r)
+            got = 0
+            for chunk in r.iter_raw():
+                got += len(chunk)
+                if got >= 12 * 1024 * 1024:
+                    break
+            elapsed = time.monotonic() - t0
+            progress = _flood_progress(logs, request_id)
+    # 6 MiB uncapped, then 2 MiB/s: the function cannot be further ahead than that
+    # plus what the buffers between it and the cap hold.
+    assert got >= 12 * 1024 * 1024
+    assert progress <= 6 + 2 * elapsed + 16, (progress, elapsed)
+    assert progress < 64

@@ -63,6 +63,15 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream,
     console.log(`slow finished ${context.awsRequestId}`);
     return;
   }
+  if (which === "flood") {
+    const block = Buffer.alloc(1024 * 1024, 102);
+    for (let i = 1; i <= 64; i++) {
+      if (!responseStream.write(block)) await new Promise((r) => responseStream.once("drain", r));
+      console.log(`flood wrote ${i} MiB`);
+    }
+    responseStream.end();
+    return;
+  }
   if (which === "hold") {
     responseStream.write("held ");
     while (!existsSync(q.file)) await sleep(20);
