@@ -208,8 +208,8 @@ def serve_stack(flags: StackFlags, args: ServeStackArgs) -> int:
 
 async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials: str) -> int:
     import asyncio
-    import signal
 
+    from lstream_cli._eventloop import on_stop_signals, remove_stop_signals
     from lstream_cli._exitcodes import ExitStatus
     from lstream_cli.render.jsonout import write_json
     from lstream_cli.render.serve import print_endpoints, print_stopped
@@ -217,13 +217,7 @@ async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+    installed = on_stop_signals(loop, stop.set)
     try:
         endpoints = await run.start()
         try:
@@ -239,8 +233,7 @@ async def _serve_stack(run: Any, output: Any, json_path: str | None, credentials
         finally:
             await run.close()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        remove_stop_signals(loop, installed)
     print_stopped(output)
     return int(ExitStatus.SUCCESS)
 

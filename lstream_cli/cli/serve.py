@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 import click
 
+from lstream_cli._eventloop import on_stop_signals, remove_stop_signals
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
 from lstream_cli.cli._stack import (
     TEMPLATE_DECIDES,
@@ -248,17 +249,14 @@ def serve_command(
     Five endpoints: function URLs in both InvokeModes (stream, buffered), API
     Gateway in front of the streaming one (apigw, apigw_stream) and the Lambda
     Invoke APIs (lambda_api), each with AWS's limits and the errors callers see.
-<<<<<<< HEAD
-    With --template FILE: a SAM or CloudFormation stack's own functions, function
-    URLs and REST APIs instead, each on its own port (docs/template.md).
-=======
 
     All five run one function: your Node.js handler through aws-lambda-ric, or
     your custom runtime's bootstrap, in execution environments speaking the
     Lambda Runtime API (cold and warm starts, timeout, memory, concurrency,
     CloudWatch-style log on stderr); or an in-process Python handler on the
-    emulator's own protocol (the synthetic one by default).
->>>>>>> wt-runtime
+    emulator's own protocol (the synthetic one by default). With --template
+    FILE: a SAM or CloudFormation stack's own functions, function URLs and
+    REST APIs instead, each on its own port (docs/template.md).
     """
     check_time_scale(time_scale)
     if not 1 <= workers <= 64:
@@ -485,13 +483,7 @@ async def _serve(
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+    installed = on_stop_signals(loop, stop.set)
     try:
         endpoints: Endpoints = await emulator.start(sockets)
         try:
@@ -503,7 +495,6 @@ async def _serve(
         finally:
             await emulator.close()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        remove_stop_signals(loop, installed)
     print_stopped(output)
     return int(ExitStatus.SUCCESS)

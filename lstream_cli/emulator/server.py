@@ -41,10 +41,12 @@ __all__ = [
     "open_sockets",
     "running_emulator",
     "running_in_background",
+    "url_host",
 ]
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL (a wildcard bind address as the loopback one)."""
     if host in ("0.0.0.0", ""):
         return "127.0.0.1"
     if host == "::":
@@ -95,7 +97,7 @@ class Emulator:
                     bound = await server.listen(host, port, sock=sock)
                 except OSError as exc:
                     raise _listen_error(host, port, name, exc) from None
-                urls[name] = f"http://{_url_host(host)}:{bound}"
+                urls[name] = f"http://{url_host(host)}:{bound}"
         except BaseException:
             await self.close()
             raise

@@ -40,7 +40,7 @@ from lstream_cli.emulator.http import App, HttpServer
 from lstream_cli.emulator.lambda_api import LambdaApiApp
 from lstream_cli.emulator.logs import FunctionLogSink
 from lstream_cli.emulator.runtime import Runtime
-from lstream_cli.emulator.server import running_in_background
+from lstream_cli.emulator.server import running_in_background, url_host
 from lstream_cli.emulator.settings import INSTALL_HINT, RESERVED_VARIABLES, find_runtime_client
 from lstream_cli.stack.model import FunctionSpec, Stack
 from lstream_cli.stack.restapi import RestApiApp
@@ -96,14 +96,6 @@ class StackEndpoints:
             "lambda_api": self.lambda_api,
             "s3": self.s3,
         }
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
 
 
 class StackRun:
@@ -247,7 +239,7 @@ class StackRun:
     async def start(self) -> StackEndpoints:
         """Listen, then start every invoker (LstreamError, exit 2, when a port is taken)."""
         opts = self.options
-        host = _url_host(opts.host)
+        host = url_host(opts.host)
         bases: dict[str, str] = {}
         sockets: dict[str, socket.socket] = {}
         try:
