@@ -334,3 +334,66 @@ def test_compare_modes_invoke_rows_on_a_stack_function(
     assert "--invoke Nope: no such function in the template (it has: PatternFunction)" in (
         capsys.readouterr().err
     )
+
+
+def test_the_example_stack_with_s3_as_a_process(tmp_path: Path, spawn: Spawn) -> None:
+    """examples/README's `serve --template ... --s3 DIR`, driven by curl and lstream get."""
+    bucket = tmp_path / "s3" / "lstream-example"
+    bucket.mkdir(parents=True)
+    data = bytes(range(256)) * 4000
+    (bucket / "1024000").write_bytes(data)
+    ep_path = tmp_path / "ep.json"
+    secret = "process-secret-value-0001"
+    proc = spawn(
+        [
+            *LSTREAM,
+            "serve",
+            "--template",
+            str(EXAMPLES / "template.yaml"),
+            "--s3",
+            str(tmp_path / "s3"),
+            "--parameter-overrides",
+            "BucketName=lstream-example",
+            f"OriginSecretValue={secret}",
+            "--port",
+            "0",
+            "--json",
+            str(ep_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "AWS_ACCESS_KEY_ID": "AKIDLSTREAMPROCESS01",
+            "AWS_SECRET_ACCESS_KEY": "lstream/process/secret/key/0123456789",
+        },
+    )
+    try:
+        doc = wait_for(ep_path, proc, limit_s=60)
+        outputs: dict[str, str] = doc["outputs"]  # type: ignore[assignment]
+        assert doc["s3"].startswith("http://127.0.0.1:")
+        body = tmp_path / "api.bin"
+        got = subprocess.run(
+            [*LSTREAM, "get", outputs["ApiUrl"] + "?key=1024000", "-o", str(body)],
+            capture_output=True,
+            timeout=120,
+        )
+        assert got.returncode == 0, got.stderr
+        assert body.read_bytes() == data
+        if shutil.which("curl") is not None:
+            edge = subprocess.run(
+                ["curl", "-sS", "-w", " %{http_code}", outputs["EdgeUrl"] + "?key=1024000"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert edge.stdout == '{"message":"Forbidden"} 403'
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    screen = out.decode() + err.decode()
+    assert "local S3: http://127.0.0.1:" in screen
+    assert "OriginSecretValue=****" in screen
+    assert secret not in screen
