@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import json
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -59,7 +59,7 @@ from lstream_cli.emulator.handlers import (
     invoke_handler,
     load_handler,
 )
-from lstream_cli.emulator.logs import FunctionLogSink
+from lstream_cli.emulator.logs import FunctionLogSink, PlatformNote
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -312,11 +312,19 @@ class InProcessInvoker:
         timeout = fn.timeout_s  # real seconds: only the handler's own delays are scaled
         context = self.context(request.request_id)
         coro = invoke_handler(self.handler, request.event, stream, context)
+        deadline = asyncio.timeout(timeout)
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline:
                 await coro
         except TimeoutError:
+            if not deadline.expired():  # the handler's own TimeoutError
+                raise FunctionError(
+                    "TimeoutError", error_document("TimeoutError", "the handler timed out")
+                ) from None
             message = f"Task timed out after {fn.timeout_s:.2f} seconds"
+            if self._log is not None:
+                with contextlib.suppress(Exception):
+                    self._log(PlatformNote(fn.name, request.request_id, message))
             raise FunctionError(
                 "Sandbox.Timedout",
                 error_document(
@@ -356,7 +364,3 @@ def make_invoker(function: FunctionConfig, log: FunctionLogSink | None = None) -
     from lstream_cli.emulator.environment import EnvironmentPool
 
     return EnvironmentPool(function, log)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

@@ -132,3 +132,13 @@ async def cookies(event: dict[str, Any], stream: Any, context: Any) -> None:
 
 def returned_cookies(event: dict[str, Any], stream: Any, context: Any) -> dict[str, Any]:
     return {"statusCode": 201, "cookies": ["x=1", "y=2"], "body": "returned"}
+
+
+async def sleeps(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Sleeps past any short timeout; ?raise=1 raises its own TimeoutError instead."""
+    import asyncio
+
+    if event.get("raise") or (event.get("queryStringParameters") or {}).get("raise"):
+        raise TimeoutError("my own")
+    await stream.write(b"started ")
+    await asyncio.sleep(30)

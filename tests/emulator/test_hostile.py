@@ -246,3 +246,25 @@ def test_in_process_handlers_send_several_cookies(
             r = httpx.get(base + "/", timeout=10)
             assert r.status_code == status, base
             assert r.headers.get_list("set-cookie") == expected, base
+
+
+def test_the_function_timeout_applies_in_process() -> None:
+    from lstream_cli.emulator import FunctionConfig
+    from lstream_cli.emulator.logs import FunctionLogRecord, PlatformNote
+
+    records: list[FunctionLogRecord] = []
+    fn = FunctionConfig(handler=f"{HANDLERS}:sleeps", timeout_s=0.5)
+    config = EmulatorConfig(function=fn, throttle=False, function_log=records.append)
+    with running_emulator(config) as emu:
+        r = httpx.post(emu.lambda_api + "/2015-03-31/functions/f/invocations", content=b"{}")
+        assert r.headers["x-amz-function-error"] == "Unhandled"
+        assert r.json()["errorType"] == "Sandbox.Timedout"
+        assert r.json()["errorMessage"].endswith("Task timed out after 0.50 seconds")
+        with pytest.raises(httpx.RemoteProtocolError):  # started, then cut
+            httpx.get(emu.stream + "/", timeout=10)
+        own = httpx.post(
+            emu.lambda_api + "/2015-03-31/functions/f/invocations", content=b'{"raise": 1}'
+        )
+        assert own.json()["errorType"] == "TimeoutError"
+    notes = [r.text for r in records if isinstance(r, PlatformNote)]
+    assert notes.count("Task timed out after 0.50 seconds") == 2

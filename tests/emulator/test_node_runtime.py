@@ -35,13 +35,8 @@ RIC = Path(__file__).parents[2] / "examples/node/node_modules/aws-lambda-ric/bin
 RATE_413 = "LAMBDA_RUNTIME Failed to post handler success response. Http response code: 413."
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _runtime_client_built() -> None:
-    if not RIC.is_file():
-        pytest.fail(
-            "aws-lambda-ric is not built: run `npm ci` in examples/node "
-            "(needs: apt-get install autoconf automake libtool)"
-        )
+# Built once per session when missing (tests/emulator/conftest.py).
+pytestmark = pytest.mark.usefixtures("runtime_client")
 
 
 class Logs:

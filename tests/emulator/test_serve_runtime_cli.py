@@ -17,6 +17,7 @@ from lstream_cli.cli import run
 from tests.emulator.test_node_runtime import NODE, RIC
 
 LSTREAM = [sys.executable, "-m", "lstream_cli"]
+pytestmark = pytest.mark.usefixtures("runtime_client")
 
 
 def _project(tmp_path: Path) -> Path:
