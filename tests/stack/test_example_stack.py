@@ -27,16 +27,12 @@ from lstream_cli.stack.run import StackOptions, StackRun, local_storage, running
 from lstream_cli.stack.template import load_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-RIC = EXAMPLES / "node" / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs"
 SECRET = "local-origin-secret-0123456789"
 BUCKET = "lstream-example"
 KEY_ID = "AKIDLSTREAMSTACK0001"
 KEY_SECRET = "lstreamStackTestSecret/0123456789abcdef"
 BIG = 7_000_000  # over the buffered 6 MB limit
 SMALL = 300_000
-
-# CI runs `npm ci` in examples/node (.ci/run): Node.js and aws-lambda-ric are there.
-assert RIC.is_file(), "run `npm install` in examples/node (aws-lambda-ric is a dev dependency)"
 
 
 def _accept(key: str) -> tuple[str, str | None] | None:
@@ -64,7 +60,7 @@ def _stack() -> Stack:
 
 
 @pytest.fixture(scope="module")
-def example(s3_dir: Path) -> Iterator[StackRun]:
+def example(s3_dir: Path, runtime_client: Path) -> Iterator[StackRun]:
     stack = _stack()
     options = StackOptions(credentials=_accept)
     with local_storage(stack, s3_dir) as s3, running_stack(stack, options, s3) as run:

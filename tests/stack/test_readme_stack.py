@@ -28,7 +28,7 @@ def _readme_command() -> list[str]:
 
 
 def test_the_readme_command_tells_the_seeds_story(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], runtime_client: Path
 ) -> None:
     """README's second quickstart block, on fewer sizes and a faster clock: no credentials needed."""
     args = _readme_command()

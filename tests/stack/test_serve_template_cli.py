@@ -30,7 +30,7 @@ TOKEN = "not-shown-token-0001"  # the template's NoEcho parameter's default
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
+def demo(tmp_path: Path, runtime_client: Path) -> Path:
     root = tmp_path / "demo"
     path = write_stack(root)
     # aws-lambda-ric is found in node_modules of the code folder or a parent, as npm lays it.
@@ -336,7 +336,9 @@ def test_compare_modes_invoke_rows_on_a_stack_function(
     )
 
 
-def test_the_example_stack_with_s3_as_a_process(tmp_path: Path, spawn: Spawn) -> None:
+def test_the_example_stack_with_s3_as_a_process(
+    tmp_path: Path, spawn: Spawn, runtime_client: Path
+) -> None:
     """examples/README's `serve --template ... --s3 DIR`, driven by curl and lstream get."""
     bucket = tmp_path / "s3" / "lstream-example"
     bucket.mkdir(parents=True)
