@@ -79,7 +79,8 @@ class LocalS3:
             endpoint_url=url,
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+            # Loopback: never through a proxy the environment names.
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, proxies={}),
         )
 
     def environment(self) -> dict[str, str]:

@@ -52,3 +52,16 @@ def test_bad_folders_are_usage_errors(tmp_path: Path, make: object, message: str
 def test_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is not a folder"):
         bucket_folders(tmp_path / "missing")
+
+
+def test_a_proxy_in_the_environment_is_not_used_for_the_local_s3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:1")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    (tmp_path / "s3" / "gamma").mkdir(parents=True)
+    (tmp_path / "s3" / "gamma" / "k").write_bytes(b"v")
+    with local_s3() as s3:
+        assert s3.load(bucket_folders(tmp_path / "s3")) == 1
+        assert s3.client.get_object(Bucket="gamma", Key="k")["Body"].read() == b"v"
