@@ -34,6 +34,7 @@ __all__ = [
     "ROOT",
     "Emulator",
     "Run",
+    "curl_rate",
     "emulator",
     "free_port",
     "need",
@@ -180,6 +181,29 @@ def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def curl_rate(url: str, expect: int) -> float:
+    """Bytes per second curl reads ``url`` at into /dev/null (exactly ``expect`` bytes)."""
+    out = subprocess.run(
+        [
+            need("curl", "curl"),
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download} %{time_total}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    size, total = out.stdout.split()
+    if int(float(size)) != expect:
+        raise SystemExit(f"{url}: got {size} bytes, expected {expect}")
+    return int(float(size)) / float(total)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _peers import ENV, ROOT, emulator, need, nginx
+from _peers import ENV, ROOT, curl_rate, emulator, nginx
 
 from lstream_cli.units import parse_size
 
@@ -108,28 +108,6 @@ def warm_ttfb(requests: int) -> None:
         print(f"warm TTFB {name:<18} p50 {value:7.3f} ms  p99 {p99:7.3f} ms")
     extra = p50["runtime (Node.js)"] - p50["in-process"]
     print(f"-> the Runtime API adds {extra:+.3f} ms at p50 (goal <= +1 ms)  [{load()}]")
-
-
-def curl_rate(url: str, expect: int) -> float:
-    out = subprocess.run(
-        [
-            need("curl", "curl"),
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{size_download} %{time_total}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    size, total = out.stdout.split()
-    if int(float(size)) != expect:
-        raise SystemExit(f"{url}: got {size} bytes, expected {expect}")
-    return int(float(size)) / float(total)
 
 
 def throughput(size: int, rounds: int) -> None:

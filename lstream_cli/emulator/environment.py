@@ -333,56 +333,51 @@ class _Delivery:
             self.opened = True
             await self.sink.open(status, headers, cookies)
 
-    async def stream(self, data: bytes, content_type: str) -> None:
-        if self.gone is not None:
-            return
+    async def _deliver(self, meta: tuple[int, dict[str, str], list[str]], data: bytes) -> None:
+        """The metadata (once), then ``data``; a sink's refusal stops all delivery after."""
         try:
-            if not self.raw and content_type == PRELUDE_CONTENT_TYPE and not self.opened:
-                buf = self._prelude = (self._prelude or bytearray()) + data
-                at = buf.find(_DELIMITER)
-                if at < 0:
-                    if len(buf) <= _PRELUDE_LIMIT:
-                        return
-                    await self._open(200, {"content-type": content_type}, [])
-                    data = bytes(buf)
-                else:
-                    await self._open(*prelude_document(bytes(buf[:at])))
-                    data = bytes(buf[at + len(_DELIMITER) :])
-                self._prelude = None
-            elif not self.opened:
-                await self._open(200, {"content-type": content_type}, [])
+            await self._open(*meta)
             if data:
                 self.bytes += len(data)
                 await self.sink.send(data)
         except BaseException as exc:
             self.gone = exc
             raise
+
+    async def stream(self, data: bytes, content_type: str) -> None:
+        if self.gone is not None:
+            return
+        meta: tuple[int, dict[str, str], list[str]] = (200, {"content-type": content_type}, [])
+        if not self.raw and content_type == PRELUDE_CONTENT_TYPE and not self.opened:
+            buf = self._prelude = (self._prelude or bytearray()) + data
+            at = buf.find(_DELIMITER)
+            if at < 0 and len(buf) <= _PRELUDE_LIMIT:
+                return  # the prelude's end is still to come
+            if at < 0:  # no delimiter this far in: it was a body after all
+                data = bytes(buf)
+            else:
+                meta = prelude_document(bytes(buf[:at]))
+                data = bytes(buf[at + len(_DELIMITER) :])
+            self._prelude = None
+        await self._deliver(meta, data)
 
     async def end_stream(self, content_type: str) -> None:
         if self.gone is not None:
             return
         if self._prelude is not None:  # the stream ended inside its prelude
-            status, headers, cookies = prelude_document(bytes(self._prelude).rstrip(b"\x00"))
+            meta = prelude_document(bytes(self._prelude).rstrip(b"\x00"))
             self._prelude = None
-            await self._open(status, headers, cookies)
-        await self._open(200, {"content-type": content_type}, [])
+            await self._deliver(meta, b"")
+        await self._deliver((200, {"content-type": content_type}, []), b"")
 
     async def buffered(self, body: bytes, content_type: str) -> None:
         if self.gone is not None:
             return
-        try:
-            if self.raw:
-                await self._open(200, {"content-type": content_type}, [])
-                data = body
-            else:
-                status, headers, cookies, data = http_response_document(body)
-                await self._open(status, headers, cookies)
-            if data:
-                self.bytes += len(data)
-                await self.sink.send(data)
-        except BaseException as exc:
-            self.gone = exc
-            raise
+        if self.raw:
+            await self._deliver((200, {"content-type": content_type}, []), body)
+        else:
+            status, headers, cookies, data = http_response_document(body)
+            await self._deliver((status, headers, cookies), data)
 
 
 class EnvironmentPool:

@@ -109,6 +109,25 @@ def rid(response: httpx.Response) -> str:
     return response.headers["x-amzn-requestid"]
 
 
+def cut_stream(url: str) -> tuple[str, int, bytes]:
+    """GET a stream that must end cut (no terminating chunk): its id, status and bytes."""
+    got = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", url, timeout=30) as r,
+    ):
+        request_id, status = rid(r), r.status_code
+        for chunk in r.iter_raw():
+            got += chunk
+    return request_id, status, got
+
+
+def reported(logs: Logs, request_id: str) -> list[FunctionLogRecord]:
+    """That invocation's records, once its REPORT line is there."""
+    logs.wait(lambda: any(isinstance(x, InvocationReport) for x in logs.of(request_id)))
+    return logs.of(request_id)
+
+
 # -- metadata, cookies, modes ---------------------------------------------------
 
 
@@ -179,15 +198,8 @@ def test_an_error_before_the_first_write_is_a_502(streaming: Endpoints) -> None:
 
 
 def test_an_error_mid_stream_cuts_the_stream(streaming: Endpoints) -> None:
-    got = b""
-    with (
-        pytest.raises(httpx.RemoteProtocolError),
-        httpx.stream("GET", streaming.stream + "/?case=midway", timeout=30) as r,
-    ):
-        assert r.status_code == 200
-        for chunk in r.iter_raw():
-            got += chunk
-    assert got == b"x" * 1000
+    _, status, got = cut_stream(streaming.stream + "/?case=midway")
+    assert (status, got) == (200, b"x" * 1000)
     client = lambda_client(streaming.lambda_api)
     out = client.invoke_with_response_stream(FunctionName="fn", Payload=b'{"case": "midway"}')
     events = list(out["EventStream"])
@@ -209,38 +221,21 @@ def test_an_unhandled_rejection_fails_the_invocation_and_replaces_the_environmen
 
 
 def test_process_exit_in_the_handler(streaming: Endpoints, slogs: Logs) -> None:
-    got = b""
-    with (
-        pytest.raises(httpx.RemoteProtocolError),
-        httpx.stream("GET", streaming.stream + "/?case=exit", timeout=30) as r,
-    ):
-        request_id = rid(r)
-        for chunk in r.iter_raw():
-            got += chunk
+    request_id, _, got = cut_stream(streaming.stream + "/?case=exit")
     assert got == b"partial"
-    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(request_id)))
-    text = [format_function_log(x) for x in slogs.of(request_id)]
+    text = [format_function_log(x) for x in reported(slogs, request_id)]
     assert f"RequestId: {request_id} Error: Runtime exited with error: exit status 3" in text
     assert "Runtime.ExitError" in text
     nxt = httpx.get(streaming.stream + "/?case=meta", timeout=30)
     assert nxt.status_code == 201  # a fresh environment: a cold start again
-    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(rid(nxt))))
-    report = next(x for x in slogs.of(rid(nxt)) if isinstance(x, InvocationReport))
+    report = next(x for x in reported(slogs, rid(nxt)) if isinstance(x, InvocationReport))
     assert report.init_ms is not None
 
 
 def test_a_stream_that_never_ends_times_out(streaming: Endpoints, slogs: Logs) -> None:
-    got = b""
-    with (
-        pytest.raises(httpx.RemoteProtocolError),
-        httpx.stream("GET", streaming.stream + "/?case=endless", timeout=30) as r,
-    ):
-        request_id = rid(r)
-        for chunk in r.iter_raw():
-            got += chunk
+    request_id, _, got = cut_stream(streaming.stream + "/?case=endless")
     assert got == b"tick"
-    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(request_id)))
-    records = slogs.of(request_id)
+    records = reported(slogs, request_id)
     notes = [x.text for x in records if isinstance(x, PlatformNote)]
     assert "Task timed out after 3.00 seconds" in notes
     report = next(x for x in records if isinstance(x, InvocationReport))
