@@ -286,7 +286,10 @@ def serve_command(
         time_scale,
     )
     if workers > 1 and function.kind != "inprocess":
-        raise UsageError("--workers applies to in-process handlers only (environments are shared)")
+        raise UsageError(
+            "--workers applies to in-process handlers only "
+            "(one process runs a function's environments)"
+        )
     output = make_output(quiet)
     config = EmulatorConfig(
         host=host,

@@ -547,7 +547,7 @@ class EnvironmentPool:
         )
         self.emit(InvocationStart(fn.name, rid))
         t0 = time.perf_counter()
-        deadline = time.monotonic() + fn.timeout_s
+        timer = asyncio.get_running_loop().call_later(fn.timeout_s, inv.expire)
         env.dispatch(inv)
         status: str | None = None
         error: BaseException | None = None
@@ -572,17 +572,16 @@ class EnvironmentPool:
             if env.dead:
                 if inv.state == "pending" and first:
                     # Died between invocations (an exit after its last answer): start afresh.
+                    timer.cancel()
                     env.current = None
                     self._all.discard(env)
                     await env.kill()
                     return True
                 break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await inv.wait(remaining):
-                if inv.chunks or inv.finished:
-                    continue
+            if not await inv.wait():
                 timed_out = True
                 break
+        timer.cancel()
         duration_ms = (time.perf_counter() - t0) * 1000.0
         memory = env.peak_memory_mb()
         if timed_out:

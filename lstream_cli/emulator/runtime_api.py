@@ -95,6 +95,7 @@ class Invocation:
         self.invalid_mode = False
         self.cut = False  # the runtime's connection closed in the middle of the response
         self.finished = False  # the response (or error) is complete
+        self.expired = False  # past the function's timeout
         self._conn: _RuntimeConnection | None = None
         self._waiter: asyncio.Future[None] | None = None
 
@@ -104,19 +105,23 @@ class Invocation:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def wait(self, timeout: float | None) -> bool:
-        """Wait for news (data, an end, a wake); False when ``timeout`` passed first."""
+    def expire(self) -> None:
+        """The function's time is up (a timer set once per invocation calls this)."""
+        self.expired = True
+        self.wake()
+
+    async def wait(self) -> bool:
+        """Wait for news (data, an end, a wake); False once the time is up."""
         if self.chunks or self.finished:
             return True
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
-        try:
-            await asyncio.wait_for(self._waiter, timeout)
-        except TimeoutError:
+        if self.expired:
             return False
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
         finally:
             self._waiter = None
-        return True
+        return not self.expired or bool(self.chunks) or self.finished
 
     def pop(self) -> bytes:
         data = self.chunks.popleft()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fnhelpers import RIC
 
 from lstream_cli.emulator import EmulatorConfig, Endpoints, running_emulator
 
@@ -29,7 +30,6 @@ def emu() -> Iterator[Endpoints]:
 
 
 EXAMPLE_NODE = Path(__file__).parents[2] / "examples" / "node"
-RIC = EXAMPLE_NODE / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs"
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fnhelpers import Logs, lambda_client, rid
 
 from lstream_cli.emulator import EmulatorConfig, Endpoints, running_emulator
 from lstream_cli.emulator.logs import FunctionOutput, InvocationReport
 from lstream_cli.emulator.settings import function_from_flags
-from tests.emulator.test_node_runtime import Logs, lambda_client, rid
 
 BOOTSTRAP = r"""#!PYTHON
 import json, os, socket, sys

@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import httpx
 import pytest
-from botocore.config import Config
+from fnhelpers import NODE, RIC, Logs, lambda_client, rid
 
 from lstream_cli.emulator import EmulatorConfig, Endpoints, running_emulator
 from lstream_cli.emulator.logs import (
@@ -30,34 +29,11 @@ from lstream_cli.emulator.logs import (
 from lstream_cli.emulator.settings import function_from_flags
 from lstream_cli.render.serve import format_function_log
 
-NODE = Path(__file__).with_name("node")
-RIC = Path(__file__).parents[2] / "examples/node/node_modules/aws-lambda-ric/bin/index.mjs"
 RATE_413 = "LAMBDA_RUNTIME Failed to post handler success response. Http response code: 413."
 
 
 # Built once per session when missing (tests/emulator/conftest.py).
 pytestmark = pytest.mark.usefixtures("runtime_client")
-
-
-class Logs:
-    def __init__(self) -> None:
-        self.records: list[FunctionLogRecord] = []
-
-    def __call__(self, record: FunctionLogRecord) -> None:
-        self.records.append(record)
-
-    def lines(self) -> list[str]:
-        return [format_function_log(r) for r in list(self.records)]
-
-    def of(self, request_id: str) -> list[FunctionLogRecord]:
-        return [r for r in list(self.records) if getattr(r, "request_id", None) == request_id]
-
-    def wait(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError("not logged in time:\n" + "\n".join(self.lines()[-30:]))
-            time.sleep(0.02)
 
 
 def _emulator(handler: str, logs: Logs, **flags: Any) -> Iterator[Endpoints]:
@@ -91,22 +67,6 @@ def buffered(blogs: Logs) -> Iterator[Endpoints]:
         memory_mb=512,
         environment=[("GREETING", "hé llo")],
     )
-
-
-def lambda_client(endpoint: str) -> Any:
-    session = botocore.session.get_session()
-    return session.create_client(
-        "lambda",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 0}, read_timeout=30),
-    )
-
-
-def rid(response: httpx.Response) -> str:
-    return response.headers["x-amzn-requestid"]
 
 
 def cut_stream(url: str) -> tuple[str, int, bytes]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fnhelpers import NODE, RIC
 
 from lstream_cli.cli import run
-from tests.emulator.test_node_runtime import NODE, RIC
 
 LSTREAM = [sys.executable, "-m", "lstream_cli"]
 pytestmark = pytest.mark.usefixtures("runtime_client")
@@ -204,3 +204,13 @@ def test_help_says_how_to_run_your_own_function(capfd: pytest.CaptureFixture[str
     for flag in ("--bootstrap", "--runtime-client", "--function-timeout", "--memory"):
         assert flag in out
     assert "app.mjs:handler" in out
+
+
+def test_workers_apply_to_in_process_handlers_only(capfd: pytest.CaptureFixture[str]) -> None:
+    args = ["--handler", f"{NODE / 'stream.mjs'}:handler", "--runtime-client", str(RIC)]
+    assert run(["serve", "--port", "0", "--workers", "2", *args]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [
+        "lstream: error: --workers applies to in-process handlers only "
+        "(one process runs a function's environments)"
+    ]
