@@ -12,7 +12,10 @@ import pytest
 from lstream_cli.cli import run as cli_run
 from lstream_cli.stack.run import StackOptions, running_stack
 from lstream_cli.stack.template import load_stack
-from tests.emulator.test_bootstrap_runtime import BOOTSTRAP
+
+# tests/emulator's modules import each other as top-level modules (it has no __init__.py).
+sys.path.insert(0, str(Path(__file__).parents[1] / "emulator"))
+from test_bootstrap_runtime import BOOTSTRAP
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
