@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError, exit_status_for_error
-from lstream_cli.cli._options import RequestFlags, json_option, request_options
+from lstream_cli.cli._options import RequestFlags, event_options, json_option, request_options
 from lstream_cli.units import parse_duration
 
 if TYPE_CHECKING:
     from lstream_cli.engine.results import BenchReport
     from lstream_cli.engine.thresholds import Threshold
     from lstream_cli.engine.workers import LoadConfig
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["bench_command", "exit_status"]
 
@@ -35,6 +36,7 @@ Examples:
   lstream bench URL -n 1000 -c 100 --json result.json
   lstream bench URL -r 200 -z 1m -c 400 --fail-if 'ttfb_ms.p99<500'
   lstream bench URL -z 10s --warmup 2s --fail-if 'errors.rate<0.01'
+  lstream bench URL/chat -c 20 -z 30s --events sse --fail-if 'ttfe_ms.p99<800'
 
 \b
 Pacing: without -r each of the -c connections sends its next request when
@@ -50,7 +52,8 @@ either way nothing from the warm-up is counted, connections are kept.
 --fail-if 'metric.stat OP number' states a requirement (OP: < <= > >= ==).
 metrics: headers_ms, ttfb_ms, total_ms, gap_max_ms, stream_bytes_per_s with
 stats min, p50, p90, p99, p999, max, mean; also errors.rate, errors.count,
-rps, bytes_per_s. Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
+rps, bytes_per_s; with --events also ttfe_ms, event_gap_ms, events_per_s.
+Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 
 \b
 Exit status of a run: 0 when it completed, even with some failed requests;
@@ -180,6 +183,7 @@ def _failure_line(report: BenchReport) -> str:
     "-s", "--silent", is_flag=True, help="No live view and no report; errors only (as get -s)."
 )
 @request_options
+@event_options
 @json_option
 def bench_command(
     url: str,
@@ -195,6 +199,7 @@ def bench_command(
     silent: bool,
     request: RequestFlags,
     json_path: str | None,
+    meter_options: MeterOptions,
 ) -> int:
     """Load-test URL: many streams at once, percentiles you can trust.
 
@@ -206,11 +211,17 @@ def bench_command(
 
     --timeout: give up on a connect, or on a response that sent no byte for
     that many seconds (0 = never); the request counts as a timeout error.
+
+    --events sse|ndjson|lines|auto adds time to first event, every gap
+    between events and per-stream events/s; --stall-timeout ends a stream
+    that sent no event (no byte, without --events) for that long after its
+    first byte, counted as a 'stalled' error.
     """
     from lstream_cli.engine.thresholds import parse_threshold
     from lstream_cli.engine.workers import LoadConfig, default_workers
 
     thresholds = [parse_threshold(expr) for expr in fail_if]
+    _check_event_thresholds(thresholds, meter_options)
     _positive_int(concurrency, "-c/--concurrency")
     _positive_int(requests, "-n/--requests")
     _positive_int(workers, "--workers")
@@ -277,6 +288,7 @@ def bench_command(
             warmup_s=warmup_s,
             keep_rows=csv_path is not None,
             live=False,
+            meter_options=meter_options,
         ),
         thresholds,
         csv_path,
@@ -285,6 +297,19 @@ def bench_command(
         warmup,
         silent,
     )
+
+
+def _check_event_thresholds(thresholds: list[Threshold], options: MeterOptions) -> None:
+    from lstream_cli.engine.thresholds import EVENT_METRICS
+
+    for t in thresholds:
+        if options.events is None and t.metric.split(".")[0] in EVENT_METRICS:
+            raise UsageError(f"--fail-if {t.expr!r} needs --events (sse, ndjson, lines or auto)")
+
+
+def _stall_s(options: MeterOptions | None) -> float | None:
+    stall = None if options is None else options.stall_timeout_ns
+    return None if stall is None else stall / 1e9
 
 
 def _run(
@@ -325,6 +350,8 @@ def _run(
         duration_target_s=config.duration_s,
         warmup=warmup,
         timeout_s=config.spec.timeout,
+        events_format=config.meter_options.events if config.meter_options else None,
+        stall_timeout_s=_stall_s(config.meter_options),
     )
     from lstream_cli.redact import redact_url
 

@@ -12,13 +12,22 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
-from lstream_cli.cli._options import RequestFlags, check_url, json_option, request_options
+from lstream_cli.cli._options import (
+    RequestFlags,
+    check_url,
+    event_options,
+    json_option,
+    request_options,
+)
 from lstream_cli.cli._stack import StackCommand, StackFlags, stack_options, stack_sweep_plan
+
+if TYPE_CHECKING:
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["compare_command", "parse_sizes"]
 
@@ -31,6 +40,9 @@ Examples:
       --buffered https://<id2>.lambda-url.us-east-1.on.aws/ --invoke my-function
   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
       lstream compare-modes --invoke any-name --endpoint-url http://127.0.0.1:9004
+  lstream compare-modes --events sse --sizes 1000 \
+      --stream 'http://127.0.0.1:9000/?format=sse&events=50&event_ms=20' \
+      --buffered 'http://127.0.0.1:9001/?format=sse&events=50&event_ms=20'
   lstream compare-modes --template examples/template.yaml \\
       --parameter-overrides BucketName=lstream-example OriginSecretValue=local-secret-0001
 
@@ -162,6 +174,7 @@ def display_url(url: str) -> str:
     "their output) to PATH.",
 )
 @request_options
+@event_options
 @json_option
 def compare_command(
     stream_url: str | None,
@@ -178,6 +191,7 @@ def compare_command(
     silent: bool,
     request: RequestFlags,
     json_path: str | None,
+    meter_options: MeterOptions,
     stack: StackFlags,
     stream_output: str | None,
     buffered_output: str | None,
@@ -191,6 +205,8 @@ def compare_command(
     modes (about 35 s). Each cell is measured as 'lstream get' measures
     (TTFB at the first body byte, total, throughput, knee); a failed cell
     names the AWS limit that explains it and the error the caller saw.
+    With --events, each cell also shows its time to first event (TTFE):
+    a buffered mode's first event comes with its whole body.
     """
     from lstream_cli.compare import DEFAULT_SIZES
     from lstream_cli.render.jsonout import check_writable
@@ -250,6 +266,7 @@ def compare_command(
         with stack_sweep_plan(
             stack, args, request.to_spec("http://127.0.0.1/", auth="none")
         ) as plan:
+            plan = replace(plan, meter_options=meter_options)
             if no_warmup:
                 plan = replace(plan, warmup=False)
             return _sweep(plan, False, json_path, silent)
@@ -275,6 +292,7 @@ def compare_command(
         emulator = nullcontext(None)
     with emulator as endpoints:
         plan = _plan(urls, function, endpoint_url, endpoints, base, size_list, repeat, size_param)
+        plan = replace(plan, meter_options=meter_options)
         if no_warmup:
             plan = replace(plan, warmup=False)
         return _sweep(plan, use_emulator, json_path, silent)

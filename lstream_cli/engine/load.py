@@ -36,7 +36,7 @@ from lstream_cli.engine.protocol import (
     RequestTemplate,
 )
 from lstream_cli.engine.results import RunStats
-from lstream_cli.measure import BodyMeter
+from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec, prepare_auth
 
@@ -63,6 +63,7 @@ class WorkerPlan:
     keep_rows: bool = False  # --csv: keep one row per request
     live: bool = False  # send dashboard snapshots
     snapshot_s: float = 0.25  # between snapshots
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout
 
 
 class Control(Protocol):
@@ -90,6 +91,10 @@ class _Worker:
             spec.timeout,
         )
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
+        self.meter_options = plan.meter_options
+        self.stall = (
+            plan.meter_options is not None and plan.meter_options.stall_timeout_ns is not None
+        )
         self.conns: list[Connection | None] = [None] * plan.concurrency
         self.pacing: Pacing = ClosedLoop(0, None)
         self.stats = RunStats()
@@ -118,7 +123,7 @@ class _Worker:
             add(record)
 
     async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
-        meter = BodyMeter(t_start, keep_timeline=False)
+        meter = BodyMeter(t_start, keep_timeline=False, options=self.meter_options)
         for _attempt in range(2):
             conn = self.conns[i]
             if conn is None or not conn.alive:
@@ -206,6 +211,8 @@ class _Worker:
             self.stats.lag.record_raw(int(lag * 1e6))
             expected = now + _TICK_S
             tick += 1
+            if self.stall:
+                self._sweep_stalled()  # every tick: a stall ends within 10 ms of its deadline
             if tick % _SWEEP_EVERY == 0:
                 self._sweep()
                 if tick % 100 == 0:
@@ -225,9 +232,20 @@ class _Worker:
             if conn is not None and conn.meter is not None and now - conn.last_rx_ns > limit:
                 conn.expire(f"no byte for {limit / 1e9:g}s (--timeout)")
 
+    def _sweep_stalled(self) -> None:
+        now = time.perf_counter_ns()
+        for conn in self.conns:
+            meter = None if conn is None else conn.meter
+            if meter is not None:
+                deadline = meter.idle_deadline_ns()
+                if deadline is not None and now >= deadline:
+                    assert conn is not None
+                    conn.expire(meter.stall_detail(), ErrorClass.STALLED)
+
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
         recent = stats.take_recent()
+        ttfe = stats.take_recent_ttfe() if self.meter_options is not None else None
         return {
             "t_ns": time.perf_counter_ns(),
             "requests": stats.requests,
@@ -235,6 +253,8 @@ class _Worker:
             "errors": stats.error_count,
             "bytes": stats.bytes,
             "recent_ttfb": None if recent is None else recent.to_state(),
+            "events": stats.events,
+            "recent_ttfe": None if ttfe is None else ttfe.to_state(),
         }
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 from lstream_cli._exitcodes import ExitStatus, LstreamError
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
+from lstream_cli.measure import MeterOptions
 from lstream_cli.request import RequestSpec
 from lstream_cli.stats import Histogram
 from lstream_cli.supervise import ignore_stop_signals, stop_signals_blocked
@@ -76,6 +77,7 @@ class LoadConfig:
     warmup_s: float | None = None
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ class Progress:
     ttfb_p99_ms: float | None
     target_requests: int | None  # -n, for a progress fraction
     target_s: float | None  # -z
+    events: int | None = None  # --events: counted so far
+    ttfe_p50_ms: float | None = None  # over the last seconds
+    ttfe_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,7 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 warmup_s=config.warmup_s,
                 keep_rows=config.keep_rows,
                 live=config.live,
+                meter_options=config.meter_options,
             )
         )
     return plans
@@ -151,6 +157,7 @@ class _LiveView:
         self.latest: dict[int, dict[str, Any]] = {}
         self.totals: deque[tuple[float, int, int]] = deque()  # (t, requests, bytes)
         self.recent: deque[tuple[float, Histogram]] = deque()
+        self.recent_ttfe: deque[tuple[float, Histogram]] = deque()
 
     def start(self, t0_ns: int) -> None:
         self.t0_ns = t0_ns
@@ -162,6 +169,10 @@ class _LiveView:
             self.recent.append((now, Histogram.from_state(snap["recent_ttfb"])))
         while self.recent and self.recent[0][0] < now - _WINDOW_S:
             self.recent.popleft()
+        if snap.get("recent_ttfe") is not None:
+            self.recent_ttfe.append((now, Histogram.from_state(snap["recent_ttfe"])))
+        while self.recent_ttfe and self.recent_ttfe[0][0] < now - _WINDOW_S:
+            self.recent_ttfe.popleft()
         requests = sum(s["requests"] for s in self.latest.values())
         nbytes = sum(s["bytes"] for s in self.latest.values())
         self.totals.append((now, requests, nbytes))
@@ -188,8 +199,22 @@ class _LiveView:
                 ttfb_p99_ms=merged.percentile(99.0),
                 target_requests=self.config.requests,
                 target_s=self.config.duration_s,
+                **self._events(),
             )
         )
+
+    def _events(self) -> dict[str, Any]:
+        options = self.config.meter_options
+        if options is None or options.events is None:
+            return {}
+        ttfe = Histogram(scale=1000.0)
+        for _, h in self.recent_ttfe:
+            ttfe.merge(h)
+        return {
+            "events": sum(s.get("events", 0) for s in self.latest.values()),
+            "ttfe_p50_ms": ttfe.percentile(50.0),
+            "ttfe_p99_ms": ttfe.percentile(99.0),
+        }
 
 
 class _LocalControl:
