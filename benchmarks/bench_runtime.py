@@ -10,7 +10,10 @@ Three figures, loopback only, with the machine's load printed beside them:
   1 KiB file on the same client is the floor;
 - throughput: one 1 GiB stream with throttling off, read by curl into
   /dev/null, from the Node.js function, from the in-process handler and
-  from nginx (goal: the Node.js function at least 1 GB/s);
+  from nginx (goal: the Node.js function at least 1 GB/s); beside them,
+  Node.js alone writing the same bytes as a chunked request into a socket
+  that discards them (``benchmarks/node/push.mjs``): the most a Node.js
+  stream can give on this machine at that moment;
 - cold start: fresh ``lstream serve`` processes, the first request's TTFB
   and the Init Duration the REPORT line gives, against a warm request.
 
@@ -28,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -110,6 +114,38 @@ def warm_ttfb(requests: int) -> None:
     print(f"-> the Runtime API adds {extra:+.3f} ms at p50 (goal <= +1 ms)  [{load()}]")
 
 
+def node_alone(size: int) -> float:
+    """Bytes per second Node.js writes a chunked request at into a discarding socket."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    result: list[float] = []
+
+    def sink() -> None:
+        conn, _ = server.accept()
+        buf = bytearray(1 << 20)
+        got = 0
+        t0 = time.perf_counter()
+        while got < size:  # the chunk framing adds a few bytes: stop at the payload's size
+            n = conn.recv_into(buf)
+            if not n:
+                break
+            got += n
+        result.append(got / (time.perf_counter() - t0))
+        conn.close()
+
+    thread = threading.Thread(target=sink)
+    thread.start()
+    push = ROOT / "benchmarks" / "node" / "push.mjs"
+    proc = subprocess.Popen(
+        ["node", str(push), str(port), str(size // (1024 * 1024))], stderr=subprocess.DEVNULL
+    )
+    thread.join(600)
+    proc.kill()
+    proc.wait()
+    server.close()
+    return result[0]
+
+
 def throughput(size: int, rounds: int) -> None:
     with (
         emulator() as inproc,
@@ -121,11 +157,13 @@ def throughput(size: int, rounds: int) -> None:
             node_rate = curl_rate(node.endpoints["stream"] + f"/?size={size}", size)
             inproc_rate = curl_rate(inproc.endpoints["stream"] + f"/?size={size}&chunk=1MiB", size)
             nginx_rate = curl_rate(ng + "/big", size)
+            alone = node_alone(size)
             print(
                 f"round {r + 1}: {size} bytes: Node.js function {node_rate / 1e9:.2f} GB/s, "
-                f"in-process {inproc_rate / 1e9:.2f} GB/s, nginx {nginx_rate / 1e9:.2f} GB/s "
-                f"-> Node.js / in-process {node_rate / inproc_rate:.2f}x (goal >= 1 GB/s)  "
-                f"[{load()}]"
+                f"in-process {inproc_rate / 1e9:.2f} GB/s, nginx {nginx_rate / 1e9:.2f} GB/s, "
+                f"Node.js alone into a discarding socket {alone / 1e9:.2f} GB/s "
+                f"-> Node.js function / Node.js alone {node_rate / alone:.2f}x "
+                f"(goal >= 1 GB/s)  [{load()}]"
             )
 
 

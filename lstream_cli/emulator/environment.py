@@ -213,6 +213,7 @@ class ExecutionEnvironment:
             await self.server.close()
             self.dead = True
             message = f"cannot start the runtime: {exc.strerror or exc}"
+            self.pool.emit(PlatformNote(fn.name, None, f"INIT_REPORT Error: {message}"))
             raise FunctionError(
                 "Runtime.InvalidEntrypoint", error_document("Runtime.InvalidEntrypoint", message)
             ) from None

@@ -231,9 +231,8 @@ class HttpResponse:
             if n < _SMALL:
                 conn.buffer(b"%x\r\n%b\r\n" % (n, bytes(data)))
             else:
-                conn.buffer(b"%x\r\n" % n, flush=False)
-                conn.flush()
-                conn.write(data)
+                # The size line (after anything pending) and the data in one writev.
+                conn.write_after(b"%x\r\n" % n, data)
                 conn.buffer(b"\r\n")
         elif n < _SMALL:
             conn.buffer(data)
@@ -510,6 +509,17 @@ class _Connection(asyncio.Protocol):
             self.flush()
         if not self.closed and self.transport is not None:
             self.transport.write(data)
+
+    def write_after(self, head: bytes, data: bytes | memoryview) -> None:
+        """Write anything buffered, then ``head``, then ``data``: one system call."""
+        pending = self._pending
+        if pending:
+            pending.append(head)
+            head = b"".join(pending)
+            self._pending = []
+            self._pending_size = 0
+        if not self.closed and self.transport is not None:
+            self.transport.writelines((head, data))
 
     def buffer(self, data: bytes | memoryview, flush: bool = True) -> None:
         """Queue small pieces; they leave together on this loop iteration's flush.

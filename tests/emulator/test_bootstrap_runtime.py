@@ -219,3 +219,7 @@ def test_a_runtime_that_never_starts(tmp_path: Path, script: str, error_type: st
     if error_type == "Runtime.ExitError":
         assert "cannot start" in logs.lines()
         assert any("Error Type: Runtime.ExitError" in line for line in logs.lines())
+    else:
+        assert "INIT_REPORT Error: cannot start the runtime: No such file or directory" in (
+            logs.lines()
+        )

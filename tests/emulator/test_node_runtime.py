@@ -54,6 +54,18 @@ def streaming(slogs: Logs) -> Iterator[Endpoints]:
 
 
 @pytest.fixture(scope="module")
+def single(slogs: Logs) -> Iterator[Endpoints]:
+    """One environment at most (--concurrency 1): which one runs is known."""
+    yield from _emulator(f"{NODE / 'stream.mjs'}:handler", slogs, concurrency=1)
+
+
+def settled(logs: Logs, *responses: httpx.Response) -> None:
+    """Every one of these invocations reported: their environments are free again."""
+    for response in responses:
+        reported(logs, rid(response))
+
+
+@pytest.fixture(scope="module")
 def blogs() -> Logs:
     return Logs()
 
@@ -171,22 +183,25 @@ def test_an_error_mid_stream_cuts_the_stream(streaming: Endpoints) -> None:
 
 
 def test_an_unhandled_rejection_fails_the_invocation_and_replaces_the_environment(
-    streaming: Endpoints, slogs: Logs
+    single: Endpoints, slogs: Logs
 ) -> None:
-    r = httpx.get(streaming.stream + "/?case=reject", timeout=30)
+    r = httpx.get(single.stream + "/?case=reject", timeout=30)
     assert r.status_code == 502
-    # The environment exited (the runtime client's own policy): the next request still works.
-    assert httpx.get(streaming.stream + "/?case=meta", timeout=30).status_code == 201
-    slogs.wait(lambda: any(isinstance(x, InvocationReport) for x in slogs.of(rid(r))))
+    # The environment exited (the runtime client's own policy): a new one takes the next.
+    nxt = httpx.get(single.stream + "/?case=meta", timeout=30)
+    assert nxt.status_code == 201
+    settled(slogs, r, nxt)
+    report = next(x for x in reported(slogs, rid(nxt)) if isinstance(x, InvocationReport))
+    assert report.init_ms is not None  # a cold start: the one environment was replaced
 
 
-def test_process_exit_in_the_handler(streaming: Endpoints, slogs: Logs) -> None:
-    request_id, _, got = cut_stream(streaming.stream + "/?case=exit")
+def test_process_exit_in_the_handler(single: Endpoints, slogs: Logs) -> None:
+    request_id, _, got = cut_stream(single.stream + "/?case=exit")
     assert got == b"partial"
     text = [format_function_log(x) for x in reported(slogs, request_id)]
     assert f"RequestId: {request_id} Error: Runtime exited with error: exit status 3" in text
     assert "Runtime.ExitError" in text
-    nxt = httpx.get(streaming.stream + "/?case=meta", timeout=30)
+    nxt = httpx.get(single.stream + "/?case=meta", timeout=30)
     assert nxt.status_code == 201  # a fresh environment: a cold start again
     report = next(x for x in reported(slogs, rid(nxt)) if isinstance(x, InvocationReport))
     assert report.init_ms is not None
@@ -217,36 +232,34 @@ def test_a_client_that_leaves_does_not_stop_the_function(streaming: Endpoints, s
     assert any("keeps running" in n for n in notes)
 
 
-def test_reserved_concurrency_answers_429(streaming: Endpoints, tmp_path: Path) -> None:
+def test_reserved_concurrency_answers_429(single: Endpoints, slogs: Logs, tmp_path: Path) -> None:
     release = tmp_path / "go"
-    url = streaming.stream + f"/?case=hold&file={release}"
-    held = []
-    for _ in range(3):  # --concurrency 3: three environments, each holding one invocation
-        stream = httpx.Client(timeout=30).stream("GET", url)
-        response = stream.__enter__()
-        assert response.status_code == 200
-        held.append((stream, response))
-    try:
-        r = httpx.get(streaming.stream + "/?case=meta", timeout=30)
-        assert r.status_code == 429
-        assert r.headers["x-amzn-errortype"] == "TooManyRequestsException"
-        api = httpx.post(
-            streaming.lambda_api + "/2015-03-31/functions/fn/invocations",
-            content=b'{"case": "meta"}',
-            timeout=30,
-        )
-        assert api.status_code == 429
-        assert api.json() == {
-            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
-            "Type": "User",
-            "message": "Rate Exceeded.",
-        }
-    finally:
-        release.write_text("go")
-        bodies = [response.read() for _, response in held]
-        for stream, _ in held:
-            stream.__exit__(None, None, None)
-    assert bodies == [b"held released"] * 3
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("GET", single.stream + f"/?case=hold&file={release}") as held,
+    ):
+        assert held.status_code == 200  # --concurrency 1: its one environment is busy
+        try:
+            r = httpx.get(single.stream + "/?case=meta", timeout=30)
+            assert r.status_code == 429
+            assert r.headers["x-amzn-errortype"] == "TooManyRequestsException"
+            api = httpx.post(
+                single.lambda_api + "/2015-03-31/functions/fn/invocations",
+                content=b'{"case": "meta"}',
+                timeout=30,
+            )
+            assert api.status_code == 429
+            assert api.headers["x-amzn-errortype"] == "TooManyRequestsException"
+            assert api.json() == {
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                "Type": "User",
+                "message": "Rate Exceeded.",
+            }
+        finally:
+            release.write_text("go")
+        assert held.read() == b"held released"
+    settled(slogs, held)
+    assert httpx.get(single.stream + "/?case=meta", timeout=30).status_code == 201
 
 
 def test_the_log_has_start_end_report_and_the_request_id(streaming: Endpoints, slogs: Logs) -> None:
@@ -402,3 +415,34 @@ def test_the_bandwidth_cap_reaches_the_functions_writes() -> None:
     assert got >= 12 * 1024 * 1024
     assert progress <= 6 + 2 * elapsed + 16, (progress, elapsed)
     assert progress < 64
+
+
+def test_a_warm_environment_is_used_again(streaming: Endpoints, slogs: Logs) -> None:
+    first = httpx.get(streaming.stream + "/?case=plain", timeout=30)
+    reported(slogs, rid(first))  # REPORT: its environment is idle again
+    second = httpx.get(streaming.stream + "/?case=plain", timeout=30)
+    report = next(x for x in reported(slogs, rid(second)) if isinstance(x, InvocationReport))
+    assert report.init_ms is None  # no cold start: an environment used before
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("app.js", "exports.handler = async (event) => ({ statusCode: 200, body: 'from js' });\n"),
+        (
+            "app.cjs",
+            "module.exports.handler = async () => ({ statusCode: 200, body: 'from cjs' });\n",
+        ),
+    ],
+)
+def test_commonjs_handlers_run_too(tmp_path: Path, name: str, source: str) -> None:
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "aws-lambda-ric").symlink_to(RIC.parent.parent)
+    code = tmp_path / "lib" / "fn"
+    code.mkdir(parents=True)
+    (code / name).write_text(source)
+    fn = function_from_flags(f"{code / name}:handler")  # aws-lambda-ric found two levels up
+    assert fn.handler == "app.handler" and fn.code_dir == str(code)
+    with running_emulator(EmulatorConfig(function=fn, throttle=False)) as ep:
+        r = httpx.get(ep.stream + "/", timeout=30)
+    assert (r.status_code, r.text) == (200, f"from {name.split('.')[1]}")
