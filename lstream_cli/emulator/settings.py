@@ -8,7 +8,9 @@
 - anything else: an in-process Python handler (the emulator's own protocol).
 
 ``--env K=V`` and ``--env-file FILE`` give the function's variables; Lambda's
-reserved names are refused, as Lambda refuses them.
+reserved names are refused, as Lambda refuses them. The same checks serve
+other sources of functions (a template): :func:`runtime_client_for`,
+:func:`parse_env` and :data:`RESERVED_VARIABLES`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "function_from_flags",
     "parse_env",
     "read_env_file",
+    "runtime_client_for",
 ]
 
 NODE_SUFFIXES = (".mjs", ".js", ".cjs")
@@ -113,7 +116,14 @@ def find_runtime_client(start: Path) -> Path | None:
     return None
 
 
-def _runtime_client(given: str | None, code_dir: Path) -> str:
+def runtime_client_for(code_dir: Path, given: str | None = None) -> str:
+    """aws-lambda-ric's ``bin/index.mjs`` for code in ``code_dir`` (UsageError naming the fix).
+
+    ``given`` (``--runtime-client``): that file, or a folder holding it;
+    otherwise ``node_modules`` of ``code_dir`` or any parent. A template's
+    ``nodejs20.x`` function is ``FunctionConfig(kind="node", handler="index.handler",
+    code_dir=CodeUri, runtime_client=runtime_client_for(Path(CodeUri)), node=shutil.which("node"))``.
+    """
     if given is not None:
         path = Path(given)
         if path.is_dir():
@@ -194,7 +204,7 @@ def function_from_flags(
             kind="node",
             handler=f"{source.stem}.{export}",
             code_dir=str(code_dir),
-            runtime_client=_runtime_client(runtime_client, code_dir),
+            runtime_client=runtime_client_for(code_dir, runtime_client),
             node=node,
             timeout_s=timeout_s or DEFAULT_TIMEOUT_S,
             **common,  # type: ignore[arg-type]
