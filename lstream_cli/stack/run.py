@@ -41,7 +41,7 @@ from lstream_cli.emulator.lambda_api import LambdaApiApp
 from lstream_cli.emulator.logs import FunctionLogSink
 from lstream_cli.emulator.runtime import Runtime
 from lstream_cli.emulator.server import running_in_background, url_host
-from lstream_cli.emulator.settings import INSTALL_HINT, RESERVED_VARIABLES, find_runtime_client
+from lstream_cli.emulator.settings import RESERVED_VARIABLES, runtime_client_for
 from lstream_cli.stack.model import FunctionSpec, Stack
 from lstream_cli.stack.restapi import RestApiApp
 from lstream_cli.stack.s3 import LocalS3
@@ -191,15 +191,10 @@ class StackRun:
             raise UsageError(f"{where}: {exc}") from None
 
     def _runtime_client(self, where: str, code_dir: Path) -> str:
-        if self.options.runtime_client is not None:
-            return self.options.runtime_client
-        found = find_runtime_client(code_dir)
-        if found is None:
-            raise UsageError(
-                f"{where}: the Node.js runtime interface client (aws-lambda-ric) is not in "
-                f"node_modules of {code_dir} or any parent; install it: {INSTALL_HINT}"
-            )
-        return str(found)
+        try:
+            return runtime_client_for(code_dir, self.options.runtime_client)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
 
     @staticmethod
     def _node(where: str) -> str:
