@@ -203,8 +203,9 @@ def bench_command(
 ) -> int:
     """Load-test URL: many streams at once, percentiles you can trust.
 
-    Reports TTFB, headers time, total time, largest gap between reads and
-    per-stream throughput (min/p50/p90/p99/p99.9/max/mean), errors by class
+    Reports TTFB, headers time, total time, largest gap between reads,
+    per-stream throughput, TCP connect and TLS handshake times
+    (min/p50/p90/p99/p99.9/max/mean), errors by class
     (connect, tls, timeout, truncated, http_4xx, http_5xx, throttled),
     streams that showed a bandwidth knee, and the client's own CPU and
     event-loop lag so a saturated load generator is not blamed on Lambda.

@@ -104,10 +104,12 @@ def get_command(
     """Send one request, stream the body, and report how it arrived.
 
     The body is written as it arrives (memory stays flat whatever the size).
-    The summary on stderr gives headers time, TTFB at the first body byte,
-    total time, bytes, reads, the largest gap, throughput, the bandwidth knee
-    and whether the response really streamed. With --events, also the
-    events counted, time to first event, gaps between events and events/s.
+    The summary on stderr gives the connection set-up phase by phase (DNS,
+    TCP connect, TLS handshake: only the network is timed), headers time,
+    TTFB at the first body byte, total time, bytes, reads, the largest gap,
+    throughput, the bandwidth knee and whether the response really streamed.
+    With --events, also the events counted, time to first event, gaps
+    between events and events/s.
 
     With -L the figures are the final request's; the redirects before it are
     counted apart (redirects, redirect_ms). Without -L a 3xx exits 3 and

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lstream_cli._eventloop import new_event_loop
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.pacing import ClosedLoop, OpenLoop, Pacing
 from lstream_cli.engine.protocol import (
     RETRY,
@@ -64,6 +65,7 @@ class WorkerPlan:
     live: bool = False  # send dashboard snapshots
     snapshot_s: float = 0.25  # between snapshots
     meter_options: MeterOptions | None = None  # --events, --stall-timeout
+    resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
 
 class Control(Protocol):
@@ -84,11 +86,11 @@ class _Worker:
         self.template = RequestTemplate(spec, signer)
         self.connector = Connector(
             self.loop,
-            self.template.host,
-            self.template.port,
-            self.template.tls,
+            self.template.origin,
+            self.template.route,
             spec.insecure,
             spec.timeout,
+            resolver=plan.resolver,
         )
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
         self.meter_options = plan.meter_options
@@ -124,20 +126,21 @@ class _Worker:
 
     async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
         meter = BodyMeter(t_start, keep_timeline=False, options=self.meter_options)
+        method = self.template.method
         for _attempt in range(2):
             conn = self.conns[i]
             if conn is None or not conn.alive:
-                began = time.perf_counter_ns()
                 try:
-                    conn = await self.connector.connect()
+                    conn = await self.connector.connect(meter)
                 except ConnectError as exc:
                     self.conns[i] = None
                     return meter.finish(
                         time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
                     )
-                meter.connected(began, time.perf_counter_ns())
                 self.conns[i] = conn
-            result = await conn.request(request, meter)
+            else:
+                meter.set_up(None, None, None)  # a kept-alive connection: no set-up
+            result = await conn.request(request, meter, method, self.timeout_ns)
             if result is RETRY:
                 self.conns[i] = None
                 continue
@@ -211,8 +214,8 @@ class _Worker:
             self.stats.lag.record_raw(int(lag * 1e6))
             expected = now + _TICK_S
             tick += 1
-            if self.stall:
-                self._sweep_stalled()  # every tick: a stall ends within 10 ms of its deadline
+            if self.stall and tick % _SWEEP_EVERY:
+                self._sweep()  # every tick: a stall ends within 10 ms of its deadline
             if tick % _SWEEP_EVERY == 0:
                 self._sweep()
                 if tick % 100 == 0:
@@ -224,23 +227,15 @@ class _Worker:
                 self.control.snapshot(self.plan.index, self.snapshot())
 
     def _sweep(self) -> None:
-        limit = self.timeout_ns
-        if limit is None:
-            return
+        """End the requests whose deadline (--timeout, --stall-timeout) has passed."""
         now = time.perf_counter_ns()
         for conn in self.conns:
-            if conn is not None and conn.meter is not None and now - conn.last_rx_ns > limit:
-                conn.expire(f"no byte for {limit / 1e9:g}s (--timeout)")
-
-    def _sweep_stalled(self) -> None:
-        now = time.perf_counter_ns()
-        for conn in self.conns:
-            meter = None if conn is None else conn.meter
-            if meter is not None:
-                deadline = meter.idle_deadline_ns()
+            ex = None if conn is None else conn.exchange
+            if ex is not None:
+                deadline = ex.deadline_ns()
                 if deadline is not None and now >= deadline:
                     assert conn is not None
-                    conn.expire(meter.stall_detail(), ErrorClass.STALLED)
+                    conn.expire(now)
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
@@ -274,6 +269,8 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
     worker = _Worker(plan, control)
     keeper = worker.loop.create_task(worker.housekeeping())
     try:
+        # Every address of the host, once per worker, before anything is timed.
+        await worker.connector.resolve()
         delay = (t0_ns - time.perf_counter_ns()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)

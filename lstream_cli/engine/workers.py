@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lstream_cli._exitcodes import ExitStatus, LstreamError
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
 from lstream_cli.measure import MeterOptions
@@ -77,7 +78,8 @@ class LoadConfig:
     warmup_s: float | None = None
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
-    meter_options: MeterOptions | None = None  # --events, --stall-timeout
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout: every meter's
+    resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,7 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 keep_rows=config.keep_rows,
                 live=config.live,
                 meter_options=config.meter_options,
+                resolver=config.resolver,
             )
         )
     return plans

@@ -44,6 +44,8 @@ _ROWS = (
     ("total_ms", "total", "ms"),
     ("gap_max_ms", "largest gap", "ms"),
     ("stream_bytes_per_s", "per-stream rate", "rate"),
+    ("connect_ms", "TCP connect", "ms"),
+    ("tls_ms", "TLS handshake", "ms"),
 )
 _EVENT_ROWS = (  # with --events
     ("ttfe_ms", "TTFE", "ms"),

@@ -106,7 +106,7 @@ def test_requests_are_resigned_each_second_with_refreshed_credentials(
     from botocore.credentials import RefreshableCredentials
 
     clock = _Clock()
-    monkeypatch.setattr("lstream_cli.engine.protocol.time.time", clock)
+    monkeypatch.setattr("lstream_cli.engine.core.time.time", clock)
     keys = iter(f"AKIDREFRESH{i:09d}" for i in range(100))
 
     def refresh() -> dict[str, str]:
