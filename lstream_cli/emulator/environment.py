@@ -17,9 +17,10 @@ does:
   ``Sandbox.Timedout`` (a cut stream once bytes were sent);
 - a caller that leaves does not stop the function: its response is read to
   the end and dropped, and the environment is reused after;
-- no process survives the emulator: each one gets ``PR_SET_PDEATHSIG``
-  (SIGKILL when the emulator's process dies, even by ``kill -9``) and
-  :meth:`EnvironmentPool.close` kills every process group.
+- no process survives the emulator: :meth:`EnvironmentPool.close` kills
+  every process group; each runtime gets ``PR_SET_PDEATHSIG`` (SIGKILL when
+  the emulator's process dies, even by ``kill -9``), and a watchdog process
+  kills what is left of the groups (a bootstrap's own children) then.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import math
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -95,6 +97,64 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return hook
+
+
+# The watchdog: a small process of its own (its own session, so a terminal's
+# Ctrl-C does not reach it) that reads "+ PGID" / "- PGID" lines from the
+# emulator and, when its input ends because the emulator died, kills every
+# process group still listed: a bootstrap's own children die too.
+_WATCHDOG = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    op, _, pgid = line.strip().partition(" ")
+    if pgid.isdigit():
+        (groups.add if op == "+" else groups.discard)(int(pgid))
+for pgid in groups:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class _Watchdog:
+    """Kills the environments' process groups if the emulator's process dies."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _send(self, line: str) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            proc = self._proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _WATCHDOG],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError):
+            proc.stdin.write(line.encode("ascii"))
+            proc.stdin.flush()
+
+    def watch(self, pgid: int) -> None:
+        self._send(f"+ {pgid}\n")
+
+    def forget(self, pgid: int) -> None:
+        if self._proc is not None:
+            self._send(f"- {pgid}\n")
+
+    def close(self) -> None:
+        proc = self._proc
+        self._proc = None
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(2.0)
 
 
 def function_environment(function: FunctionConfig, runtime_api: str) -> dict[str, str]:
@@ -217,6 +277,7 @@ class ExecutionEnvironment:
             raise FunctionError(
                 "Runtime.InvalidEntrypoint", error_document("Runtime.InvalidEntrypoint", message)
             ) from None
+        self.pool.watchdog.watch(self.process.pid)  # its group: the leader's pid
         assert self.process.stdout is not None and self.process.stderr is not None
         self._spawn(self._read_lines(self.process.stdout, "stdout"))
         self._spawn(self._read_lines(self.process.stderr, "stderr"))
@@ -293,6 +354,8 @@ class ExecutionEnvironment:
         elif proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # what it left in its group
+        if proc is not None:
+            self.pool.watchdog.forget(proc.pid)
         await self.server.close()
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for task in tasks:
@@ -394,6 +457,7 @@ class EnvironmentPool:
         self._count = 0
         self._closed = False
         self._background: set[asyncio.Task[Any]] = set()
+        self.watchdog = _Watchdog()
 
     def emit(self, record: FunctionLogRecord) -> None:
         if self._log is not None:
@@ -409,6 +473,7 @@ class EnvironmentPool:
         self._all.clear()
         self._idle.clear()
         await asyncio.gather(*(env.kill() for env in envs), return_exceptions=True)
+        self.watchdog.close()
         for task in list(self._background):
             task.cancel()
 

@@ -96,6 +96,10 @@ while True:
         call("POST", BASE + rid + "/error",
              json.dumps({"errorType": "Custom.Error", "errorMessage": "said so"}).encode(),
              headers=[("Lambda-Runtime-Function-Error-Type", "Custom.Error")])
+    elif case == "size":
+        n = int(q["n"])
+        code, _, answer = call("POST", BASE + rid + "/response", b'"' + b"x" * (n - 2) + b'"')
+        print(f"size {n} answered {code} {answer.decode()}", flush=True)
     elif case == "misuse":
         a = call("POST", BASE + rid + "/response", b"{}",
                  headers=[("Lambda-Runtime-Function-Response-Mode", "bogus")])
@@ -223,3 +227,27 @@ def test_a_runtime_that_never_starts(tmp_path: Path, script: str, error_type: st
         assert "INIT_REPORT Error: cannot start the runtime: No such file or directory" in (
             logs.lines()
         )
+
+
+@pytest.mark.parametrize(("size", "code"), [(6_291_556, 202), (6_291_557, 413)])
+def test_the_buffered_limit_is_exactly_6291556_bytes(
+    custom: Endpoints, logs: Logs, size: int, code: int
+) -> None:
+    client = lambda_client(custom.lambda_api)
+    out = client.invoke(FunctionName="fn", Payload=json.dumps({"case": "size", "n": size}))
+    payload = out["Payload"].read()
+    request_id = out["ResponseMetadata"]["RequestId"]
+    logs.wait(lambda: any(isinstance(x, InvocationReport) for x in logs.of(request_id)))
+    said = [x.text for x in logs.of(request_id) if isinstance(x, FunctionOutput)]
+    line = next(text for text in said if text.startswith(f"size {size} answered"))
+    if code == 202:
+        assert line == f'size {size} answered 202 {{"status":"OK"}}'
+        assert "FunctionError" not in out and len(payload) == size
+    else:
+        assert line == (
+            f"size {size} answered 413 "
+            '{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).",'
+            '"errorType":"RequestEntityTooLarge"}'
+        )
+        assert out["FunctionError"] == "Unhandled"
+        assert json.loads(payload)["errorType"] == "Function.ResponseSizeTooLarge"

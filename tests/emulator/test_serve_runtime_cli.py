@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -59,6 +62,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _wait_gone(pids: list[int]) -> list[int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
@@ -84,7 +94,8 @@ def test_no_runtime_process_survives_the_server(tmp_path: Path, how: str) -> Non
                 int(p)
                 for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
             ]
-            assert len(children) == 2
+            runtimes = [p for p in children if b"aws-lambda-ric" in _cmdline(p)]
+            assert len(runtimes) == 2  # and the watchdog: every child must be gone after
             os.kill(proc.pid, getattr(signal, how))
             proc.wait(timeout=30)
             with pytest.raises(httpx.HTTPError):
@@ -214,3 +225,40 @@ def test_workers_apply_to_in_process_handlers_only(capfd: pytest.CaptureFixture[
         "lstream: error: --workers applies to in-process handlers only "
         "(one process runs a function's environments)"
     ]
+
+
+def test_a_bootstraps_own_children_die_with_a_killed_server(tmp_path: Path) -> None:
+    """kill -9 of serve: the bootstrap (PR_SET_PDEATHSIG) and what it started (the watchdog)."""
+    pids = tmp_path / "pids"
+    bootstrap = tmp_path / "bootstrap"
+    bootstrap.write_text(
+        '#!/bin/sh\nsleep 300 &\necho "$$ $!" > "$PIDFILE"\nwait\n'  # never asks for /next
+    )
+    bootstrap.chmod(0o755)
+    path = tmp_path / "ep.json"
+    proc = _serve(["--bootstrap", str(bootstrap), "--env", f"PIDFILE={pids}"], path)
+    try:
+        ep = _endpoints(path, proc)
+        with httpx.Client(timeout=30) as client:
+            pending = threading.Thread(
+                target=_quietly, args=(client.get, ep["stream"] + "/"), daemon=True
+            )
+            pending.start()  # a cold start: the bootstrap runs
+            deadline = time.monotonic() + 30
+            while not (pids.exists() and len(pids.read_text().split()) == 2):
+                assert time.monotonic() < deadline, "the bootstrap did not start"
+                time.sleep(0.05)
+            shell, child = (int(p) for p in pids.read_text().split())
+            assert _alive(shell) and _alive(child)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        assert _wait_gone([shell, child]) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _quietly(call: Callable[..., object], *args: object) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        call(*args)
