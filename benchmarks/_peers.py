@@ -34,6 +34,7 @@ __all__ = [
     "ROOT",
     "Emulator",
     "Run",
+    "curl_rate",
     "emulator",
     "free_port",
     "need",
@@ -163,14 +164,15 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def emulator(workers: int = 1) -> Iterator[Emulator]:
-    """``lstream serve`` on free ports, no bandwidth caps, no stream limit."""
+def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
+    """``lstream serve`` on free ports, no bandwidth caps, no stream limit (plus ``args``)."""
     with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
         path = Path(tmp) / "endpoints.json"
         argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
         argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0", "--quiet"]
         if workers > 1:
             argv += ["--workers", str(workers)]
+        argv += list(args)
         proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 30
@@ -184,6 +186,29 @@ def emulator(workers: int = 1) -> Iterator[Emulator]:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def curl_rate(url: str, expect: int) -> float:
+    """Bytes per second curl reads ``url`` at into /dev/null (exactly ``expect`` bytes)."""
+    out = subprocess.run(
+        [
+            need("curl", "curl"),
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download} %{time_total}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    size, total = out.stdout.split()
+    if int(float(size)) != expect:
+        raise SystemExit(f"{url}: got {size} bytes, expected {expect}")
+    return int(float(size)) / float(total)
 
 
 @dataclass(frozen=True)

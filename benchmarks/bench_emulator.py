@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _peers import emulator, need, nginx, peak_rss_kib
+from _peers import curl_rate, emulator, need, nginx, peak_rss_kib
 
 from lstream_cli.units import parse_size
 
@@ -39,28 +39,6 @@ def write_pattern(path: Path, size: int) -> None:
         while left > 0:
             fh.write(block[: min(left, len(block))])
             left -= len(block)
-
-
-def curl_rate(url: str, expect: int) -> float:
-    out = subprocess.run(
-        [
-            need("curl", "curl"),
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{size_download} %{time_total}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    size, total = out.stdout.split()
-    if int(float(size)) != expect:
-        raise SystemExit(f"{url}: got {size} bytes, expected {expect}")
-    return int(float(size)) / float(total)
 
 
 def hey_rps(url: str, duration: float, connections: int) -> float:

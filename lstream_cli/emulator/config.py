@@ -8,8 +8,12 @@ URL, API Gateway and Lambda API front ends cannot disagree about them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from lstream_cli.emulator.function import FunctionConfig
+    from lstream_cli.emulator.logs import FunctionLogSink
 
 __all__ = [
     "APIGW_BUFFERED_LIMIT",
@@ -84,6 +88,27 @@ class EmulatorConfig:
     stream_limit: int = STREAM_LIMIT  # bytes a stream may carry before it is cut; 0 = none
     function_name: str = "lstream-emulator"  # name used in contexts and ARNs
     region: str = "us-east-1"
+    # The function every endpoint runs (None: ``handler`` in-process, Timeout 900 as
+    # the example stack has it).
+    function: FunctionConfig | None = None
+    function_log: FunctionLogSink | None = None  # START/END/REPORT and the function's output
+
+    def function_config(self) -> FunctionConfig:
+        """The function the five endpoints run."""
+        from lstream_cli.emulator.function import MAX_TIMEOUT_S, FunctionConfig
+
+        if self.function is not None:
+            if self.function.kind == "inprocess" and self.function.time_scale != self.time_scale:
+                return replace(self.function, time_scale=self.time_scale)
+            return self.function
+        return FunctionConfig(
+            name=self.function_name,
+            kind="inprocess",
+            handler=self.handler,
+            timeout_s=MAX_TIMEOUT_S,
+            region=self.region,
+            time_scale=self.time_scale,
+        )
 
     def __post_init__(self) -> None:
         if self.auth not in ("none", "iam"):

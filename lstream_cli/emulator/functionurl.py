@@ -8,12 +8,13 @@ collected and sent with a Content-Length; over 6,291,556 bytes it becomes a
 502. Requests over 6,291,456 bytes get 413 before the handler runs; with
 ``--auth iam`` a missing or bad SigV4 signature gets 403 ``{"Message":
 "Forbidden"}``; with ``--secret-header`` a missing or wrong header gets the
-same 403 from the function itself.
+same 403 from an in-process function (a real function checks for itself).
+Beyond the function's reserved concurrency: 429 ``{"Message":"Rate
+Exceeded."}``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from lstream_cli.emulator.config import (
     STREAM_BURST,
     STREAM_RATE,
 )
-from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
+from lstream_cli.emulator.function import FunctionError, Invoker, InvokeRequest, Throttled
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 from lstream_cli.emulator.throttle import BurstThenRate
@@ -41,6 +42,7 @@ __all__ = [
 
 FORBIDDEN = b'{"Message":"Forbidden"}'
 BAD_GATEWAY = b"Internal Server Error"
+THROTTLED = b'{"Message":"Rate Exceeded."}'
 TOO_LARGE = (
     b'{"Message":"Request must be smaller than %d bytes for the InvokeFunction operation"}'
     % REQUEST_LIMIT
@@ -167,12 +169,16 @@ def function_url_event(
 
 
 def response_headers(
-    headers: dict[str, str], request_id: str, default_type: str
+    headers: dict[str, str], request_id: str, default_type: str, cookies: list[str] | None = None
 ) -> list[tuple[str, str]]:
-    """The handler's headers as sent: framing headers are ours, a content type is set."""
+    """The handler's headers as sent: framing headers are ours, a content type is set.
+
+    Each cookie is its own ``Set-Cookie`` header, as Lambda sends ``cookies``.
+    """
     out = [(k, v) for k, v in headers.items() if k.lower() not in _DROP_HEADERS]
     if not any(k.lower() == "content-type" for k, _ in out):
         out.append(("content-type", default_type))
+    out.extend(("set-cookie", cookie) for cookie in cookies or ())
     out.append(("x-amzn-requestid", request_id))
     return out
 
@@ -195,9 +201,10 @@ class ChunkedSink:
         self.limit = limit
         self.sent = 0
 
-    async def open(self, status: int, headers: dict[str, str]) -> None:
+    async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
         self._response.start(
-            status, response_headers(headers, self._request_id, "application/octet-stream")
+            status,
+            response_headers(headers, self._request_id, "application/octet-stream", cookies),
         )
 
     async def send(self, data: bytes | memoryview) -> None:
@@ -217,18 +224,20 @@ class ChunkedSink:
 class BufferSink:
     """Collects the whole output, failing as soon as it passes ``limit``."""
 
-    __slots__ = ("headers", "limit", "parts", "size", "status")
+    __slots__ = ("cookies", "headers", "limit", "parts", "size", "status")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.status = 200
         self.headers: dict[str, str] = {}
+        self.cookies: list[str] = []
         self.parts: list[bytes | memoryview] = []
         self.size = 0
 
-    async def open(self, status: int, headers: dict[str, str]) -> None:
+    async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
         self.status = status
         self.headers = dict(headers)
+        self.cookies = list(cookies)
 
     async def send(self, data: bytes | memoryview) -> None:
         self.size += len(data)
@@ -249,12 +258,29 @@ def _bad_gateway(response: HttpResponse, request_id: str, error_type: str) -> No
 
 
 class FunctionUrlApp:
-    """One function URL: ``mode`` is its InvokeMode."""
+    """One function URL bound to one function's invoker; ``mode`` is its InvokeMode.
 
-    def __init__(self, runtime: Runtime, mode: Literal["stream", "buffered"]) -> None:
+    ``auth`` is the URL's AuthType (``iam`` or ``none``; None: the run's
+    ``--auth``); ``url_id`` the URL's id (its host's first label).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        mode: Literal["stream", "buffered"],
+        invoker: Invoker | None = None,
+        auth: Literal["none", "iam"] | None = None,
+        url_id: str | None = None,
+        name: str | None = None,
+    ) -> None:
         self.runtime = runtime
         self.mode = mode
-        self.url_id = "lstream" + ("stream" if mode == "stream" else "buffered")
+        self.invoker: Invoker = invoker or runtime.invoker
+        self.url_id = url_id or ("lstream" + ("stream" if mode == "stream" else "buffered"))
+        self.name = name or mode  # the endpoint's name in the request log
+        self.lookup = runtime.iam_lookup() if auth == "iam" else None
+        if auth is None:
+            self.lookup = runtime.lookup
 
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
@@ -273,81 +299,79 @@ class FunctionUrlApp:
                 )
                 return
             access_key: str | None = None
-            if rt.lookup is not None and not rt.from_apigw(request):
-                verdict = rt.check_iam(request)
+            if self.lookup is not None and not rt.from_apigw(request):
+                verdict = rt.check_iam(request, self.lookup)
                 if not verdict.ok:
                     note = f"auth: {verdict.reason}"
                     reply(response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException")
                     return
                 access_key = verdict.access_key
-            if not rt.check_secret(request):
+            if self.invoker.function.kind == "inprocess" and not rt.check_secret(request):
+                # The seed's function checks the header; a real function does its own check.
                 note = "secret header missing or wrong"
                 reply(response, 403, FORBIDDEN, request_id)
                 return
             event = function_url_event(
-                request, self.url_id, rt.config.region, access_key, request_id
+                request, self.url_id, self.invoker.function.region, access_key, request_id
             )
-            context = rt.context(request_id=request_id)
+            invocation = InvokeRequest(event, request_id)
             if self.mode == "stream":
-                note = await self._stream(request, response, event, context, request_id)
+                note = await self._stream(response, invocation)
             else:
-                note = await self._buffered(response, event, context, request_id)
+                note = await self._buffered(response, invocation)
         except ClientGone:
             note = "client closed the connection"
+            if self.invoker.function.kind != "inprocess":
+                note += "; the function keeps running"
             raise
         finally:
-            rt.log(self.mode, request, response.status, response.bytes_sent, t0, note)
+            rt.log(self.name, request, response.status, response.bytes_sent, t0, note)
 
-    async def _stream(
-        self,
-        request: HttpRequest,
-        response: HttpResponse,
-        event: dict[str, Any],
-        context: Any,
-        request_id: str,
-    ) -> str:
+    async def _stream(self, response: HttpResponse, invocation: InvokeRequest) -> str:
         rt = self.runtime
+        request_id = invocation.request_id
         sink = ChunkedSink(
             response, request_id, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit
         )
-        stream = ResponseStream(sink)
         try:
-            await invoke_handler(rt.handler, event, stream, context)
+            await self.invoker.invoke(invocation, sink, raw=False)
         except ClientGone:
             raise
+        except Throttled:
+            reply(response, 429, THROTTLED, request_id, error_type="TooManyRequestsException")
+            return "throttled: reserved concurrency"
         except LimitExceeded:
+            if not response.started:  # a buffered response over 6 MB, refused to the runtime
+                _bad_gateway(response, request_id, "Function.ResponseSizeTooLarge")
+                return f"response over {BUFFERED_RESPONSE_LIMIT} bytes"
             response.abort()
             return "cut: stream limit"
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a handler's sys.exit() included
+        except FunctionError as exc:
             if not response.started:
                 _bad_gateway(response, request_id, "Function.Unhandled")
-                return f"handler error: {type(exc).__name__}"
+                return f"function error: {exc.error_type}"
             response.abort()
-            return f"cut: handler error: {type(exc).__name__}"
+            return f"cut: function error: {exc.error_type}"
         response.end()
         return ""
 
-    async def _buffered(
-        self, response: HttpResponse, event: dict[str, Any], context: Any, request_id: str
-    ) -> str:
-        rt = self.runtime
+    async def _buffered(self, response: HttpResponse, invocation: InvokeRequest) -> str:
+        request_id = invocation.request_id
         sink = BufferSink(BUFFERED_RESPONSE_LIMIT)
-        stream = ResponseStream(sink, headers=None)
         try:
-            await invoke_handler(rt.handler, event, stream, context)
+            await self.invoker.invoke(invocation, sink, raw=False)
+        except Throttled:
+            reply(response, 429, THROTTLED, request_id, error_type="TooManyRequestsException")
+            return "throttled: reserved concurrency"
         except LimitExceeded:
             _bad_gateway(response, request_id, "Function.ResponseSizeTooLarge")
             return f"response over {BUFFERED_RESPONSE_LIMIT} bytes"
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a handler's sys.exit() included
+        except FunctionError as exc:
             _bad_gateway(response, request_id, "Function.Unhandled")
-            return f"handler error: {type(exc).__name__}"
+            return f"function error: {exc.error_type}"
         response.send(
             sink.status,
             sink.body(),
-            response_headers(sink.headers, request_id, "application/json"),
+            response_headers(sink.headers, request_id, "application/json", sink.cookies),
         )
         return ""

@@ -5,7 +5,8 @@ function URL event (payload format 2.0) or the Lambda API's JSON payload,
 ``stream`` a :class:`ResponseStream` and ``context`` a :class:`Context`.
 Before its first write the handler may set the status and headers (Lambda's
 metadata prelude); the first write sends them and they cannot change after.
-A plain ``def`` also works, and a returned value (bytes, str, a
+A plain ``def`` also works (it runs in a worker thread, so a blocking one
+holds only its own invocation), and a returned value (bytes, str, a
 ``{"statusCode", "headers", "body"}`` dict, other JSON) is written as the body.
 
 Where the bytes go is a :class:`Sink` chosen by the front end (a chunked
@@ -60,8 +61,11 @@ FILE_CHUNK = 256 * 1024
 class Sink(Protocol):
     """Where a handler's output goes; each front end provides one."""
 
-    async def open(self, status: int, headers: dict[str, str]) -> None:
-        """The metadata, sent with the first write (or at the end if none)."""
+    async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
+        """The metadata, sent with the first write (or at the end if none).
+
+        ``cookies`` become one ``Set-Cookie`` header each (Lambda's ``cookies``).
+        """
 
     async def send(self, data: bytes | memoryview) -> None:
         """Body bytes, in order; may raise to stop the handler (a limit, a gone client)."""
@@ -70,16 +74,19 @@ class Sink(Protocol):
 class ResponseStream:
     """The response a handler writes: metadata first, then the body.
 
-    ``set_status``/``set_headers`` (or ``set_metadata``) before the first
-    :meth:`write`; after it the metadata is sent and immutable.
+    ``set_status``/``set_headers``/``set_cookies`` (or ``set_metadata``)
+    before the first :meth:`write`; after it the metadata is sent and
+    immutable. Several cookies are several ``Set-Cookie`` headers, as
+    Lambda's ``cookies`` list is.
     """
 
-    __slots__ = ("_headers", "_sink", "_status", "bytes_written", "started")
+    __slots__ = ("_cookies", "_headers", "_sink", "_status", "bytes_written", "started")
 
     def __init__(self, sink: Sink, status: int = 200, headers: Mapping[str, str] | None = None):
         self._sink = sink
         self._status = status
         self._headers: dict[str, str] = dict(headers or {})
+        self._cookies: list[str] = []
         self.started = False  # the metadata has been sent
         self.bytes_written = 0
 
@@ -110,20 +117,33 @@ class ResponseStream:
                 raise ValueError(f"invalid header {name!r}")
             self._headers[str(name)] = text
 
+    def set_cookies(self, cookies: list[str]) -> None:
+        """The cookies to set, one ``Set-Cookie`` header each."""
+        self._check_mutable()
+        for cookie in cookies:
+            if "\n" in cookie or "\r" in cookie:
+                raise ValueError("invalid cookie: line breaks")
+        self._cookies = [str(c) for c in cookies]
+
     def set_metadata(
-        self, status_code: int | None = None, headers: Mapping[str, str] | None = None
+        self,
+        status_code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: list[str] | None = None,
     ) -> None:
-        """Both at once, like ``awslambda.HttpResponseStream.from(stream, metadata)``."""
+        """All at once, like ``awslambda.HttpResponseStream.from(stream, metadata)``."""
         if status_code is not None:
             self.set_status(status_code)
         if headers:
             self.set_headers(headers)
+        if cookies is not None:
+            self.set_cookies(cookies)
 
     async def open(self) -> None:
         """Send the metadata now (the first write does it implicitly)."""
         if not self.started:
             self.started = True
-            await self._sink.open(self._status, self._headers)
+            await self._sink.open(self._status, self._headers, self._cookies)
 
     async def write(self, data: bytes | bytearray | memoryview | str) -> None:
         if isinstance(data, str):
@@ -185,6 +205,8 @@ async def invoke_handler(
     if isinstance(result, dict) and "statusCode" in result and not stream.started:
         stream.set_status(int(result["statusCode"]))
         stream.set_headers({str(k): str(v) for k, v in (result.get("headers") or {}).items()})
+        if isinstance(result.get("cookies"), list):
+            stream.set_cookies([str(c) for c in result["cookies"]])
         body: Any = result.get("body") or ""
         if result.get("isBase64Encoded"):
             body = base64.b64decode(body)
@@ -364,6 +386,10 @@ def load_handler(spec: str) -> Handler:
             module = importlib.import_module(module_ref)
     except UsageError:
         raise
+    except SystemExit as exc:  # sys.exit() at import: the emulator does not exit with it
+        raise UsageError(
+            f"--handler {spec!r}: {module_ref} called sys.exit({exc.code!r}) while importing"
+        ) from None
     except Exception as exc:
         raise UsageError(
             f"--handler {spec!r}: cannot import {module_ref}: {type(exc).__name__}: {exc}"

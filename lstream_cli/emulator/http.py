@@ -10,8 +10,9 @@ requests on one connection are answered in order (pipelining is allowed).
 Malformed requests get 400 and the connection is closed (an HTTP/1.1
 request without ``Host``, a request-target that is not a path: an
 absolute-form URL is taken as its path, as RFC 9112 asks); a request line and
-headers over 64 KiB get 431, and ones not complete within 30 s get 408, so a
-client can neither fill memory nor hold a request open forever. Bodies over
+headers over 64 KiB get 431, and ones not complete within 30 s get 408, as
+does a body that stops arriving for 30 s before its end, so a client can
+neither fill memory nor hold a request open forever. Bodies over
 the server's limit are read and discarded, then answered 413 by the
 application (``request.too_large``), so the client always reads the answer.
 """
@@ -37,6 +38,7 @@ _BACKLOG = 2048
 _SMALL = 16 * 1024  # chunks below this are framed in one write
 MAX_HEAD = 64 * 1024  # request line + headers: past this, 431
 HEAD_TIMEOUT_S = 30.0  # a request's line and headers must arrive within this: else 408
+BODY_IDLE_TIMEOUT_S = 30.0  # a request body that stops this long before its end: 408
 
 
 class _Refused(Exception):
@@ -149,6 +151,10 @@ class HttpResponse:
     def client_gone(self) -> bool:
         return self._conn.closed
 
+    async def wait_gone(self) -> None:
+        """Return once the client has closed the connection."""
+        await asyncio.shield(self._conn.gone)
+
     def _head_bytes(
         self, status: int, headers: Iterable[tuple[str, str]], length: int | None
     ) -> bytes:
@@ -210,6 +216,9 @@ class HttpResponse:
     async def write(self, data: bytes | memoryview) -> None:
         """Write body bytes, waiting while the client is slower than we are."""
         conn = self._conn
+        if self.finished:
+            # The response has ended: these bytes would land in the next one.
+            raise RuntimeError("write after the response ended")
         if conn.closed:
             raise ClientGone("client closed the connection")
         n = len(data)
@@ -222,9 +231,8 @@ class HttpResponse:
             if n < _SMALL:
                 conn.buffer(b"%x\r\n%b\r\n" % (n, bytes(data)))
             else:
-                conn.buffer(b"%x\r\n" % n, flush=False)
-                conn.flush()
-                conn.write(data)
+                # The size line (after anything pending) and the data in one writev.
+                conn.write_after(b"%x\r\n" % n, data)
                 conn.buffer(b"\r\n")
         elif n < _SMALL:
             conn.buffer(data)
@@ -279,6 +287,9 @@ class _Connection(asyncio.Protocol):
         self._head_size = 0  # bytes received since this request's head began
         self._head_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, bytes] | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_at = 0.0  # when body bytes last arrived
+        self.gone: asyncio.Future[None] = self.loop.create_future()  # done when the peer left
 
     # -- asyncio.Protocol ------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -292,6 +303,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._stop_head_timer()
+        self._stop_body_timer()
+        if not self.gone.done():
+            self.gone.set_result(None)
         self.server.connections.discard(self)
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -335,6 +349,26 @@ class _Connection(asyncio.Protocol):
             self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
             return
         self._reject(408, b'{"message": "Request Timeout"}')
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self.closed:
+            return
+        idle = self.loop.time() - self._body_at
+        if idle < self.server.body_timeout or self._task is not None:
+            # Not idle long enough, or a response is still being sent before it:
+            # no 408 may land inside that response.
+            idle = min(idle, self.server.body_timeout - 0.001) if self._task is None else 0.0
+            self._body_timer = self.loop.call_later(
+                self.server.body_timeout - idle, self._body_timed_out
+            )
+            return
+        self._reject(408, b'{"message": "Request Timeout"}')
+
+    def _stop_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -383,10 +417,21 @@ class _Connection(asyncio.Protocol):
         ):
             self._refuse(400, b'{"message": "Bad Request"}')
         for name, value in self._headers:
-            if name.lower() == "expect" and value.lower() == "100-continue":
+            lname = name.lower()
+            if lname == "expect" and value.lower() == "100-continue":
                 self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if (lname == "content-length" and value.strip() not in ("", "0")) or (
+                lname == "transfer-encoding"
+            ):
+                # A body follows: it must keep arriving until its end.
+                self._body_at = self.loop.time()
+                if self._body_timer is None:
+                    self._body_timer = self.loop.call_later(
+                        self.server.body_timeout, self._body_timed_out
+                    )
 
     def on_body(self, body: bytes) -> None:
+        self._body_at = self.loop.time()
         self._body_size += len(body)
         if self._body_size > self.server.max_body:
             self._too_large = True
@@ -399,6 +444,7 @@ class _Connection(asyncio.Protocol):
         raise _Refused
 
     def on_message_complete(self) -> None:
+        self._stop_body_timer()
         self._in_head = True  # the next bytes begin the next request's head
         self._head_size = 0
         parser = self.parser
@@ -464,6 +510,17 @@ class _Connection(asyncio.Protocol):
         if not self.closed and self.transport is not None:
             self.transport.write(data)
 
+    def write_after(self, head: bytes, data: bytes | memoryview) -> None:
+        """Write anything buffered, then ``head``, then ``data``: one system call."""
+        pending = self._pending
+        if pending:
+            pending.append(head)
+            head = b"".join(pending)
+            self._pending = []
+            self._pending_size = 0
+        if not self.closed and self.transport is not None:
+            self.transport.writelines((head, data))
+
     def buffer(self, data: bytes | memoryview, flush: bool = True) -> None:
         """Queue small pieces; they leave together on this loop iteration's flush.
 
@@ -517,6 +574,7 @@ class _Connection(asyncio.Protocol):
 
     def _reject(self, status: int, body: bytes) -> None:
         self._stop_head_timer()
+        self._stop_body_timer()
         if self.transport is None or self.closed:
             return
         head = (
@@ -530,6 +588,7 @@ class _Connection(asyncio.Protocol):
 
     def shutdown(self) -> None:
         self._stop_head_timer()
+        self._stop_body_timer()
         if self._task is not None:
             self._task.cancel()
         if self.transport is not None and not self.closed:
@@ -546,12 +605,15 @@ class HttpServer:
         on_reject: Callable[[str, int], None] | None = None,
         max_head: int = MAX_HEAD,
         head_timeout: float | None = None,
+        body_timeout: float | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_head = max_head  # request line + headers, in bytes
         # seconds for a request's line and headers
         self.head_timeout = HEAD_TIMEOUT_S if head_timeout is None else head_timeout
+        # seconds a request body may pause before its end
+        self.body_timeout = BODY_IDLE_TIMEOUT_S if body_timeout is None else body_timeout
         self.connections: set[_Connection] = set()
         self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
         self._server: asyncio.base_events.Server | None = None

@@ -17,10 +17,12 @@ Any function name is accepted. Unknown paths get AWS-style JSON errors.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,8 +34,8 @@ from lstream_cli.emulator.config import (
     STREAM_RATE,
 )
 from lstream_cli.emulator.eventstream import invoke_complete, payload_chunk
+from lstream_cli.emulator.function import FunctionError, Invoker, InvokeRequest, Throttled
 from lstream_cli.emulator.functionurl import BufferSink, LimitExceeded
-from lstream_cli.emulator.handlers import ResponseStream, invoke_handler
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import Runtime, new_request_id
 from lstream_cli.emulator.throttle import BurstThenRate
@@ -69,7 +71,7 @@ class EventStreamSink:
         self._throttle = throttle
         self.sent = 0
 
-    async def open(self, status: int, headers: dict[str, str]) -> None:
+    async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
         return None  # the HTTP response started before the handler ran
 
     async def send(self, data: bytes | memoryview) -> None:
@@ -83,11 +85,26 @@ class EventStreamSink:
             await self._response.write(payload_chunk(bytes(data[at : at + _FRAME])))
 
 
-class LambdaApiApp:
-    """The ``lambda_api`` endpoint."""
+THROTTLED = {
+    "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+    "Type": "User",
+    "message": "Rate Exceeded.",
+}
 
-    def __init__(self, runtime: Runtime) -> None:
+
+class LambdaApiApp:
+    """The ``lambda_api`` endpoint.
+
+    ``functions`` maps a function name to its invoker (None: an unknown
+    function, 404 ``ResourceNotFoundException``); without it every name
+    runs the run's one function.
+    """
+
+    def __init__(
+        self, runtime: Runtime, functions: Callable[[str], Invoker | None] | None = None
+    ) -> None:
         self.runtime = runtime
+        self.functions = functions or (lambda _name: runtime.invoker)
         self._background: set[asyncio.Task[None]] = set()
 
     @staticmethod
@@ -103,6 +120,19 @@ class LambdaApiApp:
                 ("x-amzn-requestid", request_id),
             ],
         )
+
+    @staticmethod
+    def _throttled(response: HttpResponse, request_id: str) -> str:
+        response.send(
+            429,
+            _json(THROTTLED),
+            [
+                ("content-type", "application/json"),
+                ("x-amzn-errortype", "TooManyRequestsException"),
+                ("x-amzn-requestid", request_id),
+            ],
+        )
+        return "throttled: reserved concurrency"
 
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
@@ -163,34 +193,44 @@ class LambdaApiApp:
         match = invoke or stream
         assert match is not None
         name = unquote(match.group(1)).rsplit(":function:", 1)[-1].split(":")[0]
+        invoker = self.functions(name)
+        if invoker is None:
+            self._error(
+                response,
+                404,
+                "ResourceNotFoundException",
+                f"Function not found: arn:aws:lambda:{rt.config.region}:123456789012:"
+                f"function:{name}",
+                request_id,
+            )
+            return "function not found"
+        invocation = InvokeRequest(
+            event,
+            request_id,
+            payload=request.body if request.body.strip() else b"{}",
+            client_context=_client_context(request.header("x-amz-client-context")),
+        )
         if invoke is not None:
-            return await self._invoke(request, response, event, name, request_id)
-        return await self._invoke_stream(response, event, name, request_id)
-
-    def _context(self, name: str, request_id: str | None = None) -> Any:
-        ctx = self.runtime.context(request_id=request_id)
-        ctx.function_name = name
-        return ctx
+            return await self._invoke(request, response, invoker, invocation)
+        return await self._invoke_stream(response, invoker, invocation)
 
     async def _invoke(
         self,
         request: HttpRequest,
         response: HttpResponse,
-        event: Any,
-        name: str,
-        request_id: str,
+        invoker: Invoker,
+        invocation: InvokeRequest,
     ) -> str:
-        rt = self.runtime
+        request_id = invocation.request_id
         kind = request.header("x-amz-invocation-type") or "RequestResponse"
         headers = [("x-amzn-requestid", request_id), ("x-amz-executed-version", "$LATEST")]
         if kind == "DryRun":
             response.send(204, b"", headers)
             return "dry run"
         sink = BufferSink(BUFFERED_RESPONSE_LIMIT)
-        stream = ResponseStream(sink)
         if kind == "Event":
             task = asyncio.get_running_loop().create_task(
-                self._quietly(invoke_handler(rt.handler, event, stream, self._context(name)))
+                self._quietly(invoker.invoke(invocation, sink, raw=True))
             )
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -198,65 +238,75 @@ class LambdaApiApp:
             return "async invoke"
         headers.append(("content-type", "application/json"))
         try:
-            await invoke_handler(rt.handler, event, stream, self._context(name, request_id))
+            await invoker.invoke(invocation, sink, raw=True)
+        except Throttled:
+            return self._throttled(response, request_id)
         except LimitExceeded:
             response.send(
                 200, _json(TOO_LARGE_ERROR), [*headers, ("x-amz-function-error", "Unhandled")]
             )
             return f"response over {BUFFERED_RESPONSE_LIMIT} bytes"
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a handler's sys.exit() included
-            response.send(
-                200,
-                _json({"errorType": type(exc).__name__, "errorMessage": str(exc)}),
-                [*headers, ("x-amz-function-error", "Unhandled")],
-            )
-            return f"handler error: {type(exc).__name__}"
+        except FunctionError as exc:
+            response.send(200, exc.body, [*headers, ("x-amz-function-error", "Unhandled")])
+            return f"function error: {exc.error_type}"
         response.send(200, sink.body(), headers)
         return ""
 
     @staticmethod
     async def _quietly(coro: Any) -> None:
-        with contextlib.suppress(Exception, SystemExit):
+        with contextlib.suppress(Exception):
             await coro
 
     async def _invoke_stream(
-        self, response: HttpResponse, event: Any, name: str, request_id: str
+        self, response: HttpResponse, invoker: Invoker, invocation: InvokeRequest
     ) -> str:
         rt = self.runtime
-        response.start(
-            200,
-            [
-                ("content-type", "application/vnd.amazon.eventstream"),
-                ("x-amzn-requestid", request_id),
-                ("x-amz-executed-version", "$LATEST"),
-            ],
-            now=True,  # the API answers as the invocation starts; events follow
-        )
+        request_id = invocation.request_id
+
+        def start() -> None:
+            response.start(
+                200,
+                [
+                    ("content-type", "application/vnd.amazon.eventstream"),
+                    ("x-amzn-requestid", request_id),
+                    ("x-amz-executed-version", "$LATEST"),
+                ],
+                now=True,  # the API answers as the invocation starts; events follow
+            )
+
         sink = EventStreamSink(response, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit)
-        stream = ResponseStream(sink)
         note = ""
         try:
-            await invoke_handler(rt.handler, event, stream, self._context(name))
+            await invoker.invoke(invocation, sink, raw=True, on_start=start)
             complete = invoke_complete()
         except ClientGone:
+            raise
+        except Throttled:
+            if not response.started:
+                return self._throttled(response, request_id)
             raise
         except LimitExceeded as exc:
             note = "200 MB stream limit"
             complete = invoke_complete(
                 error_code="Function.ResponseSizeTooLarge", error_details=str(exc)
             )
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a handler's sys.exit() included
-            note = f"handler error: {type(exc).__name__}"
+        except FunctionError as exc:
+            note = f"function error: {exc.error_type}"
             complete = invoke_complete(
-                error_code="Unhandled",
-                error_details=json.dumps(
-                    {"errorType": type(exc).__name__, "errorMessage": str(exc)}
-                ),
+                error_code="Unhandled", error_details=exc.body.decode("utf-8", "replace")
             )
+        if not response.started:
+            start()
         await response.write(complete)
         response.end()
         return note
+
+
+def _client_context(header: str | None) -> str | None:
+    """X-Amz-Client-Context is base64 JSON; the runtime gets the JSON text."""
+    if not header:
+        return None
+    try:
+        return base64.b64decode(header, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None

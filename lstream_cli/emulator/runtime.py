@@ -1,9 +1,11 @@
 """What every front end of one emulator run shares.
 
-The handler, the credentials ``--auth iam`` accepts, the throttle settings,
-the request log and the token the API Gateway front ends use to reach the
-function URL behind them. One :class:`Runtime` per run, built before any
-socket is opened, so a bad ``--handler`` or missing credentials fail early.
+The run's default function (its invoker), the credentials ``--auth iam``
+accepts, the throttle settings, the request log and the token the API
+Gateway front ends use to reach the function URL behind them. One
+:class:`Runtime` per run, built before any socket is opened, so a bad
+``--handler`` or missing credentials fail early. (It is the emulator's
+shared state; the Lambda *Runtime API* is :mod:`lstream_cli.emulator.runtime_api`.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections.abc import Callable
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.emulator.config import CredentialLookup, EmulatorConfig, RequestLog
-from lstream_cli.emulator.handlers import Context, Handler, load_handler
+from lstream_cli.emulator.function import Invoker, make_invoker
+from lstream_cli.emulator.handlers import Context
 from lstream_cli.emulator.http import HttpRequest, HttpResponse
 from lstream_cli.emulator.sigv4 import (
     EmulatorCredentialsError,
@@ -65,7 +68,8 @@ class Runtime:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.handler: Handler = load_handler(config.handler)
+        # The function the default endpoints run (raises UsageError when it cannot load).
+        self.invoker: Invoker = make_invoker(config.function_config(), config.function_log)
         self.internal_token = secrets.token_hex(16)
         self.lookup: CredentialLookup | None = None
         if config.auth == "iam":
@@ -78,6 +82,12 @@ class Runtime:
         self.endpoints: dict[str, str] = {}
         # The streaming size cap (200 MB unless configured; 0 = none).
         self.stream_limit = config.stream_limit or (1 << 62)
+
+    def iam_lookup(self) -> CredentialLookup:
+        """The credentials a SigV4-checking endpoint accepts (built once, on demand)."""
+        if self.lookup is None:
+            self.lookup = self.config.credentials or _default_lookup(self.config.profile)
+        return self.lookup
 
     def context(self, timeout_s: float = 900.0, request_id: str | None = None) -> Context:
         return Context(
@@ -133,17 +143,24 @@ class Runtime:
 
         return reject
 
-    def check_iam(self, request: HttpRequest) -> VerifyResult:
+    def check_iam(
+        self, request: HttpRequest, lookup: CredentialLookup | None = None
+    ) -> VerifyResult:
         """The verdict on a SigV4-signed request (its signer's access key when it passes).
 
-        The reason never holds secrets.
+        ``lookup``: the credentials accepted (default: the run's ``--auth iam``
+        ones). The reason never holds secrets.
         """
-        if self.lookup is None:
+        lookup = lookup or self.lookup
+        if lookup is None:
             return VerifyResult(True, "")
         body_sha256 = hashlib.sha256(request.body).hexdigest()
+        # The server decodes the wire as latin-1 (one character per byte); the
+        # verifier signs text decoded as UTF-8, so any byte signs as received.
+        headers = [(name, _as_utf8(value)) for name, value in request.headers]
         try:
             return verify_request(
-                request.method, request.target, request.headers, body_sha256, self.lookup
+                request.method, _as_utf8(request.target), headers, body_sha256, lookup
             )
         except Exception as exc:  # a verifier bug must read as a refusal, not a 500
             return VerifyResult(False, f"verifier error: {type(exc).__name__}")
@@ -160,6 +177,12 @@ class Runtime:
             if name.lower() == self.secret_name:
                 return secrets.compare_digest(value.encode("utf-8"), self.secret_value)
         return False
+
+
+def _as_utf8(wire: str) -> str:
+    if wire.isascii():
+        return wire
+    return wire.encode("latin-1", "replace").decode("utf-8", "surrogateescape")
 
 
 def _default_lookup(profile: str | None) -> CredentialLookup:

@@ -3,7 +3,8 @@
 The endpoint table goes through the rich console (colour on a terminal,
 plain text otherwise). Request lines are plain text written straight to
 stderr: a load test may send tens of thousands a second and rich's layout
-engine would become the bottleneck. Nothing here ever prints a header
+engine would become the bottleneck. A function's log (its output, START,
+END and REPORT) is written the same way, in CloudWatch's words. Nothing here ever prints a header
 value: the secret header is named, its value never shown.
 """
 
@@ -18,10 +19,25 @@ from typing import TextIO
 from rich.table import Table
 
 from lstream_cli.emulator.config import RequestLog
+from lstream_cli.emulator.logs import (
+    FunctionLogRecord,
+    FunctionOutput,
+    InvocationEnd,
+    InvocationReport,
+    InvocationStart,
+    PlatformNote,
+)
 from lstream_cli.render.console import Output
 from lstream_cli.units import format_bytes
 
-__all__ = ["RequestLogPrinter", "format_request_line", "print_endpoints", "print_stopped"]
+__all__ = [
+    "FunctionLogPrinter",
+    "RequestLogPrinter",
+    "format_function_log",
+    "format_request_line",
+    "print_endpoints",
+    "print_stopped",
+]
 
 _LABELS = {
     "stream": "function URL, RESPONSE_STREAM",
@@ -33,11 +49,20 @@ _LABELS = {
 
 
 def print_endpoints(
-    output: Output, endpoints: Mapping[str, str], settings: Mapping[str, str]
+    output: Output,
+    endpoints: Mapping[str, str],
+    settings: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+    outputs: Mapping[str, str] | None = None,
 ) -> None:
-    """The endpoint table and the settings that change what callers see."""
+    """The endpoint table and the settings that change what callers see.
+
+    ``labels``: what each endpoint emulates (default: the five built-in ones);
+    ``outputs``: a stack's outputs, as a second table.
+    """
     if output.quiet:
         return
+    labels = _LABELS if labels is None else labels
     table = Table(title="lstream emulator", title_justify="left", show_edge=False, box=None)
     # The names and URLs are what a user copies: never wrapped or cut ("…"); on a
     # narrow console the description wraps, and past that the rows run long.
@@ -45,8 +70,15 @@ def print_endpoints(
     table.add_column("URL", style="cyan", no_wrap=True)
     table.add_column("emulates")
     for name, url in endpoints.items():
-        table.add_row(name, url, _LABELS.get(name, ""))
+        table.add_row(name, url, labels.get(name, ""))
     output.console.print(table, crop=False)
+    if outputs:
+        out = Table(title="outputs", title_justify="left", show_edge=False, box=None)
+        out.add_column("output", style="bold", no_wrap=True)
+        out.add_column("value", style="cyan", no_wrap=True)
+        for name, value in outputs.items():
+            out.add_row(name, value)
+        output.console.print(out, crop=False)
     for key, value in settings.items():
         output.console.print(f"  {key}: {value}", highlight=False)
     output.console.print("Press Ctrl-C to stop.", highlight=False)
@@ -68,18 +100,67 @@ def format_request_line(log: RequestLog, now: float | None = None) -> str:
     return line
 
 
-class RequestLogPrinter:
-    """A request-log sink (``EmulatorConfig.log``) writing one line per request."""
+class _LinePrinter:
+    """Whole lines to a stream (stderr), one writer at a time; a closed stream is ignored."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
         self._lock = threading.Lock()
 
-    def __call__(self, log: RequestLog) -> None:
-        line = format_request_line(log) + "\n"
+    def _write(self, line: str) -> None:
         with self._lock:
             try:
-                self._stream.write(line)
+                self._stream.write(line + "\n")
                 self._stream.flush()
             except (OSError, ValueError):
                 pass
+
+
+class RequestLogPrinter(_LinePrinter):
+    """A request-log sink (``EmulatorConfig.log``) writing one line per request."""
+
+    def __call__(self, log: RequestLog) -> None:
+        self._write(format_request_line(log))
+
+
+def _stamp(now: float | None = None) -> str:
+    t = time.time() if now is None else now
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def format_function_log(record: FunctionLogRecord, now: float | None = None) -> str:
+    """One record as CloudWatch shows it (``START RequestId: ...``, ``REPORT ...``)."""
+    if isinstance(record, FunctionOutput):
+        rid = record.request_id
+        if rid is None or rid in record.text:
+            return record.text  # Node.js's lines carry their own time and request id
+        return f"{_stamp(now)}\t{rid}\t{record.text}"
+    if isinstance(record, InvocationStart):
+        return f"START RequestId: {record.request_id} Version: {record.version}"
+    if isinstance(record, InvocationEnd):
+        return f"END RequestId: {record.request_id}"
+    if isinstance(record, InvocationReport):
+        parts = [
+            f"REPORT RequestId: {record.request_id}",
+            f"Duration: {record.duration_ms:.2f} ms",
+            f"Billed Duration: {record.billed_ms} ms",
+            f"Memory Size: {record.memory_mb} MB",
+            "Max Memory Used: "
+            + (f"{record.max_memory_mb} MB" if record.max_memory_mb is not None else "-"),
+        ]
+        if record.init_ms is not None:
+            parts.append(f"Init Duration: {record.init_ms:.2f} ms")
+        if record.status is not None:
+            parts.append(f"Status: {record.status}")
+        return "\t".join(parts)
+    assert isinstance(record, PlatformNote)
+    if record.request_id is not None and not record.text.startswith(("RequestId:", "Runtime.")):
+        return f"{_stamp(now)} {record.request_id} {record.text}"
+    return record.text
+
+
+class FunctionLogPrinter(_LinePrinter):
+    """A function-log sink (``EmulatorConfig.function_log``): one line per record, on stderr."""
+
+    def __call__(self, record: FunctionLogRecord) -> None:
+        self._write(format_function_log(record))

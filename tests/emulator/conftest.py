@@ -23,3 +23,7 @@ def emu() -> Iterator[Endpoints]:
     """An emulator with the synthetic handler and no bandwidth caps."""
     with running_emulator(EmulatorConfig(throttle=False)) as endpoints:
         yield endpoints
+
+
+# runtime_client (the real aws-lambda-ric, built once when missing) is in tests/conftest.py:
+# the stack tests run it too.

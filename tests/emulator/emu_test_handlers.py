@@ -70,3 +70,75 @@ async def counting(event: dict[str, Any], stream: Any, context: Any) -> None:
     for _ in range(100):
         await stream.write(block)
         PROGRESS.append(stream.bytes_written)
+
+
+LEAKED: list[str] = []
+
+
+async def leaky(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Returns while a task of its own still writes: that write must be refused."""
+    import asyncio
+
+    async def late() -> None:
+        await asyncio.sleep(0.05)
+        try:
+            await stream.write(b"LEAK")
+        except RuntimeError as exc:
+            LEAKED.append(str(exc))
+
+    LEAKS.append(asyncio.get_running_loop().create_task(late()))
+    await stream.write(b"ok")
+
+
+LEAKS: list[Any] = []
+
+
+async def cancelled(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Raises CancelledError itself (nobody cancelled it)."""
+    import asyncio
+
+    raise asyncio.CancelledError
+
+
+def blocking(event: dict[str, Any], stream: Any, context: Any) -> str:
+    """A plain def that blocks (time.sleep) when asked to."""
+    import time
+
+    seconds = float((event.get("queryStringParameters") or {}).get("sleep", "0"))
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+SLOW_PROGRESS: list[int] = []
+
+
+async def slow_writer(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """1 KiB every 20 ms, 500 times, recording how far it got."""
+    import asyncio
+
+    SLOW_PROGRESS.clear()
+    for i in range(500):
+        await stream.write(b"s" * 1024)
+        SLOW_PROGRESS.append(i + 1)
+        await asyncio.sleep(0.02)
+
+
+async def cookies(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Several cookies: one Set-Cookie header each."""
+    stream.set_metadata(status_code=200, headers={"content-type": "text/plain"}, cookies=["a=1"])
+    stream.set_cookies(["a=1; Path=/", "b=2; Secure"])
+    await stream.write("with cookies")
+
+
+def returned_cookies(event: dict[str, Any], stream: Any, context: Any) -> dict[str, Any]:
+    return {"statusCode": 201, "cookies": ["x=1", "y=2"], "body": "returned"}
+
+
+async def sleeps(event: dict[str, Any], stream: Any, context: Any) -> None:
+    """Sleeps past any short timeout; ?raise=1 raises its own TimeoutError instead."""
+    import asyncio
+
+    if event.get("raise") or (event.get("queryStringParameters") or {}).get("raise"):
+        raise TimeoutError("my own")
+    await stream.write(b"started ")
+    await asyncio.sleep(30)

@@ -27,11 +27,12 @@ class Collect:
         self.status: int | None = None
         self.headers: dict[str, str] = {}
         self.writes: list[bytes] = []
+        self.cookies: list[str] = []
         self.opened = 0
 
-    async def open(self, status: int, headers: dict[str, str]) -> None:
+    async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
         self.opened += 1
-        self.status, self.headers = status, headers
+        self.status, self.headers, self.cookies = status, headers, cookies
 
     async def send(self, data: bytes | memoryview) -> None:
         self.writes.append(bytes(data))
