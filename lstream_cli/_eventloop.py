@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Callable
 
-__all__ = ["new_event_loop"]
+__all__ = ["new_event_loop", "on_stop_signals", "remove_stop_signals"]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -15,3 +17,23 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop
+
+
+def on_stop_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> list[int]:
+    """SIGINT and SIGTERM call ``stop`` on ``loop`` (where it can have signal handlers).
+
+    Returns the signals installed, for :func:`remove_stop_signals`.
+    """
+    installed: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    return installed
+
+
+def remove_stop_signals(loop: asyncio.AbstractEventLoop, installed: list[int]) -> None:
+    for sig in installed:
+        loop.remove_signal_handler(sig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -112,3 +113,34 @@ def spawn() -> Iterator[Spawn]:
             proc.kill()
         with suppress(subprocess.TimeoutExpired):
             proc.communicate(timeout=10)  # reaps it and closes its pipes
+
+
+EXAMPLE_NODE = Path(__file__).parents[1] / "examples" / "node"
+RIC = EXAMPLE_NODE / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs"
+
+
+@pytest.fixture(scope="session")
+def runtime_client() -> Path:
+    """The real aws-lambda-ric (examples/node's dev dependency), built once if missing.
+
+    CI (``.ci/run``) builds it with ``npm ci``; on a machine where it is not
+    built yet, this does the same, once per session (a few minutes: its
+    native part needs autoconf, automake and libtool).
+    """
+    if not RIC.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("the Node.js tests need node and npm (Node.js 20) to build aws-lambda-ric")
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=EXAMPLE_NODE,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        if done.returncode != 0 or not RIC.is_file():
+            pytest.fail(
+                "could not build aws-lambda-ric (`npm ci` in examples/node); it needs "
+                "`apt-get install autoconf automake libtool`: " + done.stderr[-500:]
+            )
+    return RIC

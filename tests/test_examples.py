@@ -76,14 +76,37 @@ def test_template_api_gateway_adds_the_secret_header(template: dict[str, Any]) -
         assert secret == {"Fn::Sub": "'${OriginSecretValue}'"}
         uri = json.dumps(integration["Uri"])
         assert "EdgeFunctionUrl" in uri
-    edge = resources["EdgeFunctionUrl"]["Properties"]
-    assert edge["InvokeMode"] == "RESPONSE_STREAM"
-    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    edge = resources["EdgeFunction"]["Properties"]
+    assert edge["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    assert edge["AutoPublishAlias"] == "edge"
+    env = edge["Environment"]["Variables"]
     assert env["ORIGIN_SECRET_HEADER"] == "x-origin-secret"
     assert env["ORIGIN_SECRET_VALUE"] == {"Ref": "OriginSecretValue"}
     assert template["Parameters"]["OriginSecretValue"]["NoEcho"] is True
     assert {"BucketName", "ObjectKey", "OriginSecretValue"} <= set(template["Parameters"])
     assert {"StreamingUrl", "BufferedUrl", "ApiUrl"} <= set(template["Outputs"])
+
+
+def test_only_the_function_behind_the_api_checks_the_secret_header(
+    template: dict[str, Any],
+) -> None:
+    # A signed call to the AWS_IAM URLs carries no x-origin-secret: those
+    # functions must not check it (an alias shares its function's settings,
+    # so the checking URL needs a function of its own).
+    checking = {
+        name
+        for name, res in template["Resources"].items()
+        if "ORIGIN_SECRET_VALUE"
+        in res.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    }
+    assert checking == {"EdgeFunction"}
+    assert "ORIGIN_SECRET_VALUE" not in json.dumps(template.get("Globals", {}))
+    iam = {
+        name
+        for name, res in template["Resources"].items()
+        if res.get("Properties", {}).get("FunctionUrlConfig", {}).get("AuthType") == "AWS_IAM"
+    }
+    assert iam == {"StreamingFunction", "BufferedFunction"}
 
 
 def test_node_handler_parses_and_uses_the_streaming_api() -> None:

@@ -24,6 +24,7 @@ from lstream_cli.cli._options import (
     json_option,
     request_options,
 )
+from lstream_cli.cli._stack import StackCommand, StackFlags, stack_options, stack_sweep_plan
 
 if TYPE_CHECKING:
     from lstream_cli.measure import MeterOptions
@@ -44,6 +45,8 @@ Examples:
   lstream compare-modes --events sse --sizes 1000 \
       --stream 'http://127.0.0.1:9000/?format=sse&events=50&event_ms=20' \
       --buffered 'http://127.0.0.1:9001/?format=sse&events=50&event_ms=20'
+  lstream compare-modes --template examples/template.yaml \\
+      --parameter-overrides BucketName=lstream-example OriginSecretValue=local-secret-0001
 
 \b
 A failed cell is a finding, not a failure of the tool: the sweep exits 0
@@ -82,6 +85,7 @@ def display_url(url: str) -> str:
 
 @click.command(
     "compare-modes",
+    cls=StackCommand,
     epilog=_EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -149,6 +153,28 @@ def display_url(url: str) -> str:
 @click.option(
     "-s", "--silent", is_flag=True, help="No progress and no table; errors only (as get -s)."
 )
+@stack_options
+@click.option(
+    "--stream-output",
+    metavar="NAME",
+    help="With --template: the output whose value is the streaming URL.",
+)
+@click.option(
+    "--buffered-output",
+    metavar="NAME",
+    help="With --template: the output whose value is the buffered URL.",
+)
+@click.option(
+    "--apigw-output",
+    metavar="NAME",
+    help="With --template: the output whose value is the API Gateway URL.",
+)
+@click.option(
+    "--function-log",
+    metavar="PATH",
+    help="With --template: write the functions' log lines (START/END/REPORT, "
+    "their output) to PATH.",
+)
 @request_options
 @event_options
 @json_option
@@ -168,6 +194,11 @@ def compare_command(
     request: RequestFlags,
     json_path: str | None,
     meter_options: MeterOptions,
+    stack: StackFlags,
+    stream_output: str | None,
+    buffered_output: str | None,
+    apigw_output: str | None,
+    function_log: str | None,
 ) -> int:
     """Sweep response sizes over the streaming function URL, the buffered one,
     Invoke / InvokeWithResponseStream and API Gateway, and show where each breaks.
@@ -201,6 +232,46 @@ def compare_command(
         )
         if url is not None
     }
+    stack.check()
+    named = {"stream": stream_output, "buffered": buffered_output, "apigw_stream": apigw_output}
+    if stack.template is None and (stack.s3 is not None or function_log or any(named.values())):
+        raise UsageError(
+            "--s3, --function-log and --stream-output/--buffered-output/--apigw-output "
+            "need --template"
+        )
+    if stack.template is not None:
+        if urls or endpoint_url is not None:
+            raise UsageError(
+                "--template finds the URLs itself: drop --stream/--buffered/--apigw/"
+                "--apigw-stream/--endpoint-url (or name outputs with --stream-output ...)"
+            )
+        if time_scale is not None:
+            from lstream_cli.units import check_time_scale
+
+            check_time_scale(time_scale)  # the range and message of serve's
+        if json_path is not None and json_path != "-":
+            check_writable(json_path)
+        if function_log is not None:
+            check_writable(function_log)
+        given = click.get_current_context().get_parameter_source("size_param")
+        from lstream_cli.stack.sweep import SweepStackArgs
+
+        args = SweepStackArgs(
+            outputs=named,
+            sizes=size_list,
+            repeat=repeat,
+            size_param=size_param if given is click.core.ParameterSource.COMMANDLINE else None,
+            time_scale=time_scale or 1.0,
+            function_log=function_log,
+            invoke=function,
+        )
+        with stack_sweep_plan(
+            stack, args, request.to_spec("http://127.0.0.1/", auth="none")
+        ) as plan:
+            plan = replace(plan, meter_options=meter_options)
+            if no_warmup:
+                plan = replace(plan, warmup=False)
+            return _sweep(plan, False, json_path, silent)
     use_emulator = not urls and function is None
     if time_scale is not None and not use_emulator:
         raise UsageError("--time-scale applies to the embedded emulator only (no target given)")

@@ -23,7 +23,17 @@ from typing import Any, NoReturn
 
 import click
 
+from lstream_cli._eventloop import on_stop_signals, remove_stop_signals
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
+from lstream_cli.cli._stack import (
+    TEMPLATE_DECIDES,
+    ServeStackArgs,
+    StackCommand,
+    StackFlags,
+    refuse_template_conflicts,
+    serve_stack,
+    stack_options,
+)
 from lstream_cli.emulator.config import STREAM_LIMIT, EmulatorConfig, Endpoints
 from lstream_cli.emulator.environment import DEFAULT_ENVIRONMENTS
 from lstream_cli.emulator.function import FunctionConfig
@@ -61,6 +71,8 @@ Examples:
   lstream serve --handler fn/app.mjs:handler --function-timeout 30s --memory 512 --concurrency 2
   lstream serve --bootstrap ./bootstrap --handler my.handler   # a custom runtime
   lstream serve --workers 2 --no-throttle --quiet  # for heavy load tests
+  lstream serve --template examples/template.yaml --s3 ./s3 \\
+      --parameter-overrides BucketName=lstream-example OriginSecretValue=local-secret-0001
   curl 'http://127.0.0.1:9000/?size=20MB&chunk=1MiB' -o /dev/null
 \b
 Synthetic handler parameters (query string, or the Lambda API's JSON payload):
@@ -75,6 +87,7 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
 
 @click.command(
     "serve",
+    cls=StackCommand,
     epilog=_EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -209,6 +222,7 @@ Synthetic handler parameters (query string, or the Lambda API's JSON payload):
     is_flag=True,
     help="No endpoint table, no request log; errors only (-s as in the other commands).",
 )
+@stack_options
 def serve_command(
     host: str,
     port: int,
@@ -230,6 +244,7 @@ def serve_command(
     json_path: str | None,
     workers: int,
     quiet: bool,
+    stack: StackFlags,
 ) -> int:
     """Run the local emulator of function URLs, API Gateway and the Lambda API.
 
@@ -241,7 +256,9 @@ def serve_command(
     your custom runtime's bootstrap, in execution environments speaking the
     Lambda Runtime API (cold and warm starts, timeout, memory, concurrency,
     CloudWatch-style log on stderr); or an in-process Python handler on the
-    emulator's own protocol (the synthetic one by default).
+    emulator's own protocol (the synthetic one by default). With --template
+    FILE: a SAM or CloudFormation stack's own functions, function URLs and
+    REST APIs instead, each on its own port (docs/template.md).
     """
     check_time_scale(time_scale)
     if not 1 <= workers <= 64:
@@ -255,6 +272,9 @@ def serve_command(
     secret = parse_header(secret_header) if secret_header is not None else None
     if json_path is not None and json_path != "-":
         check_writable(json_path)  # before anything listens, not after
+    stack.check()
+    if stack.template is not None or stack.s3 is not None:
+        return _serve_template(stack, locals())
     function = _function(
         handler,
         bootstrap,
@@ -306,6 +326,29 @@ def serve_command(
         _stop_workers(children)
         for sock in (sockets or {}).values():
             sock.close()
+
+
+def _serve_template(stack: StackFlags, flags: dict[str, Any]) -> int:
+    """``serve --template``: the stack's own functions, URLs and APIs (see docs/template.md)."""
+    if stack.template is None:
+        raise UsageError("--s3 needs --template (the functions it serves come from a template)")
+    refuse_template_conflicts(click.get_current_context(), TEMPLATE_DECIDES)
+    environment = read_env_file(flags["env_file"]) if flags["env_file"] is not None else []
+    environment += parse_env(flags["env_pairs"])
+    args = ServeStackArgs(
+        host=flags["host"],
+        port=flags["port"],
+        profile=flags["profile"],
+        runtime_client=flags["runtime_client"],
+        environment=tuple(environment),
+        function_logs=flags["function_logs"] == "on" and not flags["quiet"],
+        throttle=not flags["no_throttle"],
+        time_scale=flags["time_scale"],
+        stream_limit=flags["limit"],
+        json_path=flags["json_path"],
+        quiet=flags["quiet"],
+    )
+    return serve_stack(stack, args)
 
 
 def _function(
@@ -445,13 +488,7 @@ async def _serve(
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+    installed = on_stop_signals(loop, stop.set)
     try:
         endpoints: Endpoints = await emulator.start(sockets)
         try:
@@ -463,7 +500,6 @@ async def _serve(
         finally:
             await emulator.close()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        remove_stop_signals(loop, installed)
     print_stopped(output)
     return int(ExitStatus.SUCCESS)

@@ -32,7 +32,7 @@ from lstream_cli.emulator.config import (
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 
-__all__ = ["ApiGatewayApp"]
+__all__ = ["HOP_HEADERS", "ApiGatewayApp"]
 
 _T = TypeVar("_T")
 
@@ -55,6 +55,9 @@ _HOP = frozenset(
         INTERNAL_HEADER,
     }
 )
+
+
+HOP_HEADERS = _HOP  # never forwarded by an HTTP_PROXY integration
 
 
 class _UpstreamTooLarge(Exception):
@@ -159,9 +162,18 @@ class ApiGatewayApp:
         out.append(("x-amzn-requestid", request_id))
         return out
 
-    async def _buffered(self, request: HttpRequest, response: HttpResponse, request_id: str) -> str:
+    async def _buffered(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        request_id: str,
+        upstream: httpx.Request | None = None,
+        timeout_s: float = APIGW_TIMEOUT_S,
+    ) -> str:
+        """``upstream``/``timeout_s``: a stack's method sends its own request, in its own time."""
+
         async def fetch() -> tuple[httpx.Response, bytes]:
-            up = await self.client.send(self._build(request), stream=True)
+            up = await self.client.send(upstream or self._build(request), stream=True)
             try:
                 parts: list[bytes] = []
                 size = 0
@@ -176,13 +188,13 @@ class ApiGatewayApp:
 
         try:
             up, body = await _unless_gone(
-                response, asyncio.wait_for(fetch(), self.runtime.scaled(APIGW_TIMEOUT_S))
+                response, asyncio.wait_for(fetch(), self.runtime.scaled(timeout_s))
             )
         except ClientGone:
             raise  # the client left: the fetch was stopped with it
         except asyncio.TimeoutError:
             reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
-            return "integration timeout (29 s)"
+            return f"integration timeout ({timeout_s:g} s)"
         except _UpstreamTooLarge:
             reply(response, 502, INTERNAL_ERROR, request_id, error_type="IntegrationFailure")
             return "integration response over 10 MB"
@@ -192,11 +204,18 @@ class ApiGatewayApp:
         response.send(up.status_code, body, self._down_headers(up, request_id))
         return ""
 
-    async def _stream(self, request: HttpRequest, response: HttpResponse, request_id: str) -> str:
+    async def _stream(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        request_id: str,
+        upstream: httpx.Request | None = None,
+        max_s: float = APIGW_STREAM_MAX_S,
+    ) -> str:
         throttle = self.runtime.throttle(APIGW_STREAM_BURST, APIGW_STREAM_RATE)
 
         async def relay() -> None:
-            up = await self.client.send(self._build(request), stream=True)
+            up = await self.client.send(upstream or self._build(request), stream=True)
             try:
                 response.start(up.status_code, self._down_headers(up, request_id))
                 async for chunk in up.aiter_raw():
@@ -207,13 +226,13 @@ class ApiGatewayApp:
                 await up.aclose()
 
         try:
-            await asyncio.wait_for(relay(), self.runtime.scaled(APIGW_STREAM_MAX_S))
+            await asyncio.wait_for(relay(), self.runtime.scaled(max_s))
         except ClientGone:
             raise
         except asyncio.TimeoutError:
             if response.started:
                 response.abort()
-                return "cut: 15 minute stream limit"
+                return f"cut: {max_s:g} s stream limit"
             reply(response, 504, TIMED_OUT, request_id, error_type="IntegrationTimeout")
             return "integration timeout"
         except httpx.HTTPError as exc:

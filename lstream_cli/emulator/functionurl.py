@@ -271,11 +271,13 @@ class FunctionUrlApp:
         invoker: Invoker | None = None,
         auth: Literal["none", "iam"] | None = None,
         url_id: str | None = None,
+        name: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.mode = mode
         self.invoker: Invoker = invoker or runtime.invoker
         self.url_id = url_id or ("lstream" + ("stream" if mode == "stream" else "buffered"))
+        self.name = name or mode  # the endpoint's name in the request log
         self.lookup = runtime.iam_lookup() if auth == "iam" else None
         if auth is None:
             self.lookup = runtime.lookup
@@ -323,7 +325,7 @@ class FunctionUrlApp:
                 note += "; the function keeps running"
             raise
         finally:
-            rt.log(self.mode, request, response.status, response.bytes_sent, t0, note)
+            rt.log(self.name, request, response.status, response.bytes_sent, t0, note)
 
     async def _stream(self, response: HttpResponse, invocation: InvokeRequest) -> str:
         rt = self.runtime

@@ -15,7 +15,7 @@ import errno
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from lstream_cli._eventloop import new_event_loop
 from lstream_cli._exitcodes import ExitStatus, LstreamError
@@ -32,10 +32,21 @@ from lstream_cli.emulator.http import App, HttpServer
 from lstream_cli.emulator.lambda_api import LambdaApiApp
 from lstream_cli.emulator.runtime import Runtime
 
-__all__ = ["Emulator", "new_event_loop", "open_sockets", "running_emulator"]
+T_co = TypeVar("T_co", covariant=True)
+
+__all__ = [
+    "Emulator",
+    "Startable",
+    "new_event_loop",
+    "open_sockets",
+    "running_emulator",
+    "running_in_background",
+    "url_host",
+]
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL (a wildcard bind address as the loopback one)."""
     if host in ("0.0.0.0", ""):
         return "127.0.0.1"
     if host == "::":
@@ -86,7 +97,7 @@ class Emulator:
                     bound = await server.listen(host, port, sock=sock)
                 except OSError as exc:
                     raise _listen_error(host, port, name, exc) from None
-                urls[name] = f"http://{_url_host(host)}:{bound}"
+                urls[name] = f"http://{url_host(host)}:{bound}"
         except BaseException:
             await self.close()
             raise
@@ -141,7 +152,25 @@ def running_emulator(config: EmulatorConfig | None = None) -> Iterator[Endpoints
     Raises UsageError/LstreamError (bad handler, no credentials, port taken)
     before yielding; stops every server and the thread on exit.
     """
-    emulator = Emulator(config or EmulatorConfig())
+    with running_in_background(Emulator(config or EmulatorConfig())) as endpoints:
+        yield endpoints
+
+
+class Startable(Protocol[T_co]):
+    """What :func:`running_in_background` runs: ``start()`` gives what it yields."""
+
+    async def start(self) -> T_co: ...
+
+    async def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def running_in_background(emulator: Startable[T_co]) -> Iterator[T_co]:
+    """Run ``emulator`` on a background thread's event loop; yield what its start gave.
+
+    An exception from ``start()`` is raised here, before yielding; on exit the
+    loop stops, ``close()`` runs and every task left is cancelled.
+    """
     loop = new_event_loop()
     ready = threading.Event()
     box: dict[str, Any] = {}
@@ -173,7 +202,7 @@ def running_emulator(config: EmulatorConfig | None = None) -> Iterator[Endpoints
         yield box["endpoints"]
     finally:
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
+        thread.join(timeout=30)
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

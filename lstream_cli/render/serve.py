@@ -49,11 +49,20 @@ _LABELS = {
 
 
 def print_endpoints(
-    output: Output, endpoints: Mapping[str, str], settings: Mapping[str, str]
+    output: Output,
+    endpoints: Mapping[str, str],
+    settings: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+    outputs: Mapping[str, str] | None = None,
 ) -> None:
-    """The endpoint table and the settings that change what callers see."""
+    """The endpoint table and the settings that change what callers see.
+
+    ``labels``: what each endpoint emulates (default: the five built-in ones);
+    ``outputs``: a stack's outputs, as a second table.
+    """
     if output.quiet:
         return
+    labels = _LABELS if labels is None else labels
     table = Table(title="lstream emulator", title_justify="left", show_edge=False, box=None)
     # The names and URLs are what a user copies: never wrapped or cut ("…"); on a
     # narrow console the description wraps, and past that the rows run long.
@@ -61,8 +70,15 @@ def print_endpoints(
     table.add_column("URL", style="cyan", no_wrap=True)
     table.add_column("emulates")
     for name, url in endpoints.items():
-        table.add_row(name, url, _LABELS.get(name, ""))
+        table.add_row(name, url, labels.get(name, ""))
     output.console.print(table, crop=False)
+    if outputs:
+        out = Table(title="outputs", title_justify="left", show_edge=False, box=None)
+        out.add_column("output", style="bold", no_wrap=True)
+        out.add_column("value", style="cyan", no_wrap=True)
+        for name, value in outputs.items():
+            out.add_row(name, value)
+        output.console.print(out, crop=False)
     for key, value in settings.items():
         output.console.print(f"  {key}: {value}", highlight=False)
     output.console.print("Press Ctrl-C to stop.", highlight=False)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from fnhelpers import RIC
 
 from lstream_cli.emulator import EmulatorConfig, Endpoints, running_emulator
 
@@ -29,31 +25,5 @@ def emu() -> Iterator[Endpoints]:
         yield endpoints
 
 
-EXAMPLE_NODE = Path(__file__).parents[2] / "examples" / "node"
-
-
-@pytest.fixture(scope="session")
-def runtime_client() -> Path:
-    """The real aws-lambda-ric (examples/node's dev dependency), built once if missing.
-
-    CI (``.ci/run``) builds it with ``npm ci``; on a machine where it is not
-    built yet, this does the same, once per session (a few minutes: its
-    native part needs autoconf, automake and libtool).
-    """
-    if not RIC.is_file():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("the Node.js tests need node and npm (Node.js 20) to build aws-lambda-ric")
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=EXAMPLE_NODE,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if done.returncode != 0 or not RIC.is_file():
-            pytest.fail(
-                "could not build aws-lambda-ric (`npm ci` in examples/node); it needs "
-                "`apt-get install autoconf automake libtool`: " + done.stderr[-500:]
-            )
-    return RIC
+# runtime_client (the real aws-lambda-ric, built once when missing) is in tests/conftest.py:
+# the stack tests run it too.
