@@ -130,6 +130,14 @@ class Histogram:
             v = min(v, float(self._max))
         return v / self.scale
 
+    def percentiles(self, ps: Sequence[float]) -> dict[float, float | None]:
+        """Several percentiles in one walk of the buckets; each as :meth:`percentile` gives it."""
+        if self.count == 0:
+            return {p: None for p in ps}
+        values = self._h.get_percentile_to_value_dict(list(ps))
+        cap = float(self._max) if self._max is not None else math.inf
+        return {p: min(float(values[p]), cap) / self.scale for p in ps}
+
     def summary(self) -> Summary:
         n = self.count
         if n == 0:

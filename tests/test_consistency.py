@@ -239,7 +239,7 @@ def test_silent_is_the_same_flag_in_get_bench_and_compare(
         out = tmp_path / f"{name}.json"
         assert run([*args, "-s", "--json", str(out)]) == ExitStatus.SUCCESS, name
         assert capfd.readouterr().err == "", name  # nothing but errors
-        assert json.loads(out.read_text())["schema_version"] == 1, name
+        assert json.loads(out.read_text())["schema_version"] == 2, name
     # Errors still get their one line.
     refused = "http://127.0.0.1:9/"
     assert run(["bench", refused, "-n", "2", "--workers", "1", "-s"]) == ExitStatus.NETWORK

@@ -485,7 +485,7 @@ def test_json_to_stdout(server: ScriptedServer, capfd: pytest.CaptureFixture[str
         == 0
     )
     doc = json.loads(capfd.readouterr().out)
-    assert doc["bytes"] == 1234 and doc["schema_version"] == 1
+    assert doc["bytes"] == 1234 and doc["schema_version"] == 2
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ finished :class:`RequestRecord` to the worker's :class:`RunStats`.
 
 A housekeeping task ticks every 10 ms: it measures event-loop lag (how late
 the tick fires), expires requests that received no byte for ``--timeout``,
-polls the stop signal and, when a dashboard is shown, hands a snapshot to
-the control. The worker never prints.
+polls the stop signal, hands each closed second of the per-second series
+(:mod:`lstream_cli.engine.series`) to the control and, when a dashboard is
+shown, a snapshot. The worker never prints.
 
 Phases: an optional warm-up (counted nowhere, connections kept), then the
 measured phase. With ``-z`` the measured phase ends at its deadline and the
@@ -35,7 +36,10 @@ from lstream_cli.engine.protocol import (
     Connector,
     RequestTemplate,
 )
+from lstream_cli.engine.ramping import RampingClosedLoop, RampingOpenLoop
 from lstream_cli.engine.results import RunStats
+from lstream_cli.engine.series import SeriesRecorder
+from lstream_cli.engine.stages import Stages
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec, prepare_auth
@@ -63,6 +67,8 @@ class WorkerPlan:
     keep_rows: bool = False  # --csv: keep one row per request
     live: bool = False  # send dashboard snapshots
     snapshot_s: float = 0.25  # between snapshots
+    stages: Stages | None = None  # --stages: the ramp (concurrency, or rate with -r)
+    workers: int = 1  # workers in the run: this one's share of the stages' target
 
 
 class Control(Protocol):
@@ -71,6 +77,8 @@ class Control(Protocol):
     def should_stop(self) -> bool: ...
 
     def snapshot(self, index: int, snap: dict[str, Any]) -> None: ...
+
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None: ...
 
 
 class _Worker:
@@ -94,6 +102,7 @@ class _Worker:
         self.pacing: Pacing = ClosedLoop(0, None)
         self.stats = RunStats()
         self.inflight = 0  # requests started and not finished
+        self.cut_bytes = 0  # body bytes of requests aborted at the end of the phase
         self.stop_event = asyncio.Event()
         self.stopping = False
 
@@ -113,6 +122,8 @@ class _Worker:
             if not pacing.starts_now:
                 request = template.bytes()
             self.inflight += 1
+            if self.stats.series is not None:
+                self.stats.series.start()
             record = await self._exchange(i, t_start, request)
             self.inflight -= 1
             add(record)
@@ -151,6 +162,7 @@ class _Worker:
         self.pacing = pacing
         self.stats = stats
         self.inflight = 0
+        self.cut_bytes = 0
         tasks = [self.loop.create_task(self._slot(i)) for i in range(self.plan.concurrency)]
         all_done = self.loop.create_task(asyncio.wait(tasks))
         stop_wait = self.loop.create_task(self.stop_event.wait())
@@ -170,6 +182,7 @@ class _Worker:
             await all_done
         for i, conn in enumerate(self.conns):
             if conn is not None and conn.meter is not None:
+                self.cut_bytes += conn.meter.bytes  # received: the series keeps them
                 conn.abort()
                 self.conns[i] = None
         for t in tasks:
@@ -212,6 +225,7 @@ class _Worker:
                     self.stats.flush()  # keeps the batching dicts small
                 if self.control.should_stop():
                     self.request_stop()
+            self._ship_series(time.perf_counter_ns())
             if self.plan.live and now >= next_snap:
                 next_snap = now + self.plan.snapshot_s
                 self.control.snapshot(self.plan.index, self.snapshot())
@@ -224,6 +238,19 @@ class _Worker:
         for conn in self.conns:
             if conn is not None and conn.meter is not None and now - conn.last_rx_ns > limit:
                 conn.expire(f"no byte for {limit / 1e9:g}s (--timeout)")
+
+    def bytes_received(self) -> int:
+        """Body bytes of the phase so far: finished requests' and in-flight ones'."""
+        inflight = sum(c.meter.bytes for c in self.conns if c is not None and c.meter is not None)
+        return self.stats.bytes + inflight + self.cut_bytes
+
+    def _ship_series(self, now_ns: int, end: bool = False) -> None:
+        series = self.stats.series
+        if series is None or (not end and now_ns < series.boundary_ns):
+            return
+        seconds = series.finish(now_ns) if end else series.tick(now_ns)
+        if seconds:
+            self.control.series(self.plan.index, seconds)
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
@@ -244,6 +271,11 @@ class _Worker:
 
 
 def _pacing(plan: WorkerPlan, count: int | None, deadline_ns: int | None, t0: int) -> Pacing:
+    if plan.stages is not None and count is None:
+        if plan.rate is None:
+            return RampingClosedLoop(plan.stages, t0, deadline_ns, plan.index, plan.workers)
+        assert deadline_ns is not None  # the stages' total duration
+        return RampingOpenLoop(plan.stages, t0, deadline_ns, plan.index, plan.workers)
     if plan.rate is None:
         return ClosedLoop(count, deadline_ns)
     return OpenLoop(plan.rate, t0, count, deadline_ns, offset_ns=int(plan.rate_offset_s * 1e9))
@@ -266,6 +298,7 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         begin = time.perf_counter_ns()
         cpu0 = time.process_time()
         stats.begin_ns = begin
+        stats.series = SeriesRecorder(begin, worker.bytes_received)
         deadline = None if plan.duration_s is None else begin + int(plan.duration_s * 1e9)
         pacing = _pacing(plan, plan.requests, deadline, begin)
         if not worker.stopping:
@@ -276,6 +309,7 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
                 await worker.idle_until(deadline)
         end = time.perf_counter_ns()
         stats.end_ns = end
+        worker._ship_series(end, end=True)
         stats.cpu_s.append(time.process_time() - cpu0)
         stats.wall_s.append((end - begin) / 1e9)
         stats.late = pacing.late

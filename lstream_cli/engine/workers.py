@@ -5,6 +5,7 @@ own event loop, so the client does not share one interpreter lock::
 
     parent: plan_workers() -> spawn N processes -> "go" at a common t0
             <- ("snap", i, counters + recent TTFB histogram)  (dashboard only)
+            <- ("series", i, closed seconds)  -> SeriesMerger (by second, exact)
             <- ("final", i, RunStats state)  -> RunStats.merge (exact)
     Ctrl-C: the parent sets the stop event; workers end their phase, abort
             what is in flight and still send their final state.
@@ -35,6 +36,8 @@ from typing import Any
 from lstream_cli._exitcodes import ExitStatus, LstreamError
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
+from lstream_cli.engine.series import SeriesMerger, SeriesPoint
+from lstream_cli.engine.stages import Stages
 from lstream_cli.request import RequestSpec
 from lstream_cli.stats import Histogram
 
@@ -50,6 +53,7 @@ __all__ = [
 
 _START_DELAY_NS = 20_000_000  # "go" is given this far ahead so all workers start together
 _WINDOW_S = 2.0  # the dashboard's "last seconds"
+_SPARK_POINTS = 60  # seconds of series the dashboard's sparklines get
 _JOIN_TIMEOUT_S = 10.0
 _ORPHAN_POLL_S = 0.2  # a worker waiting for "go" checks this often that its parent lives
 
@@ -75,6 +79,7 @@ class LoadConfig:
     warmup_s: float | None = None
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
+    stages: Stages | None = None  # --stages (duration_s is their total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class Progress:
     ttfb_p99_ms: float | None
     target_requests: int | None  # -n, for a progress fraction
     target_s: float | None  # -z
+    series: tuple[SeriesPoint, ...] = ()  # the last seconds, for the sparklines
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,7 @@ class LoadOutcome:
     stats: RunStats  # merged over the workers
     interrupted: bool  # ended by Ctrl-C
     workers: int  # processes actually used
+    series: tuple[SeriesPoint, ...] = ()  # per second of the measured phase
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
@@ -122,6 +129,8 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
     plans = []
     for i in range(n):
         rate = None if config.rate is None else config.rate / n
+        # With --stages the arrivals are interleaved by number, not by a phase shift.
+        offset = 0.0 if not config.rate or config.stages is not None else i / config.rate
         plans.append(
             WorkerPlan(
                 index=i,
@@ -130,11 +139,13 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 requests=requests[i],
                 duration_s=config.duration_s,
                 rate=rate,
-                rate_offset_s=0.0 if config.rate is None else i / config.rate,
+                rate_offset_s=offset,
                 warmup_requests=warm[i] or None,
                 warmup_s=config.warmup_s,
                 keep_rows=config.keep_rows,
                 live=config.live,
+                stages=config.stages,
+                workers=n,
             )
         )
     return plans
@@ -143,9 +154,15 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
 class _LiveView:
     """Folds worker snapshots into :class:`Progress` for the dashboard."""
 
-    def __init__(self, config: LoadConfig, on_progress: Callable[[Progress], None]) -> None:
+    def __init__(
+        self,
+        config: LoadConfig,
+        on_progress: Callable[[Progress], None],
+        series: SeriesMerger | None = None,
+    ) -> None:
         self.config = config
         self.on_progress = on_progress
+        self.series = series
         self.t0_ns = time.perf_counter_ns()
         self.latest: dict[int, dict[str, Any]] = {}
         self.totals: deque[tuple[float, int, int]] = deque()  # (t, requests, bytes)
@@ -187,6 +204,7 @@ class _LiveView:
                 ttfb_p99_ms=merged.percentile(99.0),
                 target_requests=self.config.requests,
                 target_s=self.config.duration_s,
+                series=tuple(self.series.points[-_SPARK_POINTS:]) if self.series else (),
             )
         )
 
@@ -194,8 +212,9 @@ class _LiveView:
 class _LocalControl:
     """In-process worker: Ctrl-C arrives through the event loop's signal handler."""
 
-    def __init__(self, view: _LiveView | None) -> None:
+    def __init__(self, view: _LiveView | None, series: SeriesMerger) -> None:
         self.view = view
+        self.merger = series
         self.interrupted = False
 
     def interrupt(self) -> None:
@@ -207,6 +226,9 @@ class _LocalControl:
     def snapshot(self, index: int, snap: dict[str, Any]) -> None:
         if self.view is not None:
             self.view.add(index, snap)
+
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+        self.merger.add(index, seconds)
 
 
 class _ProcessControl:
@@ -230,6 +252,9 @@ class _ProcessControl:
 
     def snapshot(self, index: int, snap: dict[str, Any]) -> None:
         self.out.put(("snap", index, snap))
+
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+        self.out.put(("series", index, seconds))
 
 
 def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_pid: int) -> None:
@@ -259,23 +284,32 @@ def run_load(
 ) -> LoadOutcome:
     """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``)."""
     plans = plan_workers(config)
-    view = _LiveView(config, on_progress) if (on_progress and config.live) else None
+    series = SeriesMerger(len(plans), series_target(config))
+    view = _LiveView(config, on_progress, series) if (on_progress and config.live) else None
     if len(plans) == 1:
-        return _run_local(plans[0], view)
-    return _run_processes(plans, view)
+        return _run_local(plans[0], view, series)
+    return _run_processes(plans, view, series)
 
 
-def _run_local(plan: WorkerPlan, view: _LiveView | None) -> LoadOutcome:
-    control = _LocalControl(view)
+def series_target(config: LoadConfig) -> Callable[[float, float], float] | None:
+    """The mean target over a second of the series (``--stages``), or None."""
+    stages = config.stages
+    return None if stages is None else stages.mean
+
+
+def _run_local(plan: WorkerPlan, view: _LiveView | None, series: SeriesMerger) -> LoadOutcome:
+    control = _LocalControl(view, series)
     main = threading.current_thread() is threading.main_thread()
     t0 = time.perf_counter_ns()
     if view is not None:
         view.start(t0)
     state = run_worker_sync(plan, control, t0, on_sigint=control.interrupt if main else None)
-    return LoadOutcome(RunStats.from_state(state), control.interrupted, 1)
+    return LoadOutcome(RunStats.from_state(state), control.interrupted, 1, series.finish())
 
 
-def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutcome:
+def _run_processes(
+    plans: list[WorkerPlan], view: _LiveView | None, series: SeriesMerger
+) -> LoadOutcome:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     stop = ctx.Event()
@@ -330,8 +364,11 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
             if kind == "snap":
                 if view is not None:
                     view.add(index, payload)
+            elif kind == "series":
+                series.add(index, payload)
             elif kind == "final":
                 finals[index] = payload
+                series.end(index)
             elif kind == "error":
                 failure = payload
     finally:
@@ -355,7 +392,7 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     merged = RunStats()
     for index in sorted(finals):
         merged.merge_state(finals[index])
-    return LoadOutcome(merged, interrupted.is_set(), len(procs))
+    return LoadOutcome(merged, interrupted.is_set(), len(procs), series.finish())
 
 
 def _start_workers(procs: list[Any]) -> None:

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from lstream_cli.models import ErrorClass
 from lstream_cli.render.console import NaturalWidth, Output
 from lstream_cli.render.jsonout import atomic_write
 from lstream_cli.stats import Histogram
@@ -27,6 +28,7 @@ from lstream_cli.units import format_bytes, format_rate
 
 if TYPE_CHECKING:  # the types only: rendering does not load the engine
     from lstream_cli.engine.results import BenchReport
+    from lstream_cli.engine.series import SeriesPoint
     from lstream_cli.engine.workers import Progress
 
 __all__ = [
@@ -34,8 +36,11 @@ __all__ = [
     "format_histogram",
     "format_progress",
     "format_report",
+    "format_sparklines",
     "print_report",
+    "series_rows",
     "write_csv",
+    "write_series_csv",
 ]
 
 _ROWS = (
@@ -55,6 +60,30 @@ _STATS = (
     ("mean", "mean"),
 )
 _BAR_WIDTH = 40
+_SPARK = "▁▂▃▄▅▆▇█"
+_SPARK_WIDTH = 40  # seconds shown by a sparkline
+_ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
+SERIES_COLUMNS = (
+    "t_s",
+    "span_s",
+    "target",
+    "started",
+    "requests",
+    "ok",
+    "errors",
+    *(f"errors_{name}" for name in _ERROR_CLASSES),
+    "status",
+    "in_flight",
+    "bytes",
+    "bytes_per_s",
+    "events_per_s",
+    "ttfb_p50_ms",
+    "ttfb_p90_ms",
+    "ttfb_p99_ms",
+    "total_p50_ms",
+    "total_p90_ms",
+    "total_p99_ms",
+)
 
 
 def _ms(v: float | None) -> str:
@@ -86,6 +115,36 @@ def format_progress(p: Progress) -> RenderableType:
     text.append(f"  {p.rps:,.0f} req/s   {format_rate(p.bytes_per_s)}   ")
     text.append(f"errors {p.errors}", style="red" if p.errors else "")
     text.append(f"\n  TTFB p50 {_ms_unit(p.ttfb_p50_ms)}  p99 {_ms_unit(p.ttfb_p99_ms)} (last 2 s)")
+    if p.series:
+        text.append("\n")
+        text.append(format_sparklines(p.series))
+    return text
+
+
+def _sparkline(values: Sequence[float | None], width: int = _SPARK_WIDTH) -> str:
+    """One character per value, scaled from 0 to the largest; a gap where there is none."""
+    shown = list(values)[-width:]
+    peak = max((v for v in shown if v is not None), default=0.0)
+    out = []
+    for v in shown:
+        if v is None:
+            out.append(" ")
+        elif peak <= 0:
+            out.append(_SPARK[0])
+        else:
+            out.append(_SPARK[min(len(_SPARK) - 1, int(v / peak * (len(_SPARK) - 1) + 0.5))])
+    return "".join(out)
+
+
+def format_sparklines(series: Sequence[SeriesPoint], width: int = _SPARK_WIDTH) -> Text:
+    """Two lines: req/s and TTFB p99 per second over the last ``width`` seconds."""
+    shown = list(series)[-width:]
+    rps = [p.rps for p in shown]
+    p99 = [p.ttfb_ms.get("p99") for p in shown]
+    peak_p99 = max((v for v in p99 if v is not None), default=None)
+    text = Text()
+    text.append(f"  req/s    {_sparkline(rps, width)}  max {max(rps, default=0.0):,.0f}\n")
+    text.append(f"  TTFB p99 {_sparkline(p99, width)}  max {_ms_unit(peak_p99)}")
     return text
 
 
@@ -164,11 +223,19 @@ def format_report(report: BenchReport) -> list[RenderableType]:
         head.append("  (interrupted: partial results)", style="yellow")
     out.append(head)
     settings = report.settings
-    mode = (
-        f"open loop at {settings.rate:g} req/s (max {settings.concurrency} in flight)"
-        if settings.rate
-        else f"closed loop, {settings.concurrency} connections"
-    )
+    stages = settings.stages
+    if stages is not None:
+        ramp = ", ".join(f"{s.duration_s:g}s:{s.target:g}" for s in stages.stages)
+        mode = (
+            f"open loop, stages {ramp} req/s from {stages.start:g} "
+            f"(max {settings.concurrency} in flight)"
+            if settings.mode == "open"
+            else f"closed loop, stages {ramp} connections from {stages.start:g}"
+        )
+    elif settings.mode == "open":
+        mode = f"open loop at {settings.rate:g} req/s (max {settings.concurrency} in flight)"
+    else:
+        mode = f"closed loop, {settings.concurrency} connections"
     out.append(Text(f"  {mode}, {settings.workers} worker process(es)"))
     errors = report.error_count
     out.append(
@@ -185,7 +252,7 @@ def format_report(report: BenchReport) -> list[RenderableType]:
             out.append(Text(f"           {detail} ({n})"))
     if report.status:
         out.append(Text(f"  status   {_counts(sorted(report.status.items()))}"))
-    if settings.rate:
+    if settings.mode == "open":
         out.append(
             Text(
                 f"  not started on time: {report.not_started_on_time} "
@@ -199,6 +266,10 @@ def format_report(report: BenchReport) -> list[RenderableType]:
     streams = report.summaries["stream_bytes_per_s"].count
     if streams:
         out.append(Text(f"  bandwidth knee in {report.knees} of {streams} streams"))
+    if len(report.series) > 1:
+        shown = report.series[-_SPARK_WIDTH:]
+        out.append(Text(f"\n  per second, seconds {shown[0].t_s}-{shown[-1].t_s} of the run"))
+        out.append(format_sparklines(report.series))
     chart = format_histogram(report.histograms["ttfb_ms"])
     if chart is not None:
         out.append(Text("\n  TTFB distribution", style="bold"))
@@ -235,3 +306,33 @@ def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) 
         sys.stdout.flush()
         return
     atomic_write(path, write, newline="")
+
+
+def series_rows(series: Iterable[SeriesPoint]) -> Iterable[list[Any]]:
+    """The ``--csv-series`` rows (:data:`SERIES_COLUMNS`), figures as in the JSON."""
+    for point in series:
+        doc = point.to_json()
+        errors = doc["errors"]
+        status = " ".join(f"{code}:{n}" for code, n in doc["status"].items())
+        yield [
+            doc["t_s"],
+            doc["span_s"],
+            doc["target"],
+            doc["started"],
+            doc["requests"],
+            doc["ok"],
+            sum(errors.values()),
+            *(errors.get(name, 0) for name in _ERROR_CLASSES),
+            status,
+            doc["in_flight"],
+            doc["bytes"],
+            doc["bytes_per_s"],
+            doc["events_per_s"],
+            *(doc["ttfb_ms"][k] for k in ("p50", "p90", "p99")),
+            *(doc["total_ms"][k] for k in ("p50", "p90", "p99")),
+        ]
+
+
+def write_series_csv(path: str, series: Sequence[SeriesPoint]) -> None:
+    """One row per second of the run, written whole or not at all."""
+    write_csv(path, SERIES_COLUMNS, series_rows(series))

@@ -22,7 +22,7 @@ from lstream_cli._exitcodes import LstreamError
 
 __all__ = ["SCHEMA_VERSION", "atomic_write", "check_writable", "dumps", "write_json"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def dumps(doc: dict[str, Any]) -> str:
