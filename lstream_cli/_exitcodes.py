@@ -22,23 +22,25 @@ class ExitStatus(IntEnum):
     SUCCESS = 0
     ERROR = 1  # anything else: a failed write to the output, an internal error
     USAGE = 2  # bad flag, bad URL, missing file, no credentials for --auth iam
-    HTTP_ERROR = 3  # the server answered with a non-2xx status (bench: errors)
+    HTTP_ERROR = 3  # a non-2xx final status, 3xx included (bench: errors)
     TRUNCATED = 4  # the body ended before the protocol said it would
     NETWORK = 5  # connection refused, DNS, TLS failure or timeout
     THRESHOLDS = 6  # bench: a --fail-if threshold was breached
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + SIGTERM), handled as Ctrl-C is
 
 
 EXIT_CODE_HELP = """\b
 Exit codes:
   0    success
   1    other error (output could not be written, internal error)
-  2    usage error (bad flag, URL, file, missing credentials or region)
-  3    HTTP error (non-2xx status); bench: every request failed (HTTP errors, or mixed)
+  2    usage error (bad flag, URL, file, missing, expired or broken credentials, no region)
+  3    HTTP error: final status not 2xx (3xx too: no -L, or past --max-redirs); bench: every request failed (HTTP errors, or mixed)
   4    stream truncated (body cut before its end); bench: every request truncated
   5    connection failure or timeout (refused, DNS, TLS, --timeout); bench: no request got through
   6    a --fail-if threshold was breached (bench)
-  130  interrupted (Ctrl-C); partial results are still printed and written"""
+  130  interrupted (Ctrl-C); partial results are still printed and written
+  143  terminated (SIGTERM), handled as Ctrl-C: partial results are still printed and written"""
 
 
 class LstreamError(Exception):

@@ -19,7 +19,7 @@ import sys
 
 from lstream_cli._exitcodes import LstreamError, OutputClosed, UsageError
 
-__all__ = ["BinaryToTerminal", "BodyWriter", "open_body_writer"]
+__all__ = ["BinaryToTerminal", "BodyWriter", "check_apart", "open_body_writer"]
 
 
 _BINARY_WINDOW = 4096  # how much of the body is looked at for binary
@@ -144,3 +144,43 @@ def open_body_writer(output: str | None) -> BodyWriter:
     except OSError as exc:
         raise UsageError(f"cannot open -o {output}: {exc.strerror or exc}") from None
     return BodyWriter(fd, output, guard_binary=False, owned=True, created=not existed)
+
+
+def _identity(path: str | None) -> tuple[int, int, int] | None:
+    """(device, inode, mode) of where ``path`` writes (None/``-`` = stdout), or None."""
+    try:
+        if path is None or path == "-":
+            if sys.stdout is None:
+                return None
+            st = os.fstat(sys.stdout.fileno())
+        else:
+            st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino, st.st_mode
+
+
+def check_apart(output: str | None, json_path: str | None) -> None:
+    """Refuse a body and a result file that would land in the same file.
+
+    ``-o out.json --json out.json`` (or a symlink, a hard link, or
+    ``--json /dev/stdout`` with the body on stdout) would let one replace or
+    interleave the other. Character devices (``/dev/null``, a terminal) are
+    fine to share: nothing is replaced there.
+    """
+    if json_path is None:
+        return
+    body_name = "stdout" if output is None or output == "-" else output
+    if json_path == "-":
+        return  # with the body on stdout, refused by the command; else apart
+    a, b = _identity(output), _identity(json_path)
+    if (a is not None and stat.S_ISCHR(a[2])) or (b is not None and stat.S_ISCHR(b[2])):
+        return
+    both_files = output is not None and output != "-"
+    if both_files and os.path.realpath(json_path) == os.path.realpath(str(output)):
+        raise UsageError(f"-o and --json both name {json_path}: one would replace the other")
+    if a is not None and b is not None and a[:2] == b[:2]:
+        raise UsageError(
+            f"--json {json_path} is the same file as the body's ({body_name}): "
+            "one would replace the other"
+        )

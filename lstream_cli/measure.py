@@ -180,7 +180,8 @@ class BodyMeter:
         if self.reads >= 2:
             gap_p99 = percentile_exact(self._gaps, 99.0) if self._gaps else self.gap_max_ns
         knee = None
-        if self.keep_timeline and complete and len(self._timeline) >= 6:
+        # A cut stream's knee is the knee of what arrived (the bytes are real).
+        if self.keep_timeline and len(self._timeline) >= 6:
             knee = detect_knee(self._timeline)
         return RequestRecord(
             t_start_ns=self.t_start_ns,

@@ -1,4 +1,4 @@
-"""Parsing of human quantities: sizes (``5MB``, ``5MiB``) and durations (``10s``).
+"""Parsing of human quantities: sizes (``5MB``, ``5MiB``), durations (``10s``), time scales.
 
 ``MB`` is 10**6 bytes and ``MiB`` 2**20, as AWS's own limits are written
 (6 MB buffered = 6,291,556 bytes is the exception AWS makes, not the rule).
@@ -9,7 +9,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["format_bytes", "format_rate", "format_size", "parse_duration", "parse_size"]
+__all__ = [
+    "MAX_TIME_SCALE",
+    "MIN_TIME_SCALE",
+    "check_time_scale",
+    "format_bytes",
+    "format_rate",
+    "format_size",
+    "parse_duration",
+    "parse_size",
+]
+
+# The emulator's --time-scale (serve, compare-modes): infinity would turn every
+# timeout into zero, 1e-300 every delay into forever.
+MIN_TIME_SCALE = 0.001
+MAX_TIME_SCALE = 10_000.0
 
 _SIZE_UNITS = {
     "": 1,
@@ -98,3 +112,14 @@ def format_size(n: int) -> str:
         except ValueError:
             continue
     return f"{n:,} B"
+
+
+def check_time_scale(value: float) -> float:
+    """``--time-scale`` as serve and compare-modes take it; UsageError out of range."""
+    from lstream_cli._exitcodes import UsageError
+
+    if not MIN_TIME_SCALE <= value <= MAX_TIME_SCALE:  # NaN fails too
+        raise UsageError(
+            f"--time-scale must be a positive number from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}"
+        )
+    return value

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 __all__ = ["SENT_AT", "RawRequest", "ScriptedServer", "scripted_server"]
 
@@ -99,7 +99,7 @@ def route_reset(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None
 
 
 def route_knee(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
-    """``burst`` bytes at once, then ``rate`` B/s in 10 ms steps for ``seconds``."""
+    """``burst`` bytes at once, then ``rate`` B/s in 10 ms steps for ``seconds`` (``cut``: no end)."""
     burst, rate = int(q.get("burst", "2000000")), int(q.get("rate", "500000"))
     seconds = float(q.get("seconds", "1.0"))
     sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
@@ -111,7 +111,20 @@ def route_knee(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
         nxt += 0.01
         time.sleep(max(0.0, nxt - time.monotonic()))
         sock.sendall(_chunk(b"s" * step))
+    if q.get("cut"):  # end the connection without the last chunk: a cut stream
+        return
     sock.sendall(b"0\r\n\r\n")
+
+
+def route_redirect(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``code`` (302) to ``to`` (default /echo); ``n`` > 1 first points to itself with n-1."""
+    code, n = int(q.get("code", "302")), int(q.get("n", "1"))
+    target = q.get("to", "/echo")
+    if n > 1:
+        target = f"/redirect?code={code}&n={n - 1}&to={quote(target, safe='')}"
+    body = b"moved"
+    headers = [("location", target), ("content-length", str(len(body)))]
+    sock.sendall(_head(code, headers) + body)
 
 
 def route_status(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
@@ -188,6 +201,7 @@ ROUTES: dict[str, Route] = {
     "/reset": route_reset,
     "/knee": route_knee,
     "/status": route_status,
+    "/redirect": route_redirect,
     "/binary": route_binary,
     "/big": route_big,
     "/hang": route_hang,

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -155,14 +156,40 @@ def test_http_errors_exit_non_zero_and_keep_body(
     assert f"HTTP {code}" in capfd.readouterr().err
 
 
-def test_403_hints_permissions_and_clock_skew(
+_MISMATCH = quote(
+    '{"message":"The request signature we calculated does not match the signature you '
+    'provided. Check your AWS Secret Access Key and signing method."}'
+)
+_EXPIRED = quote('{"message":"The security token included in the request is expired"}')
+
+
+def test_403_access_denied_gets_the_iam_hint_only(
     server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
 ) -> None:
+    # A function URL's IAM denial: {"Message":"Forbidden"} (the route's default 403 body).
     url = f"{server.base}/status?code=403&date=Mon,%2001%20Jan%202001%2000:00:00%20GMT"
     assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
     err = capfd.readouterr().err
     assert "lambda:InvokeFunctionUrl" in err and "lambda:InvokeFunction" in err
-    assert "clock" in err
+    assert "clock" not in err and "expired" not in err
+
+
+def test_403_expired_token_says_refresh_and_nothing_else(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=403&body={_EXPIRED}"
+    assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    err = " ".join(capfd.readouterr().err.split())
+    assert "credentials expired" in err and "refresh them" in err
+    assert "InvokeFunctionUrl" not in err and "clock" not in err
+
+
+def test_403_without_a_known_reason_gets_no_hint(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.base}/status?code=403&body=nope"
+    assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    assert "hint" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -171,9 +198,10 @@ def test_403_hints_permissions_and_clock_skew(
         (None, "no usable Date header"),
         ("not a date", "no usable Date header"),
         ("now", "clock skew ruled out"),
+        ("Mon, 01 Jan 2001 00:00:00 GMT", "fix the clock"),
     ],
 )
-def test_403_hint_always_addresses_clock_skew(
+def test_403_signature_mismatch_addresses_clock_skew(
     server: ScriptedServer,
     aws_creds: dict[str, str],
     capfd: pytest.CaptureFixture[str],
@@ -181,17 +209,18 @@ def test_403_hint_always_addresses_clock_skew(
     expected: str,
 ) -> None:
     import email.utils
-    from urllib.parse import quote
 
-    url = f"{server.base}/status?code=403"
+    url = f"{server.base}/status?code=403&body={_MISMATCH}"
     if date is not None:
         value = email.utils.formatdate(usegmt=True) if date == "now" else date
         url += "&date=" + quote(value)
     assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
     err = " ".join(capfd.readouterr().err.split())
-    assert "lambda:InvokeFunctionUrl" in err
+    assert "signature mismatch" in err and "--service" in err
     assert expected in err
-    assert "fix the clock" not in err
+    assert "InvokeFunctionUrl" not in err
+    if expected != "fix the clock":
+        assert "fix the clock" not in err
 
 
 def test_403_unsigned_hint(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,9 @@ CREDS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "
         ("https://ABC.LAMBDA-URL.AP-SOUTHEAST-2.ON.AWS/", "ap-southeast-2"),
         ("http://127.0.0.1:9000/", None),
         ("https://example.com/", None),
-        ("https://x.execute-api.us-east-1.amazonaws.com/prod", None),
+        ("https://x.execute-api.us-east-1.amazonaws.com/prod", "us-east-1"),
+        ("https://lambda.eu-west-1.amazonaws.com/", "eu-west-1"),
+        ("http://u:pw@[::1/?x", None),
     ],
 )
 def test_region_from_url(url: str, region: str | None) -> None:

@@ -93,10 +93,12 @@ def _fail(message: str, status: ExitStatus) -> int:
 
 
 def _interrupted() -> int:
-    """Ctrl-C before a command could say more: the same line as every command's."""
+    """Ctrl-C or SIGTERM before a command could say more: the same line as every command's."""
+    from lstream_cli import supervise
+
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.write("\n")  # end the line the terminal echoed ^C on
-    return _fail("interrupted", ExitStatus.INTERRUPTED)
+    return _fail(supervise.stopped_word(), supervise.stop_status())
 
 
 def run(args: list[str] | None = None) -> int:
@@ -163,7 +165,10 @@ def _restore_standard_streams_and_ctrl_c() -> None:
 
 
 def main() -> None:
+    from lstream_cli import supervise
+
     _restore_standard_streams_and_ctrl_c()
+    supervise.install()  # SIGTERM stops a run as Ctrl-C does (exit 143)
     # ``import httpx`` also imports its own command-line client (httpx._main),
     # which loads rich, pygments and click's prompts: a third of ``get``'s
     # start-up, for a client lstream never runs. None in sys.modules makes

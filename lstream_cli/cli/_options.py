@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from lstream_cli._exitcodes import UsageError
-from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header
+from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header, read_body
 
 __all__ = [
     "RequestFlags",
@@ -93,28 +91,29 @@ def request_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "headers",
             multiple=True,
             metavar="'K: V'",
-            help="Extra request header; repeatable.",
+            help="Extra request header; repeatable (control characters refused).",
         ),
         click.option(
             "-d",
             "--data",
             default=None,
             metavar="DATA",
-            help="Request body: text, @file, or @- for stdin.",
+            help="Request body: text, @file, or @- for stdin (up to 64 MiB).",
         ),
         click.option(
             "--auth",
             type=click.Choice(["auto", "iam", "none"]),
             default="auto",
             show_default=True,
-            help="SigV4-sign the request: auto signs when credentials are found.",
+            help="SigV4-sign the request: auto signs when credentials are found (no "
+            "instance/container metadata for a non-AWS host); iam insists.",
         ),
         click.option("--profile", default=None, help="AWS profile for credentials and region."),
         click.option(
             "--region",
             default=None,
-            help="Signing region (default: from <id>.lambda-url.<region>.on.aws, "
-            "else the profile's).",
+            help="Signing region (default: the URL's AWS host, else AWS_REGION, "
+            "AWS_DEFAULT_REGION, the profile's).",
         ),
         click.option(
             "--service", default="lambda", show_default=True, help="Signing service name."
@@ -148,19 +147,21 @@ def json_option(f: F) -> F:
 
 
 def check_url(url: str) -> str:
-    """Reject what cannot be an http(s) URL before anything is sent."""
+    """Reject what cannot be an http(s) URL before anything is sent.
+
+    Messages show the URL redacted; a parser's own words are left out when
+    the URL holds a secret (they may quote part of it).
+    """
     import httpx
 
-    from lstream_cli.signing import redact_url
+    from lstream_cli.redact import redact_url, url_secrets
 
-    try:
-        shown = redact_url(url)  # the message must not echo a password or a signature
-    except ValueError:
-        shown = url
+    shown = redact_url(url)
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise UsageError(f"invalid URL {shown!r}: {exc}") from None
+        why = "it does not parse" if url_secrets(url) else str(exc)
+        raise UsageError(f"invalid URL {shown!r}: {why}") from None
     if parsed.scheme not in ("http", "https"):
         raise UsageError(f"invalid URL {shown!r}: the scheme must be http or https")
     if not parsed.host:
@@ -171,23 +172,8 @@ def check_url(url: str) -> str:
 
 
 def read_data(data: str | None) -> bytes | None:
-    """``-d`` value to bytes: text, ``@file`` or ``@-`` (stdin)."""
-    if data is None:
-        return None
-    if data.startswith("@"):
-        name = data[1:]
-        if name == "-":
-            if sys.stdin is None:  # started with stdin closed (<&-)
-                raise UsageError("cannot read -d @-: stdin is closed")
-            try:
-                return sys.stdin.buffer.read()
-            except OSError as exc:
-                raise UsageError(f"cannot read -d @-: {exc.strerror or exc}") from None
-        try:
-            return Path(name).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read -d @{name}: {exc.strerror or exc}") from None
-    return data.encode("utf-8")
+    """``-d`` value to bytes: text, ``@file`` or ``@-`` (stdin), bounded in size."""
+    return read_body(data)
 
 
 def spec_from_options(

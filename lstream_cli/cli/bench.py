@@ -74,8 +74,8 @@ Exit status of a run: 0 when it completed, even with some failed requests;
 when every request failed, get's code for that failure: 5 (connect, tls,
 timeout, or no request finished before the run ended), 4 (truncated), 3
 (HTTP errors, or mixed classes); else 6 when a --fail-if threshold was
-breached; 130 on Ctrl-C (after the partial report is printed
-and written).
+breached; 130 on Ctrl-C, 143 on SIGTERM (after the partial report is
+printed and written).
 
 """
     + EXIT_CODE_HELP
@@ -187,7 +187,9 @@ def exit_status(report: BenchReport, interrupted: bool) -> ExitStatus:
     reads the same code from ``get`` and ``bench -n 1``; mixed classes are 3.
     """
     if interrupted:
-        return ExitStatus.INTERRUPTED
+        from lstream_cli import supervise
+
+        return supervise.stop_status()  # 130 after Ctrl-C, 143 after SIGTERM
     if report.requests == 0:
         return ExitStatus.NETWORK  # nothing answered within the run: nothing to report
     if report.ok == 0:
@@ -354,9 +356,11 @@ def bench_command(
 
     if spec.method == "HEAD":
         raise UsageError("-X HEAD is not supported by bench (a HEAD answer has no body to measure)")
-    from lstream_cli.request import prepare_auth
+    from lstream_cli.request import prepare
 
-    signer = prepare_auth(spec)  # usage errors (no credentials, no region) before sending
+    # Usage errors (no, expired or broken credentials, no region) before sending;
+    # a URL's user:password@ becomes Authorization: Basic when not signed.
+    spec, signer = prepare(spec)
     if signer is None and spec.auth != "none":
         spec = replace(spec, auth="none")
     return _run(
@@ -420,11 +424,11 @@ def _run(
         timeout_s=config.spec.timeout,
         stages=config.stages,
     )
-    from lstream_cli.cli.compare import display_url
+    from lstream_cli.redact import redact_url
 
     # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
     report = build_report(
-        stats, display_url(config.spec.url), settings, outcome.interrupted, outcome.series
+        stats, redact_url(config.spec.url), settings, outcome.interrupted, outcome.series
     )
     report = replace(report, thresholds=evaluate(thresholds, report))
     if not silent:
@@ -439,8 +443,10 @@ def _run(
     if csv_series_path is not None:
         _write_out(lambda: write_series_csv(csv_series_path, report.series))
     status = exit_status(report, outcome.interrupted)
-    if status is ExitStatus.INTERRUPTED:
-        output.error("interrupted: the report above is partial")
+    if outcome.interrupted:
+        from lstream_cli import supervise
+
+        output.error(f"{supervise.stopped_word()}: the report above is partial")
     elif report.requests == 0:
         output.error(
             "no request finished before the run ended "

@@ -39,8 +39,6 @@ when it ran, whatever the cells say; 5 when no cell could even connect.
     + EXIT_CODE_HELP
 )
 
-_SECRET_QUERY_PREFIXES = ("x-amz-",)
-
 
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"1MB,7MB,12MiB"`` -> sorted distinct byte counts; UsageError when malformed."""
@@ -62,22 +60,10 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 
 
 def display_url(url: str) -> str:
-    """``url`` for the screen and the JSON: presigned query values and a password redacted."""
-    import httpx
+    """``url`` for the screen and the JSON: the one redaction (:mod:`lstream_cli.redact`)."""
+    from lstream_cli.redact import redact_url
 
-    from lstream_cli.signing import REDACTED
-
-    u = httpx.URL(url)
-    if b":" in u.userinfo:
-        user = u.userinfo.split(b":", 1)[0]
-        u = u.copy_with(userinfo=user + b":redacted")
-    if not u.query:
-        return str(u) if u.userinfo else url
-    params = [
-        (k, REDACTED if k.lower().startswith(_SECRET_QUERY_PREFIXES) else v)
-        for k, v in u.params.multi_items()
-    ]
-    return str(u.copy_with(params=params))
+    return redact_url(url)
 
 
 @click.command(
@@ -200,8 +186,10 @@ def compare_command(
     use_emulator = not urls and function is None
     if time_scale is not None and not use_emulator:
         raise UsageError("--time-scale applies to the embedded emulator only (no target given)")
-    if time_scale is not None and not time_scale > 0:
-        raise UsageError("--time-scale must be a positive number")
+    if time_scale is not None:
+        from lstream_cli.units import check_time_scale
+
+        check_time_scale(time_scale)  # the range and message of serve's
     if json_path is not None and json_path != "-":
         check_writable(json_path)
     base = request.to_spec("http://127.0.0.1/", auth="none" if use_emulator else None)
@@ -268,31 +256,11 @@ def _plan(
 def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:
     """Resolve --invoke's region and check for credentials before anything is sent."""
     from lstream_cli.engine.lambda_api import InvokeTarget
-    from lstream_cli.signing import (
-        CredentialsError,
-        credential_sources,
-        load_session,
-        resolve_credentials,
-    )
+    from lstream_cli.request import prepare_invoke
 
-    try:
-        session = load_session(base.profile)
-        credentials = resolve_credentials(session)
-    except CredentialsError as exc:
-        raise UsageError(str(exc)) from None
-    if credentials is None:
-        raise UsageError(
-            "--invoke: the Lambda API needs AWS credentials; looked in "
-            + credential_sources(session)
-        )
-    region = base.region or session.get_config_variable("region")
-    if not region and endpoint_url is not None:
-        region = "us-east-1"  # a non-AWS endpoint: any region signs
-    if not region:
-        raise UsageError("--invoke: no region; give --region or set one in the profile")
     return InvokeTarget(
         function=function,
-        region=str(region),
+        region=prepare_invoke(base, endpoint_url),
         endpoint_url=endpoint_url,
         profile=base.profile,
         timeout=base.timeout,
@@ -380,8 +348,10 @@ def _sweep(plan: Any, use_emulator: bool, json_path: str | None, silent: bool = 
         )
         write_json(json_path, doc)
     if interrupted:
-        out.error("interrupted: the rows above are the cells measured so far")
-        return int(ExitStatus.INTERRUPTED)
+        from lstream_cli import supervise
+
+        out.error(f"{supervise.stopped_word()}: the rows above are the cells measured so far")
+        return int(supervise.stop_status())
     if cells and all(_never_connected(c.record) for c in cells):
         out.error("no target could be reached: every cell failed to connect")
         return int(ExitStatus.NETWORK)

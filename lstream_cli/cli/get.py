@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
-
 import click
 import httpx
 
-from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, exit_status_for_error
+from lstream_cli._exitcodes import EXIT_CODE_HELP
 from lstream_cli.cli._options import RequestFlags, json_option, request_options
+from lstream_cli.redirects import DEFAULT_MAX_REDIRS
 
 __all__ = ["get_command"]
 
@@ -20,6 +18,21 @@ Examples:
   lstream get http://127.0.0.1:9000/?size=20MB -o /dev/null --json -
   lstream get "$URL" -X POST -d @payload.json -H 'content-type: application/json'
   lstream get "$URL" | head -c 100
+  lstream get -L https://example.com/moved -o out.bin   # follow redirects, as curl -L
+
+\b
+Redirects: without -L a 3xx is the answer (exit 3, its Location named). With
+-L, 303 (and 301/302 after a POST) become a GET without a body, 307/308 keep
+the method and body; Authorization, cookies and secret headers never go to
+another host; a signed request is re-signed for each AWS host. The figures
+are the final request's; redirects and redirect_ms in --json count the rest.
+
+\b
+Credentials: --auth auto does not ask instance or container metadata for a
+host that is not an AWS endpoint (--auth iam does); expired or broken ones
+are one line naming their source (exit 2); -v names the source and the
+access key id's last four characters. A URL's user:password@ is refused on a
+signed request and sent as Basic auth on an unsigned one.
 
 """
     + EXIT_CODE_HELP
@@ -53,6 +66,21 @@ Examples:
     help="Show the request and response headers on stderr (secrets redacted).",
 )
 @click.option("-s", "--silent", is_flag=True, help="No progress and no summary; errors only.")
+@click.option(
+    "-L",
+    "--location",
+    is_flag=True,
+    help="Follow redirects (301, 302, 303, 307, 308) as curl -L does; credentials "
+    "and secret headers are not forwarded to another host.",
+)
+@click.option(
+    "--max-redirs",
+    type=click.IntRange(0, 1000),
+    default=DEFAULT_MAX_REDIRS,
+    show_default=True,
+    metavar="N",
+    help="With -L, follow at most N redirects (then exit 3).",
+)
 @json_option
 def get_command(
     url: str,
@@ -61,6 +89,8 @@ def get_command(
     include: bool,
     verbose: bool,
     silent: bool,
+    location: bool,
+    max_redirs: int,
     json_path: str | None,
 ) -> int:
     """Send one request, stream the body, and report how it arrived.
@@ -69,9 +99,18 @@ def get_command(
     The summary on stderr gives headers time, TTFB at the first body byte,
     total time, bytes, reads, the largest gap, throughput, the bandwidth knee
     and whether the response really streamed.
+
+    With -L the figures are the final request's; the redirects before it are
+    counted apart (redirects, redirect_ms). Without -L a 3xx exits 3 and
+    names its Location.
     """
-    from lstream_cli.bodyout import open_body_writer
-    from lstream_cli.engine.single import Interrupted, SentRequest, fetch
+    from lstream_cli import supervise
+    from lstream_cli.bodyout import check_apart, open_body_writer
+    from lstream_cli.engine.single import Interrupted, SentRequest
+    from lstream_cli.hints import BodyPeek, hints_for
+    from lstream_cli.outcome import get_outcome
+    from lstream_cli.redact import redact_headers, redact_url
+    from lstream_cli.redirects import Followed, Hop, fetch_following, signer_for
     from lstream_cli.render.console import make_output
     from lstream_cli.render.get import (
         ProgressLine,
@@ -79,20 +118,22 @@ def get_command(
         format_summary,
         get_json,
         print_head,
+        print_info,
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
-    from lstream_cli.request import prepare_auth
-    from lstream_cli.signing import redact_headers, redact_url
+    from lstream_cli.request import auth_summary, prepare
     from lstream_cli.verdict import judge
 
-    spec = request.to_spec(url)
+    given = request.to_spec(url)
     if json_path is not None and json_path != "-":
         check_writable(json_path)
     if json_path == "-" and (output is None or output == "-"):
         raise click.UsageError("--json - and the body cannot both go to stdout: add -o FILE")
-    signer = prepare_auth(spec)
+    check_apart(output, json_path)
+    spec, signer = prepare(given)
     out = make_output(quiet=silent)
     writer = open_body_writer(output)
+    peek = BodyPeek(writer)  # the start of an error body, for the 403 hints
     # No progress line over a body that is itself printed on the terminal (curl neither).
     show_progress = not silent and not writer.terminal and out.is_terminal
     progress = ProgressLine(out.console) if show_progress else None
@@ -121,106 +162,54 @@ def get_command(
         if progress is not None:
             progress.start()  # below the request, not interleaved with it
 
+    def on_hop(hop: Hop) -> None:
+        dropped = f"; not forwarded: {', '.join(hop.dropped)}" if hop.dropped else ""
+        print_info(out.console, f"redirect: {hop.status} to {redact_url(hop.location)}{dropped}")
+
+    if verbose:
+        print_info(out.console, "auth: " + auth_summary(given, spec, signer))
     interrupted = False
     if progress is not None and not verbose:
         progress.start()  # elapsed time runs from the start, not from the first byte
     try:
-        record = fetch(
+        followed = fetch_following(
             spec,
             signer,
-            sink=writer,
+            follow=location,
+            max_redirs=max_redirs,
+            sink=peek,
             on_progress=progress.update if progress is not None else None,
             on_head=on_head,
             on_request=on_request if verbose else None,
+            on_hop=on_hop if verbose else None,
         )
     except Interrupted as stop:
-        # Ctrl-C: what was measured is still summarised and written (exit 130).
-        record, interrupted = stop.record, True
+        # Ctrl-C or SIGTERM: what was measured is still summarised and written.
+        followed = Followed(stop.record, spec.url, (), None, False)
+        interrupted = True
     finally:
         if progress is not None:
             progress.stop()
         writer.end_line()
         writer.close()
 
+    record = followed.record
     verdict = judge(record)
-    own_auth = any(name.lower() == "authorization" for name, _ in spec.headers)
-    hints = _hints(record, signer is not None, "own" if own_auth else spec.auth)
+    own_auth = any(name.lower() == "authorization" for name, _ in given.headers)
+    final_signed = signer_for(signer, spec.url, followed.url) is not None
+    why = "own" if own_auth else ("redirected" if signer is not None else spec.auth)
+    hints = hints_for(record, bytes(peek.head), final_signed, why)
     if not silent and record.status is not None:
         # No response at all: the one error line below says everything.
-        out.console.print(format_summary(record, verdict, hints))
+        out.console.print(format_summary(record, verdict, hints, redirects=followed.hops))
     if json_path is not None:
-        write_json(json_path, get_json(record, spec.url, verdict, SCHEMA_VERSION))
+        doc = get_json(record, given.url, verdict, SCHEMA_VERSION, followed.url, followed.hops)
+        write_json(json_path, doc)
     if interrupted:
         kept = f": the {record.bytes:,} bytes received were written" if record.bytes else ""
-        out.error(f"interrupted{kept}")
-        return int(ExitStatus.INTERRUPTED)
-    status = exit_status_for_error(None if record.error is None else record.error.value)
-    if status != ExitStatus.SUCCESS:
-        out.error(_failure_line(record))
+        out.error(f"{supervise.stopped_word()}{kept}")
+        return int(supervise.stop_status())
+    status, line = get_outcome(followed, max_redirs)
+    if line:
+        out.error(line)
     return int(status)
-
-
-def _failure_line(record: object) -> str:
-    from lstream_cli.models import RequestRecord
-
-    assert isinstance(record, RequestRecord)
-    if record.error is None:
-        return ""
-    if record.error.value.startswith("http_") or record.error.value == "throttled":
-        return f"the server answered HTTP {record.status}"
-    if record.error.value == "truncated":
-        return (
-            f"stream truncated after {record.bytes:,} bytes "
-            f"({record.error_detail or 'the body ended early'}); what arrived was written"
-        )
-    return record.error_detail or record.error.value
-
-
-def _hints(record: object, signed: bool, auth: str) -> list[str]:
-    """Actionable hints for a 403 from a function URL (permissions, clock skew).
-
-    ``auth``: the --auth mode, or "own" when the user's -H Authorization went.
-    """
-    from lstream_cli.models import RequestRecord
-
-    assert isinstance(record, RequestRecord)
-    hints: list[str] = []
-    if record.status != 403:
-        return hints
-    if not signed:
-        why = {
-            "none": "--auth none sent it unsigned (use --auth auto or iam)",
-            "own": "your own -H Authorization went instead (drop it to let --auth auto sign)",
-        }.get(auth, "no credentials were found (set them up or use --auth iam to insist)")
-        hints.append(
-            f"403 without a signature: a function URL with AuthType AWS_IAM needs SigV4; {why}"
-        )
-        return hints
-    hints.append(
-        "403 on a signed request: the caller needs both lambda:InvokeFunctionUrl and "
-        "lambda:InvokeFunction on the function (check the region and --service too)"
-    )
-    # Clock skew is always addressed: ruled in, ruled out, or left to check.
-    date = dict((k.lower(), v) for k, v in record.response_headers).get("date")
-    skew: float | None = None
-    if date:
-        try:
-            skew = time.time() - email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            skew = None
-    if skew is None:
-        hints.append(
-            "clock skew: no usable Date header to compare with; SigV4 allows 5 minutes, "
-            "so check that the local clock is right"
-        )
-    elif abs(skew) > 240:
-        hints.append(
-            f"the local clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
-            "the server's Date header: SigV4 allows 5 minutes; fix the clock"
-        )
-    else:
-        hints.append(
-            f"clock skew ruled out: the local clock is within {abs(skew):.0f} s of the "
-            "server's Date header (SigV4 allows 5 minutes)"
-        )
-    return hints

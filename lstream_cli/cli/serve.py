@@ -27,12 +27,9 @@ from lstream_cli.render.console import Output, make_output
 from lstream_cli.render.jsonout import check_writable, write_json
 from lstream_cli.render.serve import RequestLogPrinter, print_endpoints, print_stopped
 from lstream_cli.request import parse_header
-from lstream_cli.units import parse_size
+from lstream_cli.units import check_time_scale, parse_size
 
 __all__ = ["serve_command"]
-
-_MIN_TIME_SCALE = 0.001
-_MAX_TIME_SCALE = 10_000.0
 
 _EPILOG = (
     """\b
@@ -151,12 +148,7 @@ def serve_command(
     Gateway in front of the streaming one (apigw, apigw_stream) and the Lambda
     Invoke APIs (lambda_api), each with AWS's limits and the errors callers see.
     """
-    if not _MIN_TIME_SCALE <= time_scale <= _MAX_TIME_SCALE:
-        # Infinity turns every timeout into zero; 1e-300 every delay into forever.
-        raise UsageError(
-            f"--time-scale must be a positive number from {_MIN_TIME_SCALE:g} to "
-            f"{_MAX_TIME_SCALE:g}"
-        )
+    check_time_scale(time_scale)
     if not 1 <= workers <= 64:
         raise UsageError("--workers must be between 1 and 64")
     if port != 0 and not 1 <= port <= 65531:

@@ -40,6 +40,7 @@ from lstream_cli.engine.series import SeriesMerger, SeriesPoint
 from lstream_cli.engine.stages import Stages
 from lstream_cli.request import RequestSpec
 from lstream_cli.stats import Histogram
+from lstream_cli.supervise import ignore_stop_signals, stop_signals_blocked
 
 __all__ = [
     "LoadConfig",
@@ -259,9 +260,7 @@ class _ProcessControl:
 
 def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_pid: int) -> None:
     """Entry point of a worker process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
-    if hasattr(signal, "pthread_sigmask"):  # blocked since the spawn: see _start_workers
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    ignore_stop_signals()  # the parent owns Ctrl-C and SIGTERM (blocked since the spawn)
     control = _ProcessControl(out, stop, parent_pid)
     out.put(("ready", plan.index, None))
     while not go.wait(_ORPHAN_POLL_S):
@@ -379,7 +378,7 @@ def _run_processes(
                 continue
             p.join(timeout=_JOIN_TIMEOUT_S)
             if p.is_alive():
-                p.terminate()
+                p.kill()  # workers ignore SIGTERM (the parent owns it)
                 p.join(timeout=1.0)
         if main:
             signal.signal(signal.SIGINT, previous)
@@ -396,23 +395,17 @@ def _run_processes(
 
 
 def _start_workers(procs: list[Any]) -> None:
-    """Start the processes with SIGINT blocked, so they inherit it blocked.
+    """Start the processes with SIGINT and SIGTERM blocked, so they inherit them blocked.
 
     A Ctrl-C reaches the whole process group; a worker still importing (before
-    ``_child_main`` ignores SIGINT) would die with a KeyboardInterrupt traceback.
-    Blocked, the signal waits in the parent until the workers are started, then
-    runs its handler there (multiprocessing's resource tracker does the same).
+    ``_child_main`` ignores the stop signals) would die with a KeyboardInterrupt
+    traceback. Blocked, the signal waits in the parent until the workers are
+    started, then runs its handler there (multiprocessing's resource tracker
+    does the same).
     """
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+    with stop_signals_blocked():
         for p in procs:
             p.start()
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        for p in procs:
-            p.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _get(out: Any, procs: list[Any]) -> tuple[str, int, Any] | None:

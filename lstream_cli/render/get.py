@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lstream_cli.engine.single import Progress
 from lstream_cli.models import RequestRecord
-from lstream_cli.signing import redact_headers, redact_url
+from lstream_cli.redact import redact_headers, redact_url
 from lstream_cli.units import format_bytes, format_rate
 from lstream_cli.verdict import Verdict
 
@@ -29,6 +29,7 @@ __all__ = [
     "get_json",
     "headers_json",
     "print_head",
+    "print_info",
 ]
 
 
@@ -114,7 +115,20 @@ def print_head(console: Console, block: str, marker: str) -> None:
         console.print(Text(text), highlight=False, soft_wrap=True)
 
 
-def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str] = ()) -> Table:
+def print_info(console: Console, line: str) -> None:
+    """A ``-v`` line about what lstream did (auth, redirects), curl's ``*`` style."""
+    from rich.text import Text
+
+    console.print(Text(f"* {line}"), highlight=False, soft_wrap=True)
+
+
+def format_summary(
+    record: RequestRecord,
+    verdict: Verdict,
+    hints: Sequence[str] = (),
+    redirects: Sequence[Any] = (),
+) -> Table:
+    """The summary table; ``redirects``: the hops followed before this request (``Hop``)."""
     from rich.table import Table
 
     table = Table.grid(padding=(0, 2))
@@ -128,6 +142,13 @@ def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str]
     elif not record.complete and record.error_detail:
         outcome += f" ({record.error_detail})"  # e.g. interrupted (Ctrl-C)
     table.add_row("status", f"{status}  {outcome}")
+    if redirects:
+        spent = sum(h.total_ns for h in redirects) / 1e6
+        table.add_row(
+            "redirects",
+            f"{len(redirects)} followed in {_ms(spent)} (not in the figures below: "
+            "they are the final request's)",
+        )
     table.add_row("connect", _ms(record.connect_ms) if record.connect_ns is not None else "-")
     table.add_row("headers", _ms(record.headers_ms))
     table.add_row("TTFB", _ms(record.ttfb_ms))
@@ -147,6 +168,10 @@ def format_summary(record: RequestRecord, verdict: Verdict, hints: Sequence[str]
             f"{format_bytes(k.burst_bytes)} at full speed, then "
             f"{format_rate(k.rate_after_burst_bytes_per_s)} (from {_ms(k.at_ms)})"
         )
+        if not record.complete:
+            knee += f", in the {format_bytes(record.bytes)} that arrived (stream cut)"
+    elif not record.complete:
+        knee = f"none in the {format_bytes(record.bytes)} that arrived (stream cut)"
     else:
         knee = "none (one steady rate)"
     table.add_row("knee", knee)
@@ -176,11 +201,21 @@ def headers_json(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 
 def get_json(
-    record: RequestRecord, url: str, verdict: Verdict, schema_version: int
+    record: RequestRecord,
+    url: str,
+    verdict: Verdict,
+    schema_version: int,
+    effective_url: str | None = None,
+    redirects: Sequence[Any] = (),
 ) -> dict[str, Any]:
+    """get's result document; ``redirects``: the hops followed (``Hop``), before ``record``."""
     doc: dict[str, Any] = {"schema_version": schema_version}
     doc.update(record.to_json(redact_url(url)))
     doc["response_headers"] = headers_json(record.response_headers)
     doc["error_detail"] = record.error_detail
     doc["verdict"] = verdict.kind
+    doc["effective_url"] = redact_url(effective_url or url)
+    doc["redirects"] = len(redirects)
+    spent = sum(h.total_ns for h in redirects)
+    doc["redirect_ms"] = round(spent / 1e6, 3) if redirects else None
     return doc
