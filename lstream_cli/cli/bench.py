@@ -397,18 +397,29 @@ def _run(
     from lstream_cli.engine.results import CSV_COLUMNS, BenchSettings, build_report
     from lstream_cli.engine.thresholds import evaluate
     from lstream_cli.engine.workers import run_load
-    from lstream_cli.render.bench import Dashboard, print_report, write_csv, write_series_csv
+    from lstream_cli.render.bench import CsvStream, Dashboard, print_report, write_series_csv
     from lstream_cli.render.console import make_output
     from lstream_cli.render.jsonout import SCHEMA_VERSION, write_json
 
     output = make_output(quiet=silent)
+    json_path, csv_path, csv_series_path = outputs
+    # --csv rows go to the file as requests finish (a temporary sibling until the end).
+    rows = None if csv_path is None else CsvStream(csv_path, CSV_COLUMNS, _stdout_gone)
     dashboard = None
     if output.is_terminal and not no_dashboard:
         config = replace(config, live=True)
         dashboard = Dashboard(output)
         dashboard.start()
     try:
-        outcome = run_load(config, dashboard.update if dashboard is not None else None)
+        outcome = run_load(
+            config,
+            dashboard.update if dashboard is not None else None,
+            rows.write if rows is not None else None,
+        )
+    except BaseException:
+        if rows is not None:
+            rows.discard()
+        raise
     finally:
         if dashboard is not None:
             dashboard.stop()
@@ -433,13 +444,11 @@ def _run(
     report = replace(report, thresholds=evaluate(thresholds, report))
     if not silent:
         print_report(output, report)
-    json_path, csv_path, csv_series_path = outputs
     if json_path is not None:
         doc = {"schema_version": SCHEMA_VERSION, **report.to_json()}
         _write_out(lambda: write_json(json_path, doc))
-    if csv_path is not None:
-        rows = sorted(stats.rows or [], key=lambda r: (r[0] is None, r[0] or 0.0))
-        _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
+    if rows is not None:
+        _write_out(rows.close)
     if csv_series_path is not None:
         _write_out(lambda: write_series_csv(csv_series_path, report.series))
     status = exit_status(report, outcome.interrupted)
@@ -455,6 +464,13 @@ def _run(
     elif report.ok == 0:
         output.error(_failure_line(report))
     return int(status)
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away mid-run (``--csv - | head``): stop writing to it."""
+    from lstream_cli.cli import _silence_stdout
+
+    _silence_stdout()
 
 
 def _write_out(write: Callable[[], None]) -> None:

@@ -48,6 +48,7 @@ __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_
 
 _TICK_S = 0.01  # housekeeping period: loop-lag resolution
 _SWEEP_EVERY = 5  # ticks between timeout sweeps and stop polls (50 ms)
+_ROWS_EVERY = 20  # ticks between batches of --csv rows handed over (200 ms)
 _SPARE_FDS = 256  # descriptors beyond one per connection (interpreter, pipes, files)
 
 
@@ -65,6 +66,7 @@ class WorkerPlan:
     warmup_requests: int | None = None  # this worker's share of --warmup N
     warmup_s: float | None = None  # --warmup DURATION
     keep_rows: bool = False  # --csv: keep one row per request
+    stream_rows: bool = False  # hand the rows to the control as they come, keep none
     live: bool = False  # send dashboard snapshots
     snapshot_s: float = 0.25  # between snapshots
     stages: Stages | None = None  # --stages: the ramp (concurrency, or rate with -r)
@@ -79,6 +81,8 @@ class Control(Protocol):
     def snapshot(self, index: int, snap: dict[str, Any]) -> None: ...
 
     def series(self, index: int, seconds: list[dict[str, Any]]) -> None: ...
+
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None: ...
 
 
 class _Worker:
@@ -226,6 +230,8 @@ class _Worker:
                 if self.control.should_stop():
                     self.request_stop()
             self._ship_series(time.perf_counter_ns())
+            if tick % _ROWS_EVERY == 0:
+                self._ship_rows()
             if self.plan.live and now >= next_snap:
                 next_snap = now + self.plan.snapshot_s
                 self.control.snapshot(self.plan.index, self.snapshot())
@@ -243,6 +249,12 @@ class _Worker:
         """Body bytes of the phase so far: finished requests' and in-flight ones'."""
         inflight = sum(c.meter.bytes for c in self.conns if c is not None and c.meter is not None)
         return self.stats.bytes + inflight + self.cut_bytes
+
+    def _ship_rows(self) -> None:
+        stats = self.stats
+        if self.plan.stream_rows and stats.rows:
+            rows, stats.rows = stats.rows, []
+            self.control.rows(self.plan.index, rows)
 
     def _ship_series(self, now_ns: int, end: bool = False) -> None:
         series = self.stats.series
@@ -314,6 +326,7 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         stats.wall_s.append((end - begin) / 1e9)
         stats.late = pacing.late
         stats.not_started = pacing.not_started(end)
+        worker._ship_rows()
         if plan.live:
             control.snapshot(plan.index, worker.snapshot())
         return stats.to_state()

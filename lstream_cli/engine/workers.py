@@ -6,6 +6,7 @@ own event loop, so the client does not share one interpreter lock::
     parent: plan_workers() -> spawn N processes -> "go" at a common t0
             <- ("snap", i, counters + recent TTFB histogram)  (dashboard only)
             <- ("series", i, closed seconds)  -> SeriesMerger (by second, exact)
+            <- ("rows", i, --csv rows)  -> on_rows, as they come (streamed)
             <- ("final", i, RunStats state)  -> RunStats.merge (exact)
     Ctrl-C: the parent sets the stop event; workers end their phase, abort
             what is in flight and still send their final state.
@@ -55,6 +56,7 @@ __all__ = [
 _START_DELAY_NS = 20_000_000  # "go" is given this far ahead so all workers start together
 _WINDOW_S = 2.0  # the dashboard's "last seconds"
 _SPARK_POINTS = 60  # seconds of series the dashboard's sparklines get
+RowsSink = Callable[[list[tuple[Any, ...]]], None]  # takes --csv rows as they come
 _JOIN_TIMEOUT_S = 10.0
 _ORPHAN_POLL_S = 0.2  # a worker waiting for "go" checks this often that its parent lives
 
@@ -213,9 +215,12 @@ class _LiveView:
 class _LocalControl:
     """In-process worker: Ctrl-C arrives through the event loop's signal handler."""
 
-    def __init__(self, view: _LiveView | None, series: SeriesMerger) -> None:
+    def __init__(
+        self, view: _LiveView | None, series: SeriesMerger, on_rows: RowsSink | None = None
+    ) -> None:
         self.view = view
         self.merger = series
+        self.on_rows = on_rows
         self.interrupted = False
 
     def interrupt(self) -> None:
@@ -230,6 +235,10 @@ class _LocalControl:
 
     def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
         self.merger.add(index, seconds)
+
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+        if self.on_rows is not None:
+            self.on_rows(rows)
 
 
 class _ProcessControl:
@@ -257,6 +266,9 @@ class _ProcessControl:
     def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
         self.out.put(("series", index, seconds))
 
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+        self.out.put(("rows", index, rows))
+
 
 def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_pid: int) -> None:
     """Entry point of a worker process."""
@@ -279,15 +291,24 @@ def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_
 
 
 def run_load(
-    config: LoadConfig, on_progress: Callable[[Progress], None] | None = None
+    config: LoadConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_rows: RowsSink | None = None,
 ) -> LoadOutcome:
-    """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``)."""
+    """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``).
+
+    With ``config.keep_rows``, the per-request rows are handed to ``on_rows``
+    in batches as requests finish (none is kept), or, without ``on_rows``,
+    kept in the outcome's stats.
+    """
     plans = plan_workers(config)
+    if on_rows is not None:
+        plans = [replace(p, stream_rows=True) for p in plans]
     series = SeriesMerger(len(plans), series_target(config))
     view = _LiveView(config, on_progress, series) if (on_progress and config.live) else None
     if len(plans) == 1:
-        return _run_local(plans[0], view, series)
-    return _run_processes(plans, view, series)
+        return _run_local(plans[0], view, series, on_rows)
+    return _run_processes(plans, view, series, on_rows)
 
 
 def series_target(config: LoadConfig) -> Callable[[float, float], float] | None:
@@ -296,8 +317,10 @@ def series_target(config: LoadConfig) -> Callable[[float, float], float] | None:
     return None if stages is None else stages.mean
 
 
-def _run_local(plan: WorkerPlan, view: _LiveView | None, series: SeriesMerger) -> LoadOutcome:
-    control = _LocalControl(view, series)
+def _run_local(
+    plan: WorkerPlan, view: _LiveView | None, series: SeriesMerger, on_rows: RowsSink | None
+) -> LoadOutcome:
+    control = _LocalControl(view, series, on_rows)
     main = threading.current_thread() is threading.main_thread()
     t0 = time.perf_counter_ns()
     if view is not None:
@@ -307,7 +330,10 @@ def _run_local(plan: WorkerPlan, view: _LiveView | None, series: SeriesMerger) -
 
 
 def _run_processes(
-    plans: list[WorkerPlan], view: _LiveView | None, series: SeriesMerger
+    plans: list[WorkerPlan],
+    view: _LiveView | None,
+    series: SeriesMerger,
+    on_rows: RowsSink | None = None,
 ) -> LoadOutcome:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
@@ -365,6 +391,9 @@ def _run_processes(
                     view.add(index, payload)
             elif kind == "series":
                 series.add(index, payload)
+            elif kind == "rows":
+                if on_rows is not None:
+                    on_rows(payload)
             elif kind == "final":
                 finals[index] = payload
                 series.end(index)

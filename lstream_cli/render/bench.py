@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Group, RenderableType
@@ -20,9 +20,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from lstream_cli._exitcodes import LstreamError
 from lstream_cli.models import ErrorClass
 from lstream_cli.render.console import NaturalWidth, Output
-from lstream_cli.render.jsonout import atomic_write
+from lstream_cli.render.jsonout import AtomicFile, atomic_write
 from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # the types only: rendering does not load the engine
     from lstream_cli.engine.workers import Progress
 
 __all__ = [
+    "CsvStream",
     "Dashboard",
     "format_histogram",
     "format_progress",
@@ -336,3 +338,69 @@ def series_rows(series: Iterable[SeriesPoint]) -> Iterable[list[Any]]:
 def write_series_csv(path: str, series: Sequence[SeriesPoint]) -> None:
     """One row per second of the run, written whole or not at all."""
     write_csv(path, SERIES_COLUMNS, series_rows(series))
+
+
+def _csv_row(row: Sequence[Any]) -> list[Any]:
+    return ["" if v is None else v for v in row]
+
+
+class CsvStream:
+    """``--csv``: rows written as requests finish, so memory stays flat with duration.
+
+    A file is written to a temporary sibling renamed into place by
+    :meth:`close` (whole or not at all: :meth:`discard` removes it); ``-``
+    writes to stdout and a FIFO or device is written in place, as
+    :class:`~lstream_cli.render.jsonout.AtomicFile` does. A write error (a
+    full disk) stops the writing and is raised by :meth:`close`; a reader
+    of stdout that went away (``| head``) only stops it (``on_closed``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        columns: Sequence[str],
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.on_closed = on_closed
+        self.rows = 0
+        self._file = None if path == "-" else AtomicFile(path, newline="")
+        self._fh: TextIO | None = sys.stdout if self._file is None else self._file.fh
+        self._error: OSError | None = None
+        if self._fh is None:  # started with stdout closed (>&-)
+            raise LstreamError("cannot write the CSV to stdout: it is closed")
+        self._writer = csv.writer(self._fh)
+        self._guard(lambda: self._writer.writerow(columns))
+
+    def _guard(self, write: Callable[[], object]) -> None:
+        if self._fh is None:
+            return
+        try:
+            write()
+        except BrokenPipeError:
+            self._fh = None
+            if self.on_closed is not None:
+                self.on_closed()
+        except OSError as exc:
+            self._error = exc
+            self._fh = None
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        batch = [_csv_row(r) for r in rows]
+        self.rows += len(batch)
+        self._guard(lambda: self._writer.writerows(batch))
+
+    def close(self) -> None:
+        """Put the file in place; LstreamError when it could not be written whole."""
+        if self._error is not None:
+            self.discard()
+            reason = self._error.strerror or self._error
+            raise LstreamError(f"cannot write {self.path}: {reason}")
+        if self._file is not None:
+            self._file.commit()
+        elif self._fh is not None:
+            self._guard(self._fh.flush)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.discard()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -11,6 +15,7 @@ import pytest
 
 from lstream_cli.cli import run
 from lstream_cli.render.bench import SERIES_COLUMNS
+from tests.conftest import Spawn
 from tests.engine.httpserver import TestServer
 
 SCHEMA = json.loads(
@@ -119,3 +124,59 @@ def test_csv_series_to_stdout(server: TestServer, capfd: pytest.CaptureFixture[s
     lines = capfd.readouterr().out.splitlines()
     assert lines[0].split(",") == list(SERIES_COLUMNS)
     assert len(lines) == 3  # seconds 0 and 1 (a partial one)
+
+
+def test_csv_rows_reach_the_disk_while_the_run_goes_on(
+    server: TestServer, tmp_path: Path, spawn: Spawn
+) -> None:
+    """--csv streams: a temporary sibling fills during the run, renamed into place at its end."""
+    target, result = tmp_path / "rows.csv", tmp_path / "run.json"
+    proc = spawn(
+        [
+            sys.executable, "-m", "lstream_cli", "bench", server.url("/delay?ms=5"),
+            "-z", "4s", "-c", "2", "--workers", "2",
+            "--csv", str(target), "--json", str(result),
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    seen_rows = 0
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        temps = list(tmp_path.glob(".rows.csv.*.tmp"))
+        if temps and not target.exists():
+            with contextlib.suppress(FileNotFoundError):
+                seen_rows = max(seen_rows, len(temps[0].read_text().splitlines()) - 1)
+        time.sleep(0.1)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert seen_rows > 10  # rows were on disk before the run ended
+    with target.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == json.loads(result.read_text())["requests"] > seen_rows
+    assert list(tmp_path.glob(".rows.csv.*")) == []  # the temporary is gone
+
+
+def test_a_csv_that_cannot_be_written_is_an_error_with_nothing_left_behind(
+    server: TestServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["bench", server.url("/ok"), "-n", "400", "--workers", "1", "--csv", "/dev/full"])
+    err = capfd.readouterr().err
+    assert code == 1
+    assert "lstream: error: cannot write /dev/full: No space left on device" in err
+    assert "Traceback" not in err
+
+
+def test_a_streamed_csv_is_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A failed run discards its rows; a finished one puts them in place, header first."""
+    from lstream_cli.render.bench import CsvStream
+
+    kept, dropped = tmp_path / "kept.csv", tmp_path / "dropped.csv"
+    a = CsvStream(str(kept), ("a", "b"))
+    b = CsvStream(str(dropped), ("a", "b"))
+    for stream in (a, b):
+        stream.write([(1, None), (2, 3.5)])
+    assert not kept.exists() and not dropped.exists()  # nothing in place before the end
+    a.close()
+    b.discard()
+    assert kept.read_bytes() == b"a,b\r\n1,\r\n2,3.5\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("_")) == ["kept.csv"]
