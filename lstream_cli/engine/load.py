@@ -258,7 +258,8 @@ class _Worker:
 
     def _ship_series(self, now_ns: int, end: bool = False) -> None:
         series = self.stats.series
-        if series is None or (not end and now_ns < series.boundary_ns):
+        # A second is closed by the first request after its end, or here by the clock.
+        if series is None or (not end and now_ns < series.boundary_ns and not series.closed):
             return
         seconds = series.finish(now_ns) if end else series.tick(now_ns)
         if seconds:

@@ -193,6 +193,11 @@ class SeriesRecorder:
             self._close(max(0, span))
         return self.take()
 
+    @property
+    def closed(self) -> bool:
+        """Closed seconds wait to be taken."""
+        return bool(self._closed)
+
     def take(self) -> list[dict[str, Any]]:
         out, self._closed = self._closed, []
         return out

@@ -8,7 +8,7 @@ import pytest
 
 import lstream_cli.engine.series as series_mod
 from lstream_cli.engine.series import SeriesMerger, SeriesRecorder
-from lstream_cli.engine.workers import LoadConfig, LoadOutcome, run_load
+from lstream_cli.engine.workers import LoadConfig, LoadOutcome, Progress, run_load
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec
@@ -176,3 +176,26 @@ def test_bytes_of_a_long_stream_spread_over_the_seconds_that_carried_them(
     assert [p.requests for p in out.series] == [0, 0, 0]
     # Yet every second carried bytes: they are counted as they arrive.
     assert all(p.bytes > 0 for p in out.series)
+
+
+def test_the_dashboard_gets_the_seconds_as_they_close(server: TestServer) -> None:
+    seen: list[Progress] = []
+    spec = RequestSpec(url=server.url("/delay?ms=5"), auth="none")
+    config = LoadConfig(spec, 2, None, 2.6, None, 2, live=True)
+    out = run_load(config, seen.append)
+    with_series = [p.series for p in seen if p.series]
+    assert with_series, "no second reached the dashboard"
+    assert [len(s) for s in with_series] == sorted(len(s) for s in with_series)
+    assert with_series[-1][0] == out.series[0]  # the same merged points as the result
+
+
+def test_a_second_closed_by_a_request_waits_to_be_shipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker ships when a second is closed, whoever closed it (a request or the clock)."""
+    clock = Clock(monkeypatch)
+    begin = clock.now
+    rec = SeriesRecorder(begin)
+    assert not rec.closed
+    clock.now = begin + S + 5  # the first request after the boundary closes second 0
+    rec.start()
+    assert rec.closed and rec.boundary_ns == begin + 2 * S
+    assert [s["k"] for s in rec.take()] == [0] and not rec.closed
