@@ -37,7 +37,7 @@ Exit codes:
   2    usage error (bad flag, URL, file, missing, expired or broken credentials, no region)
   3    HTTP error: final status not 2xx (3xx too: no -L, or past --max-redirs); bench: every request failed (HTTP errors, or mixed)
   4    stream truncated (body cut before its end); bench: every request truncated
-  5    connection failure or timeout (refused, DNS, TLS, --timeout); bench: no request got through
+  5    connection failure or timeout (refused, DNS, TLS, --timeout, --stall-timeout); bench: no request got through
   6    a --fail-if threshold was breached (bench)
   130  interrupted (Ctrl-C); partial results are still printed and written
   143  terminated (SIGTERM), handled as Ctrl-C: partial results are still printed and written"""
@@ -64,7 +64,7 @@ def exit_status_for_error(error: str | None) -> ExitStatus:
         return ExitStatus.SUCCESS
     if error == "truncated":
         return ExitStatus.TRUNCATED
-    if error in ("connect", "tls", "timeout"):
+    if error in ("connect", "tls", "timeout", "stalled"):
         return ExitStatus.NETWORK
     return ExitStatus.HTTP_ERROR
 

@@ -28,6 +28,7 @@ from lstream_cli.engine.excerpt import BodyHead, Measured
 from lstream_cli.engine.lambda_api import InvokeTarget, make_lambda_client, measure_invoke
 from lstream_cli.engine.single import Progress, fetch, make_client
 from lstream_cli.limits import attribute_limit
+from lstream_cli.measure import MeterOptions
 from lstream_cli.models import RequestRecord, round_or_none
 from lstream_cli.modes import MODES, URL_MODES
 from lstream_cli.request import RequestSpec
@@ -63,6 +64,7 @@ class Plan:
     repeat: int = 1
     size_param: str = "size"
     warmup: bool = True  # one unmeasured small request per mode before the sweep
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -131,6 +133,8 @@ class Cell:
             "reads": rec.reads,
             "runs": self.runs,
             "failures": self.failures,
+            "events": rec.events,  # --events: null when not counted
+            "ttfe_ms": r(rec.ttfe_ms),
         }
 
 
@@ -166,7 +170,9 @@ def iter_cells(
                 http[mode] = make_client(plan.spec)
             return _measure_url(plan, mode, size, http[mode], tick)
         assert plan.invoke is not None
-        return measure_invoke(lam, plan.invoke, mode, size, tick, plan.size_param)
+        return measure_invoke(
+            lam, plan.invoke, mode, size, tick, plan.size_param, plan.meter_options
+        )
 
     try:
         if plan.warmup:
@@ -270,6 +276,13 @@ def _measure_url(
         if tick is not None:
             tick(p.bytes)
 
-    record = fetch(spec, plan.signers.get(mode), sink=head, on_progress=progress, client=client)
+    record = fetch(
+        spec,
+        plan.signers.get(mode),
+        sink=head,
+        on_progress=progress,
+        client=client,
+        options=plan.meter_options,
+    )
     failed = not record.ok
     return Measured(record, excerpt=head.text() if failed else "")

@@ -15,8 +15,9 @@ from array import array
 from dataclasses import dataclass
 from typing import Literal
 
+from lstream_cli.events import EventCounter, format_for_content_type, new_counter
 from lstream_cli.knee import detect_knee
-from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.models import ErrorClass, EventGaps, RequestRecord
 from lstream_cli.stats import percentile_exact
 
 __all__ = ["BodyMeter", "EventsMode", "MeterOptions", "classify_status"]
@@ -30,6 +31,7 @@ _TIMELINE_MAX = 1024  # the knee fit itself looks at 256
 
 
 EventsMode = Literal["sse", "ndjson", "lines", "auto"]
+_NO_GAPS: array[int] = array("q")  # shared by meters that count no events: never written
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +73,25 @@ class BodyMeter:
     """
 
     __slots__ = (
+        "_auto",
+        "_counter",
+        "_event_gaps",
+        "_event_zero_gaps",
         "_gaps",
         "_last_read",
         "_slot_ns",
         "_slot_start",
+        "_stall_ns",
         "_timeline",
         "bytes",
         "connect_ns",
+        "events",
         "first_byte_ns",
+        "first_event_ns",
         "gap_max_ns",
         "headers_ns",
         "keep_timeline",
+        "last_event_ns",
         "reads",
         "response_headers",
         "status",
@@ -113,6 +123,28 @@ class BodyMeter:
         self._timeline: list[tuple[int, int]] = []
         self._slot_start = 0  # offset of the current slot's first read
         self._slot_ns = _TIMELINE_SLOT_NS
+        # Events (docs/events.md): counted by a parser over the body bytes;
+        # None when the run does not count them (the bytes are not wanted).
+        self._counter: EventCounter | None = None
+        self._auto = False  # --events auto: the format comes with the headers
+        self.events: int | None = None  # None: events not counted for this response
+        self.first_event_ns: int | None = None  # offset of the first event's last byte
+        self.last_event_ns: int | None = None
+        # Intervals between consecutive events: those > 0 ns in order, and a
+        # count of the 0 ns ones (events completed by the same read).
+        self._event_gaps = _NO_GAPS  # its own array once events are counted
+        self._event_zero_gaps = 0
+        self._stall_ns: int | None = None
+        if options is not None:
+            self._stall_ns = options.stall_timeout_ns
+            mode = options.events
+            if mode == "auto":
+                self._auto = self.wants_bytes = True
+            elif mode is not None:
+                self._counter = new_counter(mode)
+                self._event_gaps = array("q")
+                self.events = 0
+                self.wants_bytes = True
 
     def connected(self, t_begin_ns: int, t_end_ns: int) -> None:
         self.connect_ns = t_end_ns - t_begin_ns
@@ -121,14 +153,60 @@ class BodyMeter:
         self.headers_ns = now_ns - self.t_start_ns
         self.status = status
         self.response_headers = headers
+        if self._auto:
+            self._auto = False
+            content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+            fmt = format_for_content_type(content_type)
+            if fmt is None:
+                self.wants_bytes = False  # not an event stream: bytes only
+            else:
+                self._counter = new_counter(fmt)
+                self._event_gaps = array("q")
+                self.events = 0
 
     def idle_deadline_ns(self) -> int | None:
         """The perf_counter_ns instant by which the next byte must arrive, or None.
 
         A client that sees nothing arrive by then ends the request with
         ``finish(now, complete=False, error=ErrorClass.STALLED)``.
+        With ``--stall-timeout``, once the first byte has arrived: the last
+        event (the first byte, before any event) plus the limit, or the last
+        byte plus the limit when events are not counted.
         """
-        return None
+        stall = self._stall_ns
+        if stall is None or self.first_byte_ns is None:
+            return None
+        if self.events is None:
+            last = self._last_read
+        else:
+            last = self.last_event_ns if self.last_event_ns is not None else self.first_byte_ns
+        return None if last is None else self.t_start_ns + last + stall
+
+    def stall_detail(self) -> str:
+        """The one-line reason for a ``STALLED`` record (what stopped, since when)."""
+        stall = (self._stall_ns or 0) / 1e6
+        if self.events is None:
+            return f"stalled: no byte for {stall:g} ms (--stall-timeout)"
+        if self.last_event_ns is None:
+            return f"stalled: no event for {stall:g} ms after the first byte (--stall-timeout)"
+        return (
+            f"stalled: no event for {stall:g} ms after event {self.events} "
+            f"at {self.last_event_ns / 1e6:.1f} ms (--stall-timeout)"
+        )
+
+    def _events_at(self, off: int, k: int) -> None:
+        """``k`` events completed by the delivery at offset ``off``."""
+        last = self.last_event_ns
+        if last is None:
+            self.first_event_ns = off
+            self._event_zero_gaps += k - 1
+        elif off > last:
+            self._event_gaps.append(off - last)
+            self._event_zero_gaps += k - 1
+        else:
+            self._event_zero_gaps += k
+        self.last_event_ns = off
+        self.events = (self.events or 0) + k
 
     def data(self, now_ns: int, n: int, chunk: bytes | memoryview | None = None) -> None:
         """One body delivery of ``n`` bytes at ``now_ns`` (``chunk``: the bytes, if wanted)."""
@@ -146,6 +224,11 @@ class BodyMeter:
         self._last_read = off
         self.bytes += n
         self.reads += 1
+        counter = self._counter
+        if counter is not None and chunk is not None:
+            k = counter.feed(chunk)
+            if k:
+                self._events_at(off, k)
         if self.keep_timeline:
             tl = self._timeline
             if len(tl) > 1 and off - self._slot_start < self._slot_ns:
@@ -169,6 +252,11 @@ class BodyMeter:
     ) -> RequestRecord:
         """Close the record. A status >= 400 sets its class unless one is given."""
         end = now_ns - self.t_start_ns
+        counter = self._counter
+        if counter is not None and complete:
+            k = counter.end()  # a last NDJSON line without its LF
+            if k and self._last_read is not None:
+                self._events_at(self._last_read, k)
         first = self.first_byte_ns
         if first is None and complete and self.headers_ns is not None:
             first = self.headers_ns  # empty body: TTFB is the headers
@@ -199,4 +287,10 @@ class BodyMeter:
             error=error,
             error_detail=detail,
             response_headers=self.response_headers,
+            events=self.events,
+            first_event_ns=self.first_event_ns,
+            last_event_ns=self.last_event_ns,
+            event_gaps=None
+            if self.events is None
+            else EventGaps(self._event_zero_gaps, tuple(self._event_gaps)),
         )

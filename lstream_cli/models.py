@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["ErrorClass", "Knee", "RequestRecord", "ns_to_ms", "round_or_none"]
+__all__ = ["ErrorClass", "EventGaps", "Knee", "RequestRecord", "ns_to_ms", "round_or_none"]
 
 
 class ErrorClass(str, Enum):
@@ -56,6 +56,48 @@ class Knee:
 
 
 @dataclass(frozen=True, slots=True)
+class EventGaps:
+    """The intervals between consecutive events of one response.
+
+    Events completed by the same read arrived together: their intervals are
+    0 and only counted (``zero``); the others are kept in order (ns).
+    """
+
+    zero: int  # intervals of 0 ns
+    nonzero_ns: tuple[int, ...]  # the others, in arrival order
+
+    @property
+    def count(self) -> int:
+        return self.zero + len(self.nonzero_ns)
+
+    def percentile_ns(self, p: float) -> int | None:
+        """Nearest-rank percentile of all the intervals (exact)."""
+        from lstream_cli.stats import nearest_rank  # stats builds on this module
+
+        n = self.count
+        if n == 0:
+            return None
+        rank = nearest_rank(n, p)
+        if rank <= self.zero:
+            return 0
+        return sorted(self.nonzero_ns)[rank - self.zero - 1]
+
+    @property
+    def max_ns(self) -> int | None:
+        if self.nonzero_ns:
+            return max(self.nonzero_ns)
+        return 0 if self.zero else None
+
+    def summary_ms(self) -> dict[str, float | None]:
+        """``{p50, p90, p99, max}`` in milliseconds (None without two events)."""
+        out: dict[str, float | None] = {}
+        for label, p in (("p50", 50.0), ("p90", 90.0), ("p99", 99.0)):
+            out[label] = round_or_none(ns_to_ms(self.percentile_ns(p)))
+        out["max"] = round_or_none(ns_to_ms(self.max_ns))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
     """Everything measured about one request; offsets in ns from t_start."""
 
@@ -74,6 +116,11 @@ class RequestRecord:
     error: ErrorClass | None  # None on success
     error_detail: str | None = None  # one line for humans, never secrets
     response_headers: tuple[tuple[str, str], ...] = field(default=())
+    # Events (--events): None when they were not counted for this response.
+    events: int | None = None  # events dispatched
+    first_event_ns: int | None = None  # offset: the first event's last byte arrived
+    last_event_ns: int | None = None  # offset: the last event's last byte arrived
+    event_gaps: EventGaps | None = None  # intervals between consecutive events
 
     @property
     def ok(self) -> bool:
@@ -119,6 +166,19 @@ class RequestRecord:
         return self.bytes * 1e9 / span
 
     @property
+    def ttfe_ms(self) -> float | None:
+        """Time to first event: what a user of the stream first sees."""
+        return ns_to_ms(self.first_event_ns)
+
+    @property
+    def events_per_s(self) -> float | None:
+        """Events after the first / (last event - first event); None below two events."""
+        first, last, n = self.first_event_ns, self.last_event_ns, self.events
+        if first is None or last is None or n is None or n < 2 or last <= first:
+            return None
+        return (n - 1) * 1e9 / (last - first)
+
+    @property
     def looks_buffered(self) -> bool:
         """One delivery at the very end: the server held the body back."""
         return self.complete and self.reads <= 1 and self.bytes > 0
@@ -143,4 +203,15 @@ class RequestRecord:
             "complete": self.complete,
             "error": None if self.error is None else self.error.value,
             "response_headers": dict(self.response_headers),
+            **self.events_json(),
+        }
+
+    def events_json(self) -> dict[str, Any]:
+        """The event fields of a result (all None when events were not counted)."""
+        gaps = self.event_gaps
+        return {
+            "events": self.events,
+            "ttfe_ms": round_or_none(self.ttfe_ms),
+            "event_gap_ms": None if gaps is None else gaps.summary_ms(),
+            "events_per_s": round_or_none(self.events_per_s, 3),
         }

@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lstream_cli.credentials import is_aws_host
 from lstream_cli.engine.single import Progress, SentRequest, fetch
+from lstream_cli.measure import MeterOptions
 from lstream_cli.models import RequestRecord
 from lstream_cli.redact import is_secret_header, url_host
 from lstream_cli.region import region_from_url
@@ -148,12 +149,14 @@ def fetch_following(
     on_head: OnHead | None = None,
     on_request: Callable[[SentRequest], None] | None = None,
     on_hop: Callable[[Hop], None] | None = None,
+    options: MeterOptions | None = None,
 ) -> Followed:
     """Send ``spec``; with ``follow``, follow its redirects (see the module doc).
 
     ``on_head`` sees every response head, the redirects' too (as ``curl -iL``
     shows them); only the final response's body reaches ``sink``.
     ``on_hop`` hears of each redirect followed, before the next request.
+    ``options`` (``--events``, ``--stall-timeout``) measure every request.
     """
     hops: list[Hop] = []
     current = spec
@@ -166,6 +169,7 @@ def fetch_following(
             on_progress=on_progress,
             on_head=watch.head,
             on_request=on_request,
+            options=options,
         )
         target = watch.target
         if not watch.following() or target is None or not record.complete:

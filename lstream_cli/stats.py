@@ -21,6 +21,7 @@ __all__ = [
     "PERCENTILES",
     "Histogram",
     "Summary",
+    "nearest_rank",
     "percentile_exact",
     "summarize_values",
 ]
@@ -222,8 +223,12 @@ def percentile_exact(values: Sequence[int], p: float) -> int | None:
     n = len(values)
     if n == 0:
         return None
-    rank = min(n, max(1, math.ceil(p * n / 100.0 - 1e-9)))  # float noise: 99.9% of 1000
-    return int(sorted(values)[rank - 1])
+    return int(sorted(values)[nearest_rank(n, p) - 1])
+
+
+def nearest_rank(n: int, p: float) -> int:
+    """The 1-based rank of the ``p`` percentile among ``n`` sorted values (n >= 1)."""
+    return min(n, max(1, math.ceil(p * n / 100.0 - 1e-9)))  # float noise: 99.9% of 1000
 
 
 def summarize_values(values: Iterable[float], scale: float = 1000.0) -> Summary:

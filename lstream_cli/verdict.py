@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lstream_cli.models import RequestRecord
 
-__all__ = ["Verdict", "judge"]
+__all__ = ["Verdict", "events_note", "judge"]
 
 _MIN_TELLABLE_NS = 20_000_000  # below 20 ms total, both kinds look alike
 _BURST_SHARE = 0.10  # body spread over <10% of the total time = one burst
@@ -25,6 +25,38 @@ class Verdict:
 
 
 def judge(record: RequestRecord) -> Verdict:
+    verdict = _judge_bytes(record)
+    note = events_note(record)
+    return verdict if note is None else Verdict(verdict.kind, f"{verdict.reason}; {note}")
+
+
+def events_note(record: RequestRecord) -> str | None:
+    """With events counted: when the first came and the largest gap between two."""
+    n = record.events
+    if n is None:
+        return None
+    if n == 0 or record.first_event_ns is None:
+        return "no event was received"
+    first = record.first_event_ns / 1e6
+    gaps = record.event_gaps
+    if n == 1 or gaps is None or not gaps.nonzero_ns:
+        return f"{n:,} events, the first at {first:.0f} ms" + (
+            "" if n == 1 else ", all in one read"
+        )
+    # Zero-length gaps do not move time: the end of gap i is the first
+    # event plus the gaps so far.
+    at, largest, end = record.first_event_ns, -1, 0
+    for gap in gaps.nonzero_ns:
+        at += gap
+        if gap > largest:
+            largest, end = gap, at
+    return (
+        f"{n:,} events, the first at {first:.0f} ms; largest gap between events "
+        f"{largest / 1e6:.0f} ms (ending at {end / 1e6:.0f} ms)"
+    )
+
+
+def _judge_bytes(record: RequestRecord) -> Verdict:
     if record.bytes == 0 or record.first_byte_ns is None or record.end_ns is None:
         return Verdict("no_body", "no body was received")
     total = record.end_ns

@@ -189,6 +189,83 @@ def route_http10(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> Non
     sock.sendall(b"HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold style")
 
 
+def route_sse(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Server-Sent Events with known timing, chunked; the head goes out at once.
+
+    ``n`` events (``data: event <i>``), ``gap_ms`` apart, the first after
+    ``first_ms``; ``comment=1`` sends a ``: prelude`` comment with the head
+    (a first byte that is not an event); ``split_ms`` sends each event in two
+    writes that far apart (it counts at the second); ``crlf=1`` ends lines
+    with CRLF; ``stall_after=k`` stops events after k of them and sends a
+    keep-alive comment every 50 ms until ``stall_ms`` passed (bytes, no
+    event); ``open_end=1`` leaves the last event without its blank line.
+    The instant each event's last byte was written is recorded in SENT_AT.
+    """
+    marks = SENT_AT.setdefault(req.target, {})
+    n, gap = int(q.get("n", "5")), float(q.get("gap_ms", "20")) / 1000
+    split = float(q.get("split_ms", "0")) / 1000
+    eol = b"\r\n" if q.get("crlf") == "1" else b"\n"
+    stall_after = int(q.get("stall_after", "-1"))
+    head = _head(200, [("content-type", "text/event-stream"), ("transfer-encoding", "chunked")])
+    sock.sendall(head + (_chunk(b": prelude" + eol + eol) if q.get("comment") == "1" else b""))
+    marks["head"] = time.perf_counter_ns()
+    time.sleep(float(q.get("first_ms", "0")) / 1000)
+    for i in range(n):
+        if i == stall_after:
+            end = time.monotonic() + float(q.get("stall_ms", "1000")) / 1000
+            while time.monotonic() < end:
+                sock.sendall(_chunk(b": keep-alive" + eol + eol))
+                time.sleep(0.05)
+            break
+        if i:
+            time.sleep(gap)
+        event = b"id: %d" % i + eol + b"data: event %d" % i + eol
+        last = i == n - 1 and q.get("open_end") == "1"
+        if not last:
+            event += eol
+        if split:
+            sock.sendall(_chunk(event[:5]))
+            time.sleep(split)
+            sock.sendall(_chunk(event[5:]))
+        else:
+            sock.sendall(_chunk(event))
+        marks[f"event{i}"] = time.perf_counter_ns()
+    sock.sendall(b"0\r\n\r\n")
+
+
+def route_ndjson(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``n`` NDJSON rows ``gap_ms`` apart (``application/x-ndjson``), chunked.
+
+    ``blank=1`` puts a blank line after each row (not an event); ``no_final_lf=1``
+    leaves the last row without its LF (an event when the body ends).
+    """
+    n, gap = int(q.get("n", "5")), float(q.get("gap_ms", "20")) / 1000
+    head = _head(200, [("content-type", "application/x-ndjson"), ("transfer-encoding", "chunked")])
+    sock.sendall(head)
+    for i in range(n):
+        if i:
+            time.sleep(gap)
+        row = b'{"row": %d}' % i
+        if i < n - 1 or q.get("no_final_lf") != "1":
+            row += b"\n\n" if q.get("blank") == "1" else b"\n"
+        sock.sendall(_chunk(row))
+    sock.sendall(b"0\r\n\r\n")
+
+
+def route_sse_length(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``n`` SSE events as one body with a Content-Length (a static file, as nginx serves it)."""
+    body = b"".join(b'data: {"token": %d}\n\n' % i for i in range(int(q.get("n", "5000"))))
+    head = [("content-type", "text/event-stream"), ("content-length", str(len(body)))]
+    sock.sendall(_head(200, head) + body)
+
+
+def route_length_pause(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Content-Length 200: 100 bytes, a pause of ``pause_ms``, then the other 100."""
+    sock.sendall(_head(200, [("content-length", "200")]) + b"a" * 100)
+    time.sleep(float(q.get("pause_ms", "1500")) / 1000)
+    sock.sendall(b"b" * 100)
+
+
 ROUTES: dict[str, Route] = {
     "/http10": route_http10,
     "/te-and-length": route_te_and_length,
@@ -206,6 +283,10 @@ ROUTES: dict[str, Route] = {
     "/big": route_big,
     "/hang": route_hang,
     "/echo": route_echo,
+    "/sse": route_sse,
+    "/ndjson": route_ndjson,
+    "/sse-length": route_sse_length,
+    "/length-pause": route_length_pause,
 }
 
 

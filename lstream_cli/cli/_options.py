@@ -11,17 +11,22 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header, read_body
 
+if TYPE_CHECKING:
+    from lstream_cli.measure import EventsMode, MeterOptions
+
 __all__ = [
     "RequestFlags",
     "check_url",
+    "event_options",
     "json_option",
+    "meter_options_from",
     "read_data",
     "request_options",
     "spec_from_options",
@@ -212,3 +217,44 @@ def spec_from_options(
         timeout=timeout if timeout else None,
         insecure=insecure,
     )
+
+
+def event_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--events`` and ``--stall-timeout``; the command receives ``meter_options``."""
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        meter = meter_options_from(kwargs.pop("events"), kwargs.pop("stall_timeout"))
+        return f(*args, meter_options=meter, **kwargs)
+
+    decorated = click.option(
+        "--stall-timeout",
+        default=None,
+        metavar="DURATION",
+        help="End a stream as 'stalled' when no event (no byte, without --events) "
+        "arrives for this long after the first byte, e.g. 2s.",
+    )(command)
+    return click.option(
+        "--events",
+        type=click.Choice(["sse", "ndjson", "lines", "auto"]),
+        default=None,
+        help="Count events in the body: time to first event, gaps between events, "
+        "events/s (auto: from the Content-Type). See docs/events.md.",
+    )(decorated)
+
+
+def meter_options_from(events: str | None, stall_timeout: str | None) -> MeterOptions:
+    """``--events`` and ``--stall-timeout`` as the run's :class:`MeterOptions`."""
+    from lstream_cli.measure import MeterOptions
+    from lstream_cli.units import parse_duration
+
+    stall_ns: int | None = None
+    if stall_timeout is not None:
+        try:
+            seconds = parse_duration(stall_timeout)
+        except ValueError as exc:
+            raise UsageError(f"--stall-timeout: {exc}") from None
+        if not 0 < seconds <= _MAX_TIMEOUT_S:
+            raise UsageError("--stall-timeout must be more than 0 and at most 1,000,000 s")
+        stall_ns = int(seconds * 1e9)
+    return MeterOptions(events=cast("EventsMode | None", events), stall_timeout_ns=stall_ns)

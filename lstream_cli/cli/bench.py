@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError, exit_status_for_error
-from lstream_cli.cli._options import RequestFlags, json_option, request_options
+from lstream_cli.cli._options import RequestFlags, event_options, json_option, request_options
 from lstream_cli.units import parse_duration
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lstream_cli.engine.stages import Stages
     from lstream_cli.engine.thresholds import Threshold
     from lstream_cli.engine.workers import LoadConfig
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["bench_command", "exit_status"]
 
@@ -40,6 +41,7 @@ Examples:
   lstream bench URL --stages '30s:50,1m:200,30s:0' --json run.json
   lstream bench URL -r 0 --stages '1m:500' -c 1000 --csv-series series.csv
   lstream report run.json -o report.html
+  lstream bench URL/chat -c 20 -z 30s --events sse --fail-if 'ttfe_ms.p99<800'
 
 \b
 Pacing: without -r each of the -c connections sends its next request when
@@ -67,7 +69,8 @@ and the stages' target); --csv-series writes them as CSV.
 --fail-if 'metric.stat OP number' states a requirement (OP: < <= > >= ==).
 metrics: headers_ms, ttfb_ms, total_ms, gap_max_ms, stream_bytes_per_s with
 stats min, p50, p90, p99, p999, max, mean; also errors.rate, errors.count,
-rps, bytes_per_s. Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
+rps, bytes_per_s; with --events also ttfe_ms, event_gap_ms, events_per_s.
+Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 
 \b
 Exit status of a run: 0 when it completed, even with some failed requests;
@@ -283,6 +286,7 @@ def _failure_line(report: BenchReport) -> str:
     "-s", "--silent", is_flag=True, help="No live view and no report; errors only (as get -s)."
 )
 @request_options
+@event_options
 @json_option
 def bench_command(
     url: str,
@@ -300,6 +304,7 @@ def bench_command(
     silent: bool,
     request: RequestFlags,
     json_path: str | None,
+    meter_options: MeterOptions,
 ) -> int:
     """Load-test URL: many streams at once, percentiles you can trust.
 
@@ -311,11 +316,17 @@ def bench_command(
 
     --timeout: give up on a connect, or on a response that sent no byte for
     that many seconds (0 = never); the request counts as a timeout error.
+
+    --events sse|ndjson|lines|auto adds time to first event, every gap
+    between events and per-stream events/s; --stall-timeout ends a stream
+    that sent no event (no byte, without --events) for that long after its
+    first byte, counted as a 'stalled' error.
     """
     from lstream_cli.engine.thresholds import parse_threshold
     from lstream_cli.engine.workers import LoadConfig, default_workers
 
     thresholds = [parse_threshold(expr) for expr in fail_if]
+    _check_event_thresholds(thresholds, meter_options)
     _positive_int(concurrency, "-c/--concurrency")
     _positive_int(requests, "-n/--requests")
     _positive_int(workers, "--workers")
@@ -376,6 +387,7 @@ def bench_command(
             keep_rows=csv_path is not None,
             live=False,
             stages=ramp,
+            meter_options=meter_options,
         ),
         thresholds,
         _Outputs(json_path, csv_path, csv_series_path),
@@ -383,6 +395,19 @@ def bench_command(
         warmup,
         silent,
     )
+
+
+def _check_event_thresholds(thresholds: list[Threshold], options: MeterOptions) -> None:
+    from lstream_cli.engine.thresholds import EVENT_METRICS
+
+    for t in thresholds:
+        if options.events is None and t.metric.split(".")[0] in EVENT_METRICS:
+            raise UsageError(f"--fail-if {t.expr!r} needs --events (sse, ndjson, lines or auto)")
+
+
+def _stall_s(options: MeterOptions | None) -> float | None:
+    stall = None if options is None else options.stall_timeout_ns
+    return None if stall is None else stall / 1e9
 
 
 def _run(
@@ -434,6 +459,8 @@ def _run(
         warmup=warmup,
         timeout_s=config.spec.timeout,
         stages=config.stages,
+        events_format=config.meter_options.events if config.meter_options else None,
+        stall_timeout_s=_stall_s(config.meter_options),
     )
     from lstream_cli.redact import redact_url
 

@@ -12,12 +12,21 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError
-from lstream_cli.cli._options import RequestFlags, check_url, json_option, request_options
+from lstream_cli.cli._options import (
+    RequestFlags,
+    check_url,
+    event_options,
+    json_option,
+    request_options,
+)
+
+if TYPE_CHECKING:
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["compare_command", "parse_sizes"]
 
@@ -30,6 +39,9 @@ Examples:
       --buffered https://<id2>.lambda-url.us-east-1.on.aws/ --invoke my-function
   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
       lstream compare-modes --invoke any-name --endpoint-url http://127.0.0.1:9004
+  lstream compare-modes --events sse --sizes 1000 \
+      --stream 'http://127.0.0.1:9000/?format=sse&events=50&event_ms=20' \
+      --buffered 'http://127.0.0.1:9001/?format=sse&events=50&event_ms=20'
 
 \b
 A failed cell is a finding, not a failure of the tool: the sweep exits 0
@@ -136,6 +148,7 @@ def display_url(url: str) -> str:
     "-s", "--silent", is_flag=True, help="No progress and no table; errors only (as get -s)."
 )
 @request_options
+@event_options
 @json_option
 def compare_command(
     stream_url: str | None,
@@ -152,6 +165,7 @@ def compare_command(
     silent: bool,
     request: RequestFlags,
     json_path: str | None,
+    meter_options: MeterOptions,
 ) -> int:
     """Sweep response sizes over the streaming function URL, the buffered one,
     Invoke / InvokeWithResponseStream and API Gateway, and show where each breaks.
@@ -160,6 +174,8 @@ def compare_command(
     modes (about 35 s). Each cell is measured as 'lstream get' measures
     (TTFB at the first body byte, total, throughput, knee); a failed cell
     names the AWS limit that explains it and the error the caller saw.
+    With --events, each cell also shows its time to first event (TTFE):
+    a buffered mode's first event comes with its whole body.
     """
     from lstream_cli.compare import DEFAULT_SIZES
     from lstream_cli.render.jsonout import check_writable
@@ -205,6 +221,7 @@ def compare_command(
         emulator = nullcontext(None)
     with emulator as endpoints:
         plan = _plan(urls, function, endpoint_url, endpoints, base, size_list, repeat, size_param)
+        plan = replace(plan, meter_options=meter_options)
         if no_warmup:
             plan = replace(plan, warmup=False)
         return _sweep(plan, use_emulator, json_path, silent)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 import httpx
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP
-from lstream_cli.cli._options import RequestFlags, json_option, request_options
+from lstream_cli.cli._options import RequestFlags, event_options, json_option, request_options
 from lstream_cli.redirects import DEFAULT_MAX_REDIRS
+
+if TYPE_CHECKING:
+    from lstream_cli.measure import MeterOptions
 
 __all__ = ["get_command"]
 
@@ -18,6 +23,7 @@ Examples:
   lstream get http://127.0.0.1:9000/?size=20MB -o /dev/null --json -
   lstream get "$URL" -X POST -d @payload.json -H 'content-type: application/json'
   lstream get "$URL" | head -c 100
+  lstream get "$URL/chat" --events sse --stall-timeout 5s -o /dev/null
   lstream get -L https://example.com/moved -o out.bin   # follow redirects, as curl -L
 
 \b
@@ -81,6 +87,7 @@ signed request and sent as Basic auth on an unsigned one.
     metavar="N",
     help="With -L, follow at most N redirects (then exit 3).",
 )
+@event_options
 @json_option
 def get_command(
     url: str,
@@ -92,13 +99,15 @@ def get_command(
     location: bool,
     max_redirs: int,
     json_path: str | None,
+    meter_options: MeterOptions,
 ) -> int:
     """Send one request, stream the body, and report how it arrived.
 
     The body is written as it arrives (memory stays flat whatever the size).
     The summary on stderr gives headers time, TTFB at the first body byte,
     total time, bytes, reads, the largest gap, throughput, the bandwidth knee
-    and whether the response really streamed.
+    and whether the response really streamed. With --events, also the
+    events counted, time to first event, gaps between events and events/s.
 
     With -L the figures are the final request's; the redirects before it are
     counted apart (redirects, redirect_ms). Without -L a 3xx exits 3 and
@@ -182,6 +191,7 @@ def get_command(
             on_head=on_head,
             on_request=on_request if verbose else None,
             on_hop=on_hop if verbose else None,
+            options=meter_options,
         )
     except Interrupted as stop:
         # Ctrl-C or SIGTERM: what was measured is still summarised and written.

@@ -45,6 +45,8 @@ Examples:
 \b
 Synthetic handler parameters (query string, or the Lambda API's JSON payload):
   size, chunk, delay_ms, gap_ms, fail_at, status   (sizes: 5MB = 5,000,000; 5MiB = 5,242,880)
+  events instead: format=sse|ndjson, events, event_ms, jitter_ms, seed, first_ms,
+  early_headers=1, event_bytes   (e.g. ?format=sse&events=50&event_ms=40)
 
 """
     + EXIT_CODE_HELP

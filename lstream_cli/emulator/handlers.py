@@ -265,8 +265,15 @@ async def synthetic_handler(
     the first write (so the status waits too), ``gap_ms`` between writes,
     ``fail_at`` (raise after that many bytes), ``status``. Sizes take units:
     ``5MB`` = 5,000,000, ``5MiB`` = 5,242,880. Bad parameters: 400.
+    ``format=sse`` or ``format=ndjson`` sends events instead
+    (:mod:`lstream_cli.emulator.synthetic_events`).
     """
     params = synthetic_params(event)
+    if params.get("format") is not None:  # format=sse|ndjson: an event stream
+        from lstream_cli.emulator.synthetic_events import send_events
+
+        await send_events(params, stream, context)
+        return
     try:
         size = _size(params, "size", DEFAULT_SIZE) or 0
         chunk = _size(params, "chunk", DEFAULT_CHUNK) or DEFAULT_CHUNK

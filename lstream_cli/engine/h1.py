@@ -45,7 +45,7 @@ import httpx
 
 from lstream_cli.engine.tls import client_context
 
-__all__ = ["READ_SIZE", "H1Transport"]
+__all__ = ["IDLE_DEADLINE", "READ_SIZE", "H1Transport", "StallTimeout"]
 
 READ_SIZE = 128 * 1024  # bytes asked of one recv (one delivery at most); fits in L2 with its copy
 # Trace event: the read that completed the head also carried body bytes.
@@ -53,8 +53,33 @@ BODY_WITH_HEAD = "lstream.receive_body_with_head.complete"
 _MAX_IDLE = 4  # idle connections kept per (scheme, host, port)
 _KEEPALIVE_S = 5.0  # an idle connection older than this is closed, not reused
 
+# Request extension: a callable giving the perf_counter_ns instant by which
+# the next body byte must come (``BodyMeter.idle_deadline_ns``), or None.
+IDLE_DEADLINE = "lstream.idle_deadline"
+
 Trace = Callable[[str, dict[str, Any]], None]
 _Key = tuple[str, str, int]
+IdleDeadline = Callable[[], int | None]
+
+
+class StallTimeout(httpx.ReadTimeout):
+    """The body's idle deadline (``--stall-timeout``) passed with nothing new."""
+
+
+def _arm(sock: socket.socket, idle: IdleDeadline, read_timeout: float | None) -> bool:
+    """Set the next recv's timeout from the idle deadline; True when it is the limit."""
+    deadline = idle()
+    if deadline is None:
+        sock.settimeout(read_timeout)
+        return False
+    # Never 0: that would make the socket non-blocking; a past deadline still
+    # takes the bytes already waiting, then times out at once.
+    left = max(1e-6, (deadline - time.perf_counter_ns()) / 1e9)
+    if read_timeout is not None and read_timeout <= left:
+        sock.settimeout(read_timeout)
+        return False
+    sock.settimeout(left)
+    return True
 
 
 class _Conn:
@@ -312,6 +337,7 @@ class H1Transport(httpx.BaseTransport):
             msg.done = True
             msg.keep_alive = msg.parser.should_keep_alive() and not msg.extra
         stream = _BodyStream(self, conn, msg, buf, read_timeout, pending)
+        stream.idle = request.extensions.get(IDLE_DEADLINE)
         return httpx.Response(
             msg.status,
             headers=msg.headers,
@@ -458,6 +484,7 @@ class _BodyStream(httpx.SyncByteStream):
         self._read_timeout = read_timeout
         self._pending = pending
         self._framing, self._length = msg.framing()
+        self.idle: IdleDeadline | None = None  # see IDLE_DEADLINE
 
     def __iter__(self) -> Iterator[bytes]:
         msg, conn = self._msg, self._conn
@@ -478,10 +505,15 @@ class _BodyStream(httpx.SyncByteStream):
             yield from self._counted(sock, received)
             return
         view = memoryview(buf)
+        idle, stalled = self.idle, False
         while not msg.done:
+            if idle is not None:
+                stalled = _arm(sock, idle, self._read_timeout)
             try:
                 n = sock.recv_into(buf)
             except TimeoutError as exc:
+                if stalled:
+                    raise StallTimeout("stalled (--stall-timeout)") from exc
                 raise httpx.ReadTimeout("timed out waiting for data") from exc
             except OSError as exc:
                 raise httpx.ReadError(str(exc) or exc.__class__.__name__) from exc
@@ -510,10 +542,15 @@ class _BodyStream(httpx.SyncByteStream):
         remaining = (self._length or 0) - received
         size = len(self._buf)
         recv = sock.recv
+        idle, stalled = self.idle, False
         while remaining > 0:
+            if idle is not None:
+                stalled = _arm(sock, idle, self._read_timeout)
             try:
                 data = recv(size if remaining > size else remaining)
             except TimeoutError as exc:
+                if stalled:
+                    raise StallTimeout("stalled (--stall-timeout)") from exc
                 raise httpx.ReadTimeout("timed out waiting for data") from exc
             except OSError as exc:
                 raise httpx.ReadError(str(exc) or exc.__class__.__name__) from exc

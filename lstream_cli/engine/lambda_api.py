@@ -26,7 +26,7 @@ from typing import Any
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.engine.excerpt import BodyHead, Measured, one_line
-from lstream_cli.measure import BodyMeter, classify_status
+from lstream_cli.measure import BodyMeter, MeterOptions, classify_status
 from lstream_cli.models import ErrorClass
 
 __all__ = ["InvokeTarget", "make_lambda_client", "measure_invoke"]
@@ -91,12 +91,13 @@ def measure_invoke(
     size: int,
     tick: Callable[[int], None] | None,
     size_param: str = "size",
+    options: MeterOptions | None = None,
 ) -> Measured:
     # The size under --size-param, at the top (the emulator, a plain Invoke
     # handler) and where a function written for its function URL looks.
     value = str(size)
     payload = json.dumps({size_param: value, "queryStringParameters": {size_param: value}}).encode()
-    meter = BodyMeter(time.perf_counter_ns())
+    meter = BodyMeter(time.perf_counter_ns(), options=options)
     head = BodyHead()
     try:
         if mode == "invoke":
@@ -119,7 +120,7 @@ def _read_invoke(
     body = resp["Payload"]
     try:
         for chunk in body.iter_chunks(_READ_CHUNK):
-            meter.data(time.perf_counter_ns(), len(chunk))
+            meter.data(time.perf_counter_ns(), len(chunk), chunk if meter.wants_bytes else None)
             head(chunk)
             if tick is not None:
                 tick(meter.bytes)
@@ -151,7 +152,7 @@ def _read_invoke_stream(
         for event in stream:
             if "PayloadChunk" in event:
                 data = event["PayloadChunk"].get("Payload", b"")
-                meter.data(time.perf_counter_ns(), len(data))
+                meter.data(time.perf_counter_ns(), len(data), data if meter.wants_bytes else None)
                 head(data)
                 if tick is not None:
                     tick(meter.bytes)

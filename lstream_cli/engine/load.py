@@ -40,7 +40,7 @@ from lstream_cli.engine.ramping import RampingClosedLoop, RampingOpenLoop
 from lstream_cli.engine.results import RunStats
 from lstream_cli.engine.series import SeriesRecorder
 from lstream_cli.engine.stages import Stages
-from lstream_cli.measure import BodyMeter
+from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.request import RequestSpec, prepare_auth
 
@@ -71,6 +71,7 @@ class WorkerPlan:
     snapshot_s: float = 0.25  # between snapshots
     stages: Stages | None = None  # --stages: the ramp (concurrency, or rate with -r)
     workers: int = 1  # workers in the run: this one's share of the stages' target
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout
 
 
 class Control(Protocol):
@@ -102,11 +103,16 @@ class _Worker:
             spec.timeout,
         )
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
+        self.meter_options = plan.meter_options
+        self.stall = (
+            plan.meter_options is not None and plan.meter_options.stall_timeout_ns is not None
+        )
         self.conns: list[Connection | None] = [None] * plan.concurrency
         self.pacing: Pacing = ClosedLoop(0, None)
         self.stats = RunStats()
         self.inflight = 0  # requests started and not finished
         self.cut_bytes = 0  # body bytes of requests aborted at the end of the phase
+        self.cut_events = 0  # --events: their events
         self.stop_event = asyncio.Event()
         self.stopping = False
 
@@ -133,7 +139,7 @@ class _Worker:
             add(record)
 
     async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
-        meter = BodyMeter(t_start, keep_timeline=False)
+        meter = BodyMeter(t_start, keep_timeline=False, options=self.meter_options)
         for _attempt in range(2):
             conn = self.conns[i]
             if conn is None or not conn.alive:
@@ -167,6 +173,7 @@ class _Worker:
         self.stats = stats
         self.inflight = 0
         self.cut_bytes = 0
+        self.cut_events = 0
         tasks = [self.loop.create_task(self._slot(i)) for i in range(self.plan.concurrency)]
         all_done = self.loop.create_task(asyncio.wait(tasks))
         stop_wait = self.loop.create_task(self.stop_event.wait())
@@ -187,6 +194,7 @@ class _Worker:
         for i, conn in enumerate(self.conns):
             if conn is not None and conn.meter is not None:
                 self.cut_bytes += conn.meter.bytes  # received: the series keeps them
+                self.cut_events += conn.meter.events or 0
                 conn.abort()
                 self.conns[i] = None
         for t in tasks:
@@ -223,6 +231,8 @@ class _Worker:
             self.stats.lag.record_raw(int(lag * 1e6))
             expected = now + _TICK_S
             tick += 1
+            if self.stall:
+                self._sweep_stalled()  # every tick: a stall ends within 10 ms of its deadline
             if tick % _SWEEP_EVERY == 0:
                 self._sweep()
                 if tick % 100 == 0:
@@ -250,6 +260,15 @@ class _Worker:
         inflight = sum(c.meter.bytes for c in self.conns if c is not None and c.meter is not None)
         return self.stats.bytes + inflight + self.cut_bytes
 
+    def events_received(self) -> int | None:
+        """--events: events of the phase so far, in-flight responses' included; else None."""
+        options = self.meter_options
+        if options is None or options.events is None:
+            return None
+        meters = [c.meter for c in self.conns if c is not None and c.meter is not None]
+        inflight = sum(m.events or 0 for m in meters)
+        return self.stats.events + inflight + self.cut_events
+
     def _ship_rows(self) -> None:
         stats = self.stats
         if self.plan.stream_rows and stats.rows:
@@ -265,9 +284,20 @@ class _Worker:
         if seconds:
             self.control.series(self.plan.index, seconds)
 
+    def _sweep_stalled(self) -> None:
+        now = time.perf_counter_ns()
+        for conn in self.conns:
+            meter = None if conn is None else conn.meter
+            if meter is not None:
+                deadline = meter.idle_deadline_ns()
+                if deadline is not None and now >= deadline:
+                    assert conn is not None
+                    conn.expire(meter.stall_detail(), ErrorClass.STALLED)
+
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
         recent = stats.take_recent()
+        ttfe = stats.take_recent_ttfe() if self.meter_options is not None else None
         return {
             "t_ns": time.perf_counter_ns(),
             "requests": stats.requests,
@@ -275,6 +305,8 @@ class _Worker:
             "errors": stats.error_count,
             "bytes": stats.bytes,
             "recent_ttfb": None if recent is None else recent.to_state(),
+            "events": stats.events,
+            "recent_ttfe": None if ttfe is None else ttfe.to_state(),
         }
 
     def close(self) -> None:
@@ -311,7 +343,7 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         begin = time.perf_counter_ns()
         cpu0 = time.process_time()
         stats.begin_ns = begin
-        stats.series = SeriesRecorder(begin, worker.bytes_received)
+        stats.series = SeriesRecorder(begin, worker.bytes_received, worker.events_received)
         deadline = None if plan.duration_s is None else begin + int(plan.duration_s * 1e9)
         pacing = _pacing(plan, plan.requests, deadline, begin)
         if not worker.stopping:

@@ -178,10 +178,10 @@ class Connection(asyncio.BufferedProtocol):
             return
         if nbytes < left:
             self._body_left = left - nbytes
-            meter.data(now, nbytes)
+            meter.data(now, nbytes, self._buf[:nbytes] if meter.wants_bytes else None)
             return
         self._body_left = 0
-        meter.data(now, left)
+        meter.data(now, left, self._buf[:left] if meter.wants_bytes else None)
         self._now = now
         self._parser = httptools.HttpResponseParser(self)  # the old one is mid-body
         self.on_message_complete()
@@ -280,13 +280,17 @@ class Connection(asyncio.BufferedProtocol):
         if meter is not None:
             if length >= TIMELINE_FROM_BYTES or length < 0:
                 meter.keep_timeline = True  # a stream, or a long body: knee and gap p99
-            meter.headers(self._now, status)
+            if meter.wants_bytes:  # events: --events auto needs the Content-Type
+                ctype = _header_value(block, b"\ncontent-type:")
+                meter.headers(self._now, status, _content_type(ctype))
+            else:
+                meter.headers(self._now, status)
 
     def on_body(self, body: bytes) -> None:
         meter = self.meter
         if meter is None:
             return
-        meter.data(self._now, len(body))
+        meter.data(self._now, len(body), body if meter.wants_bytes else None)
         if not meter.keep_timeline and meter.bytes >= TIMELINE_FROM_BYTES:
             meter.keep_timeline = True
         hint = self._hint
@@ -328,10 +332,10 @@ class Connection(asyncio.BufferedProtocol):
         self.transport.write(data)
         return fut
 
-    def expire(self, detail: str) -> None:
-        """--timeout elapsed with no byte: fail the request, drop the connection."""
+    def expire(self, detail: str, error: ErrorClass = ErrorClass.TIMEOUT) -> None:
+        """--timeout elapsed with no byte (or --stall-timeout, ``STALLED``): fail, drop."""
         if self.meter is not None:
-            self._resolve_failure(ErrorClass.TIMEOUT, detail)
+            self._resolve_failure(error, detail)
         self.abort()
 
     def close(self) -> None:
@@ -442,6 +446,11 @@ def _header_value(block: bytes, marker: bytes) -> bytes | None:
         return None
     eol = block.find(b"\r", pos)
     return block[pos + len(marker) : eol if eol >= 0 else len(block)].strip()
+
+
+def _content_type(value: bytes | None) -> tuple[tuple[str, str], ...]:
+    """The response's Content-Type as meter headers (lower-cased, as parsed)."""
+    return () if value is None else (("content-type", value.decode("latin-1")),)
 
 
 def _reason(exc: BaseException) -> str:

@@ -50,6 +50,10 @@ METRICS: dict[str, tuple[int, float]] = {
     "total_ms": (3_600_000_000, 1000.0),
     "gap_max_ms": (3_600_000_000, 1000.0),
     "stream_bytes_per_s": (1_000_000_000_000, 1.0),  # bytes/s, up to 1 TB/s
+    # --events (docs/events.md): every response whose events were counted
+    "ttfe_ms": (3_600_000_000, 1000.0),  # time to first event
+    "event_gap_ms": (3_600_000_000, 1000.0),  # every interval between two events
+    "events_per_s": (1_000_000_000_000, 1000.0),  # per stream, in milli-events/s
 }
 _LAG = (60_000_000, 1000.0)  # event-loop lag, microseconds up to 60 s
 CSV_COLUMNS = (
@@ -112,6 +116,13 @@ class RunStats:
         self.gap_max = _hist("gap_max_ms")
         self.stream_bps = _hist("stream_bytes_per_s")
         self.recent_ttfb: Histogram | None = _hist("ttfb_ms") if recent else None
+        self.events = 0  # events counted, all responses (--events)
+        self._ttfe = _hist("ttfe_ms")
+        self._event_gap = _hist("event_gap_ms")
+        self.events_ps = _hist("events_per_s")
+        self._p_ttfe: dict[int, int] = {}
+        self._p_event_gap: dict[int, int] = {}
+        self.recent_ttfe: Histogram | None = _hist("ttfe_ms") if recent else None
         self.rows: list[tuple[Any, ...]] | None = [] if keep_rows else None
         self.t0_ns = t0_ns  # origin of the CSV t_start_ms column
         # The measured phase's per-second series (shipped by the worker on its own).
@@ -156,6 +167,8 @@ class RunStats:
                 self.stream_bps.record_raw(int(bps))
             if rec.knee is not None:
                 self.knees += 1
+        if rec.events is not None:
+            self._add_events(rec)
         if self.rows is not None:
             self.rows.append(
                 (
@@ -174,6 +187,34 @@ class RunStats:
         if self.series is not None:
             self.series.add(rec)
 
+    def _add_events(self, rec: RequestRecord) -> None:
+        """Event figures of any response whose events were counted, complete or not."""
+        self.events += rec.events or 0
+        if rec.first_event_ns is not None:
+            v = rec.first_event_ns // 1000
+            p = self._p_ttfe
+            p[v] = p.get(v, 0) + 1
+            if self.recent_ttfe is not None:
+                self.recent_ttfe.record_raw(v)
+        gaps = rec.event_gaps
+        if gaps is not None:
+            p = self._p_event_gap
+            if gaps.zero:
+                p[0] = p.get(0, 0) + gaps.zero
+            for gap in gaps.nonzero_ns:
+                v = gap // 1000
+                p[v] = p.get(v, 0) + 1
+        rate = rec.events_per_s
+        if rate is not None:
+            self.events_ps.record_raw(round(rate * 1000))
+
+    def take_recent_ttfe(self) -> Histogram | None:
+        """The TTFE histogram since the last call (for the dashboard), reset."""
+        recent = self.recent_ttfe
+        if recent is not None:
+            self.recent_ttfe = _hist("ttfe_ms")
+        return recent
+
     def take_recent(self) -> Histogram | None:
         """The TTFB histogram since the last call (for the dashboard), reset."""
         recent = self.recent_ttfb
@@ -188,6 +229,8 @@ class RunStats:
             (self._p_headers, self._headers),
             (self._p_ttfb, self._ttfb),
             (self._p_total, self._total),
+            (self._p_ttfe, self._ttfe),
+            (self._p_event_gap, self._event_gap),
         ):
             if pending:
                 for raw, count in pending.items():
@@ -217,6 +260,9 @@ class RunStats:
             "total_ms": self.total,
             "gap_max_ms": self.gap_max,
             "stream_bytes_per_s": self.stream_bps,
+            "ttfe_ms": self._ttfe,
+            "event_gap_ms": self._event_gap,
+            "events_per_s": self.events_ps,
         }
 
     # -- shipping and merging -------------------------------------------------
@@ -229,6 +275,7 @@ class RunStats:
             "status": {str(k): v for k, v in self.status.items()},
             "bytes": self.bytes,
             "knees": self.knees,
+            "events": self.events,
             "details": dict(self.details),
             "late": self.late,
             "not_started": self.not_started,
@@ -256,6 +303,7 @@ class RunStats:
         other.status = {int(k): int(v) for k, v in state["status"].items()}
         other.bytes = int(state["bytes"])
         other.knees = int(state["knees"])
+        other.events = int(state.get("events", 0))
         other.details = {str(k): int(v) for k, v in state.get("details", {}).items()}
         other.late = int(state.get("late", 0))
         other.not_started = int(state.get("not_started", 0))
@@ -271,6 +319,10 @@ class RunStats:
         other._total = Histogram.from_state(hists["total_ms"])
         other.gap_max = Histogram.from_state(hists["gap_max_ms"])
         other.stream_bps = Histogram.from_state(hists["stream_bytes_per_s"])
+        if "ttfe_ms" in hists:
+            other._ttfe = Histogram.from_state(hists["ttfe_ms"])
+            other._event_gap = Histogram.from_state(hists["event_gap_ms"])
+            other.events_ps = Histogram.from_state(hists["events_per_s"])
         rows = state.get("rows")
         other.rows = None if rows is None else [tuple(r) for r in rows]
         self.merge(other)
@@ -285,6 +337,7 @@ class RunStats:
             self.status[code] = self.status.get(code, 0) + v
         self.bytes += other.bytes
         self.knees += other.knees
+        self.events += other.events
         for k, v in other.details.items():
             if k in self.details or len(self.details) < _MAX_DETAILS:
                 self.details[k] = self.details.get(k, 0) + v
@@ -332,6 +385,8 @@ class BenchSettings:
     warmup: str | None = None  # --warmup as written
     timeout_s: float | None = None  # --timeout
     stages: Stages | None = None  # --stages: the ramp (connections, or req/s with -r)
+    events_format: str | None = None  # --events
+    stall_timeout_s: float | None = None  # --stall-timeout
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -344,6 +399,8 @@ class BenchSettings:
             "warmup": self.warmup,
             "timeout_s": self.timeout_s,
             "stages": None if self.stages is None else self.stages.to_json(),
+            "events_format": self.events_format,
+            "stall_timeout_s": self.stall_timeout_s,
         }
 
 
@@ -400,6 +457,7 @@ class BenchReport:
     settings: BenchSettings = field(default_factory=BenchSettings)
     thresholds: tuple[ThresholdResult, ...] = ()
     series: tuple[SeriesPoint, ...] = ()  # per second of the measured phase
+    events: int | None = None  # --events: counted over all responses; None without
 
     @property
     def rps(self) -> float:
@@ -433,6 +491,7 @@ class BenchReport:
         for name, summary in self.summaries.items():
             doc[name] = summary.to_json(_digits(name))
         doc["knees"] = self.knees
+        doc["events"] = self.events
         doc["client"] = self.client.to_json()
         doc["not_started_on_time"] = self.not_started_on_time
         doc["late_starts"] = self.late_starts
@@ -516,4 +575,5 @@ def build_report(
         error_details=dict(sorted(stats.details.items(), key=lambda kv: -kv[1])),
         settings=settings or BenchSettings(),
         series=series,
+        events=stats.events if settings is not None and settings.events_format else None,
     )

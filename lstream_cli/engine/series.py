@@ -11,8 +11,8 @@ the measured phase (after its warm-up). What lands in a second:
 - ``bytes``: body bytes that arrived in it, in-flight requests' bytes
   included (read from their meters when the second closes), so a long
   stream's bytes spread over the seconds that carried them;
-- ``events``: events that arrived in it, when a caller counts them
-  (:meth:`SeriesRecorder.count_events`); None otherwise;
+- ``events``: with ``--events``, events that arrived in it, in-flight
+  responses' included (read from their meters, as bytes are); None otherwise;
 - TTFB and total time of the requests that finished in it, as raw
   microsecond -> count maps (the batching :class:`~.results.RunStats` uses).
 
@@ -85,25 +85,29 @@ class SeriesRecorder:
     """One worker's per-second counters; not thread-safe (one event loop).
 
     ``bytes_received`` returns the body bytes received so far in the
-    measured phase, in-flight requests included; it is called once per
-    closed second.
+    measured phase, in-flight requests included, and ``events_received``
+    the events likewise (None when events are not counted); both are called
+    once per closed second.
     """
 
     def __init__(
         self,
         begin_ns: int,
         bytes_received: Callable[[], int] | None = None,
+        events_received: Callable[[], int | None] | None = None,
         interval_ns: int = INTERVAL_NS,
     ) -> None:
         self.begin_ns = begin_ns
         self.interval_ns = interval_ns
         self.bytes_received = bytes_received
+        self.events_received = events_received
         self.k = 0  # the open second
         self.boundary_ns = begin_ns + interval_ns  # its end
         self.in_flight = 0
         self._changed_ns = begin_ns  # last change of in_flight (or second boundary)
         self._cur = _Open()
         self._bytes_seen = 0  # cumulative bytes at the last close
+        self._events_seen = 0  # cumulative events at the last close
         self._closed: list[dict[str, Any]] = []
 
     # -- hot path -----------------------------------------------------------
@@ -139,11 +143,6 @@ class SeriesRecorder:
             if rec.end_ns is not None:
                 _bump(cur.total, rec.end_ns // 1000)
 
-    def count_events(self, n: int) -> None:
-        """``n`` events arrived now (for callers that measure events)."""
-        self._advance(time.perf_counter_ns())
-        self._cur.events = (self._cur.events or 0) + n
-
     # -- closing seconds ----------------------------------------------------
     def _roll(self, now: int) -> None:
         """Close every second that ended before ``now``."""
@@ -160,6 +159,10 @@ class SeriesRecorder:
         # Bytes of a request cut at the end leave the in-flight count: never negative.
         got = max(0, cumulative - self._bytes_seen)
         self._bytes_seen = max(self._bytes_seen, cumulative)
+        events = self.events_received() if self.events_received is not None else None
+        if events is not None:
+            cur.events = max(0, events - self._events_seen)
+            self._events_seen = max(self._events_seen, events)
         self._closed.append(
             {
                 "k": self.k,

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from lstream_cli import __version__
-from lstream_cli.engine.h1 import BODY_WITH_HEAD, H1Transport
-from lstream_cli.measure import BodyMeter
+from lstream_cli.engine.h1 import BODY_WITH_HEAD, IDLE_DEADLINE, H1Transport, StallTimeout
+from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord, ns_to_ms
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
@@ -109,8 +109,12 @@ def fetch(
     on_head: Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None] | None = None,
     client: httpx.Client | None = None,
     on_request: Callable[[SentRequest], None] | None = None,
+    options: MeterOptions | None = None,
 ) -> RequestRecord:
     """Send ``spec``, stream the body into ``sink``, return the measured record.
+
+    ``options``: what the meter counts beyond bytes (``--events``) and the
+    stall limit (``--stall-timeout``, enforced as ``ErrorClass.STALLED``).
 
     ``on_request`` sees the request about to be sent, before the clock
     starts (``-v`` prints it even when no response ever comes).
@@ -131,8 +135,12 @@ def fetch(
         if (event.endswith(".started") and event not in marks) or event.endswith(".complete"):
             marks[event] = now
 
+    meters: list[BodyMeter] = []  # the meter, once the clock has started
+    extensions: dict[str, Any] = {"trace": trace}
+    if options is not None and options.stall_timeout_ns is not None:
+        extensions[IDLE_DEADLINE] = lambda: meters[0].idle_deadline_ns() if meters else None
     request = http.build_request(
-        spec.method, url, headers=headers, content=spec.body, extensions={"trace": trace}
+        spec.method, url, headers=headers, content=spec.body, extensions=extensions
     )
     sent = SentRequest(
         spec.method,
@@ -142,7 +150,8 @@ def fetch(
     if on_request is not None:
         on_request(sent)
     t_start = time.perf_counter_ns()
-    meter = BodyMeter(t_start)
+    meter = BodyMeter(t_start, options=options)
+    meters.append(meter)
     try:
         return _exchange(http, request, meter, marks, sink, on_progress, on_head, sent)
     finally:
@@ -189,12 +198,16 @@ def _exchange(
                 now = perf()
                 if early is not None:
                     now, early = early, None
-                meter.data(now, len(chunk))
+                meter.data(now, len(chunk), chunk if meter.wants_bytes else None)
                 if sink is not None:
                     sink(chunk)
                 if on_progress is not None and now >= next_progress:
                     next_progress = now + _PROGRESS_EVERY_NS
                     on_progress(_progress(meter, now))
+        except StallTimeout:
+            return meter.finish(
+                perf(), complete=False, error=ErrorClass.STALLED, detail=meter.stall_detail()
+            )
         except httpx.HTTPError as exc:
             error, detail = classify_exception(exc, before_headers=False)
             return meter.finish(perf(), complete=False, error=error, detail=detail)

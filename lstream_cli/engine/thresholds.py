@@ -26,7 +26,17 @@ if TYPE_CHECKING:
 
 __all__ = ["STATS", "STAT_METRICS", "Threshold", "ThresholdResult", "evaluate", "parse_threshold"]
 
-STAT_METRICS = ("headers_ms", "ttfb_ms", "total_ms", "gap_max_ms", "stream_bytes_per_s")
+STAT_METRICS = (
+    "headers_ms",
+    "ttfb_ms",
+    "total_ms",
+    "gap_max_ms",
+    "stream_bytes_per_s",
+    "ttfe_ms",
+    "event_gap_ms",
+    "events_per_s",
+)
+EVENT_METRICS = ("ttfe_ms", "event_gap_ms", "events_per_s")  # need --events
 STATS = ("min", "p50", "p90", "p99", "p999", "max", "mean")
 _SCALARS = ("errors.rate", "errors.count", "rps", "bytes_per_s")
 _OPS: dict[str, Callable[[float, float], bool]] = {

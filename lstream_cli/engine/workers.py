@@ -39,6 +39,7 @@ from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
 from lstream_cli.engine.series import SeriesMerger, SeriesPoint
 from lstream_cli.engine.stages import Stages
+from lstream_cli.measure import MeterOptions
 from lstream_cli.request import RequestSpec
 from lstream_cli.stats import Histogram
 from lstream_cli.supervise import ignore_stop_signals, stop_signals_blocked
@@ -83,6 +84,7 @@ class LoadConfig:
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
     stages: Stages | None = None  # --stages (duration_s is their total)
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,9 @@ class Progress:
     target_requests: int | None  # -n, for a progress fraction
     target_s: float | None  # -z
     series: tuple[SeriesPoint, ...] = ()  # the last seconds, for the sparklines
+    events: int | None = None  # --events: counted so far
+    ttfe_p50_ms: float | None = None  # over the last seconds
+    ttfe_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,7 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 live=config.live,
                 stages=config.stages,
                 workers=n,
+                meter_options=config.meter_options,
             )
         )
     return plans
@@ -170,6 +176,7 @@ class _LiveView:
         self.latest: dict[int, dict[str, Any]] = {}
         self.totals: deque[tuple[float, int, int]] = deque()  # (t, requests, bytes)
         self.recent: deque[tuple[float, Histogram]] = deque()
+        self.recent_ttfe: deque[tuple[float, Histogram]] = deque()
 
     def start(self, t0_ns: int) -> None:
         self.t0_ns = t0_ns
@@ -181,6 +188,10 @@ class _LiveView:
             self.recent.append((now, Histogram.from_state(snap["recent_ttfb"])))
         while self.recent and self.recent[0][0] < now - _WINDOW_S:
             self.recent.popleft()
+        if snap.get("recent_ttfe") is not None:
+            self.recent_ttfe.append((now, Histogram.from_state(snap["recent_ttfe"])))
+        while self.recent_ttfe and self.recent_ttfe[0][0] < now - _WINDOW_S:
+            self.recent_ttfe.popleft()
         requests = sum(s["requests"] for s in self.latest.values())
         nbytes = sum(s["bytes"] for s in self.latest.values())
         self.totals.append((now, requests, nbytes))
@@ -208,8 +219,22 @@ class _LiveView:
                 target_requests=self.config.requests,
                 target_s=self.config.duration_s,
                 series=tuple(self.series.points[-_SPARK_POINTS:]) if self.series else (),
+                **self._events(),
             )
         )
+
+    def _events(self) -> dict[str, Any]:
+        options = self.config.meter_options
+        if options is None or options.events is None:
+            return {}
+        ttfe = Histogram(scale=1000.0)
+        for _, h in self.recent_ttfe:
+            ttfe.merge(h)
+        return {
+            "events": sum(s.get("events", 0) for s in self.latest.values()),
+            "ttfe_p50_ms": ttfe.percentile(50.0),
+            "ttfe_p99_ms": ttfe.percentile(99.0),
+        }
 
 
 class _LocalControl:

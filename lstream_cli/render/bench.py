@@ -52,6 +52,11 @@ _ROWS = (
     ("gap_max_ms", "largest gap", "ms"),
     ("stream_bytes_per_s", "per-stream rate", "rate"),
 )
+_EVENT_ROWS = (  # with --events
+    ("ttfe_ms", "TTFE", "ms"),
+    ("event_gap_ms", "event gap", "ms"),
+    ("events_per_s", "events/s per stream", "count"),
+)
 _STATS = (
     ("min", "min"),
     ("p50", "p50"),
@@ -117,6 +122,11 @@ def format_progress(p: Progress) -> RenderableType:
     text.append(f"  {p.rps:,.0f} req/s   {format_rate(p.bytes_per_s)}   ")
     text.append(f"errors {p.errors}", style="red" if p.errors else "")
     text.append(f"\n  TTFB p50 {_ms_unit(p.ttfb_p50_ms)}  p99 {_ms_unit(p.ttfb_p99_ms)} (last 2 s)")
+    if p.events is not None:
+        text.append(
+            f"\n  events {p.events:,}  TTFE p50 {_ms_unit(p.ttfe_p50_ms)}  "
+            f"p99 {_ms_unit(p.ttfe_p99_ms)} (last 2 s)"
+        )
     if p.series:
         text.append("\n")
         text.append(format_sparklines(p.series))
@@ -197,7 +207,8 @@ def _stats_table(report: BenchReport) -> Table:
     table.add_column("", no_wrap=True)
     for _, label in _STATS:
         table.add_column(label, justify="right", no_wrap=True)
-    for key, label, kind in _ROWS:
+    rows = _ROWS + (_EVENT_ROWS if report.events is not None else ())
+    for key, label, kind in rows:
         summary = report.summaries[key]
         if not summary.count:
             table.add_row(label, *["-"] * len(_STATS))
@@ -206,8 +217,11 @@ def _stats_table(report: BenchReport) -> Table:
         for stat, _ in _STATS:
             v = getattr(summary, stat)
             # Rates as bare MB/s numbers so seven columns fit in 100 characters.
-            cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
-        unit = " (ms)" if kind == "ms" else " (MB/s)"
+            if kind == "count":
+                cells.append(f"{v:,.1f}")
+            else:
+                cells.append(f"{v / 1e6:,.2f}" if kind == "rate" else _ms(v))
+        unit = {"ms": " (ms)", "rate": " (MB/s)", "count": ""}[kind]
         table.add_row(f"{label}{unit}", *cells)
     return table
 
@@ -268,14 +282,24 @@ def format_report(report: BenchReport) -> list[RenderableType]:
     streams = report.summaries["stream_bytes_per_s"].count
     if streams:
         out.append(Text(f"  bandwidth knee in {report.knees} of {streams} streams"))
+    if report.events is not None:
+        with_event = report.summaries["ttfe_ms"].count
+        out.append(
+            Text(
+                f"  events   {report.events:,} ({report.settings.events_format}); "
+                f"{with_event} of {report.requests} responses had at least one"
+            )
+        )
     if len(report.series) > 1:
         shown = report.series[-_SPARK_WIDTH:]
         out.append(Text(f"\n  per second, seconds {shown[0].t_s}-{shown[-1].t_s} of the run"))
         out.append(format_sparklines(report.series))
-    chart = format_histogram(report.histograms["ttfb_ms"])
-    if chart is not None:
-        out.append(Text("\n  TTFB distribution", style="bold"))
-        out.append(NaturalWidth(chart))
+    charts = [("ttfb_ms", "TTFB")] + ([("ttfe_ms", "TTFE")] if report.events is not None else [])
+    for name, label in charts:
+        chart = format_histogram(report.histograms[name])
+        if chart is not None:
+            out.append(Text(f"\n  {label} distribution", style="bold"))
+            out.append(NaturalWidth(chart))
     client = report.client
     cpu = "-" if client.cpu_pct is None else f"{client.cpu_pct:.0f}%"
     lag = "-" if client.loop_lag_ms_p99 is None else f"{client.loop_lag_ms_p99:.2f} ms"

@@ -113,6 +113,9 @@ def format_table(cells: Sequence[Cell]) -> Table:
     table.add_column("mode", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("TTFB", justify="right", no_wrap=True)
+    events = any(c.record.events is not None for c in cells)  # --events
+    if events:
+        table.add_column("TTFE", justify="right", no_wrap=True)
     table.add_column("total", justify="right", no_wrap=True)
     table.add_column("throughput", justify="right", no_wrap=True)
     table.add_column("limit hit / knee", min_width=16)
@@ -128,6 +131,7 @@ def format_table(cells: Sequence[Cell]) -> Table:
             cell.mode,
             _status(cell),
             _ms(rec.ttfb_ms),
+            *([_ms(rec.ttfe_ms)] if events else []),
             _ms(rec.total_ms),
             format_rate(rec.bytes_per_s) if cell.ok else "-",
             _limit_or_knee(cell),

@@ -175,6 +175,9 @@ def format_summary(
     else:
         knee = "none (one steady rate)"
     table.add_row("knee", knee)
+    if record.events is not None:
+        for name, value in event_rows(record):
+            table.add_row(name, value)
     label = {
         "streamed": "[green]streamed[/]",
         "looks_buffered": "[yellow]looks buffered[/]",
@@ -185,6 +188,23 @@ def format_summary(
     for hint in hints:
         table.add_row("hint", hint)
     return table
+
+
+def event_rows(record: RequestRecord) -> list[tuple[str, str]]:
+    """The summary's event lines (``--events``): count, TTFE, gaps, rate."""
+    gaps = record.event_gaps
+    rows = [("events", f"{record.events or 0:,}"), ("TTFE", _ms(record.ttfe_ms))]
+    if gaps is not None and gaps.count:
+        s = gaps.summary_ms()
+        rows.append(
+            (
+                "event gaps",
+                f"p50 {_ms(s['p50'])}, p90 {_ms(s['p90'])}, p99 {_ms(s['p99'])}, max {_ms(s['max'])}",
+            )
+        )
+    rate = record.events_per_s
+    rows.append(("events/s", "-" if rate is None else f"{rate:,.1f}  ((events - 1) / span)"))
+    return rows
 
 
 def headers_json(headers: Sequence[tuple[str, str]]) -> dict[str, str]:

@@ -180,3 +180,37 @@ def test_a_streamed_csv_is_whole_or_not_at_all(tmp_path: Path) -> None:
     b.discard()
     assert kept.read_bytes() == b"a,b\r\n1,\r\n2,3.5\r\n"
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("_")) == ["kept.csv"]
+
+
+def test_events_per_second_count_the_events_as_they_arrive(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """With --events, each second counts the events that arrived in it, long streams too."""
+    from tests.scripted_server import scripted_server
+
+    out = tmp_path / "run.json"
+    with scripted_server() as sse:
+        # 25 events 100 ms apart: about 2.4 s per stream.
+        url = f"{sse.base}/sse?n=25&gap_ms=100"
+        flags = ["-z", "3s", "-c", "2", "--workers", "1", "--events", "sse"]
+        code = run(["bench", url, "--auth", "none", *flags, "--json", str(out)])
+    assert code == 0, capfd.readouterr().err
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    series = doc["series"]
+    assert [p["t_s"] for p in series] == [0, 1, 2]
+    # No stream finished in its first two seconds, yet their events arrived in them.
+    assert series[0]["requests"] == series[1]["requests"] == 0
+    assert all(p["events_per_s"] is not None and p["events_per_s"] > 0 for p in series)
+    counted = sum(round(p["events_per_s"] * p["span_s"]) for p in series)
+    assert counted >= doc["events"]  # the run's events, and those of the streams cut at the end
+
+
+def test_without_events_the_series_has_no_event_rate(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run.json"
+    assert (
+        run(["bench", server.url("/ok"), "-z", "1.2s", "--workers", "1", "--json", str(out)]) == 0
+    )
+    assert {p["events_per_s"] for p in json.loads(out.read_text())["series"]} == {None}
