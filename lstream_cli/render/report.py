@@ -157,7 +157,7 @@ def _time_charts(runs: Sequence[ResultFile]) -> list[dict[str, Any]]:
             "dash": dash or [],
         }
 
-    rps, flight, errors, ttfb, total, rate = [], [], [], [], [], []
+    rps, flight, errors, ttfb, total, rate, events = [], [], [], [], [], [], []
     for i, run in with_series:
         pts = _series_of(run)
         name = run.label
@@ -165,6 +165,8 @@ def _time_charts(runs: Sequence[ResultFile]) -> list[dict[str, Any]]:
         flight.append(line(i, name, column(pts, lambda p: p["in_flight"])))
         errors.append(line(i, name, column(pts, lambda p: _per_s(p, sum(p["errors"].values())))))
         rate.append(line(i, name, column(pts, lambda p: p["bytes_per_s"])))
+        if any(p.get("events_per_s") is not None for p in pts):
+            events.append(line(i, name, column(pts, lambda p: p.get("events_per_s"))))
         stages = run.doc.get("stages")
         if stages:
             target = column(pts, lambda p: p.get("target"))
@@ -210,7 +212,11 @@ def _time_charts(runs: Sequence[ResultFile]) -> list[dict[str, Any]]:
         chart("chart-ttfb", "TTFB over time: p50, p90 (dashed), p99 (dotted)", "ms", ttfb),
         chart("chart-total", "Total time over time: p50, p90 (dashed), p99 (dotted)", "ms", total),
         chart("chart-bytes", "Body bytes received per second", "bytes/s", rate, "B/s"),
-    ]
+    ] + (
+        [chart("chart-events", "Events received per second (--events)", "events/s", events)]
+        if events
+        else []
+    )
 
 
 def _ttfb_histogram(runs: Sequence[ResultFile]) -> dict[str, Any] | None:

@@ -222,3 +222,26 @@ def test_open_hands_the_page_to_the_web_browser(
         time.sleep(0.05)
     assert seen.read_text() == page.resolve().as_uri()
     assert os.path.getsize(page) > 50_000  # the page with uPlot inlined
+
+
+def test_a_run_with_events_gets_an_events_chart(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from tests.scripted_server import scripted_server
+
+    result = tmp_path / "events.json"
+    with scripted_server() as sse:
+        url = f"{sse.base}/sse?n=10&gap_ms=50"
+        flags = ["-z", "2.2s", "-c", "2", "--workers", "1", "--events", "sse"]
+        assert run(["bench", url, "--auth", "none", *flags, "--json", str(result)]) == 0
+    seconds = len(json.loads(result.read_text())["series"])
+    page = tmp_path / "events.html"
+    assert run(["report", str(result), "-o", str(page)]) == 0
+    charts, dom = _charts(page)
+    events = charts["chart-events"]
+    assert (events["series"], events["points"], events["values"]) == (
+        "1",
+        str(seconds),
+        str(seconds),
+    )
+    assert re.search(r'<body[^>]*data-charts-drawn="8"', dom)
