@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -214,3 +215,33 @@ def test_without_events_the_series_has_no_event_rate(
         run(["bench", server.url("/ok"), "-z", "1.2s", "--workers", "1", "--json", str(out)]) == 0
     )
     assert {p["events_per_s"] for p in json.loads(out.read_text())["series"]} == {None}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_puts_the_streamed_csv_in_place_whole(
+    server: TestServer, tmp_path: Path, spawn: Spawn, workers: str
+) -> None:
+    rows_csv, result, series_csv = tmp_path / "rows.csv", tmp_path / "r.json", tmp_path / "s.csv"
+    proc = spawn(
+        [
+            sys.executable, "-m", "lstream_cli", "bench", server.url("/delay?ms=20"),
+            "-z", "60s", "-c", "4", "--workers", workers, "--csv", str(rows_csv),
+            "--json", str(result), "--csv-series", str(series_csv),
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while server.requests < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.requests >= 60, "the run did not start"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    doc = json.loads(result.read_text())
+    with rows_csv.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert doc["interrupted"] is True and len(rows) == doc["requests"] > 0
+    with series_csv.open(newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(doc["series"]) >= 1
+    assert sum(p["requests"] for p in doc["series"]) == doc["requests"]
+    assert list(tmp_path.glob(".*.tmp")) == []

@@ -245,3 +245,18 @@ def test_a_run_with_events_gets_an_events_chart(
         str(seconds),
     )
     assert re.search(r'<body[^>]*data-charts-drawn="8"', dom)
+
+
+def test_a_result_without_series_shows_its_tables_and_histogram(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A schema_version 1 bench result (no series) still gets its summaries drawn."""
+    _, doc = _bench(tmp_path, "new", server.url("/ok"), "-n", "30")
+    old = {k: v for k, v in doc.items() if k not in ("series", "stages")}
+    old["schema_version"] = 1
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    page = tmp_path / "old.html"
+    assert run(["report", str(tmp_path / "old.json"), "-o", str(page)]) == 0
+    charts, dom = _charts(page)
+    assert set(charts) == {"chart-ttfb-histogram"} and charts["chart-ttfb-histogram"]["drawn"]
+    assert "No per-second series" in dom and "TTFB (ms)" in dom
