@@ -103,8 +103,12 @@ def nginx(
     files: Mapping[str, int],
     workers: str = "auto",
     fill: Callable[[Path, int], None] = zeros,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[str]:
-    """Serve ``{name: size}`` files written by ``fill``; yields the base URL."""
+    """Serve ``{name: size}`` files written by ``fill``; yields the base URL.
+
+    ``tls``: (certificate chain, key) PEM files: serve HTTPS with them.
+    """
     binary = need("nginx", "nginx")
     root = Path(tempfile.mkdtemp(prefix="lstream-nginx-"))
     root.chmod(0o755)  # nginx workers may run as another user
@@ -134,7 +138,8 @@ http {{
     uwsgi_temp_path {root}/tmp_uwsgi;
     scgi_temp_path {root}/tmp_scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{" ssl" if tls else ""};
+        {f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]};" if tls else ""}
         root {html};
         default_type application/octet-stream;
     }}
@@ -144,7 +149,7 @@ http {{
     proc = subprocess.Popen([binary, "-p", str(root), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
         wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(10)

@@ -81,7 +81,7 @@ class BodyWriter:
         if self._check_left > 0:
             window = chunk[: self._check_left]
             self._check_left -= len(window)
-            if b"\x00" in window:
+            if b"\x00" in bytes(window):
                 raise BinaryToTerminal(
                     "the response body is binary and stdout is a terminal: "
                     "use -o FILE, pipe it, or '-o -' to print it anyway"

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from lstream_cli.engine.excerpt import BodyHead, Measured
+from lstream_cli.engine.h1 import Client
 from lstream_cli.engine.lambda_api import InvokeTarget, make_lambda_client, measure_invoke
 from lstream_cli.engine.single import Progress, fetch, make_client
 from lstream_cli.limits import attribute_limit
@@ -156,7 +157,7 @@ def iter_cells(
     """
     modes = plan.modes
     t0 = time.perf_counter()
-    http: dict[str, httpx.Client] = {}
+    http: dict[str, Client] = {}
     lam = invoke_client
     if lam is None and plan.invoke is not None:
         lam = make_lambda_client(plan.invoke)
@@ -266,7 +267,7 @@ def _measure_url(
     plan: Plan,
     mode: str,
     size: int,
-    client: httpx.Client,
+    client: Client,
     tick: Callable[[int], None] | None,
 ) -> Measured:
     spec = plan.spec.with_url(size_url(plan.urls[mode], plan.size_param, size))

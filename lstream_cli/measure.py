@@ -85,6 +85,7 @@ class BodyMeter:
         "_timeline",
         "bytes",
         "connect_ns",
+        "dns_ns",
         "events",
         "first_byte_ns",
         "first_event_ns",
@@ -96,6 +97,7 @@ class BodyMeter:
         "response_headers",
         "status",
         "t_start_ns",
+        "tls_ns",
         "wants_bytes",
     )
 
@@ -110,7 +112,9 @@ class BodyMeter:
         # True when data() needs the body bytes themselves (event parsing),
         # not only their count; clients check it once per delivery.
         self.wants_bytes = False
-        self.connect_ns: int | None = None  # connect duration, None when reused
+        self.dns_ns: int | None = None  # name resolution, None when not done for this request
+        self.connect_ns: int | None = None  # TCP connect duration, None when reused
+        self.tls_ns: int | None = None  # TLS handshake duration, None for http or when reused
         self.headers_ns: int | None = None
         self.first_byte_ns: int | None = None
         self.status: int | None = None
@@ -148,6 +152,12 @@ class BodyMeter:
 
     def connected(self, t_begin_ns: int, t_end_ns: int) -> None:
         self.connect_ns = t_end_ns - t_begin_ns
+
+    def set_up(self, dns_ns: int | None, connect_ns: int | None, tls_ns: int | None) -> None:
+        """The connection's set-up, phase by phase (durations; None = not done)."""
+        self.dns_ns = dns_ns
+        self.connect_ns = connect_ns
+        self.tls_ns = tls_ns
 
     def headers(self, now_ns: int, status: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.headers_ns = now_ns - self.t_start_ns
@@ -287,6 +297,8 @@ class BodyMeter:
             error=error,
             error_detail=detail,
             response_headers=self.response_headers,
+            dns_ns=self.dns_ns,
+            tls_ns=self.tls_ns,
             events=self.events,
             first_event_ns=self.first_event_ns,
             last_event_ns=self.last_event_ns,

@@ -103,7 +103,7 @@ class RequestRecord:
 
     t_start_ns: int  # perf_counter_ns() when the request began (or was scheduled)
     status: int | None  # HTTP status, None when no response arrived
-    connect_ns: int | None  # TCP (+TLS) setup duration; None on a reused connection
+    connect_ns: int | None  # TCP connect duration; None on a reused connection
     headers_ns: int | None  # offset: status line and headers received
     first_byte_ns: int | None  # offset: first body byte (= headers_ns for an empty body)
     end_ns: int | None  # offset: body ended (or the failure was noticed)
@@ -116,6 +116,9 @@ class RequestRecord:
     error: ErrorClass | None  # None on success
     error_detail: str | None = None  # one line for humans, never secrets
     response_headers: tuple[tuple[str, str], ...] = field(default=())
+    dns_ns: int | None = None  # name resolution duration; None when not done for this request
+    tls_ns: int | None = None  # TLS handshake duration; None for http or a reused connection
+    notes: tuple[str, ...] = field(default=())  # what the client read leniently (TE + CL)
     # Events (--events): None when they were not counted for this response.
     events: int | None = None  # events dispatched
     first_event_ns: int | None = None  # offset: the first event's last byte arrived
@@ -141,6 +144,14 @@ class RequestRecord:
     @property
     def connect_ms(self) -> float | None:
         return ns_to_ms(self.connect_ns)
+
+    @property
+    def dns_ms(self) -> float | None:
+        return ns_to_ms(self.dns_ns)
+
+    @property
+    def tls_ms(self) -> float | None:
+        return ns_to_ms(self.tls_ns)
 
     @property
     def gap_max_ms(self) -> float | None:
@@ -193,7 +204,9 @@ class RequestRecord:
             "headers_ms": r(self.headers_ms),
             "ttfb_ms": r(self.ttfb_ms),
             "total_ms": r(ns_to_ms(self.end_ns)),
+            "dns_ms": r(self.dns_ms),
             "connect_ms": r(self.connect_ms),
+            "tls_ms": r(self.tls_ms),
             "bytes": self.bytes,
             "reads": self.reads,
             "gap_max_ms": r(self.gap_max_ms),
@@ -203,6 +216,7 @@ class RequestRecord:
             "complete": self.complete,
             "error": None if self.error is None else self.error.value,
             "response_headers": dict(self.response_headers),
+            "notes": list(self.notes),
             **self.events_json(),
         }
 

@@ -24,6 +24,7 @@ from lstream_cli.credentials import (
     load_session,
     resolve_credentials,
 )
+from lstream_cli.net.options import Network
 from lstream_cli.redact import authority_span, url_host
 from lstream_cli.region import RegionError, resolve_region
 from lstream_cli.signing import Signer
@@ -68,6 +69,9 @@ class RequestSpec:
     service: str = "lambda"
     timeout: float | None = DEFAULT_TIMEOUT_S  # connect and idle-read timeout, seconds
     insecure: bool = False  # skip TLS verification
+    # Proxy and TLS trust, resolved once (--proxy, --noproxy, --cacert and the
+    # environment); None: resolved from the environment when a client is made.
+    network: Network | None = None
 
     def with_url(self, url: str) -> RequestSpec:
         return replace(self, url=url)

@@ -13,15 +13,19 @@ from typing import Any
 import pytest
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+# Read by the TLS trust resolution (lstream_cli/net/trust.py) and the proxy choice.
+_TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUEST_METHOD")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     # Every AWS_* setting of the user's shell (credentials, profile, region,
-    # AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, retry modes ...) and any proxy: the
-    # tests talk to 127.0.0.1 directly, as they set it up.
+    # AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, retry modes ...), any proxy and the
+    # OpenSSL bundle variables: the tests talk to 127.0.0.1 directly, and
+    # choose the trust, as they set it up.
     for name in list(os.environ):
-        if name.upper().startswith("AWS_") or name.upper() in _PROXY_VARS:
+        upper = name.upper()
+        if upper.startswith("AWS_") or upper in _PROXY_VARS or name in _TRUST_VARS:
             monkeypatch.delenv(name)
     # rich's overrides would make captured output a colour terminal's; curl
     # reads a .curlrc where these point.

@@ -4,7 +4,11 @@ Each route writes its response by hand on the raw socket so tests can
 produce what real servers do and libraries would tidy away: headers sent
 long before the body, chunked bodies with gaps, a Content-Length that is
 never reached, a connection cut without the terminating chunk, a server
-that never answers. Every request is recorded raw for signature checks.
+that never answers, and the odd shapes of the differential test (bare LF,
+Transfer-Encoding with Content-Length, 1xx before the answer, a 204 with a
+body, chunk extensions, trailers, a reset mid-chunk). Every request is
+recorded raw for signature checks. ``scripted_server(tls=ctx)`` serves the
+same routes over TLS.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import http.server
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -189,6 +194,78 @@ def route_http10(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> Non
     sock.sendall(b"HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold style")
 
 
+def route_long_length(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Content-Length 5, then more bytes than that (curl keeps the 5, drops the rest)."""
+    sock.sendall(_head(200, [("content-length", "5")]) + b"hello" + b"-and-bytes-beyond")
+
+
+def route_close_delimited(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """HTTP/1.1 with neither Content-Length nor chunked: the body ends at close."""
+    sock.sendall(_head(200, [("content-type", "text/plain")]))
+    for i in range(3):
+        sock.sendall(bytes([97 + i]) * 1000)
+
+
+def route_interim(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """``100 Continue`` and ``103 Early Hints`` before the answer."""
+    sock.sendall(
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        + _head(200, [("content-length", "2")])
+        + b"ok"
+    )
+
+
+def route_no_content_body(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """A 204 that sends a body anyway (not part of the response)."""
+    sock.sendall(b"HTTP/1.1 204 No Content\r\nX-Note: body follows\r\n\r\nhello")
+
+
+def route_chunk_extensions(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Chunk sizes in mixed case with extensions (``;name=value``, quoted)."""
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    for i, part in enumerate([b"a" * 10, b"b" * 300, b"c" * 4097]):
+        sock.sendall(b'%X;ext=%d;q="v w"\r\n%s\r\n' % (len(part), i, part))
+    sock.sendall(b"0;last\r\n\r\n")
+
+
+def route_trailers(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """A chunked body followed by trailer fields."""
+    sock.sendall(_head(200, [("transfer-encoding", "chunked"), ("trailer", "x-checksum")]))
+    sock.sendall(_chunk(b"t" * 2000) + _chunk(b"u" * 20))
+    sock.sendall(b"0\r\nX-Checksum: 1234\r\nX-Other: 2\r\n\r\n")
+
+
+def _drained(sock: socket.socket, bound_s: float = 5.0) -> None:
+    """Wait (up to ``bound_s``) until the peer has every byte sent (TIOCOUTQ is 0)."""
+    import fcntl
+    import struct
+    import termios
+
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline:
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+        if queued == 0:
+            return
+        time.sleep(0.001)
+
+
+def route_reset_mid_chunk(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """One whole chunk and part of the next, then a TCP reset (no FIN)."""
+    import struct
+
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    sock.sendall(_chunk(b"a" * 1000) + b"800\r\n" + b"b" * 100)
+    _drained(sock)  # a reset drops whatever is still queued to send
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # unread nothing, linger 0: the kernel sends RST
+
+
+def route_malformed_head(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """A status line that is not HTTP."""
+    sock.sendall(b"HTTP/1.1 abc OK\r\n\r\n")
+
+
 def route_sse(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
     """Server-Sent Events with known timing, chunked; the head goes out at once.
 
@@ -267,6 +344,14 @@ def route_length_pause(sock: socket.socket, req: RawRequest, q: dict[str, str]) 
 
 
 ROUTES: dict[str, Route] = {
+    "/long-length": route_long_length,
+    "/close-delimited": route_close_delimited,
+    "/interim": route_interim,
+    "/no-content-body": route_no_content_body,
+    "/chunk-extensions": route_chunk_extensions,
+    "/trailers": route_trailers,
+    "/reset-mid-chunk": route_reset_mid_chunk,
+    "/malformed-head": route_malformed_head,
     "/http10": route_http10,
     "/te-and-length": route_te_and_length,
     "/bare-lf": route_bare_lf,
@@ -328,13 +413,16 @@ class QuietHTTPServer(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def scripted_server() -> Iterator[ScriptedServer]:
+def scripted_server(tls: ssl.SSLContext | None = None) -> Iterator[ScriptedServer]:
+    """The server on 127.0.0.1 (over TLS with ``tls``, a server-side context)."""
     state = ScriptedServer(base="")
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             sock: socket.socket = self.request
             try:
+                if tls is not None:
+                    sock = tls.wrap_socket(sock, server_side=True)
                 req = _read_request(None, sock)
                 if req is None:
                     return
@@ -348,8 +436,15 @@ def scripted_server() -> Iterator[ScriptedServer]:
             except OSError:
                 pass
             finally:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)
+                if isinstance(sock, ssl.SSLSocket):
+                    # close_notify, then the TCP close (the routes' end of stream).
+                    with suppress(OSError, ValueError):
+                        sock.settimeout(5.0)
+                        sock.unwrap().close()
+                    sock.close()
+                else:
+                    with suppress(OSError):
+                        sock.shutdown(socket.SHUT_WR)
 
     class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
@@ -358,7 +453,8 @@ def scripted_server() -> Iterator[ScriptedServer]:
     server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "https" if tls is not None else "http"
+    state.base = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     try:
         yield state
     finally:

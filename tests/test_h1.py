@@ -1,10 +1,10 @@
-"""engine.h1 against raw-socket servers on 127.0.0.1: framing, failures, timing hooks.
+"""get's client (engine.single.fetch over engine.h1 and engine.core) against raw sockets.
 
-Each test scripts the server byte for byte, so the transport sees exactly
-what real servers send (chunk extensions, trailers, interim responses,
-cut streams, resets, stalls) and what it sends is checked as raw bytes.
-Where a test needs the client to have read something before the server goes
-on, the two sides wait on events, never on sleeps.
+Each test scripts the server byte for byte, so the client sees exactly what
+real servers send (chunk extensions, trailers, interim responses, cut
+streams, resets, stalls) and what it sends is checked as raw bytes. Where a
+test needs the client to have read something before the server goes on, the
+two sides wait on events, never on sleeps.
 """
 
 from __future__ import annotations
@@ -16,10 +16,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-import httpx
 import pytest
+from botocore.credentials import Credentials
 
-from lstream_cli.engine.h1 import BODY_WITH_HEAD, READ_SIZE, H1Transport
+from lstream_cli import __version__
+from lstream_cli.engine.h1 import READ_SIZE, Client
+from lstream_cli.engine.single import fetch
+from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.request import RequestSpec
+from lstream_cli.signing import Signer
 
 Script = Callable[[socket.socket, "RawServer"], None]
 WAIT = 10.0  # seconds: only a bound for "it did not hang"
@@ -116,26 +121,69 @@ def reply(raw: bytes) -> Script:
     return script
 
 
-def client(timeout: float | None = WAIT, **kw: object) -> httpx.Client:
-    return httpx.Client(transport=H1Transport(**kw), timeout=timeout)  # type: ignore[arg-type]
+class Got:
+    """A sink keeping every delivery (as bytes), and the head ``on_head`` saw."""
+
+    def __init__(self, on_delivery: Callable[[Got], None] | None = None) -> None:
+        self.parts: list[bytes] = []
+        self.on_delivery = on_delivery
+        self.status_line = ""
+        self.headers: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, chunk: object) -> None:
+        assert isinstance(chunk, bytes | memoryview)
+        self.parts.append(bytes(chunk))
+        if self.on_delivery is not None:
+            self.on_delivery(self)
+
+    def head(
+        self, sent: object, status: int, headers: tuple[tuple[str, str], ...], line: str
+    ) -> None:
+        assert not self.parts  # the head comes before any of its body
+        self.status_line, self.headers = line, headers
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+    @property
+    def total(self) -> int:
+        return sum(map(len, self.parts))
 
 
-def deliveries(response: httpx.Response) -> tuple[list[bytes], BaseException | None]:
-    """Everything the stream yielded, and what it raised at the end (if anything)."""
-    got: list[bytes] = []
+def client(timeout: float | None = WAIT, **kw: object) -> Client:
+    return Client(timeout_s=timeout, **kw)  # type: ignore[arg-type]
+
+
+def get(
+    url: str,
+    method: str = "GET",
+    *,
+    http: Client | None = None,
+    on_delivery: Callable[[Got], None] | None = None,
+    timeout: float | None = WAIT,
+    body: bytes | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
+    signer: Signer | None = None,
+    **kw: object,
+) -> tuple[RequestRecord, Got]:
+    spec = RequestSpec(url, method=method, body=body, headers=headers, auth="none", timeout=timeout)
+    got = Got(on_delivery)
+    own = http is None
+    http = http if http is not None else client(timeout, **kw)
     try:
-        for part in response.iter_raw():
-            got.append(part)
-    except httpx.HTTPError as exc:
-        return got, exc
-    return got, None
+        record = fetch(spec, signer, sink=got, on_head=got.head, client=http)
+    finally:
+        if own:
+            http.close()
+    return record, got
 
 
-def fetch(url: str, method: str = "GET", **kw: object) -> tuple[httpx.Response, list[bytes]]:
-    with client(**kw) as http, http.stream(method, url) as response:
-        got, error = deliveries(response)
-        assert error is None, error
-        return response, got
+def ok(url: str, method: str = "GET", **kw: object) -> tuple[RequestRecord, Got]:
+    record, got = get(url, method, **kw)  # type: ignore[arg-type]
+    assert record.ok, (record.error, record.error_detail)
+    assert record.bytes == got.total  # the meter counted what the sink got
+    return record, got
 
 
 # -- framing -----------------------------------------------------------------
@@ -148,34 +196,29 @@ def test_chunked_odd_sizes_extensions_and_trailers() -> None:
         raw += b'%X;ext=%d;q="v"\r\n%s\r\n' % (len(part), i, part)
     raw += b"0\r\nX-Trailer: done\r\nX-Other: 1\r\n\r\n"
     with serving(reply(raw)) as server:
-        response, got = fetch(server.url + "/")
-    assert response.status_code == 200
-    assert response.headers["x-id"] == "7"
-    assert b"".join(got) == b"".join(parts)
-    assert all(got)  # never an empty delivery
-    assert response.extensions["http_version"] == b"HTTP/1.1"
-    assert response.extensions["reason_phrase"] == b"OK"
+        record, got = ok(server.url + "/")
+    assert record.status == 200
+    assert got.headers == (("Transfer-Encoding", "chunked"), ("X-Id", "7"))  # no trailers
+    assert got.body == b"".join(parts)
+    assert all(got.parts)  # never an empty delivery
+    assert got.status_line == "HTTP/1.1 200 OK"
 
 
 def test_content_length_body_keeps_header_case_and_order() -> None:
     body = bytes(range(256)) * 40
     raw = b"HTTP/1.1 201 Created\r\nX-B: 2\r\nContent-Length: %d\r\nX-A: 1\r\n\r\n" % len(body)
     with serving(reply(raw + body)) as server:
-        response, got = fetch(server.url + "/")
-    assert response.status_code == 201 and b"".join(got) == body
-    assert response.headers.raw == [
-        (b"X-B", b"2"),
-        (b"Content-Length", str(len(body)).encode()),
-        (b"X-A", b"1"),
-    ]
-    assert response.extensions["reason_phrase"] == b"Created"
+        record, got = ok(server.url + "/")
+    assert record.status == 201 and got.body == body
+    assert got.headers == (("X-B", "2"), ("Content-Length", str(len(body))), ("X-A", "1"))
+    assert got.status_line == "HTTP/1.1 201 Created"
 
 
 def test_close_delimited_body_ends_at_eof() -> None:
     raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + b"until close" * 1000
     with serving(reply(raw)) as server:
-        _, got = fetch(server.url + "/")
-    assert b"".join(got) == b"until close" * 1000
+        _, got = ok(server.url + "/")
+    assert got.body == b"until close" * 1000
 
 
 def test_head_has_no_body_even_with_content_length() -> None:
@@ -185,8 +228,8 @@ def test_head_has_no_body_even_with_content_length() -> None:
         server.go.wait(WAIT)  # keep the connection open: the body must not be awaited
 
     with serving(script) as server:
-        response, got = fetch(server.url + "/", method="HEAD", timeout=WAIT)
-    assert response.status_code == 200 and got == []
+        record, got = ok(server.url + "/", method="HEAD")
+    assert record.status == 200 and got.parts == [] and record.bytes == 0
     assert server.requests[0].startswith(b"HEAD / HTTP/1.1\r\n")
 
 
@@ -198,8 +241,8 @@ def test_no_body_statuses(status: int) -> None:
         server.go.wait(WAIT)
 
     with serving(script) as server:
-        response, got = fetch(server.url + "/")
-    assert response.status_code == status and got == []
+        record, got = ok(server.url + "/")
+    assert record.status == status and got.parts == []
 
 
 def test_interim_100_continue_is_skipped() -> None:
@@ -209,13 +252,13 @@ def test_interim_100_continue_is_skipped() -> None:
         b"HTTP/1.1 200 Fine\r\nContent-Length: 2\r\n\r\nok"
     )
     with serving(reply(raw)) as server:
-        response, got = fetch(server.url + "/")
-    assert response.status_code == 200 and b"".join(got) == b"ok"
-    assert "x-interim" not in response.headers and "link" not in response.headers
-    assert response.extensions["reason_phrase"] == b"Fine"
+        record, got = ok(server.url + "/")
+    assert record.status == 200 and got.body == b"ok"
+    assert got.headers == (("Content-Length", "2"),)
+    assert got.status_line == "HTTP/1.1 200 Fine"
 
 
-def test_body_arriving_with_the_head_is_the_first_delivery() -> None:
+def test_body_arriving_with_the_head_is_stamped_with_the_head() -> None:
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
 
     def script(conn: socket.socket, server: RawServer) -> None:
@@ -224,11 +267,11 @@ def test_body_arriving_with_the_head_is_the_first_delivery() -> None:
         server.go.wait(WAIT)
         conn.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
 
-    with serving(script) as server, client() as http, http.stream("GET", server.url) as response:
-        stream = response.iter_raw()
-        assert next(stream) == b"first"
-        server.go.set()
-        assert list(stream) == [b"second"]
+    with serving(script) as server:
+        record, got = ok(server.url, on_delivery=lambda g: server.go.set())
+    assert got.parts == [b"first", b"second"]
+    assert record.headers_ns == record.first_byte_ns  # one read carried both
+    assert record.reads == 2
 
 
 def test_one_delivery_per_read() -> None:
@@ -244,16 +287,17 @@ def test_one_delivery_per_read() -> None:
             conn.sendall(b"%x\r\n%s\r\n" % (len(part), part))
         conn.sendall(b"0\r\n\r\n")
 
-    got: list[bytes] = []
-    with serving(script) as server, client() as http, http.stream("GET", server.url) as response:
+    def next_chunk(got: Got) -> None:
+        if got.total in (3000, 3010):
+            server.go.set()  # the next chunk only after this one was delivered
+
+    with serving(script) as server:
         server.go.set()
-        for part in response.iter_raw():
-            got.append(part)
-            if sum(map(len, got)) in (3000, 3010):
-                server.go.set()  # the next chunk only after this one was delivered
+        record, got = ok(server.url, on_delivery=next_chunk)
     # The last chunk (70000 bytes) may span several reads; the first two are whole.
-    assert got[:2] == parts[:2]
-    assert b"".join(got[2:]) == parts[2]
+    assert got.parts[:2] == parts[:2]
+    assert b"".join(got.parts[2:]) == parts[2]
+    assert record.reads == len(got.parts)
 
 
 # -- truncation and malformed responses ---------------------------------------
@@ -280,58 +324,47 @@ def test_one_delivery_per_read() -> None:
     ],
     ids=["short-content-length", "no-last-chunk", "mid-chunk"],
 )
-def test_truncation_raises_after_yielding_what_came(raw: bytes, body: bytes, needle: str) -> None:
-    with (
-        serving(reply(raw)) as server,
-        client() as http,
-        http.stream("GET", server.url) as response,
-    ):
-        got, error = deliveries(response)
-    assert b"".join(got) == body
-    assert isinstance(error, httpx.RemoteProtocolError)
-    assert needle in str(error)
+def test_truncation_keeps_what_came(raw: bytes, body: bytes, needle: str) -> None:
+    with serving(reply(raw)) as server:
+        record, got = get(server.url)
+    assert got.body == body and record.bytes == len(body)
+    assert record.error is ErrorClass.TRUNCATED and not record.complete
+    assert needle in (record.error_detail or "")
 
 
-def test_reset_mid_body_is_a_read_error_after_the_bytes() -> None:
+def test_reset_mid_body_is_truncated_after_the_bytes() -> None:
     def script(conn: socket.socket, server: RawServer) -> None:
         server.read_request(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"r" * 2000)
         server.go.wait(WAIT)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
-    got: list[bytes] = []
-    with (
-        serving(script) as server,
-        client() as http,
-        http.stream("GET", server.url) as response,
-        pytest.raises(httpx.ReadError, match="reset"),
-    ):
-        for part in response.iter_raw():
-            got.append(part)
-            if sum(map(len, got)) == 2000:
-                server.go.set()
-    assert b"".join(got) == b"r" * 2000
+    def reset_now(got: Got) -> None:
+        if got.total == 2000:
+            server.go.set()
+
+    with serving(script) as server:
+        record, got = get(server.url, on_delivery=reset_now)
+    assert got.body == b"r" * 2000
+    assert record.error is ErrorClass.TRUNCATED
+    assert "reset" in (record.error_detail or "").lower()
 
 
 def test_no_response_at_all() -> None:
     def script(conn: socket.socket, server: RawServer) -> None:
         server.read_request(conn)
 
-    with (
-        serving(script) as server,
-        client() as http,
-        pytest.raises(httpx.RemoteProtocolError, match="without sending a response"),
-    ):
-        http.get(server.url)
+    with serving(script) as server:
+        record, _ = get(server.url)
+    assert record.error is ErrorClass.CONNECT and record.status is None
+    assert "before any response" in (record.error_detail or "")
 
 
 def test_eof_inside_the_head() -> None:
-    with (
-        serving(reply(b"HTTP/1.1 200 OK\r\nContent-Le")) as server,
-        client() as http,
-        pytest.raises(httpx.RemoteProtocolError, match="head"),
-    ):
-        http.get(server.url)
+    with serving(reply(b"HTTP/1.1 200 OK\r\nContent-Le")) as server:
+        record, _ = get(server.url)
+    assert record.error is ErrorClass.CONNECT and record.status is None
+    assert "head" in (record.error_detail or "")
 
 
 @pytest.mark.parametrize(
@@ -339,16 +372,13 @@ def test_eof_inside_the_head() -> None:
     [
         b"HTTP/1.1 abc OK\r\n\r\n",
         b"NOT HTTP AT ALL\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ],
 )
 def test_malformed_response(raw: bytes) -> None:
-    with (
-        serving(reply(raw)) as server,
-        client() as http,
-        pytest.raises(httpx.RemoteProtocolError, match="malformed HTTP response"),
-    ):
-        http.get(server.url)
+    with serving(reply(raw)) as server:
+        record, _ = get(server.url)
+    assert record.error is ErrorClass.CONNECT and record.status is None
+    assert "malformed HTTP response" in (record.error_detail or "")
 
 
 def test_malformed_chunk_after_good_ones_keeps_the_good_ones() -> None:
@@ -358,17 +388,11 @@ def test_malformed_chunk_after_good_ones_keeps_the_good_ones() -> None:
         server.go.wait(WAIT)
         conn.sendall(b"3\r\nabc\r\nqq\r\n")
 
-    got: list[bytes] = []
-    with (
-        serving(script) as server,
-        client() as http,
-        http.stream("GET", server.url) as response,
-        pytest.raises(httpx.RemoteProtocolError, match="malformed"),
-    ):
-        for part in response.iter_raw():
-            got.append(part)
-            server.go.set()
-    assert b"".join(got) == b"okabc"
+    with serving(script) as server:
+        record, got = get(server.url, on_delivery=lambda g: server.go.set())
+    assert got.body == b"okabc"
+    assert record.error is ErrorClass.TRUNCATED and record.status == 200
+    assert "invalid HTTP response" in (record.error_detail or "")
 
 
 # -- timeouts ---------------------------------------------------------------
@@ -385,20 +409,18 @@ def stall(head: bytes = b"") -> Script:
 
 
 def test_read_timeout_before_the_head() -> None:
-    with serving(stall()) as server, client(timeout=0.2) as http, pytest.raises(httpx.ReadTimeout):
-        http.get(server.url)
+    with serving(stall()) as server:
+        record, _ = get(server.url, timeout=0.2)
+    assert record.error is ErrorClass.TIMEOUT and record.status is None
+    assert "--timeout" in (record.error_detail or "")
 
 
 def test_read_timeout_is_per_read_mid_body() -> None:
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nsome\r\n"
-    with (
-        serving(stall(head)) as server,
-        client(timeout=0.2) as http,
-        http.stream("GET", server.url) as response,
-    ):
-        got, error = deliveries(response)
-    assert got == [b"some"]
-    assert isinstance(error, httpx.ReadTimeout)
+    with serving(stall(head)) as server:
+        record, got = get(server.url, timeout=0.2)
+    assert got.parts == [b"some"]
+    assert record.error is ErrorClass.TIMEOUT and record.status == 200
 
 
 def test_write_timeout_when_the_server_never_reads() -> None:
@@ -406,8 +428,9 @@ def test_write_timeout_when_the_server_never_reads() -> None:
         server.go.wait(WAIT)  # never reads
 
     body = b"x" * (64 << 20)  # more than loopback's socket buffers hold
-    with serving(script) as server, client(timeout=0.3) as http, pytest.raises(httpx.WriteTimeout):
-        http.post(server.url, content=body)
+    with serving(script) as server:
+        record, _ = get(server.url, "POST", body=body, timeout=0.3)
+    assert record.error is ErrorClass.TIMEOUT and record.status is None
 
 
 def test_connect_timeout_covers_the_tls_handshake() -> None:
@@ -416,12 +439,11 @@ def test_connect_timeout_covers_the_tls_handshake() -> None:
     def script(conn: socket.socket, server: RawServer) -> None:
         server.go.wait(WAIT)
 
-    with (
-        serving(script) as server,
-        client(timeout=0.3) as http,
-        pytest.raises(httpx.ConnectTimeout),
-    ):
-        http.get(f"https://127.0.0.1:{server.port}/")
+    with serving(script) as server:
+        record, _ = get(f"https://127.0.0.1:{server.port}/", timeout=0.3)
+    assert record.error is ErrorClass.TIMEOUT
+    assert "TLS handshake" in (record.error_detail or "")
+    assert record.connect_ns is not None and record.tls_ns is not None
 
 
 def test_no_timeout_means_blocking_reads() -> None:
@@ -433,13 +455,14 @@ def test_no_timeout_means_blocking_reads() -> None:
         server.go.wait(WAIT)
         conn.sendall(b"end")
 
-    with (
-        serving(script) as server,
-        client(timeout=None) as http,
-        http.stream("GET", server.url) as response,
-    ):
+    def on_head(*_: object) -> None:
         server.go.set()
-        assert response.read() == b"end"
+
+    with serving(script) as server, client(timeout=None) as http:
+        spec = RequestSpec(server.url, auth="none", timeout=None)
+        got = Got()
+        record = fetch(spec, sink=got, on_head=on_head, client=http)
+    assert record.ok and got.body == b"end"
 
 
 # -- connecting -------------------------------------------------------------
@@ -449,28 +472,21 @@ def test_connection_refused_keeps_the_os_message() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with client() as http, pytest.raises(httpx.ConnectError) as info:
-        http.get(f"http://127.0.0.1:{port}/")
-    assert "[Errno 111] Connection refused" in str(info.value)
-    assert isinstance(info.value.__cause__, ConnectionRefusedError)
+    record, _ = get(f"http://127.0.0.1:{port}/")
+    assert record.error is ErrorClass.CONNECT
+    assert record.error_detail == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+    assert record.dns_ns is not None and record.connect_ns is not None
 
 
 def test_dns_failure_keeps_the_resolver_message(unresolvable_host: str) -> None:
     host = unresolvable_host
-    try:
-        socket.getaddrinfo(host, 80)
-    except socket.gaierror as exc:
-        expected = str(exc)
-    else:
-        pytest.fail(f"{host} resolved")
-    with client() as http, pytest.raises(httpx.ConnectError) as info:
-        http.get(f"http://{host}/")
-    assert str(info.value) == expected
+    record, _ = get(f"http://{host}/")
+    assert record.error is ErrorClass.CONNECT
+    assert record.error_detail == f"cannot resolve host {host}: Name or service not known"
+    assert record.dns_ns is not None and record.connect_ns is None
 
 
 # -- TLS ----------------------------------------------------------------------
-
-
 class TLS:
     """A test CA, a server certificate for 127.0.0.1, a client context trusting it."""
 
@@ -494,22 +510,20 @@ OK_RAW = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nsecure hello"
 
 
 def test_tls_untrusted_certificate_fails_with_the_ssl_reason(tls_ca: TLS) -> None:
-    with (
-        serving(reply(OK_RAW), tls=tls_ca.server_ctx) as server,
-        client() as http,
-        pytest.raises(httpx.ConnectError) as info,
-    ):
-        http.get(server.url)
-    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
-    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+    with serving(reply(OK_RAW), tls=tls_ca.server_ctx) as server:
+        record, _ = get(server.url)
+    assert record.error is ErrorClass.TLS
+    assert "certificate verify failed" in (record.error_detail or "")
+    assert record.tls_ns is not None  # the handshake ran (and failed)
 
 
 def test_tls_trusted_certificate_and_insecure_both_work(tls_ca: TLS) -> None:
     with serving(reply(OK_RAW), tls=tls_ca.server_ctx) as server:
-        _, got = fetch(server.url + "/", verify=tls_ca.client_ctx)
-        assert b"".join(got) == b"secure hello"
-        _, got = fetch(server.url + "/", verify=False)
-        assert b"".join(got) == b"secure hello"
+        record, got = ok(server.url + "/", verify=tls_ca.client_ctx)
+        assert got.body == b"secure hello"
+        assert record.tls_ns is not None and record.connect_ns is not None
+        _, got = ok(server.url + "/", verify=False)
+        assert got.body == b"secure hello"
 
 
 def test_tls_hostname_is_checked(tls_ca: TLS) -> None:
@@ -522,57 +536,35 @@ def test_tls_hostname_is_checked(tls_ca: TLS) -> None:
     wrong.configure_cert(ctx)
     trusting = ssl.create_default_context()
     other.configure_trust(trusting)
-    with (
-        serving(reply(OK_RAW), tls=ctx) as server,
-        client(verify=trusting) as http,
-        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
-    ):
-        http.get(server.url)
+    with serving(reply(OK_RAW), tls=ctx) as server:
+        record, _ = get(server.url, verify=trusting)
+    assert record.error is ErrorClass.TLS
+    assert "certificate verify failed" in (record.error_detail or "")
 
 
-# -- trace ------------------------------------------------------------------
+def test_tls_read_timeout_mid_body(tls_ca: TLS) -> None:
+    """The kernel's receive timer bounds reads over TLS too."""
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nsome\r\n"
+    with serving(stall(head), tls=tls_ca.server_ctx) as server:
+        record, got = get(server.url, timeout=0.3, verify=tls_ca.client_ctx)
+    assert got.body == b"some"
+    assert record.error is ErrorClass.TIMEOUT and record.status == 200
 
 
-def traced(http: httpx.Client, url: str) -> list[str]:
-    events: list[str] = []
-    http.get(url, extensions={"trace": lambda name, info: events.append(name)})
-    return events
+# -- timing of the set-up phases ------------------------------------------------
 
 
-HTTP_EVENTS = [
-    "connection.connect_tcp.started",
-    "connection.connect_tcp.complete",
-    "http11.send_request_headers.started",
-    "http11.send_request_headers.complete",
-    "http11.send_request_body.started",
-    "http11.send_request_body.complete",
-    "http11.receive_response_headers.started",
-    "http11.receive_response_headers.complete",
-]
+def test_phases_are_timed_apart_http() -> None:
+    with serving(reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) as server:
+        record, _ = ok(server.url)
+    assert record.dns_ns is not None and record.connect_ns is not None
+    assert record.tls_ns is None  # plain HTTP: no handshake
+    assert record.headers_ns is not None
+    assert record.dns_ns + record.connect_ns <= record.headers_ns
 
 
-def test_trace_events_in_order_http() -> None:
-    with (
-        serving(reply(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")) as s,
-        client() as http,
-    ):
-        assert traced(http, s.url) == HTTP_EVENTS
-
-
-def test_trace_events_in_order_https(tls_ca: TLS) -> None:
-    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    with serving(reply(raw), tls=tls_ca.server_ctx) as s, client(verify=tls_ca.client_ctx) as http:
-        assert traced(http, s.url) == [
-            *HTTP_EVENTS[:2],
-            "connection.start_tls.started",
-            "connection.start_tls.complete",
-            *HTTP_EVENTS[2:],
-        ]
-
-
-def test_head_complete_is_traced_before_the_body_arrives() -> None:
-    """``headers_ms`` comes from this event: it must not wait for the body."""
-    marks: list[str] = []
+def test_head_is_reported_before_the_body_arrives() -> None:
+    """``headers_ms`` is the head's own read: it must not wait for the body."""
 
     def script(conn: socket.socket, server: RawServer) -> None:
         server.read_request(conn)
@@ -580,16 +572,18 @@ def test_head_complete_is_traced_before_the_body_arrives() -> None:
         server.go.wait(WAIT)
         conn.sendall(b"body")
 
+    seen: list[int] = []
+
+    def on_head(*_: object) -> None:
+        seen.append(len(server.requests))
+        server.go.set()  # the body is sent only once the head was reported
+
     with serving(script) as server, client() as http:
-        request = http.build_request(
-            "GET", server.url, extensions={"trace": lambda name, info: marks.append(name)}
-        )
-        response = http.send(request, stream=True)
-        assert marks[-1] == "http11.receive_response_headers.complete"
-        server.go.set()
-        assert response.read() == b"body"
-        response.close()
-    assert BODY_WITH_HEAD not in marks  # the body came in a later read
+        got = Got()
+        record = fetch(RequestSpec(server.url, auth="none"), sink=got, on_head=on_head, client=http)
+    assert seen == [1] and got.body == b"body"
+    assert record.headers_ns is not None and record.first_byte_ns is not None
+    assert record.headers_ns < record.first_byte_ns
 
 
 # -- keep-alive -------------------------------------------------------------
@@ -612,51 +606,33 @@ def keep_alive(body: bytes = b"hello", close_after: int = 0) -> Script:
     return script
 
 
-def test_keep_alive_reuses_one_connection_and_skips_connect_events() -> None:
+def test_keep_alive_reuses_one_connection_and_reports_no_set_up() -> None:
     with serving(keep_alive()) as server, client() as http:
-        first = traced(http, server.url + "/1")
-        second = traced(http, server.url + "/2")
-        assert http.get(server.url + "/3").content == b"hello"
+        first, _ = ok(server.url + "/1", http=http)
+        second, _ = ok(server.url + "/2", http=http)
+        _, got = ok(server.url + "/3", http=http)
+    assert got.body == b"hello"
     assert server.connections == 1
-    # "hello" came in the head's own read, which the transport says.
-    assert first == [*HTTP_EVENTS, BODY_WITH_HEAD]
-    assert second == [*HTTP_EVENTS[2:], BODY_WITH_HEAD]  # no connect events on reuse
+    assert first.connect_ns is not None and first.dns_ns is not None
+    assert (second.dns_ns, second.connect_ns, second.tls_ns) == (None, None, None)
     assert [r.split(b" ")[1] for r in server.requests] == [b"/1", b"/2", b"/3"]
 
 
-def test_https_keep_alive_skips_connect_and_tls_events(tls_ca: TLS) -> None:
+def test_https_keep_alive_skips_the_handshake(tls_ca: TLS) -> None:
     with (
         serving(keep_alive(), tls=tls_ca.server_ctx) as server,
         client(verify=tls_ca.client_ctx) as http,
     ):
-        first = traced(http, server.url + "/1")
-        second = traced(http, server.url + "/2")
+        first, _ = ok(server.url + "/1", http=http)
+        second, _ = ok(server.url + "/2", http=http)
     assert server.connections == 1
-    assert "connection.start_tls.complete" in first
-    assert second == [*HTTP_EVENTS[2:], BODY_WITH_HEAD]
-
-
-def test_response_finished_after_the_transport_closed_is_not_kept() -> None:
-    closed = threading.Event()
-
-    def script(conn: socket.socket, server: RawServer) -> None:
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-        if server.read_request(conn) is None:
-            closed.set()
-
-    with serving(script) as server:
-        http = client()
-        with http.stream("GET", server.url) as response:
-            http.close()
-            assert response.read() == b"hello"
-        assert closed.wait(WAIT)
+    assert first.tls_ns is not None and second.tls_ns is None
 
 
 def test_connection_close_is_honoured() -> None:
     with serving(keep_alive(close_after=1)) as server, client() as http:
-        assert http.get(server.url).content == b"hello"
-        assert http.get(server.url).content == b"hello"
+        assert ok(server.url, http=http)[1].body == b"hello"
+        assert ok(server.url, http=http)[1].body == b"hello"
     assert server.connections == 2
 
 
@@ -668,16 +644,18 @@ def test_chunked_response_connection_is_reused() -> None:
             )
 
     with serving(script) as server, client() as http:
-        assert [http.get(server.url).content for _ in range(3)] == [b"hi"] * 3
+        assert [ok(server.url, http=http)[1].body for _ in range(3)] == [b"hi"] * 3
     assert server.connections == 1
 
 
-def test_unfinished_response_is_not_reused() -> None:
-    body = b"z" * 500_000
-    with serving(keep_alive(body)) as server, client() as http:
-        with http.stream("GET", server.url) as response:
-            next(response.iter_raw())  # then close half-way through
-        assert http.get(server.url).content == body
+def test_close_delimited_response_is_not_reused() -> None:
+    def script(conn: socket.socket, server: RawServer) -> None:
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\n\r\nto the end")
+
+    with serving(script) as server, client() as http:
+        assert ok(server.url, http=http)[1].body == b"to the end"
+        assert ok(server.url, http=http)[1].body == b"to the end"
     assert server.connections == 2
 
 
@@ -694,8 +672,10 @@ def test_server_closing_an_idle_connection_is_retried_fresh() -> None:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     with serving(script) as server, client() as http:
-        assert http.get(server.url + "/a").content == b"ok"
-        assert http.get(server.url + "/b").content == b"ok"
+        assert ok(server.url + "/a", http=http)[1].body == b"ok"
+        record, got = ok(server.url + "/b", http=http)
+    assert got.body == b"ok"
+    assert record.connect_ns is not None  # the fresh connection's set-up
     assert server.connections == 2
     assert [r.split(b" ")[1] for r in server.requests] == [b"/a", b"/b", b"/b"]
 
@@ -711,7 +691,7 @@ def test_close_closes_idle_connections() -> None:
 
     with serving(script) as server:
         http = client()
-        assert http.get(server.url).content == b"ok"
+        assert ok(server.url, http=http)[1].body == b"ok"
         http.close()
         assert closed.wait(WAIT)
 
@@ -719,23 +699,25 @@ def test_close_closes_idle_connections() -> None:
 # -- what is sent -------------------------------------------------------------
 
 
-def test_request_is_sent_exactly_as_httpx_built_it() -> None:
-    with serving(keep_alive(b"")) as server, client() as http:
-        http.headers.clear()
-        http.post(
+def test_request_bytes_on_the_wire() -> None:
+    with serving(keep_alive(b"")) as server:
+        ok(
             server.url + "/a%20b/%C3%BC?z=1&a=2",
-            content=b'{"k": 1}',
-            headers=[
+            "POST",
+            body=b'{"k": 1}',
+            headers=(
                 ("X-First", "1"),
                 ("content-type", "application/json"),
                 ("X-Dup", "a"),
                 ("X-Dup", "b"),
-            ],
+            ),
         )
     sent = server.requests[0]
     assert sent == (
         b"POST /a%20b/%C3%BC?z=1&a=2 HTTP/1.1\r\n"
         b"Host: 127.0.0.1:" + str(server.port).encode() + b"\r\n"
+        b"User-Agent: lstream/" + __version__.encode() + b"\r\n"
+        b"Accept: */*\r\n"
         b"X-First: 1\r\n"
         b"content-type: application/json\r\n"
         b"X-Dup: a\r\n"
@@ -745,29 +727,32 @@ def test_request_is_sent_exactly_as_httpx_built_it() -> None:
     )
 
 
-def test_streamed_request_body_is_chunk_encoded() -> None:
-    received: list[bytes] = []
+def test_users_host_user_agent_and_accept_replace_the_defaults() -> None:
+    with serving(keep_alive(b"")) as server:
+        ok(
+            server.url,
+            headers=(
+                ("accept", "text/event-stream"),
+                ("Host", "example.com"),
+                ("User-Agent", "me"),
+            ),
+        )
+    head = server.requests[0].split(b"\r\n")
+    assert head[1:4] == [b"accept: text/event-stream", b"Host: example.com", b"User-Agent: me"]
+    assert len(head) == 6  # request line, three headers, the blank line pair
 
-    def script(conn: socket.socket, server: RawServer) -> None:
-        data = b""
-        while not data.endswith(b"0\r\n\r\n"):
-            part = conn.recv(65536)
-            if not part:
-                break
-            data += part
-        received.append(data)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
-    def body() -> Iterator[bytes]:
-        yield b"abc"
-        yield b""
-        yield b"defgh"
-
-    with serving(script) as server, client() as http:
-        assert http.post(server.url, content=body()).status_code == 200
-    head, _, rest = received[0].partition(b"\r\n\r\n")
-    assert b"Transfer-Encoding: chunked" in head
-    assert rest == b"3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n"
+def test_signed_request_carries_the_signature_and_no_accept_encoding() -> None:
+    signer = Signer(Credentials("AKIDEXAMPLE", "secret", "tok"), "us-east-1")
+    with serving(keep_alive(b"")) as server:
+        ok(server.url + "/x", "POST", body=b"{}", headers=(("x-trace", "1"),), signer=signer)
+    head = server.requests[0].decode("latin-1").lower()
+    assert "authorization: aws4-hmac-sha256 credential=akidexample/" in head
+    assert "x-trace" in head.split("authorization:")[1].split("\r\n")[0]
+    assert "x-amz-security-token: tok\r\n" in head
+    assert "x-amz-content-sha256: " in head
+    assert "accept-encoding" not in head
+    assert head.endswith("\r\n\r\n{}")
 
 
 def test_early_answer_while_sending_is_read() -> None:
@@ -781,9 +766,27 @@ def test_early_answer_while_sending_is_read() -> None:
         conn.shutdown(socket.SHUT_WR)
         # Unread data in the buffer makes close() send a reset to the client.
 
-    with serving(script) as server, client() as http:
-        response = http.post(server.url, content=b"x" * (32 << 20))
-    assert response.status_code == 413 and response.content == b"big"
+    with serving(script) as server:
+        record, got = get(server.url, "POST", body=b"x" * (32 << 20))
+    assert record.status == 413 and got.body == b"big"
+    assert record.error is ErrorClass.HTTP_4XX
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "error"),
+    [
+        (200, b"", None),
+        (403, b"", ErrorClass.HTTP_4XX),
+        (429, b"", ErrorClass.THROTTLED),
+        (400, b"x-amzn-ErrorType: TooManyRequestsException\r\n", ErrorClass.THROTTLED),
+        (502, b"", ErrorClass.HTTP_5XX),
+    ],
+)
+def test_status_classes(status: int, extra: bytes, error: ErrorClass | None) -> None:
+    raw = b"HTTP/1.1 %d X\r\n%sContent-Length: 1\r\n\r\nx" % (status, extra)
+    with serving(reply(raw)) as server:
+        record, _ = get(server.url)
+    assert record.complete and record.error is error
 
 
 # -- memory -------------------------------------------------------------------
@@ -809,11 +812,16 @@ def test_big_body_never_accumulates(chunked: bool) -> None:
                 conn.sendall(block)
 
     total = largest = count = 0
-    with serving(script) as server, client() as http, http.stream("GET", server.url) as response:
-        for part in response.iter_raw():
-            total += len(part)
-            largest = max(largest, len(part))
-            count += 1
-    assert total == size
+
+    def sink(chunk: object) -> None:
+        nonlocal total, largest, count
+        assert isinstance(chunk, bytes | memoryview)
+        total += len(chunk)
+        largest = max(largest, len(chunk))
+        count += 1
+
+    with serving(script) as server, client() as http:
+        record = fetch(RequestSpec(server.url, auth="none"), sink=sink, client=http)
+    assert record.ok and record.bytes == total == size
     assert 0 < largest <= READ_SIZE
     assert count >= size // READ_SIZE

@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from lstream_cli._exitcodes import UsageError
+from lstream_cli.net.options import resolve_network
 from lstream_cli.request import DEFAULT_TIMEOUT_S, RequestSpec, parse_header, read_body
 
 if TYPE_CHECKING:
@@ -54,10 +55,19 @@ class RequestFlags:
     service: str
     timeout: float | None
     insecure: bool
+    proxy: str | None
+    noproxy: str | None
+    cacert: str | None
 
-    def to_spec(self, url: str, auth: str | None = None) -> RequestSpec:
-        """A :class:`RequestSpec` for ``url`` (``auth`` overrides ``--auth``)."""
-        return spec_from_options(
+    def to_spec(
+        self, url: str, auth: str | None = None, *, network_for_url: bool = True
+    ) -> RequestSpec:
+        """A :class:`RequestSpec` for ``url`` (``auth`` overrides ``--auth``).
+
+        ``network_for_url`` False: ``url`` is a placeholder, so its proxy and
+        trust are not checked (the caller checks its real URLs).
+        """
+        spec = spec_from_options(
             url,
             self.method,
             self.headers,
@@ -69,6 +79,15 @@ class RequestFlags:
             self.timeout,
             self.insecure,
         )
+        network = resolve_network(
+            url if network_for_url else None,
+            self.proxy,
+            self.noproxy,
+            self.cacert,
+            self.insecure,
+            self.profile,
+        )
+        return replace(spec, network=network)
 
 
 _FLAG_NAMES = tuple(f.name for f in fields(RequestFlags))
@@ -133,6 +152,28 @@ def request_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "-k", "--insecure", is_flag=True, help="Do not verify the server's TLS certificate."
+        ),
+        click.option(
+            "-x",
+            "--proxy",
+            default=None,
+            metavar="URL",
+            help="HTTP proxy, http://[user:password@]host[:port] ('' = none); "
+            "default: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY (see docs/network.md).",
+        ),
+        click.option(
+            "--noproxy",
+            default=None,
+            metavar="LIST",
+            help="Hosts, domains, IPs or CIDRs to reach directly, comma-separated "
+            "('*' = all); replaces NO_PROXY.",
+        ),
+        click.option(
+            "--cacert",
+            default=None,
+            metavar="FILE",
+            help="Verify TLS with the CA certificates in FILE (PEM) instead of "
+            "AWS_CA_BUNDLE, the profile's ca_bundle or the system store.",
         ),
     ]
     decorated: Callable[..., Any] = command

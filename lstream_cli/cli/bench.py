@@ -41,6 +41,7 @@ Examples:
   lstream bench URL --stages '30s:50,1m:200,30s:0' --json run.json
   lstream bench URL -r 0 --stages '1m:500' -c 1000 --csv-series series.csv
   lstream report run.json -o report.html
+  lstream bench URL -n 100 -x http://proxy.corp:3128 --noproxy .internal.corp
   lstream bench URL/chat -c 20 -z 30s --events sse --fail-if 'ttfe_ms.p99<800'
 
 \b
@@ -308,8 +309,9 @@ def bench_command(
 ) -> int:
     """Load-test URL: many streams at once, percentiles you can trust.
 
-    Reports TTFB, headers time, total time, largest gap between reads and
-    per-stream throughput (min/p50/p90/p99/p99.9/max/mean), errors by class
+    Reports TTFB, headers time, total time, largest gap between reads,
+    per-stream throughput, TCP connect and TLS handshake times
+    (min/p50/p90/p99/p99.9/max/mean), errors by class
     (connect, tls, timeout, truncated, http_4xx, http_5xx, throttled),
     streams that showed a bandwidth knee, and the client's own CPU and
     event-loop lag so a saturated load generator is not blamed on Lambda.
@@ -449,6 +451,8 @@ def _run(
         if dashboard is not None:
             dashboard.stop()
     stats = outcome.stats
+    network = config.spec.network
+    path = network.path_of(config.spec.url) if network is not None else (None, None)
     settings = BenchSettings(
         mode="closed" if config.rate is None else "open",
         concurrency=config.concurrency,
@@ -459,6 +463,8 @@ def _run(
         warmup=warmup,
         timeout_s=config.spec.timeout,
         stages=config.stages,
+        proxy=path[0],
+        ca_bundle=path[1],
         events_format=config.meter_options.events if config.meter_options else None,
         stall_timeout_s=_stall_s(config.meter_options),
     )

@@ -39,6 +39,8 @@ Examples:
       --buffered https://<id2>.lambda-url.us-east-1.on.aws/ --invoke my-function
   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
       lstream compare-modes --invoke any-name --endpoint-url http://127.0.0.1:9004
+  HTTPS_PROXY=http://proxy.corp:3128 AWS_CA_BUNDLE=corp-ca.pem \\
+      lstream compare-modes --stream "$STREAM_URL" --invoke my-function
   lstream compare-modes --events sse --sizes 1000 \
       --stream 'http://127.0.0.1:9000/?format=sse&events=50&event_ms=20' \
       --buffered 'http://127.0.0.1:9001/?format=sse&events=50&event_ms=20'
@@ -208,7 +210,9 @@ def compare_command(
         check_time_scale(time_scale)  # the range and message of serve's
     if json_path is not None and json_path != "-":
         check_writable(json_path)
-    base = request.to_spec("http://127.0.0.1/", auth="none" if use_emulator else None)
+    base = request.to_spec(
+        "http://127.0.0.1/", auth="none" if use_emulator else None, network_for_url=False
+    )
     for url in urls.values():
         check_url(url)
 
@@ -258,6 +262,7 @@ def _plan(
         )
     elif function is not None:
         invoke = _invoke_target(function, endpoint_url, base)
+    base, invoke = _with_network(base, urls, invoke, direct=endpoints is not None)
     signers = {mode: prepare_auth(base.with_url(url)) for mode, url in urls.items()}
     return Plan(
         sizes=sizes,
@@ -268,6 +273,32 @@ def _plan(
         repeat=repeat,
         size_param=size_param,
     )
+
+
+def _with_network(base: Any, urls: dict[str, str], invoke: Any, direct: bool) -> tuple[Any, Any]:
+    """Proxy and trust chosen now for every URL and the Lambda API (not when timed).
+
+    ``direct``: the embedded emulator, on this machine's loopback, which no
+    proxy could reach; it is never proxied.
+    """
+    from dataclasses import replace
+
+    from lstream_cli.net.options import network_of
+    from lstream_cli.net.proxy import ProxySettings
+
+    endpoint = None
+    if invoke is not None:
+        endpoint = invoke.endpoint_url or f"https://lambda.{invoke.region}.amazonaws.com/"
+    targets = [*urls.values(), *([endpoint] if endpoint else [])]
+    network = network_of(base).ready_for(targets)
+    if direct:
+        network = replace(network, proxies=ProxySettings(proxy=""))
+    for url in targets:
+        network.route(url)  # a proxy that cannot be used is a usage error now
+    if invoke is not None and endpoint is not None:
+        verify, proxies = network.for_botocore(endpoint)
+        invoke = replace(invoke, verify=verify, proxies=proxies)
+    return replace(base, network=network), invoke
 
 
 def _invoke_target(function: str, endpoint_url: str | None, base: Any) -> Any:

@@ -23,6 +23,7 @@ Examples:
   lstream get http://127.0.0.1:9000/?size=20MB -o /dev/null --json -
   lstream get "$URL" -X POST -d @payload.json -H 'content-type: application/json'
   lstream get "$URL" | head -c 100
+  HTTPS_PROXY=http://proxy.corp:3128 lstream get "$URL" --cacert corp-ca.pem -v
   lstream get "$URL/chat" --events sse --stall-timeout 5s -o /dev/null
   lstream get -L https://example.com/moved -o out.bin   # follow redirects, as curl -L
 
@@ -104,10 +105,12 @@ def get_command(
     """Send one request, stream the body, and report how it arrived.
 
     The body is written as it arrives (memory stays flat whatever the size).
-    The summary on stderr gives headers time, TTFB at the first body byte,
-    total time, bytes, reads, the largest gap, throughput, the bandwidth knee
-    and whether the response really streamed. With --events, also the
-    events counted, time to first event, gaps between events and events/s.
+    The summary on stderr gives the connection set-up phase by phase (DNS,
+    TCP connect, TLS handshake: only the network is timed), headers time,
+    TTFB at the first body byte, total time, bytes, reads, the largest gap,
+    throughput, the bandwidth knee and whether the response really streamed.
+    With --events, also the events counted, time to first event, gaps
+    between events and events/s.
 
     With -L the figures are the final request's; the redirects before it are
     counted apart (redirects, redirect_ms). Without -L a 3xx exits 3 and
@@ -166,6 +169,11 @@ def get_command(
     def on_request(sent: SentRequest) -> None:
         # Before the clock starts: shown even when no response ever comes.
         path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
+        if spec.network is not None:  # which proxy, which CA bundle
+            for line in spec.network.describe(sent.url):
+                print_info(out.console, line)
+            if spec.network.route(sent.url).forward:  # absolute-form, as the proxy gets it
+                path = redact_url(spec.network.route(sent.url).target(path))
         req = format_head(">", f"{sent.method} {path} HTTP/1.1", redact_headers(sent.headers))
         print_head(out.console, req, ">")
         if progress is not None:
@@ -213,7 +221,10 @@ def get_command(
         # No response at all: the one error line below says everything.
         out.console.print(format_summary(record, verdict, hints, redirects=followed.hops))
     if json_path is not None:
-        doc = get_json(record, given.url, verdict, SCHEMA_VERSION, followed.url, followed.hops)
+        path = spec.network.path_of(followed.url) if spec.network is not None else (None, None)
+        doc = get_json(
+            record, given.url, verdict, SCHEMA_VERSION, followed.url, followed.hops, path
+        )
         write_json(json_path, doc)
     if interrupted:
         kept = f": the {record.bytes:,} bytes received were written" if record.bytes else ""

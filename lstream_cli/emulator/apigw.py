@@ -73,6 +73,7 @@ class ApiGatewayApp:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(None),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                trust_env=False,  # its upstream is on this machine: never through HTTP_PROXY
             )
         return self._client
 

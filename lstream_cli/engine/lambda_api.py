@@ -44,7 +44,11 @@ class InvokeTarget:
     profile: str | None = None
     static_credentials: tuple[str, str] | None = None  # (key, secret): the emulator's dummies
     timeout: float | None = None  # read timeout, seconds; None = 15 minutes
-    verify: bool = True  # TLS certificate verification (-k/--insecure turns it off)
+    # TLS verification as botocore takes it: False (-k), a CA bundle path, or
+    # True/None for botocore's own default; and the proxy for the endpoint
+    # ((scheme, proxy URL) pairs; () = direct; None = botocore's environment lookup).
+    verify: bool | str | None = True
+    proxies: tuple[tuple[str, str], ...] | None = None
 
 
 def make_lambda_client(target: InvokeTarget) -> Any:
@@ -60,8 +64,9 @@ def make_lambda_client(target: InvokeTarget) -> Any:
         read_timeout=read_timeout,
         connect_timeout=min(read_timeout, 60.0),
         user_agent_extra="lstream-compare",
+        proxies=None if target.proxies is None else dict(target.proxies),
     )
-    if not target.verify:
+    if target.verify is False:
         # -k was asked for: urllib3's per-request warning would only repeat it.
         import warnings
 

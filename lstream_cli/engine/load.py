@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lstream_cli._eventloop import new_event_loop
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.pacing import ClosedLoop, OpenLoop, Pacing
 from lstream_cli.engine.protocol import (
     RETRY,
@@ -38,10 +39,12 @@ from lstream_cli.engine.protocol import (
 )
 from lstream_cli.engine.ramping import RampingClosedLoop, RampingOpenLoop
 from lstream_cli.engine.results import RunStats
+from lstream_cli.engine.routes import route_picker, trust_for
 from lstream_cli.engine.series import SeriesRecorder
 from lstream_cli.engine.stages import Stages
 from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord
+from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec, prepare_auth
 
 __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_sync"]
@@ -72,6 +75,7 @@ class WorkerPlan:
     stages: Stages | None = None  # --stages: the ramp (concurrency, or rate with -r)
     workers: int = 1  # workers in the run: this one's share of the stages' target
     meter_options: MeterOptions | None = None  # --events, --stall-timeout
+    resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
 
 class Control(Protocol):
@@ -93,14 +97,17 @@ class _Worker:
         self.loop = asyncio.get_running_loop()
         spec = plan.spec
         signer = prepare_auth(spec) if spec.auth != "none" else None
-        self.template = RequestTemplate(spec, signer)
+        # Proxy and CA bundle as resolved in the parent (net.options), carried by the spec.
+        network = network_of(spec)
+        self.template = RequestTemplate(spec, signer, route_for=route_picker(network))
         self.connector = Connector(
             self.loop,
-            self.template.host,
-            self.template.port,
-            self.template.tls,
+            self.template.origin,
+            self.template.route,
             spec.insecure,
             spec.timeout,
+            resolver=plan.resolver,
+            trust=trust_for(network, spec.url, spec.insecure),
         )
         self.timeout_ns = None if spec.timeout is None else int(spec.timeout * 1e9)
         self.meter_options = plan.meter_options
@@ -140,20 +147,21 @@ class _Worker:
 
     async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
         meter = BodyMeter(t_start, keep_timeline=False, options=self.meter_options)
+        method = self.template.method
         for _attempt in range(2):
             conn = self.conns[i]
             if conn is None or not conn.alive:
-                began = time.perf_counter_ns()
                 try:
-                    conn = await self.connector.connect()
+                    conn = await self.connector.connect(meter)
                 except ConnectError as exc:
                     self.conns[i] = None
                     return meter.finish(
                         time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
                     )
-                meter.connected(began, time.perf_counter_ns())
                 self.conns[i] = conn
-            result = await conn.request(request, meter)
+            else:
+                meter.set_up(None, None, None)  # a kept-alive connection: no set-up
+            result = await conn.request(request, meter, method, self.timeout_ns)
             if result is RETRY:
                 self.conns[i] = None
                 continue
@@ -231,8 +239,8 @@ class _Worker:
             self.stats.lag.record_raw(int(lag * 1e6))
             expected = now + _TICK_S
             tick += 1
-            if self.stall:
-                self._sweep_stalled()  # every tick: a stall ends within 10 ms of its deadline
+            if self.stall and tick % _SWEEP_EVERY:
+                self._sweep()  # every tick: a stall ends within 10 ms of its deadline
             if tick % _SWEEP_EVERY == 0:
                 self._sweep()
                 if tick % 100 == 0:
@@ -247,13 +255,15 @@ class _Worker:
                 self.control.snapshot(self.plan.index, self.snapshot())
 
     def _sweep(self) -> None:
-        limit = self.timeout_ns
-        if limit is None:
-            return
+        """End the requests whose deadline (--timeout, --stall-timeout) has passed."""
         now = time.perf_counter_ns()
         for conn in self.conns:
-            if conn is not None and conn.meter is not None and now - conn.last_rx_ns > limit:
-                conn.expire(f"no byte for {limit / 1e9:g}s (--timeout)")
+            ex = None if conn is None else conn.exchange
+            if ex is not None:
+                deadline = ex.deadline_ns()
+                if deadline is not None and now >= deadline:
+                    assert conn is not None
+                    conn.expire(now)
 
     def bytes_received(self) -> int:
         """Body bytes of the phase so far: finished requests' and in-flight ones'."""
@@ -283,16 +293,6 @@ class _Worker:
         seconds = series.finish(now_ns) if end else series.tick(now_ns)
         if seconds:
             self.control.series(self.plan.index, seconds)
-
-    def _sweep_stalled(self) -> None:
-        now = time.perf_counter_ns()
-        for conn in self.conns:
-            meter = None if conn is None else conn.meter
-            if meter is not None:
-                deadline = meter.idle_deadline_ns()
-                if deadline is not None and now >= deadline:
-                    assert conn is not None
-                    conn.expire(meter.stall_detail(), ErrorClass.STALLED)
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
@@ -331,6 +331,8 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
     worker = _Worker(plan, control)
     keeper = worker.loop.create_task(worker.housekeeping())
     try:
+        # Every address of the host, once per worker, before anything is timed.
+        await worker.connector.resolve()
         delay = (t0_ns - time.perf_counter_ns()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)

@@ -7,7 +7,8 @@ strategy is the only thing that differs between the two modes:
 - :class:`ClosedLoop` (``-c`` alone): a slot sends its next request as soon
   as its last one ended; the start time is "now".
 - :class:`OpenLoop` (``-r``): requests are due at a constant arrival rate,
-  ``t0 + i / rate``. A slot sleeps until the next due time; when every slot
+  ``t0 + i / rate``. A slot sleeps until the next due time (and never wakes
+  before it: ``perf_counter_ns() >= due`` when it sends); when every slot
   was busy the request starts late, but its latency still counts from the
   due time, so a stalled server cannot hide the queueing (the coordinated
   omission of closed-loop tools). Starts later than :data:`LATE_AFTER_NS`
@@ -105,7 +106,13 @@ class OpenLoop(Pacing):
         now = time.perf_counter_ns()
         if due > now:
             try:
-                await asyncio.sleep((due - now) / 1e9)
+                # Never early: a loop's timer may fire before the instant asked for
+                # (uvloop's clock has millisecond steps), so sleep until it has passed.
+                while now < due:
+                    await asyncio.sleep((due - now) / 1e9)
+                    if self.stopped:
+                        break
+                    now = time.perf_counter_ns()
             except asyncio.CancelledError:
                 self._untake()  # Ctrl-C or the deadline cancelled this slot
                 raise

@@ -50,6 +50,10 @@ METRICS: dict[str, tuple[int, float]] = {
     "total_ms": (3_600_000_000, 1000.0),
     "gap_max_ms": (3_600_000_000, 1000.0),
     "stream_bytes_per_s": (1_000_000_000_000, 1.0),  # bytes/s, up to 1 TB/s
+    # Set-up of the fresh connections that carried a response (kept-alive ones
+    # have none): TCP connect and TLS handshake apart; DNS is once per worker.
+    "connect_ms": (3_600_000_000, 1000.0),
+    "tls_ms": (3_600_000_000, 1000.0),
     # --events (docs/events.md): every response whose events were counted
     "ttfe_ms": (3_600_000_000, 1000.0),  # time to first event
     "event_gap_ms": (3_600_000_000, 1000.0),  # every interval between two events
@@ -60,6 +64,7 @@ CSV_COLUMNS = (
     "t_start_ms",
     "status",
     "connect_ms",
+    "tls_ms",
     "headers_ms",
     "ttfb_ms",
     "total_ms",
@@ -115,6 +120,8 @@ class RunStats:
         self._p_total: dict[int, int] = {}
         self.gap_max = _hist("gap_max_ms")
         self.stream_bps = _hist("stream_bytes_per_s")
+        self.connect = _hist("connect_ms")
+        self.tls = _hist("tls_ms")
         self.recent_ttfb: Histogram | None = _hist("ttfb_ms") if recent else None
         self.events = 0  # events counted, all responses (--events)
         self._ttfe = _hist("ttfe_ms")
@@ -167,6 +174,11 @@ class RunStats:
                 self.stream_bps.record_raw(int(bps))
             if rec.knee is not None:
                 self.knees += 1
+        if status is not None:  # the connection carried a response: its set-up counts
+            if rec.connect_ns is not None:
+                self.connect.record_raw(rec.connect_ns // 1000)
+            if rec.tls_ns is not None:
+                self.tls.record_raw(rec.tls_ns // 1000)
         if rec.events is not None:
             self._add_events(rec)
         if self.rows is not None:
@@ -175,6 +187,7 @@ class RunStats:
                     _ms(rec.t_start_ns - self.t0_ns),
                     status,
                     _ms(rec.connect_ns),
+                    _ms(rec.tls_ns),
                     _ms(rec.headers_ns),
                     _ms(rec.first_byte_ns),
                     _ms(rec.end_ns) if rec.complete else None,
@@ -260,6 +273,8 @@ class RunStats:
             "total_ms": self.total,
             "gap_max_ms": self.gap_max,
             "stream_bytes_per_s": self.stream_bps,
+            "connect_ms": self.connect,
+            "tls_ms": self.tls,
             "ttfe_ms": self._ttfe,
             "event_gap_ms": self._event_gap,
             "events_per_s": self.events_ps,
@@ -319,6 +334,8 @@ class RunStats:
         other._total = Histogram.from_state(hists["total_ms"])
         other.gap_max = Histogram.from_state(hists["gap_max_ms"])
         other.stream_bps = Histogram.from_state(hists["stream_bytes_per_s"])
+        other.connect = Histogram.from_state(hists["connect_ms"])
+        other.tls = Histogram.from_state(hists["tls_ms"])
         if "ttfe_ms" in hists:
             other._ttfe = Histogram.from_state(hists["ttfe_ms"])
             other._event_gap = Histogram.from_state(hists["event_gap_ms"])
@@ -385,6 +402,8 @@ class BenchSettings:
     warmup: str | None = None  # --warmup as written
     timeout_s: float | None = None  # --timeout
     stages: Stages | None = None  # --stages: the ramp (connections, or req/s with -r)
+    proxy: str | None = None  # the proxy and where it was set (no password); None: direct
+    ca_bundle: str | None = None  # what verified the certificates; None: plain http
     events_format: str | None = None  # --events
     stall_timeout_s: float | None = None  # --stall-timeout
 
@@ -399,6 +418,8 @@ class BenchSettings:
             "warmup": self.warmup,
             "timeout_s": self.timeout_s,
             "stages": None if self.stages is None else self.stages.to_json(),
+            "proxy": self.proxy,
+            "ca_bundle": self.ca_bundle,
             "events_format": self.events_format,
             "stall_timeout_s": self.stall_timeout_s,
         }

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lstream_cli._exitcodes import ExitStatus, LstreamError
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
 from lstream_cli.engine.series import SeriesMerger, SeriesPoint
@@ -84,7 +85,8 @@ class LoadConfig:
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
     stages: Stages | None = None  # --stages (duration_s is their total)
-    meter_options: MeterOptions | None = None  # --events, --stall-timeout
+    meter_options: MeterOptions | None = None  # --events, --stall-timeout: every meter's
+    resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,7 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 stages=config.stages,
                 workers=n,
                 meter_options=config.meter_options,
+                resolver=config.resolver,
             )
         )
     return plans

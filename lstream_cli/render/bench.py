@@ -51,6 +51,8 @@ _ROWS = (
     ("total_ms", "total", "ms"),
     ("gap_max_ms", "largest gap", "ms"),
     ("stream_bytes_per_s", "per-stream rate", "rate"),
+    ("connect_ms", "TCP connect", "ms"),
+    ("tls_ms", "TLS handshake", "ms"),
 )
 _EVENT_ROWS = (  # with --events
     ("ttfe_ms", "TTFE", "ms"),
@@ -253,6 +255,8 @@ def format_report(report: BenchReport) -> list[RenderableType]:
     else:
         mode = f"closed loop, {settings.concurrency} connections"
     out.append(Text(f"  {mode}, {settings.workers} worker process(es)"))
+    if settings.proxy is not None:
+        out.append(Text(f"  via proxy {settings.proxy}"))
     errors = report.error_count
     out.append(
         Text(

@@ -149,7 +149,12 @@ def format_summary(
             f"{len(redirects)} followed in {_ms(spent)} (not in the figures below: "
             "they are the final request's)",
         )
-    table.add_row("connect", _ms(record.connect_ms) if record.connect_ns is not None else "-")
+    # Durations of the set-up phases, as curl's time_namelookup / time_connect /
+    # time_appconnect are offsets of their ends; "-" when not done (kept-alive, http).
+    table.add_row("DNS", _ms(record.dns_ms))
+    table.add_row("connect", _ms(record.connect_ms) + (" (TCP)" if record.connect_ns else ""))
+    if record.tls_ns is not None:
+        table.add_row("TLS", _ms(record.tls_ms))
     table.add_row("headers", _ms(record.headers_ms))
     table.add_row("TTFB", _ms(record.ttfb_ms))
     end_ms = None if record.end_ns is None else record.end_ns / 1e6
@@ -185,6 +190,8 @@ def format_summary(
         "no_body": "no body",
     }[verdict.kind]
     table.add_row("verdict", f"{label}: {verdict.reason}")
+    for note in record.notes:
+        table.add_row("note", note)
     for hint in hints:
         table.add_row("hint", hint)
     return table
@@ -227,8 +234,13 @@ def get_json(
     schema_version: int,
     effective_url: str | None = None,
     redirects: Sequence[Any] = (),
+    network: Sequence[str | None] = (None, None),
 ) -> dict[str, Any]:
-    """get's result document; ``redirects``: the hops followed (``Hop``), before ``record``."""
+    """get's result document; ``redirects``: the hops followed (``Hop``), before ``record``.
+
+    ``network``: the proxy and the CA bundle of the final request, described
+    (no password), or None for direct / plain http.
+    """
     doc: dict[str, Any] = {"schema_version": schema_version}
     doc.update(record.to_json(redact_url(url)))
     doc["response_headers"] = headers_json(record.response_headers)
@@ -238,4 +250,5 @@ def get_json(
     doc["redirects"] = len(redirects)
     spent = sum(h.total_ns for h in redirects)
     doc["redirect_ms"] = round(spent / 1e6, 3) if redirects else None
+    doc["proxy"], doc["ca_bundle"] = network
     return doc

@@ -144,7 +144,7 @@ def test_csv_has_one_row_per_request(server: TestServer, tmp_path: Path) -> None
         rows = list(csv.DictReader(fh))
     assert len(rows) == 25
     assert list(rows[0]) == [
-        "t_start_ms", "status", "connect_ms", "headers_ms", "ttfb_ms",
+        "t_start_ms", "status", "connect_ms", "tls_ms", "headers_ms", "ttfb_ms",
         "total_ms", "bytes", "reads", "gap_max_ms", "error",
     ]  # fmt: skip
     assert {r["status"] for r in rows} == {"200"}

@@ -182,16 +182,29 @@ def test_request_body_and_headers_are_sent(server: TestServer) -> None:
     head = server.heads[0].decode()
     assert head.startswith("POST /ok HTTP/1.1\r\n")
     assert "X-Test: 1\r\n" in head and "Content-Length: 7\r\n" in head
-    assert "user-agent: lstream/" in head
+    assert "User-Agent: lstream/" in head
     assert f"Host: 127.0.0.1:{server.port}\r\n" in head
 
 
 def test_bench_n1_agrees_with_a_body_meter_reference(server: TestServer) -> None:
     url = server.url("/chunked?size=200000&chunk=20000&gap_ms=1")
     out = _run(url, requests=1, concurrency=1, keep_rows=True)
+    names = [
+        "t",
+        "status",
+        "connect",
+        "tls",
+        "headers",
+        "ttfb",
+        "total",
+        "bytes",
+        "reads",
+        "gap",
+        "err",
+    ]
     row = dict(
         zip(
-            ("t", "status", "connect", "headers", "ttfb", "total", "bytes", "reads", "gap", "err"),
+            names,
             out.stats.rows[0],  # type: ignore[index]
             strict=True,
         )
@@ -211,6 +224,7 @@ def test_bench_n1_agrees_with_a_body_meter_reference(server: TestServer) -> None
     assert row["err"] is None and ref.error is None
     assert row["headers"] <= row["ttfb"] <= row["total"]
     assert row["connect"] is not None
+    assert row["tls"] is None  # plain HTTP: no handshake
 
 
 def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
@@ -307,3 +321,37 @@ def test_interim_1xx_answers_are_skipped_for_the_final_one(
     s = _run(server.url("/raw?text=" + quote(raw)), requests=3, concurrency=1).stats
     assert (s.requests, s.ok, s.errors, s.status) == (3, 3, {}, {200: 3})
     assert s.bytes == 6
+
+
+def test_open_loop_sends_at_or_after_the_due_time_and_no_duration_is_negative(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-r: each request is written no earlier than its due time (its t_start),
+    and every offset and duration of every record is >= 0."""
+    from lstream_cli.engine.protocol import Connection
+    from lstream_cli.engine.results import RunStats
+    from lstream_cli.models import RequestRecord
+
+    real_request, real_add = Connection.request, RunStats.add
+    sent: list[tuple[int, int]] = []
+    records: list[RequestRecord] = []
+
+    def request(self: Connection, data: bytes, meter: BodyMeter, *a: Any) -> Any:
+        sent.append((meter.t_start_ns, time.perf_counter_ns()))
+        return real_request(self, data, meter, *a)
+
+    def add(self: RunStats, rec: RequestRecord) -> None:
+        records.append(rec)
+        real_add(self, rec)
+
+    monkeypatch.setattr(Connection, "request", request)
+    monkeypatch.setattr(RunStats, "add", add)
+    s = _run(server.url("/ok"), requests=120, rate=300.0, concurrency=4).stats
+    assert s.requests == s.ok == 120 and len(records) == 120
+    assert sent and all(at >= due for due, at in sent)
+    for rec in records:
+        offsets = (rec.headers_ns, rec.first_byte_ns, rec.end_ns)
+        durations = (rec.dns_ns, rec.connect_ns, rec.tls_ns, rec.gap_max_ns, rec.gap_p99_ns)
+        assert all(v is None or v >= 0 for v in (*offsets, *durations)), rec
+        assert rec.headers_ns is not None and rec.end_ns is not None
+        assert 0 <= rec.headers_ns <= (rec.first_byte_ns or rec.headers_ns) <= rec.end_ns

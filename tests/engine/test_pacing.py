@@ -88,3 +88,25 @@ def test_a_slot_cancelled_while_waiting_for_its_due_time_did_not_start() -> None
     assert pacing.remaining == 4
     # Later, 4 more were due but never started (the count caps it at -n).
     assert pacing.not_started(t0 + 1_000_000_000_000) == 4
+
+
+def test_open_loop_never_hands_out_a_start_before_its_due_time() -> None:
+    """The event loop's timers may fire early (uvloop's clock has millisecond
+    steps): a start is handed out only once its due time has passed."""
+    from lstream_cli._eventloop import new_event_loop
+
+    t0 = time.perf_counter_ns()
+    pacing = OpenLoop(700.0, t0, 150, None)  # due every ~1.43 ms: off the millisecond grid
+    woke: list[tuple[int, int]] = []
+
+    async def main() -> None:
+        while (due := await pacing.next_start()) is not None:
+            woke.append((due, time.perf_counter_ns()))
+
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert len(woke) == 150
+    assert all(now >= due for due, now in woke)

@@ -106,7 +106,7 @@ def test_requests_are_resigned_each_second_with_refreshed_credentials(
     from botocore.credentials import RefreshableCredentials
 
     clock = _Clock()
-    monkeypatch.setattr("lstream_cli.engine.protocol.time.time", clock)
+    monkeypatch.setattr("lstream_cli.engine.core.time.time", clock)
     keys = iter(f"AKIDREFRESH{i:09d}" for i in range(100))
 
     def refresh() -> dict[str, str]:
@@ -150,14 +150,11 @@ def test_system_trust_store_and_ssl_cert_file_are_honoured(
 def test_certifi_bundle_is_trusted_as_get_trusts_it(
     tls_server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A system without a CA store (a slim container): `get` and `bench` both
-    fall back on certifi's bundle, so they verify the same servers."""
+    """With no bundle configured (no --cacert, AWS_CA_BUNDLE, profile ca_bundle
+    or SSL_CERT_*), `get` and `bench` both trust certifi's bundle beside the
+    system store (a slim container has none), so they verify the same servers."""
     import certifi
 
-    empty = tmp_path / "empty.pem"
-    empty.write_text("")
-    monkeypatch.setenv("SSL_CERT_FILE", str(empty))
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
     monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "cert.pem"))
     s = _run(tls_server.url("/ok"))
     assert (s.requests, s.ok, s.errors) == (6, 6, {})

@@ -1,0 +1,142 @@
+"""The client core without sockets: bytes in, one outcome out, however the bytes are split.
+
+Each response is fed whole, one byte per read, and in two reads split at
+every offset; the outcome (status, body, completeness, error class, notes,
+whether the connection may be reused) must not depend on the split. Only
+``reads`` (one delivery per read) may.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lstream_cli.engine.core import MAX_HEAD_BYTES, RETRY, TE_AND_CL_NOTE, Exchange
+from lstream_cli.measure import BodyMeter
+from lstream_cli.models import ErrorClass
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    raw: bytes
+    status: int
+    body: bytes
+    complete: bool  # after the bytes (and, for close-delimited, the EOF)
+    error: ErrorClass | None
+    reusable: bool
+    eof: bool = False  # the server closes after the bytes
+    method: str = "GET"
+
+
+CASES = [
+    Case("length", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, b"hello", True, None, True),
+    Case("bare-lf", b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello", 200, b"hello", True, None, True),
+    Case(
+        "te-and-cl",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        200, b"hello", True, None, True,
+    ),
+    Case(
+        "chunked-ext-trailers",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'3;a=b\r\nabc\r\nA;q="x y"\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n',
+        200, b"abc0123456789", True, None, True,
+    ),
+    Case(
+        "interim",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        b"HTTP/1.1 201 Made\r\nContent-Length: 2\r\n\r\nok",
+        201, b"ok", True, None, True,
+    ),
+    Case("long-length", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", 200, b"ok", True, None, False),
+    Case("no-content-body", b"HTTP/1.1 204 No Content\r\n\r\nhello", 204, b"", True, None, False),
+    Case("close-delimited", b"HTTP/1.1 200 OK\r\n\r\nuntil the end", 200, b"until the end", True, None, False, eof=True),
+    Case("short-length", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", 200, b"short", False, ErrorClass.TRUNCATED, False, eof=True),
+    Case("cut-chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", 200, b"abc", False, ErrorClass.TRUNCATED, False, eof=True),
+    Case("head", b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n", 200, b"", True, None, True, method="HEAD"),
+    Case("throttled-by-type", b"HTTP/1.1 400 X\r\nx-amzn-ErrorType: TooManyRequestsException\r\nContent-Length: 0\r\n\r\n", 400, b"", True, ErrorClass.THROTTLED, True),
+    Case("throttled-by-body", b'HTTP/1.1 400 X\r\nContent-Length: 25\r\n\r\n{"t":"TooManyRequestsEx"}', 400, b'{"t":"TooManyRequestsEx"}', True, ErrorClass.THROTTLED, True),
+    Case("server-error", b"HTTP/1.1 503 X\r\nContent-Length: 4\r\n\r\nbusy", 503, b"busy", True, ErrorClass.HTTP_5XX, True),
+    Case("http10-close", b"HTTP/1.0 200 OK\r\n\r\nold", 200, b"old", True, None, False, eof=True),
+]  # fmt: skip
+
+
+def _run(case: Case, pieces: list[bytes]) -> tuple[Exchange, bytes]:
+    got = bytearray()
+    ex = Exchange(BodyMeter(0), case.method, sink=got.extend)
+    now = 1
+    for piece in pieces:
+        now += 1
+        ex.feed(memoryview(bytearray(piece)), now)
+    if case.eof and not ex.done:
+        ex.eof(now + 1)
+    return ex, bytes(got)
+
+
+def _splits(raw: bytes) -> list[list[bytes]]:
+    out = [[raw], [raw[i : i + 1] for i in range(len(raw))]]
+    out.extend([raw[:i], raw[i:]] for i in range(1, len(raw)))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_outcome_does_not_depend_on_how_the_bytes_are_split(case: Case) -> None:
+    for pieces in _splits(case.raw):
+        ex, body = _run(case, pieces)
+        record = ex.record
+        assert record is not None, (case.name, pieces)
+        assert (record.status, body, record.complete, record.error) == (
+            case.status,
+            case.body,
+            case.complete,
+            case.error,
+        ), (case.name, pieces, record.error_detail)
+        assert record.bytes == len(case.body)
+        assert ex.reusable == case.reusable, (case.name, pieces)
+        assert (TE_AND_CL_NOTE in record.notes) == (case.name == "te-and-cl")
+
+
+def test_headers_and_status_line_as_received() -> None:
+    raw = b"HTTP/1.1 200 Fine Thanks\r\nX-A: 1\r\nx-b:  two  \r\nContent-Length: 0\r\n\r\n"
+    ex, _ = _run(CASES[0], [raw])
+    assert ex.status_line == "HTTP/1.1 200 Fine Thanks"
+    assert ex.str_headers() == (("X-A", "1"), ("x-b", "two"), ("Content-Length", "0"))
+    assert ex.record is not None and ex.record.response_headers == ex.str_headers()
+
+
+def test_malformed_head_and_malformed_chunk() -> None:
+    ex, _ = _run(CASES[0], [b"HTTP/1.1 abc OK\r\n\r\n"])
+    assert ex.record is not None and ex.record.error is ErrorClass.CONNECT
+    assert ex.record.status is None
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n"
+    ex, body = _run(CASES[0], [raw])
+    assert ex.record is not None and ex.record.error is ErrorClass.TRUNCATED
+    assert body == b"ok" and not ex.reusable
+
+
+def test_a_reused_connection_closed_before_any_byte_is_a_retry() -> None:
+    assert Exchange(BodyMeter(0), reused=True).eof(5) is RETRY
+    assert Exchange(BodyMeter(0), reused=True).failed(ConnectionResetError(), 5) is RETRY
+    fresh = Exchange(BodyMeter(0)).eof(5)
+    assert fresh is not RETRY and fresh.error is ErrorClass.CONNECT  # type: ignore[union-attr]
+
+
+def test_deadlines_timeout_then_stall() -> None:
+    ex = Exchange(BodyMeter(0), timeout_ns=1000)
+    ex.last_rx_ns = 10
+    assert ex.deadline_ns() == 1010
+    record = ex.expire(1010)
+    assert record.error is ErrorClass.TIMEOUT and "--timeout" in (record.error_detail or "")
+
+
+def test_a_head_that_never_ends_is_refused_with_bounded_memory() -> None:
+    ex = Exchange(BodyMeter(0))
+    ex.feed(b"HTTP/1.1 200 OK\r\n", 1)
+    line = b"X-Filler: " + b"f" * 1000 + b"\r\n"
+    for i in range(MAX_HEAD_BYTES // len(line) + 2):
+        if ex.feed(line * 1, 2 + i):
+            break
+    assert ex.record is not None and ex.record.error is ErrorClass.CONNECT
+    assert "no end of the head" in (ex.record.error_detail or "")
