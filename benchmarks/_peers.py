@@ -230,12 +230,17 @@ def run_measured(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, out)
 
 
-def peak_rss_kib(pid: int) -> int:
-    """A running process's peak RSS so far (VmHWM), in KiB; -1 if unreadable."""
+def status_kib(pid: int, field: str) -> int:
+    """A running process's ``/proc/PID/status`` figure in KiB (``VmRSS``, ``VmHWM``); -1 if unreadable."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
     return -1
+
+
+def peak_rss_kib(pid: int) -> int:
+    """A running process's peak RSS so far (VmHWM), in KiB; -1 if unreadable."""
+    return status_kib(pid, "VmHWM")

@@ -131,6 +131,14 @@ class Histogram:
             v = min(v, float(self._max))
         return v / self.scale
 
+    def percentiles(self, ps: Sequence[float]) -> dict[float, float | None]:
+        """Several percentiles in one walk of the buckets; each as :meth:`percentile` gives it."""
+        if self.count == 0:
+            return {p: None for p in ps}
+        values = self._h.get_percentile_to_value_dict(list(ps))
+        cap = float(self._max) if self._max is not None else math.inf
+        return {p: min(float(values[p]), cap) / self.scale for p in ps}
+
     def summary(self) -> Summary:
         n = self.count
         if n == 0:
@@ -155,18 +163,25 @@ class Histogram:
             mean=self._sum / n / s,
         )
 
-    def buckets(self, n: int = 20) -> list[tuple[float, int]]:
-        """``n`` equal-width buckets from min to max: (upper bound, count)."""
+    def buckets(
+        self, n: int = 20, lo: float | None = None, hi: float | None = None
+    ) -> list[tuple[float, int]]:
+        """``n`` equal-width buckets from min to max: (upper bound, count).
+
+        ``lo`` and ``hi`` (display units) set a common range instead, so
+        histograms of several runs can be drawn on one axis; values outside
+        it fall in the first or last bucket.
+        """
         if self.count == 0:
             return []
-        lo = self._h.get_min_value()
-        hi = self._h.get_max_value()
-        width = max(1, (hi - lo) // n + 1)
+        lo_raw = self._h.get_min_value() if lo is None else round(lo * self.scale)
+        hi_raw = self._h.get_max_value() if hi is None else round(hi * self.scale)
+        width = max(1, (hi_raw - lo_raw) // n + 1)
         counts = [0] * n
         for item in self._h.get_recorded_iterator():
-            idx = min(n - 1, int((item.value_iterated_to - lo) // width))
+            idx = min(n - 1, max(0, int((item.value_iterated_to - lo_raw) // width)))
             counts[idx] += int(item.count_at_value_iterated_to)
-        return [((lo + width * (i + 1)) / self.scale, c) for i, c in enumerate(counts)]
+        return [((lo_raw + width * (i + 1)) / self.scale, c) for i, c in enumerate(counts)]
 
     # -- serialization ------------------------------------------------------
     def encode(self) -> str:

@@ -95,3 +95,13 @@ def test_buckets_cover_all_counts() -> None:
     assert len(buckets) == 10
     assert sum(c for _, c in buckets) == 5
     assert buckets[0][1] == 3 and buckets[-1][1] == 1
+
+
+def test_several_percentiles_in_one_walk_equal_each_asked_alone() -> None:
+    rng = random.Random(11)
+    hist = Histogram()
+    for _ in range(5000):
+        hist.record_raw(rng.randint(1, 10_000_000))
+    ps = [50.0, 90.0, 99.0, 99.9, 100.0]
+    assert hist.percentiles(ps) == {p: hist.percentile(p) for p in ps}
+    assert Histogram().percentiles([50.0]) == {50.0: None}

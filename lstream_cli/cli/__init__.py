@@ -29,12 +29,14 @@ _COMMANDS: dict[str, str] = {
     "bench": "lstream_cli.cli.bench:bench_command",
     "compare-modes": "lstream_cli.cli.compare:compare_command",
     "serve": "lstream_cli.cli.serve:serve_command",
+    "report": "lstream_cli.cli.report:report_command",
 }
 _SHORT_HELP = {
     "get": "One request, streamed and measured (TTFB, throughput, gaps, knee).",
     "bench": "Load-test a URL: many streams at once, percentiles you can trust.",
     "compare-modes": "Streaming vs buffered vs Invoke vs API Gateway, size by size.",
     "serve": "Run the local emulator of function URLs, API Gateway and the Lambda API.",
+    "report": "Draw bench and compare-modes results in one self-contained HTML page.",
 }
 
 

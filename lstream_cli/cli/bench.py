@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
+from click.core import ParameterSource
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP, ExitStatus, UsageError, exit_status_for_error
 from lstream_cli.cli._options import RequestFlags, event_options, json_option, request_options
@@ -20,6 +21,7 @@ from lstream_cli.units import parse_duration
 
 if TYPE_CHECKING:
     from lstream_cli.engine.results import BenchReport
+    from lstream_cli.engine.stages import Stages
     from lstream_cli.engine.thresholds import Threshold
     from lstream_cli.engine.workers import LoadConfig
     from lstream_cli.measure import MeterOptions
@@ -36,6 +38,9 @@ Examples:
   lstream bench URL -n 1000 -c 100 --json result.json
   lstream bench URL -r 200 -z 1m -c 400 --fail-if 'ttfb_ms.p99<500'
   lstream bench URL -z 10s --warmup 2s --fail-if 'errors.rate<0.01'
+  lstream bench URL --stages '30s:50,1m:200,30s:0' --json run.json
+  lstream bench URL -r 0 --stages '1m:500' -c 1000 --csv-series series.csv
+  lstream report run.json -o report.html
   lstream bench URL -n 100 -x http://proxy.corp:3128 --noproxy .internal.corp
   lstream bench URL/chat -c 20 -z 30s --events sse --fail-if 'ttfe_ms.p99<800'
 
@@ -48,6 +53,18 @@ and requests that could not start on time are counted.
 \b
 Warm-up: --warmup N sends N requests first, --warmup 2s runs for 2 s first;
 either way nothing from the warm-up is counted, connections are kept.
+
+\b
+Stages: --stages 'DURATION:TARGET,...' ramps the load linearly from stage
+to stage (k6's stages) and the run lasts their total. Closed loop: TARGET is
+connections in flight, starting from -c if given, else 0. With -r: TARGET
+is the arrival rate (req/s), starting from -r (-r 0 starts from nothing);
+-c caps the requests in flight. Excludes -n, -z and --warmup.
+
+\b
+Series: the JSON result holds one entry per second of the measured phase
+(requests, errors, status, in flight, bytes/s, TTFB and total p50/p90/p99,
+and the stages' target); --csv-series writes them as CSV.
 
 \b
 --fail-if 'metric.stat OP number' states a requirement (OP: < <= > >= ==).
@@ -91,6 +108,79 @@ def _parse_warmup(text: str | None) -> tuple[int | None, float | None]:
     if seconds <= 0:
         raise UsageError("--warmup must be a positive number of requests or a duration")
     return None, seconds
+
+
+class _Outputs(NamedTuple):
+    json: str | None  # --json
+    csv: str | None  # --csv
+    csv_series: str | None  # --csv-series
+
+
+def _check_outputs(paths: dict[str, str | None]) -> None:
+    """Usage errors before the run: a bad result path, two on stdout, two on one file."""
+    from lstream_cli.render.jsonout import check_writable
+
+    given = {flag: path for flag, path in paths.items() if path is not None}
+    # A long run must not be measured only to be lost to a bad result path.
+    for flag, path in given.items():
+        if path != "-":
+            check_writable(path, flag)
+    on_stdout = [flag for flag, path in given.items() if path == "-"]
+    if len(on_stdout) > 1:
+        both = "both" if len(on_stdout) == 2 else "all"
+        raise UsageError(f"{' and '.join(f'{f} -' for f in on_stdout)} cannot {both} go to stdout")
+    files: dict[str, str] = {}
+    for flag, path in given.items():
+        if path == "-":
+            continue
+        where = os.path.abspath(path)
+        if where in files:
+            raise UsageError(
+                f"{files[where]} and {flag} both name {path}: one would overwrite the other"
+            )
+        files[where] = flag
+
+
+def _parse_stages(
+    text: str,
+    requests: int | None,
+    duration: str | None,
+    warmup: str | None,
+    rate: float | None,
+    concurrency: int,
+    given_c: bool,
+) -> Stages:
+    """``--stages`` checked against the other flags; the ramp with its start value."""
+    from lstream_cli.engine.stages import Stages, parse_stages
+
+    if requests is not None or duration is not None:
+        flag = "-n/--requests" if requests is not None else "-z/--duration"
+        raise UsageError(f"--stages and {flag} exclude each other: the stages set the run's end")
+    if warmup is not None:
+        raise UsageError(
+            "--stages and --warmup exclude each other: make the first stage the warm-up"
+        )
+    try:
+        stages = parse_stages(text)
+    except ValueError as exc:
+        raise UsageError(f"--stages: {exc}") from None
+    if rate is None:
+        fractional = [s for s in stages if s.target != int(s.target)]
+        if fractional:
+            raise UsageError(
+                f"--stages: a closed-loop target is a number of connections "
+                f"(got {fractional[0].target:g}); with -r the targets are rates"
+            )
+        ramp = Stages(float(concurrency) if given_c else 0.0, stages)
+        if ramp.peak < 1:
+            raise UsageError("--stages: every target is 0, nothing would be sent")
+        return ramp
+    if not rate >= 0 or rate == float("inf"):
+        raise UsageError(f"-r/--rate must be a number of requests per second (got {rate:g})")
+    ramp = Stages(rate, stages)
+    if ramp.count(ramp.total_s) < 1:
+        raise UsageError("--stages: the rates never add up to one request")
+    return ramp
 
 
 def exit_status(report: BenchReport, interrupted: bool) -> ExitStatus:
@@ -179,6 +269,19 @@ def _failure_line(report: BenchReport) -> str:
     metavar="PATH",
     help="Write one row per request to PATH ('-' = stdout).",
 )
+@click.option(
+    "--csv-series",
+    "csv_series_path",
+    default=None,
+    metavar="PATH",
+    help="Write one row per second of the run to PATH ('-' = stdout).",
+)
+@click.option(
+    "--stages",
+    default=None,
+    metavar="STAGES",
+    help="Ramp the load: 'DURATION:TARGET,...' e.g. '30s:50,1m:200,30s:0'.",
+)
 @click.option("--no-dashboard", is_flag=True, help="No live view, even on a terminal.")
 @click.option(
     "-s", "--silent", is_flag=True, help="No live view and no report; errors only (as get -s)."
@@ -196,6 +299,8 @@ def bench_command(
     warmup: str | None,
     fail_if: tuple[str, ...],
     csv_path: str | None,
+    csv_series_path: str | None,
+    stages: str | None,
     no_dashboard: bool,
     silent: bool,
     request: RequestFlags,
@@ -237,7 +342,15 @@ def bench_command(
             raise UsageError(f"-z/--duration: {exc}") from None
         if duration_s <= 0:
             raise UsageError("-z/--duration must be positive")
-    if rate is not None:
+    ramp = None
+    if stages is not None:
+        ctx = click.get_current_context()
+        given_c = ctx.get_parameter_source("concurrency") is not ParameterSource.DEFAULT
+        ramp = _parse_stages(stages, requests, duration, warmup, rate, concurrency, given_c)
+        duration_s = ramp.total_s
+        if rate is None:
+            concurrency = int(ramp.peak)
+    if rate is not None and not (ramp is not None and rate == 0):
         if not rate > 0 or rate == float("inf"):
             raise UsageError(
                 f"-r/--rate must be a positive number of requests per second (got {rate:g})"
@@ -251,22 +364,7 @@ def bench_command(
     if requests is None and duration_s is None:
         requests = DEFAULT_REQUESTS
     warmup_requests, warmup_s = _parse_warmup(warmup)
-    from lstream_cli.render.jsonout import check_writable
-
-    # A long run must not be measured only to be lost to a bad result path.
-    if json_path is not None and json_path != "-":
-        check_writable(json_path)
-    if csv_path is not None and csv_path != "-":
-        check_writable(csv_path, "--csv")
-    if csv_path == "-" and json_path == "-":
-        raise UsageError("--json - and --csv - cannot both go to stdout")
-    if (
-        csv_path is not None
-        and json_path is not None
-        and "-" not in (csv_path, json_path)
-        and os.path.abspath(csv_path) == os.path.abspath(json_path)
-    ):
-        raise UsageError(f"--json and --csv both name {json_path}: one would overwrite the other")
+    _check_outputs({"--json": json_path, "--csv": csv_path, "--csv-series": csv_series_path})
     spec = request.to_spec(url)
 
     if spec.method == "HEAD":
@@ -290,11 +388,11 @@ def bench_command(
             warmup_s=warmup_s,
             keep_rows=csv_path is not None,
             live=False,
+            stages=ramp,
             meter_options=meter_options,
         ),
         thresholds,
-        csv_path,
-        json_path,
+        _Outputs(json_path, csv_path, csv_series_path),
         no_dashboard or silent,
         warmup,
         silent,
@@ -317,8 +415,7 @@ def _stall_s(options: MeterOptions | None) -> float | None:
 def _run(
     config: LoadConfig,
     thresholds: list[Threshold],
-    csv_path: str | None,
-    json_path: str | None,
+    outputs: _Outputs,
     no_dashboard: bool,
     warmup: str | None,
     silent: bool = False,
@@ -327,18 +424,29 @@ def _run(
     from lstream_cli.engine.results import CSV_COLUMNS, BenchSettings, build_report
     from lstream_cli.engine.thresholds import evaluate
     from lstream_cli.engine.workers import run_load
-    from lstream_cli.render.bench import Dashboard, print_report, write_csv
+    from lstream_cli.render.bench import CsvStream, Dashboard, print_report, write_series_csv
     from lstream_cli.render.console import make_output
     from lstream_cli.render.jsonout import SCHEMA_VERSION, write_json
 
     output = make_output(quiet=silent)
+    json_path, csv_path, csv_series_path = outputs
+    # --csv rows go to the file as requests finish (a temporary sibling until the end).
+    rows = None if csv_path is None else CsvStream(csv_path, CSV_COLUMNS, _stdout_gone)
     dashboard = None
     if output.is_terminal and not no_dashboard:
         config = replace(config, live=True)
         dashboard = Dashboard(output)
         dashboard.start()
     try:
-        outcome = run_load(config, dashboard.update if dashboard is not None else None)
+        outcome = run_load(
+            config,
+            dashboard.update if dashboard is not None else None,
+            rows.write if rows is not None else None,
+        )
+    except BaseException:
+        if rows is not None:
+            rows.discard()
+        raise
     finally:
         if dashboard is not None:
             dashboard.stop()
@@ -346,7 +454,7 @@ def _run(
     network = config.spec.network
     path = network.path_of(config.spec.url) if network is not None else (None, None)
     settings = BenchSettings(
-        mode="open" if config.rate else "closed",
+        mode="closed" if config.rate is None else "open",
         concurrency=config.concurrency,
         rate=config.rate,
         workers=outcome.workers,
@@ -354,6 +462,7 @@ def _run(
         duration_target_s=config.duration_s,
         warmup=warmup,
         timeout_s=config.spec.timeout,
+        stages=config.stages,
         proxy=path[0],
         ca_bundle=path[1],
         events_format=config.meter_options.events if config.meter_options else None,
@@ -362,16 +471,19 @@ def _run(
     from lstream_cli.redact import redact_url
 
     # Presigned query values (X-Amz-Signature, tokens) stay off the screen and files.
-    report = build_report(stats, redact_url(config.spec.url), settings, outcome.interrupted)
+    report = build_report(
+        stats, redact_url(config.spec.url), settings, outcome.interrupted, outcome.series
+    )
     report = replace(report, thresholds=evaluate(thresholds, report))
     if not silent:
         print_report(output, report)
     if json_path is not None:
         doc = {"schema_version": SCHEMA_VERSION, **report.to_json()}
         _write_out(lambda: write_json(json_path, doc))
-    if csv_path is not None:
-        rows = sorted(stats.rows or [], key=lambda r: (r[0] is None, r[0] or 0.0))
-        _write_out(lambda: write_csv(csv_path, CSV_COLUMNS, rows))
+    if rows is not None:
+        _write_out(rows.close)
+    if csv_series_path is not None:
+        _write_out(lambda: write_series_csv(csv_series_path, report.series))
     status = exit_status(report, outcome.interrupted)
     if outcome.interrupted:
         from lstream_cli import supervise
@@ -385,6 +497,13 @@ def _run(
     elif report.ok == 0:
         output.error(_failure_line(report))
     return int(status)
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away mid-run (``--csv - | head``): stop writing to it."""
+    from lstream_cli.cli import _silence_stdout
+
+    _silence_stdout()
 
 
 def _write_out(write: Callable[[], None]) -> None:

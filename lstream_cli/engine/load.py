@@ -8,8 +8,9 @@ finished :class:`RequestRecord` to the worker's :class:`RunStats`.
 
 A housekeeping task ticks every 10 ms: it measures event-loop lag (how late
 the tick fires), expires requests that received no byte for ``--timeout``,
-polls the stop signal and, when a dashboard is shown, hands a snapshot to
-the control. The worker never prints.
+polls the stop signal, hands each closed second of the per-second series
+(:mod:`lstream_cli.engine.series`) to the control and, when a dashboard is
+shown, a snapshot. The worker never prints.
 
 Phases: an optional warm-up (counted nowhere, connections kept), then the
 measured phase. With ``-z`` the measured phase ends at its deadline and the
@@ -36,8 +37,11 @@ from lstream_cli.engine.protocol import (
     Connector,
     RequestTemplate,
 )
+from lstream_cli.engine.ramping import RampingClosedLoop, RampingOpenLoop
 from lstream_cli.engine.results import RunStats
 from lstream_cli.engine.routes import route_picker, trust_for
+from lstream_cli.engine.series import SeriesRecorder
+from lstream_cli.engine.stages import Stages
 from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.net.options import network_of
@@ -47,6 +51,7 @@ __all__ = ["Control", "WorkerPlan", "new_event_loop", "run_worker", "run_worker_
 
 _TICK_S = 0.01  # housekeeping period: loop-lag resolution
 _SWEEP_EVERY = 5  # ticks between timeout sweeps and stop polls (50 ms)
+_ROWS_EVERY = 20  # ticks between batches of --csv rows handed over (200 ms)
 _SPARE_FDS = 256  # descriptors beyond one per connection (interpreter, pipes, files)
 
 
@@ -64,8 +69,11 @@ class WorkerPlan:
     warmup_requests: int | None = None  # this worker's share of --warmup N
     warmup_s: float | None = None  # --warmup DURATION
     keep_rows: bool = False  # --csv: keep one row per request
+    stream_rows: bool = False  # hand the rows to the control as they come, keep none
     live: bool = False  # send dashboard snapshots
     snapshot_s: float = 0.25  # between snapshots
+    stages: Stages | None = None  # --stages: the ramp (concurrency, or rate with -r)
+    workers: int = 1  # workers in the run: this one's share of the stages' target
     meter_options: MeterOptions | None = None  # --events, --stall-timeout
     resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
@@ -76,6 +84,10 @@ class Control(Protocol):
     def should_stop(self) -> bool: ...
 
     def snapshot(self, index: int, snap: dict[str, Any]) -> None: ...
+
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None: ...
+
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None: ...
 
 
 class _Worker:
@@ -106,6 +118,8 @@ class _Worker:
         self.pacing: Pacing = ClosedLoop(0, None)
         self.stats = RunStats()
         self.inflight = 0  # requests started and not finished
+        self.cut_bytes = 0  # body bytes of requests aborted at the end of the phase
+        self.cut_events = 0  # --events: their events
         self.stop_event = asyncio.Event()
         self.stopping = False
 
@@ -125,6 +139,8 @@ class _Worker:
             if not pacing.starts_now:
                 request = template.bytes()
             self.inflight += 1
+            if self.stats.series is not None:
+                self.stats.series.start()
             record = await self._exchange(i, t_start, request)
             self.inflight -= 1
             add(record)
@@ -164,6 +180,8 @@ class _Worker:
         self.pacing = pacing
         self.stats = stats
         self.inflight = 0
+        self.cut_bytes = 0
+        self.cut_events = 0
         tasks = [self.loop.create_task(self._slot(i)) for i in range(self.plan.concurrency)]
         all_done = self.loop.create_task(asyncio.wait(tasks))
         stop_wait = self.loop.create_task(self.stop_event.wait())
@@ -183,6 +201,8 @@ class _Worker:
             await all_done
         for i, conn in enumerate(self.conns):
             if conn is not None and conn.meter is not None:
+                self.cut_bytes += conn.meter.bytes  # received: the series keeps them
+                self.cut_events += conn.meter.events or 0
                 conn.abort()
                 self.conns[i] = None
         for t in tasks:
@@ -227,6 +247,9 @@ class _Worker:
                     self.stats.flush()  # keeps the batching dicts small
                 if self.control.should_stop():
                     self.request_stop()
+            self._ship_series(time.perf_counter_ns())
+            if tick % _ROWS_EVERY == 0:
+                self._ship_rows()
             if self.plan.live and now >= next_snap:
                 next_snap = now + self.plan.snapshot_s
                 self.control.snapshot(self.plan.index, self.snapshot())
@@ -241,6 +264,35 @@ class _Worker:
                 if deadline is not None and now >= deadline:
                     assert conn is not None
                     conn.expire(now)
+
+    def bytes_received(self) -> int:
+        """Body bytes of the phase so far: finished requests' and in-flight ones'."""
+        inflight = sum(c.meter.bytes for c in self.conns if c is not None and c.meter is not None)
+        return self.stats.bytes + inflight + self.cut_bytes
+
+    def events_received(self) -> int | None:
+        """--events: events of the phase so far, in-flight responses' included; else None."""
+        options = self.meter_options
+        if options is None or options.events is None:
+            return None
+        meters = [c.meter for c in self.conns if c is not None and c.meter is not None]
+        inflight = sum(m.events or 0 for m in meters)
+        return self.stats.events + inflight + self.cut_events
+
+    def _ship_rows(self) -> None:
+        stats = self.stats
+        if self.plan.stream_rows and stats.rows:
+            rows, stats.rows = stats.rows, []
+            self.control.rows(self.plan.index, rows)
+
+    def _ship_series(self, now_ns: int, end: bool = False) -> None:
+        series = self.stats.series
+        # A second is closed by the first request after its end, or here by the clock.
+        if series is None or (not end and now_ns < series.boundary_ns and not series.closed):
+            return
+        seconds = series.finish(now_ns) if end else series.tick(now_ns)
+        if seconds:
+            self.control.series(self.plan.index, seconds)
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.stats
@@ -264,6 +316,11 @@ class _Worker:
 
 
 def _pacing(plan: WorkerPlan, count: int | None, deadline_ns: int | None, t0: int) -> Pacing:
+    if plan.stages is not None and count is None:
+        if plan.rate is None:
+            return RampingClosedLoop(plan.stages, t0, deadline_ns, plan.index, plan.workers)
+        assert deadline_ns is not None  # the stages' total duration
+        return RampingOpenLoop(plan.stages, t0, deadline_ns, plan.index, plan.workers)
     if plan.rate is None:
         return ClosedLoop(count, deadline_ns)
     return OpenLoop(plan.rate, t0, count, deadline_ns, offset_ns=int(plan.rate_offset_s * 1e9))
@@ -288,6 +345,7 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
         begin = time.perf_counter_ns()
         cpu0 = time.process_time()
         stats.begin_ns = begin
+        stats.series = SeriesRecorder(begin, worker.bytes_received, worker.events_received)
         deadline = None if plan.duration_s is None else begin + int(plan.duration_s * 1e9)
         pacing = _pacing(plan, plan.requests, deadline, begin)
         if not worker.stopping:
@@ -298,10 +356,12 @@ async def run_worker(plan: WorkerPlan, control: Control, t0_ns: int) -> dict[str
                 await worker.idle_until(deadline)
         end = time.perf_counter_ns()
         stats.end_ns = end
+        worker._ship_series(end, end=True)
         stats.cpu_s.append(time.process_time() - cpu0)
         stats.wall_s.append((end - begin) / 1e9)
         stats.late = pacing.late
         stats.not_started = pacing.not_started(end)
+        worker._ship_rows()
         if plan.live:
             control.snapshot(plan.index, worker.snapshot())
         return stats.to_state()

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lstream_cli.engine.series import SeriesPoint, SeriesRecorder
+from lstream_cli.engine.stages import Stages
 from lstream_cli.engine.thresholds import ThresholdResult
 from lstream_cli.models import ErrorClass, RequestRecord, round_or_none
 from lstream_cli.stats import Histogram, Summary
@@ -130,6 +132,8 @@ class RunStats:
         self.recent_ttfe: Histogram | None = _hist("ttfe_ms") if recent else None
         self.rows: list[tuple[Any, ...]] | None = [] if keep_rows else None
         self.t0_ns = t0_ns  # origin of the CSV t_start_ms column
+        # The measured phase's per-second series (shipped by the worker on its own).
+        self.series: SeriesRecorder | None = None
 
     # -- hot path -------------------------------------------------------------
     def add(self, rec: RequestRecord) -> None:
@@ -193,6 +197,8 @@ class RunStats:
                     None if rec.error is None else rec.error.value,
                 )
             )
+        if self.series is not None:
+            self.series.add(rec)
 
     def _add_events(self, rec: RequestRecord) -> None:
         """Event figures of any response whose events were counted, complete or not."""
@@ -395,6 +401,7 @@ class BenchSettings:
     duration_target_s: float | None = None  # -z
     warmup: str | None = None  # --warmup as written
     timeout_s: float | None = None  # --timeout
+    stages: Stages | None = None  # --stages: the ramp (connections, or req/s with -r)
     proxy: str | None = None  # the proxy and where it was set (no password); None: direct
     ca_bundle: str | None = None  # what verified the certificates; None: plain http
     events_format: str | None = None  # --events
@@ -410,6 +417,7 @@ class BenchSettings:
             "duration_target_s": self.duration_target_s,
             "warmup": self.warmup,
             "timeout_s": self.timeout_s,
+            "stages": None if self.stages is None else self.stages.to_json(),
             "proxy": self.proxy,
             "ca_bundle": self.ca_bundle,
             "events_format": self.events_format,
@@ -469,6 +477,7 @@ class BenchReport:
     error_details: Mapping[str, int]  # "class: message" -> count, most frequent first
     settings: BenchSettings = field(default_factory=BenchSettings)
     thresholds: tuple[ThresholdResult, ...] = ()
+    series: tuple[SeriesPoint, ...] = ()  # per second of the measured phase
     events: int | None = None  # --events: counted over all responses; None without
 
     @property
@@ -515,6 +524,7 @@ class BenchReport:
         doc["histograms"] = {k: h.to_state() for k, h in self.histograms.items()}
         doc["histograms"]["loop_lag_ms"] = self.lag.to_state()
         doc["thresholds"] = [t.to_json() for t in self.thresholds]
+        doc["series"] = [p.to_json() for p in self.series]
         return doc
 
 
@@ -562,6 +572,7 @@ def build_report(
     url: str,
     settings: BenchSettings | None = None,
     interrupted: bool = False,
+    series: tuple[SeriesPoint, ...] = (),
 ) -> BenchReport:
     """The typed ``bench`` result of a merged run; thresholds are evaluated on it after."""
     histograms = stats.histograms()
@@ -584,5 +595,6 @@ def build_report(
         interrupted=interrupted,
         error_details=dict(sorted(stats.details.items(), key=lambda kv: -kv[1])),
         settings=settings or BenchSettings(),
+        series=series,
         events=stats.events if settings is not None and settings.events_format else None,
     )

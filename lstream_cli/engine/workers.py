@@ -5,6 +5,8 @@ own event loop, so the client does not share one interpreter lock::
 
     parent: plan_workers() -> spawn N processes -> "go" at a common t0
             <- ("snap", i, counters + recent TTFB histogram)  (dashboard only)
+            <- ("series", i, closed seconds)  -> SeriesMerger (by second, exact)
+            <- ("rows", i, --csv rows)  -> on_rows, as they come (streamed)
             <- ("final", i, RunStats state)  -> RunStats.merge (exact)
     Ctrl-C: the parent sets the stop event; workers end their phase, abort
             what is in flight and still send their final state.
@@ -36,6 +38,8 @@ from lstream_cli._exitcodes import ExitStatus, LstreamError
 from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
 from lstream_cli.engine.results import RunStats
+from lstream_cli.engine.series import SeriesMerger, SeriesPoint
+from lstream_cli.engine.stages import Stages
 from lstream_cli.measure import MeterOptions
 from lstream_cli.request import RequestSpec
 from lstream_cli.stats import Histogram
@@ -53,6 +57,8 @@ __all__ = [
 
 _START_DELAY_NS = 20_000_000  # "go" is given this far ahead so all workers start together
 _WINDOW_S = 2.0  # the dashboard's "last seconds"
+_SPARK_POINTS = 60  # seconds of series the dashboard's sparklines get
+RowsSink = Callable[[list[tuple[Any, ...]]], None]  # takes --csv rows as they come
 _JOIN_TIMEOUT_S = 10.0
 _ORPHAN_POLL_S = 0.2  # a worker waiting for "go" checks this often that its parent lives
 
@@ -78,6 +84,7 @@ class LoadConfig:
     warmup_s: float | None = None
     keep_rows: bool = False  # --csv
     live: bool = False  # dashboard snapshots
+    stages: Stages | None = None  # --stages (duration_s is their total)
     meter_options: MeterOptions | None = None  # --events, --stall-timeout: every meter's
     resolver: Resolver | None = None  # replaces socket.getaddrinfo (tests, embedding)
 
@@ -97,6 +104,7 @@ class Progress:
     ttfb_p99_ms: float | None
     target_requests: int | None  # -n, for a progress fraction
     target_s: float | None  # -z
+    series: tuple[SeriesPoint, ...] = ()  # the last seconds, for the sparklines
     events: int | None = None  # --events: counted so far
     ttfe_p50_ms: float | None = None  # over the last seconds
     ttfe_p99_ms: float | None = None
@@ -107,6 +115,7 @@ class LoadOutcome:
     stats: RunStats  # merged over the workers
     interrupted: bool  # ended by Ctrl-C
     workers: int  # processes actually used
+    series: tuple[SeriesPoint, ...] = ()  # per second of the measured phase
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
@@ -130,6 +139,8 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
     plans = []
     for i in range(n):
         rate = None if config.rate is None else config.rate / n
+        # With --stages the arrivals are interleaved by number, not by a phase shift.
+        offset = 0.0 if not config.rate or config.stages is not None else i / config.rate
         plans.append(
             WorkerPlan(
                 index=i,
@@ -138,11 +149,13 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
                 requests=requests[i],
                 duration_s=config.duration_s,
                 rate=rate,
-                rate_offset_s=0.0 if config.rate is None else i / config.rate,
+                rate_offset_s=offset,
                 warmup_requests=warm[i] or None,
                 warmup_s=config.warmup_s,
                 keep_rows=config.keep_rows,
                 live=config.live,
+                stages=config.stages,
+                workers=n,
                 meter_options=config.meter_options,
                 resolver=config.resolver,
             )
@@ -153,9 +166,15 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
 class _LiveView:
     """Folds worker snapshots into :class:`Progress` for the dashboard."""
 
-    def __init__(self, config: LoadConfig, on_progress: Callable[[Progress], None]) -> None:
+    def __init__(
+        self,
+        config: LoadConfig,
+        on_progress: Callable[[Progress], None],
+        series: SeriesMerger | None = None,
+    ) -> None:
         self.config = config
         self.on_progress = on_progress
+        self.series = series
         self.t0_ns = time.perf_counter_ns()
         self.latest: dict[int, dict[str, Any]] = {}
         self.totals: deque[tuple[float, int, int]] = deque()  # (t, requests, bytes)
@@ -202,6 +221,7 @@ class _LiveView:
                 ttfb_p99_ms=merged.percentile(99.0),
                 target_requests=self.config.requests,
                 target_s=self.config.duration_s,
+                series=tuple(self.series.points[-_SPARK_POINTS:]) if self.series else (),
                 **self._events(),
             )
         )
@@ -223,8 +243,12 @@ class _LiveView:
 class _LocalControl:
     """In-process worker: Ctrl-C arrives through the event loop's signal handler."""
 
-    def __init__(self, view: _LiveView | None) -> None:
+    def __init__(
+        self, view: _LiveView | None, series: SeriesMerger, on_rows: RowsSink | None = None
+    ) -> None:
         self.view = view
+        self.merger = series
+        self.on_rows = on_rows
         self.interrupted = False
 
     def interrupt(self) -> None:
@@ -236,6 +260,13 @@ class _LocalControl:
     def snapshot(self, index: int, snap: dict[str, Any]) -> None:
         if self.view is not None:
             self.view.add(index, snap)
+
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+        self.merger.add(index, seconds)
+
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+        if self.on_rows is not None:
+            self.on_rows(rows)
 
 
 class _ProcessControl:
@@ -260,6 +291,12 @@ class _ProcessControl:
     def snapshot(self, index: int, snap: dict[str, Any]) -> None:
         self.out.put(("snap", index, snap))
 
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+        self.out.put(("series", index, seconds))
+
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+        self.out.put(("rows", index, rows))
+
 
 def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_pid: int) -> None:
     """Entry point of a worker process."""
@@ -282,27 +319,50 @@ def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_
 
 
 def run_load(
-    config: LoadConfig, on_progress: Callable[[Progress], None] | None = None
+    config: LoadConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_rows: RowsSink | None = None,
 ) -> LoadOutcome:
-    """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``)."""
+    """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``).
+
+    With ``config.keep_rows``, the per-request rows are handed to ``on_rows``
+    in batches as requests finish (none is kept), or, without ``on_rows``,
+    kept in the outcome's stats.
+    """
     plans = plan_workers(config)
-    view = _LiveView(config, on_progress) if (on_progress and config.live) else None
+    if on_rows is not None:
+        plans = [replace(p, stream_rows=True) for p in plans]
+    series = SeriesMerger(len(plans), series_target(config))
+    view = _LiveView(config, on_progress, series) if (on_progress and config.live) else None
     if len(plans) == 1:
-        return _run_local(plans[0], view)
-    return _run_processes(plans, view)
+        return _run_local(plans[0], view, series, on_rows)
+    return _run_processes(plans, view, series, on_rows)
 
 
-def _run_local(plan: WorkerPlan, view: _LiveView | None) -> LoadOutcome:
-    control = _LocalControl(view)
+def series_target(config: LoadConfig) -> Callable[[float, float], float] | None:
+    """The mean target over a second of the series (``--stages``), or None."""
+    stages = config.stages
+    return None if stages is None else stages.mean
+
+
+def _run_local(
+    plan: WorkerPlan, view: _LiveView | None, series: SeriesMerger, on_rows: RowsSink | None
+) -> LoadOutcome:
+    control = _LocalControl(view, series, on_rows)
     main = threading.current_thread() is threading.main_thread()
     t0 = time.perf_counter_ns()
     if view is not None:
         view.start(t0)
     state = run_worker_sync(plan, control, t0, on_sigint=control.interrupt if main else None)
-    return LoadOutcome(RunStats.from_state(state), control.interrupted, 1)
+    return LoadOutcome(RunStats.from_state(state), control.interrupted, 1, series.finish())
 
 
-def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutcome:
+def _run_processes(
+    plans: list[WorkerPlan],
+    view: _LiveView | None,
+    series: SeriesMerger,
+    on_rows: RowsSink | None = None,
+) -> LoadOutcome:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     stop = ctx.Event()
@@ -357,8 +417,14 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
             if kind == "snap":
                 if view is not None:
                     view.add(index, payload)
+            elif kind == "series":
+                series.add(index, payload)
+            elif kind == "rows":
+                if on_rows is not None:
+                    on_rows(payload)
             elif kind == "final":
                 finals[index] = payload
+                series.end(index)
             elif kind == "error":
                 failure = payload
     finally:
@@ -382,7 +448,7 @@ def _run_processes(plans: list[WorkerPlan], view: _LiveView | None) -> LoadOutco
     merged = RunStats()
     for index in sorted(finals):
         merged.merge_state(finals[index])
-    return LoadOutcome(merged, interrupted.is_set(), len(procs))
+    return LoadOutcome(merged, interrupted.is_set(), len(procs), series.finish())
 
 
 def _start_workers(procs: list[Any]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Group, RenderableType
@@ -20,22 +20,29 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from lstream_cli._exitcodes import LstreamError
+from lstream_cli.models import ErrorClass
 from lstream_cli.render.console import NaturalWidth, Output
-from lstream_cli.render.jsonout import atomic_write
+from lstream_cli.render.jsonout import AtomicFile, atomic_write
 from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
 
 if TYPE_CHECKING:  # the types only: rendering does not load the engine
     from lstream_cli.engine.results import BenchReport
+    from lstream_cli.engine.series import SeriesPoint
     from lstream_cli.engine.workers import Progress
 
 __all__ = [
+    "CsvStream",
     "Dashboard",
     "format_histogram",
     "format_progress",
     "format_report",
+    "format_sparklines",
     "print_report",
+    "series_rows",
     "write_csv",
+    "write_series_csv",
 ]
 
 _ROWS = (
@@ -62,6 +69,30 @@ _STATS = (
     ("mean", "mean"),
 )
 _BAR_WIDTH = 40
+_SPARK = "▁▂▃▄▅▆▇█"
+_SPARK_WIDTH = 40  # seconds shown by a sparkline
+_ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
+SERIES_COLUMNS = (
+    "t_s",
+    "span_s",
+    "target",
+    "started",
+    "requests",
+    "ok",
+    "errors",
+    *(f"errors_{name}" for name in _ERROR_CLASSES),
+    "status",
+    "in_flight",
+    "bytes",
+    "bytes_per_s",
+    "events_per_s",
+    "ttfb_p50_ms",
+    "ttfb_p90_ms",
+    "ttfb_p99_ms",
+    "total_p50_ms",
+    "total_p90_ms",
+    "total_p99_ms",
+)
 
 
 def _ms(v: float | None) -> str:
@@ -98,6 +129,36 @@ def format_progress(p: Progress) -> RenderableType:
             f"\n  events {p.events:,}  TTFE p50 {_ms_unit(p.ttfe_p50_ms)}  "
             f"p99 {_ms_unit(p.ttfe_p99_ms)} (last 2 s)"
         )
+    if p.series:
+        text.append("\n")
+        text.append(format_sparklines(p.series))
+    return text
+
+
+def _sparkline(values: Sequence[float | None], width: int = _SPARK_WIDTH) -> str:
+    """One character per value, scaled from 0 to the largest; a gap where there is none."""
+    shown = list(values)[-width:]
+    peak = max((v for v in shown if v is not None), default=0.0)
+    out = []
+    for v in shown:
+        if v is None:
+            out.append(" ")
+        elif peak <= 0:
+            out.append(_SPARK[0])
+        else:
+            out.append(_SPARK[min(len(_SPARK) - 1, int(v / peak * (len(_SPARK) - 1) + 0.5))])
+    return "".join(out)
+
+
+def format_sparklines(series: Sequence[SeriesPoint], width: int = _SPARK_WIDTH) -> Text:
+    """Two lines: req/s and TTFB p99 per second over the last ``width`` seconds."""
+    shown = list(series)[-width:]
+    rps = [p.rps for p in shown]
+    p99 = [p.ttfb_ms.get("p99") for p in shown]
+    peak_p99 = max((v for v in p99 if v is not None), default=None)
+    text = Text()
+    text.append(f"  req/s    {_sparkline(rps, width)}  max {max(rps, default=0.0):,.0f}\n")
+    text.append(f"  TTFB p99 {_sparkline(p99, width)}  max {_ms_unit(peak_p99)}")
     return text
 
 
@@ -180,11 +241,19 @@ def format_report(report: BenchReport) -> list[RenderableType]:
         head.append("  (interrupted: partial results)", style="yellow")
     out.append(head)
     settings = report.settings
-    mode = (
-        f"open loop at {settings.rate:g} req/s (max {settings.concurrency} in flight)"
-        if settings.rate
-        else f"closed loop, {settings.concurrency} connections"
-    )
+    stages = settings.stages
+    if stages is not None:
+        ramp = ", ".join(f"{s.duration_s:g}s:{s.target:g}" for s in stages.stages)
+        mode = (
+            f"open loop, stages {ramp} req/s from {stages.start:g} "
+            f"(max {settings.concurrency} in flight)"
+            if settings.mode == "open"
+            else f"closed loop, stages {ramp} connections from {stages.start:g}"
+        )
+    elif settings.mode == "open":
+        mode = f"open loop at {settings.rate:g} req/s (max {settings.concurrency} in flight)"
+    else:
+        mode = f"closed loop, {settings.concurrency} connections"
     out.append(Text(f"  {mode}, {settings.workers} worker process(es)"))
     if settings.proxy is not None:
         out.append(Text(f"  via proxy {settings.proxy}"))
@@ -203,7 +272,7 @@ def format_report(report: BenchReport) -> list[RenderableType]:
             out.append(Text(f"           {detail} ({n})"))
     if report.status:
         out.append(Text(f"  status   {_counts(sorted(report.status.items()))}"))
-    if settings.rate:
+    if settings.mode == "open":
         out.append(
             Text(
                 f"  not started on time: {report.not_started_on_time} "
@@ -225,6 +294,10 @@ def format_report(report: BenchReport) -> list[RenderableType]:
                 f"{with_event} of {report.requests} responses had at least one"
             )
         )
+    if len(report.series) > 1:
+        shown = report.series[-_SPARK_WIDTH:]
+        out.append(Text(f"\n  per second, seconds {shown[0].t_s}-{shown[-1].t_s} of the run"))
+        out.append(format_sparklines(report.series))
     charts = [("ttfb_ms", "TTFB")] + ([("ttfe_ms", "TTFE")] if report.events is not None else [])
     for name, label in charts:
         chart = format_histogram(report.histograms[name])
@@ -263,3 +336,99 @@ def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) 
         sys.stdout.flush()
         return
     atomic_write(path, write, newline="")
+
+
+def series_rows(series: Iterable[SeriesPoint]) -> Iterable[list[Any]]:
+    """The ``--csv-series`` rows (:data:`SERIES_COLUMNS`), figures as in the JSON."""
+    for point in series:
+        doc = point.to_json()
+        errors = doc["errors"]
+        status = " ".join(f"{code}:{n}" for code, n in doc["status"].items())
+        yield [
+            doc["t_s"],
+            doc["span_s"],
+            doc["target"],
+            doc["started"],
+            doc["requests"],
+            doc["ok"],
+            sum(errors.values()),
+            *(errors.get(name, 0) for name in _ERROR_CLASSES),
+            status,
+            doc["in_flight"],
+            doc["bytes"],
+            doc["bytes_per_s"],
+            doc["events_per_s"],
+            *(doc["ttfb_ms"][k] for k in ("p50", "p90", "p99")),
+            *(doc["total_ms"][k] for k in ("p50", "p90", "p99")),
+        ]
+
+
+def write_series_csv(path: str, series: Sequence[SeriesPoint]) -> None:
+    """One row per second of the run, written whole or not at all."""
+    write_csv(path, SERIES_COLUMNS, series_rows(series))
+
+
+def _csv_row(row: Sequence[Any]) -> list[Any]:
+    return ["" if v is None else v for v in row]
+
+
+class CsvStream:
+    """``--csv``: rows written as requests finish, so memory stays flat with duration.
+
+    A file is written to a temporary sibling renamed into place by
+    :meth:`close` (whole or not at all: :meth:`discard` removes it); ``-``
+    writes to stdout and a FIFO or device is written in place, as
+    :class:`~lstream_cli.render.jsonout.AtomicFile` does. A write error (a
+    full disk) stops the writing and is raised by :meth:`close`; a reader
+    of stdout that went away (``| head``) only stops it (``on_closed``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        columns: Sequence[str],
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.on_closed = on_closed
+        self.rows = 0
+        self._file = None if path == "-" else AtomicFile(path, newline="")
+        self._fh: TextIO | None = sys.stdout if self._file is None else self._file.fh
+        self._error: OSError | None = None
+        if self._fh is None:  # started with stdout closed (>&-)
+            raise LstreamError("cannot write the CSV to stdout: it is closed")
+        self._writer = csv.writer(self._fh)
+        self._guard(lambda: self._writer.writerow(columns))
+
+    def _guard(self, write: Callable[[], object]) -> None:
+        if self._fh is None:
+            return
+        try:
+            write()
+        except BrokenPipeError:
+            self._fh = None
+            if self.on_closed is not None:
+                self.on_closed()
+        except OSError as exc:
+            self._error = exc
+            self._fh = None
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        batch = [_csv_row(r) for r in rows]
+        self.rows += len(batch)
+        self._guard(lambda: self._writer.writerows(batch))
+
+    def close(self) -> None:
+        """Put the file in place; LstreamError when it could not be written whole."""
+        if self._error is not None:
+            self.discard()
+            reason = self._error.strerror or self._error
+            raise LstreamError(f"cannot write {self.path}: {reason}")
+        if self._file is not None:
+            self._file.commit()
+        elif self._fh is not None:
+            self._guard(self._fh.flush)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.discard()

@@ -20,7 +20,14 @@ from typing import Any, TextIO
 
 from lstream_cli._exitcodes import LstreamError
 
-__all__ = ["SCHEMA_VERSION", "atomic_write", "check_writable", "dumps", "write_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AtomicFile",
+    "atomic_write",
+    "check_writable",
+    "dumps",
+    "write_json",
+]
 
 SCHEMA_VERSION = 2
 
@@ -41,45 +48,80 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 
 
-def atomic_write(path: str, write: Callable[[TextIO], object], newline: str | None = None) -> None:
-    """Run ``write`` on a temporary sibling of ``path``, then rename it into place.
+class AtomicFile:
+    """A result file written in steps, still whole or not at all.
 
-    Whole or nothing: on any failure (full disk, Ctrl-C) the temporary file
-    is removed and ``path`` is untouched. The file gets the usual
-    umask-derived mode, not mkstemp's private 0600.
+    A regular file is written to a temporary sibling (the usual umask-derived
+    mode, not mkstemp's private 0600) that :meth:`commit` renames into place
+    and :meth:`discard` removes; a symlink to a regular file keeps the link
+    and replaces the file it names. A device, FIFO or terminal
+    (``/dev/stdout``, ``/dev/null``, ``>(jq .)``) is written in place:
+    renaming over it would replace the device node itself.
     """
-    special = _special_file(path)
-    if special:
-        # A device, FIFO or terminal (/dev/stdout, /dev/null, >(jq .)): renaming
-        # over it would replace the device node itself. Write into it instead.
+
+    def __init__(self, path: str, newline: str | None = None) -> None:
+        self.path = path
+        self._tmp: str | None = None
+        self._target: Path | None = None
         try:
-            with open(path, "w", encoding="utf-8", newline=newline) as fh:
-                write(fh)
+            if _special_file(path):
+                self.fh: TextIO = open(path, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
+                return
+            self._target = Path(os.path.realpath(path))
+            fd, self._tmp = tempfile.mkstemp(
+                prefix=f".{self._target.name}.", suffix=".tmp", dir=self._target.parent
+            )
         except OSError as exc:
             raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
-        return
-    # A symlink to a regular file: the file it names is replaced, the link kept.
-    target = Path(os.path.realpath(path))
-    directory = target.parent
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
+            self.fh = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+        except BaseException:
+            os.close(fd)
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        """Flush and put the file in place; LstreamError (and nothing left) when that fails."""
+        try:
+            self.fh.flush()
+            if self._tmp is not None:
+                os.fsync(self.fh.fileno())
+            self.fh.close()
+            if self._tmp is not None and self._target is not None:
+                os.replace(self._tmp, self._target)
+                self._tmp = None
+        except OSError as exc:
+            self.discard()
+            raise LstreamError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        """Give up: the temporary file is removed, ``path`` is untouched."""
+        with contextlib.suppress(OSError, AttributeError):
+            self.fh.close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+
+def atomic_write(path: str, write: Callable[[TextIO], object], newline: str | None = None) -> None:
+    """Run ``write`` on an :class:`AtomicFile` for ``path``, then put it in place.
+
+    Whole or nothing: on any failure (full disk, Ctrl-C) the temporary file
+    is removed and ``path`` is untouched.
+    """
+    out = AtomicFile(path, newline)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        write(out.fh)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        out.discard()
         if isinstance(exc, OSError):
             raise LstreamError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+    out.commit()
 
 
 def _special_file(path: str) -> bool:

@@ -149,8 +149,9 @@ def test_csv_has_one_row_per_request(server: TestServer, tmp_path: Path) -> None
     ]  # fmt: skip
     assert {r["status"] for r in rows} == {"200"}
     assert all(r["bytes"] == "10" and r["error"] == "" for r in rows)
+    # Written as requests finish: the offsets of 25 distinct starts, none before the run.
     starts = [float(r["t_start_ms"]) for r in rows]
-    assert starts == sorted(starts)
+    assert len(set(starts)) == 25 and min(starts) >= 0
 
 
 def test_signed_requests_leak_no_secrets(

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 
 import pytest
+from rich.console import Console
 
 from lstream_cli._exitcodes import ExitStatus
 from lstream_cli.cli.bench import exit_status
 from lstream_cli.engine.results import BenchReport, BenchSettings, RunStats, build_report
+from lstream_cli.engine.series import SeriesPoint
 from lstream_cli.engine.thresholds import evaluate, parse_threshold
+from lstream_cli.engine.workers import Progress
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass
+from lstream_cli.render.bench import format_progress, format_sparklines, print_report
+from lstream_cli.render.console import Output
 from lstream_cli.stats import Histogram
 
 
@@ -85,3 +91,30 @@ def test_to_json_writes_the_documented_fields_in_order() -> None:
         Histogram.from_state(doc["histograms"]["ttfb_ms"]).summary()
         == (report.summaries["ttfb_ms"])
     )
+
+
+def _point(t: int, requests: int, p99: float | None) -> SeriesPoint:
+    pcts = {"p50": p99, "p90": p99, "p99": p99}
+    return SeriesPoint(t, 1.0, requests, requests, requests, {}, {}, 1.0, 0, pcts, pcts)
+
+
+def test_sparklines_scale_each_second_to_the_largest() -> None:
+    series = [_point(0, 0, None), _point(1, 50, 10.0), _point(2, 100, 40.0)]
+    text = str(format_sparklines(series))
+    rps_line, p99_line = text.splitlines()
+    assert rps_line.startswith("  req/s    ▁▅█") and rps_line.endswith("max 100")
+    assert p99_line.startswith("  TTFB p99  ▃█") and p99_line.endswith("max 40.00 ms")
+    frame = str(format_progress(Progress(3.0, 150, 150, 0, 0, 50.0, 0.0, 1.0, 2.0, None, 3.0,
+                                         tuple(series))))  # fmt: skip
+    assert "req/s    ▁▅█" in frame  # the dashboard draws the same lines
+
+
+def test_the_final_report_has_the_sparklines_of_its_series() -> None:
+    report = dataclasses.replace(
+        build_report(_stats(ok=3), "http://x/"),
+        series=(_point(0, 2, 1.0), _point(1, 1, 2.0)),
+    )
+    buf = io.StringIO()
+    print_report(Output(Console(file=buf, width=100, color_system=None)), report)
+    assert "per second, seconds 0-1 of the run" in buf.getvalue()
+    assert "req/s    █▅" in buf.getvalue()
