@@ -66,16 +66,24 @@ def test_template_declares_both_invoke_modes_with_iam(template: dict[str, Any]) 
 
 def test_template_api_gateway_adds_the_secret_header(template: dict[str, Any]) -> None:
     resources = template["Resources"]
+    apis = {n for n, r in resources.items() if r["Type"] == "AWS::ApiGateway::RestApi"}
+    assert apis == {"Api", "BufferedApi"}
     methods = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
-    assert len(methods) == 2  # the root and {proxy+}
+    modes: dict[str, list[str]] = {}
     for method in methods:
         integration = method["Properties"]["Integration"]
         assert integration["Type"] == "HTTP_PROXY"
-        assert integration["ResponseTransferMode"] == "STREAM"
+        api = method["Properties"]["RestApiId"]["Ref"]
+        modes.setdefault(api, []).append(integration["ResponseTransferMode"])
+        # BUFFERED integrations allow at most 29 s; STREAM ones up to 15 minutes.
+        limit = 29_000 if integration["ResponseTransferMode"] == "BUFFERED" else 900_000
+        assert integration["TimeoutInMillis"] <= limit
         secret = integration["RequestParameters"]["integration.request.header.x-origin-secret"]
         assert secret == {"Fn::Sub": "'${OriginSecretValue}'"}
         uri = json.dumps(integration["Uri"])
         assert "EdgeFunctionUrl" in uri
+    # Each API: the root and {proxy+}, one STREAM, one BUFFERED (its 10 MB limit).
+    assert modes == {"Api": ["STREAM", "STREAM"], "BufferedApi": ["BUFFERED", "BUFFERED"]}
     edge = resources["EdgeFunction"]["Properties"]
     assert edge["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
     assert edge["AutoPublishAlias"] == "edge"
@@ -84,7 +92,8 @@ def test_template_api_gateway_adds_the_secret_header(template: dict[str, Any]) -
     assert env["ORIGIN_SECRET_VALUE"] == {"Ref": "OriginSecretValue"}
     assert template["Parameters"]["OriginSecretValue"]["NoEcho"] is True
     assert {"BucketName", "ObjectKey", "OriginSecretValue"} <= set(template["Parameters"])
-    assert {"StreamingUrl", "BufferedUrl", "ApiUrl"} <= set(template["Outputs"])
+    assert {"StreamingUrl", "BufferedUrl", "ApiUrl", "BufferedApiUrl"} <= set(template["Outputs"])
+    assert "BufferedStage" in json.dumps(template["Outputs"]["BufferedApiUrl"]["Value"])
 
 
 def test_only_the_function_behind_the_api_checks_the_secret_header(

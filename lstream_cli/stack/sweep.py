@@ -4,7 +4,9 @@
 ``RESPONSE_STREAM`` function URL, ``buffered`` its ``BUFFERED`` one (an
 ``AWS_IAM`` URL before a ``NONE`` one, as the seed measures them), and
 ``apigw_stream`` / ``apigw`` the first REST API whose methods stream /
-buffer; an output named for a mode replaces the pick. For each path it also
+buffer (a stack with one of each sweeps both); an output named for a mode
+replaces the pick (``--apigw-output`` takes the mode of the API its URL
+points into). For each path it also
 tells whether the URL needs SigV4 and which buckets the function behind it
 reads, so :func:`seed_objects` can put one object per swept size there,
 named by its size in bytes (the examples' convention, ``?key=7000000``).
@@ -26,7 +28,7 @@ from lstream_cli.emulator.logs import FunctionLogSink
 from lstream_cli.engine.lambda_api import InvokeTarget
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
-from lstream_cli.stack.model import FunctionSpec, FunctionUrlSpec, Stack
+from lstream_cli.stack.model import FunctionSpec, FunctionUrlSpec, RestApiSpec, Stack
 from lstream_cli.stack.run import StackEndpoints, StackOptions, local_storage, running_stack
 from lstream_cli.stack.s3 import LocalS3
 
@@ -98,7 +100,7 @@ def find_targets(
             names[mode] = spec.logical_id
             behind[mode] = spec
     for api in stack.apis:
-        mode = "apigw_stream" if any(r.transfer_mode == "STREAM" for r in api.routes) else "apigw"
+        mode = "apigw_stream" if _streams(api) else "apigw"
         if mode in urls:
             continue
         urls[mode] = endpoints.apis[api.logical_id]
@@ -115,10 +117,8 @@ def find_targets(
         value = endpoints.outputs[output]
         if not value.startswith(("http://", "https://")):
             raise UsageError(f"{OUTPUT_FLAGS[mode]} {output}: its value is not a URL")
-        if mode == "apigw_stream" and not any(
-            r.transfer_mode == "STREAM" for a in stack.apis for r in a.routes
-        ):
-            mode = "apigw"
+        if mode in ("apigw", "apigw_stream"):
+            mode = _api_mode(stack, endpoints, value)
         urls[mode] = value
         names[mode] = output
         behind[mode] = _url_behind(stack, endpoints, value)
@@ -139,6 +139,23 @@ def find_targets(
         if spec is not None
     }
     return StackTargets(urls=urls, signed=signed, buckets=buckets, names=names)
+
+
+def _streams(api: RestApiSpec) -> bool:
+    return any(r.transfer_mode == "STREAM" for r in api.routes)
+
+
+def _api_mode(stack: Stack, endpoints: StackEndpoints, value: str) -> str:
+    """``apigw_stream`` or ``apigw`` for an output's URL: by the API it points into.
+
+    A URL outside the stack's APIs is ``apigw_stream`` when the stack has a
+    streaming API, else ``apigw``.
+    """
+    for api in stack.apis:
+        base = endpoints.apis[api.logical_id].rsplit("/", 2)[0]  # without /STAGE/
+        if value.startswith(base + "/"):
+            return "apigw_stream" if _streams(api) else "apigw"
+    return "apigw_stream" if any(_streams(a) for a in stack.apis) else "apigw"
 
 
 def _api_function_url(

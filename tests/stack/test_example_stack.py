@@ -32,6 +32,7 @@ BUCKET = "lstream-example"
 KEY_ID = "AKIDLSTREAMSTACK0001"
 KEY_SECRET = "lstreamStackTestSecret/0123456789abcdef"
 BIG = 7_000_000  # over the buffered 6 MB limit
+HUGE = 12_000_000  # over API Gateway's buffered 10 MB limit
 SMALL = 300_000
 
 
@@ -47,7 +48,7 @@ def _object(size: int) -> bytes:
 def s3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("s3")
     (root / BUCKET / "nested").mkdir(parents=True)
-    for size in (SMALL, BIG):
+    for size in (SMALL, BIG, HUGE):
         (root / BUCKET / str(size)).write_bytes(_object(size))
     (root / BUCKET / "nested" / "obj.bin").write_bytes(b"nested object")
     return root
@@ -86,7 +87,9 @@ def test_outputs_are_the_local_urls(example: StackRun) -> None:
     assert ep.outputs["BufferedUrl"] == ep.urls["BufferedFunctionUrl"]
     assert ep.outputs["EdgeUrl"] == ep.urls["EdgeFunctionUrl"]
     assert ep.outputs["ApiUrl"] == ep.apis["Api"]
-    assert ep.apis["Api"].endswith("/prod/") and ep.s3 is not None
+    assert ep.outputs["BufferedApiUrl"] == ep.apis["BufferedApi"]
+    assert set(ep.apis) == {"Api", "BufferedApi"} and ep.apis["Api"] != ep.apis["BufferedApi"]
+    assert all(url.endswith("/prod/") for url in ep.apis.values()) and ep.s3 is not None
 
 
 @pytest.mark.parametrize(
@@ -128,6 +131,33 @@ def test_edge_url_with_the_secret_and_the_api_that_adds_it_serve_the_object(
     unknown_stage = httpx.get(_out(example, "ApiUrl").replace("/prod/", "/dev/"), timeout=60)
     assert unknown_stage.status_code == 403
     assert unknown_stage.json() == {"message": "Missing Authentication Token"}
+
+
+def test_the_buffered_api_adds_the_secret_header_up_to_its_10_mb_limit(
+    example: StackRun,
+) -> None:
+    """BufferedApi: the same HTTP_PROXY in BUFFERED mode; over 10 MB the caller gets a 502."""
+    buffered = _out(example, "BufferedApiUrl")
+    # The function checks the header (403 without it, above): 200 means the API added it.
+    small = httpx.get(buffered + f"?key={SMALL}", timeout=60)
+    assert small.status_code == 200 and small.content == _object(SMALL)
+    forged = httpx.get(
+        buffered + f"?key={SMALL}", headers={"x-origin-secret": "forged-by-the-caller-0000"}
+    )
+    assert forged.status_code == 200 and forged.content == _object(SMALL)
+    proxied = httpx.get(buffered + "any/path?key=nested/obj.bin", timeout=60)
+    assert proxied.status_code == 200 and proxied.content == b"nested object"
+    # Under 10 MB (past the function URL's 6 MB burst) it still carries the whole body.
+    big = httpx.get(buffered + f"?key={BIG}", timeout=120)
+    assert big.status_code == 200 and big.content == _object(BIG)
+    over = httpx.get(buffered + f"?key={HUGE}", timeout=120)
+    assert over.status_code == 502
+    assert over.json() == {"message": "Internal server error"}
+    assert over.headers["x-amzn-errortype"] == "IntegrationFailure"
+    assert SECRET not in over.text
+    # The STREAM API in front of the same function URL carries it whole.
+    streamed = httpx.get(_out(example, "ApiUrl") + f"?key={HUGE}", timeout=120)
+    assert streamed.status_code == 200 and streamed.content == _object(HUGE)
 
 
 def test_a_missing_object_is_the_handlers_own_404(example: StackRun) -> None:

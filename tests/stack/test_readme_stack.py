@@ -40,21 +40,65 @@ def test_the_readme_command_tells_the_seeds_story(
     code = cli_run([*args, *extra, "--function-log", str(log)])
     screen = capsys.readouterr()
     assert code == 0, screen.err
-    rows = {(r["mode"], r["size"]): r for r in json.loads(result.read_text())["rows"]}
+    doc = json.loads(result.read_text())
+    rows = {(r["mode"], r["size"]): r for r in doc["rows"]}
     assert set(rows) == {
         (m, s)
-        for m in ("stream", "buffered", "apigw_stream")
+        for m in ("stream", "buffered", "apigw", "apigw_stream")
         for s in (1_000_000, 7_000_000, 12_000_000)
     }
     for size in (1_000_000, 7_000_000, 12_000_000):
         # Streaming, directly (signed) and through the API (which adds the secret header).
         for mode in ("stream", "apigw_stream"):
-            assert rows[(mode, size)]["ok"] and rows[(mode, size)]["bytes"] == size
+            assert rows[(mode, size)]["ok"] and rows[(mode, size)]["bytes"] == size, json.dumps(
+                rows[(mode, size)]
+            )
     assert rows[("buffered", 1_000_000)]["ok"]
     for size in (7_000_000, 12_000_000):
         cell = rows[("buffered", size)]
         assert not cell["ok"] and cell["status"] == 502
         assert cell["limit"] == "buffered response limit 6,291,556 B"
+    # API Gateway BUFFERED (BufferedApi, adding the secret header too): its 10 MB limit.
+    for size in (1_000_000, 7_000_000):
+        assert rows[("apigw", size)]["ok"] and rows[("apigw", size)]["bytes"] == size
+    cell = rows[("apigw", 12_000_000)]
+    assert not cell["ok"] and cell["status"] == 502
+    assert cell["limit"] == "API Gateway 10 MB"
+    conclusion = doc["conclusion"]
+    assert "At 12 MB API Gateway (buffered) fails (API Gateway 10 MB)." in conclusion
+    assert "Only the streaming function URL and API Gateway STREAM carry 12 MB." in conclusion
     assert "START RequestId:" in log.read_text()
     secret = next(a.split("=", 1)[1] for a in args if a.startswith("OriginSecretValue="))
     assert secret not in screen.out + screen.err + result.read_text() + log.read_text()
+
+
+def test_apigw_output_takes_the_mode_of_the_api_it_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], runtime_client: Path
+) -> None:
+    """--apigw-output BufferedApiUrl replaces the buffered pick; the STREAM API stays swept."""
+    result = tmp_path / "named.json"
+    args = [
+        "compare-modes",
+        "--template",
+        str(EXAMPLES / "template.yaml"),
+        "--parameter-overrides",
+        "BucketName=lstream-example",
+        "OriginSecretValue=local-secret-value-0001",
+        "--apigw-output",
+        "BufferedApiUrl",
+        "--sizes",
+        "12MB",
+        "--time-scale",
+        "20",
+        "--json",
+        str(result),
+    ]
+    code = cli_run(args)
+    screen = capsys.readouterr()
+    assert code == 0, screen.err
+    doc = json.loads(result.read_text())
+    assert doc["targets"]["apigw"] != doc["targets"]["apigw_stream"]
+    rows = {r["mode"]: r for r in doc["rows"]}
+    assert set(rows) == {"stream", "buffered", "apigw", "apigw_stream"}
+    assert rows["apigw"]["status"] == 502 and rows["apigw"]["limit"] == "API Gateway 10 MB"
+    assert rows["apigw_stream"]["ok"] and rows["apigw_stream"]["bytes"] == 12_000_000
