@@ -156,6 +156,20 @@ def test_http_errors_exit_non_zero_and_keep_body(
     assert f"HTTP {code}" in capfd.readouterr().err
 
 
+def test_a_final_1xx_is_not_2xx_and_exits_3(
+    server: ScriptedServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A 101 the request never asked for ends the exchange: the answer is not 2xx.
+    res = tmp_path / "r.json"
+    url = f"{server.base}/status?code=101"
+    assert get([url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]) == 3
+    doc = load(res)
+    assert doc["status"] == 101 and doc["error"] is None and doc["bytes"] == 0
+    assert capfd.readouterr().err.strip().splitlines()[-1] == (
+        "lstream: error: the server answered HTTP 101"
+    )
+
+
 _MISMATCH = quote(
     '{"message":"The request signature we calculated does not match the signature you '
     'provided. Check your AWS Secret Access Key and signing method."}'
