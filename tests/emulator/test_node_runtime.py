@@ -228,7 +228,7 @@ def test_a_client_that_leaves_does_not_stop_the_function(streaming: Endpoints, s
             for x in slogs.of(request_id)
         )
     )
-    notes = [x.text for x in slogs.of(request_id) if isinstance(x, PlatformNote)]
+    notes = [x.text for x in reported(slogs, request_id) if isinstance(x, PlatformNote)]
     assert any("keeps running" in n for n in notes)
 
 
@@ -347,11 +347,12 @@ def test_a_syntax_error_is_an_init_error(tmp_path: Path) -> None:
     assert any("Error Type: Runtime.UserCodeSyntaxError" in line for line in logs.lines())
 
 
-def test_the_example_function_runs_unchanged() -> None:
-    """examples/node/index.mjs, its node_modules found by walking up from the handler."""
+@pytest.mark.parametrize("name", ["handler", "bufferedHandler"])
+def test_the_example_function_runs_unchanged(name: str) -> None:
+    """examples/node/index.mjs (streaming and its buffered twin), node_modules found upwards."""
     example = Path(__file__).parents[2] / "examples/node/index.mjs"
     fn = function_from_flags(
-        f"{example}:handler",
+        f"{example}:{name}",
         environment=[
             ("ORIGIN_SECRET_HEADER", "x-origin-secret"),
             ("ORIGIN_SECRET_VALUE", "s3cr3t"),
@@ -390,6 +391,7 @@ def test_a_caller_that_does_not_read_holds_the_functions_writes_back(
         for chunk in chunks:
             got += len(chunk)
     assert got == 64 * 1024 * 1024
+    reported(slogs, request_id)  # its environment is free again for the next test
     # 64 MiB written by now without backpressure; with it, what the buffers hold (the
     # caller's and the runtime's sockets, the emulator's 4 MiB, Node.js's own).
     assert held < 40, held
@@ -419,6 +421,7 @@ def test_the_bandwidth_cap_reaches_the_functions_writes() -> None:
 
 def test_a_warm_environment_is_used_again(streaming: Endpoints, slogs: Logs) -> None:
     first = httpx.get(streaming.stream + "/?case=plain", timeout=30)
+    assert first.status_code == 200
     reported(slogs, rid(first))  # REPORT: its environment is idle again
     second = httpx.get(streaming.stream + "/?case=plain", timeout=30)
     report = next(x for x in reported(slogs, rid(second)) if isinstance(x, InvocationReport))

@@ -95,13 +95,14 @@ def test_in_flight_follows_a_closed_loop_ramp_up_and_down(server: TestServer) ->
     series = out.series
     assert [p.t_s for p in series] == [0, 1, 2, 3, 4]
     targets = [p.target for p in series]
-    assert targets == pytest.approx([3.0, 9.0, 12.0, 9.0, 3.0])
+    assert targets == pytest.approx([3.0, 9.0, 12.0, 9.0, 3.0], abs=1e-3)
     flight = [p.in_flight for p in series]
     # The shape of the stages: up, the plateau highest, down; never above the target's peak.
     assert flight[0] < flight[1] < flight[2]
     assert flight[2] > flight[3] > flight[4]
-    # Never more in flight than the target allows (the pacing's invariant, not a timing).
-    assert max(flight) <= 12.0
+    # Never more in flight than the target allows (the pacing's invariant, not a
+    # timing); the time-weighted means carry float rounding at second boundaries.
+    assert max(flight) <= 12.0 + 1e-3
 
 
 def test_an_open_loop_ramp_sends_the_area_under_the_rate(server: TestServer) -> None:
