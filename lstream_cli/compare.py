@@ -285,5 +285,15 @@ def _measure_url(
         client=client,
         options=plan.meter_options,
     )
-    failed = not record.ok
-    return Measured(record, excerpt=head.text() if failed else "")
+    if record.ok:
+        return Measured(record)
+    # A function URL names its own failures in x-amzn-ErrorType (the emulator's
+    # Function.ResponseSizeTooLarge on a buffered answer over 6,291,556 bytes,
+    # whatever size was asked for: a base64 body is 4/3 of its object).
+    error_type = next(
+        (v for k, v in record.response_headers if k.lower() == "x-amzn-errortype"), None
+    )
+    excerpt = head.text()
+    if error_type and error_type not in excerpt:
+        excerpt = f"{error_type}: {excerpt}" if excerpt else error_type
+    return Measured(record, excerpt=excerpt)

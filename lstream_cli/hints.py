@@ -5,10 +5,11 @@ each reason gets its own hint and no other:
 
 - an expired session token: refresh the credentials;
 - an unknown access key or an invalid token: check which credentials went;
-- a signature mismatch (or a signature outside its 5-minute window): the
-  clock, checked against the server's ``Date`` header, and what goes into
-  the signature (region, ``--service``, a ``-H Host``, a proxy rewriting the
-  request);
+- a signature mismatch: the clock, checked against the server's ``Date``
+  header, and what goes into the signature (region, ``--service``, a
+  ``-H Host``, a proxy rewriting the request);
+- a signature outside its 5-minute window (``Signature expired``, ``not yet
+  current``): the clock alone (the signature itself matched);
 - access denied: the IAM permissions the caller needs.
 
 An unsigned 403 says why it was not signed. Anything else gets no hint:
@@ -36,6 +37,7 @@ class Refusal(Enum):
     EXPIRED_TOKEN = "expired_token"
     INVALID_CREDENTIALS = "invalid_credentials"
     SIGNATURE = "signature"
+    SIGNATURE_TIME = "signature_time"  # matched, but outside its 5-minute window
     ACCESS_DENIED = "access_denied"
 
 
@@ -47,11 +49,12 @@ _MARKERS: tuple[tuple[str, Refusal], ...] = (
     ("unrecognizedclient", Refusal.INVALID_CREDENTIALS),
     ("invalidclienttokenid", Refusal.INVALID_CREDENTIALS),
     ("security token included in the request is invalid", Refusal.INVALID_CREDENTIALS),
+    # Before "invalidsignature": AWS sends these with InvalidSignatureException.
+    ("signature expired", Refusal.SIGNATURE_TIME),
+    ("signature not yet current", Refusal.SIGNATURE_TIME),
     ("invalidsignature", Refusal.SIGNATURE),
     ("signaturedoesnotmatch", Refusal.SIGNATURE),
     ("signature we calculated does not match", Refusal.SIGNATURE),
-    ("signature expired", Refusal.SIGNATURE),
-    ("signature not yet current", Refusal.SIGNATURE),
     ("incompletesignature", Refusal.SIGNATURE),
     ("accessdenied", Refusal.ACCESS_DENIED),
     ("access denied", Refusal.ACCESS_DENIED),
@@ -118,6 +121,8 @@ def hints_for(
             "access denied to a signed request: the caller needs both "
             "lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function"
         ]
+    if reason is Refusal.SIGNATURE_TIME:
+        return [_clock_hint(record, time.time() if now is None else now)]
     if reason is Refusal.SIGNATURE:
         return [
             _clock_hint(record, time.time() if now is None else now),

@@ -3,7 +3,7 @@
 The rule (the README's exit-code table): a final status that is not 2xx
 exits 3, a 3xx included, since the answer asked for did not come: a redirect
 not followed (no ``-L``), one past ``--max-redirs``, or another 3xx (304
-...). A cut body exits 4, a failed connection 5. The line names a redirect's
+...), and a final 1xx too (a 101 the request did not ask for). A cut body exits 4, a failed connection 5. The line names a redirect's
 target redacted (:func:`lstream_cli.redact.redact_url`).
 """
 
@@ -20,7 +20,11 @@ def get_outcome(followed: Followed, max_redirs: int) -> tuple[ExitStatus, str | 
     """(exit status, the error line or None) for a finished, not interrupted, ``get``."""
     record = followed.record
     status = exit_status_for_error(None if record.error is None else record.error.value)
-    if status is ExitStatus.SUCCESS and record.status is not None and 300 <= record.status < 400:
+    if (
+        status is ExitStatus.SUCCESS
+        and record.status is not None
+        and not 200 <= record.status < 300
+    ):
         line = f"the server answered HTTP {record.status}"
         if followed.stopped_at_max and followed.location is not None:
             line = (

@@ -300,13 +300,16 @@ def route_sse(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
         last = i == n - 1 and q.get("open_end") == "1"
         if not last:
             event += eol
+        # Each mark is taken just before the event's last byte is written, so a
+        # client cannot see the event before its mark, however the threads run.
         if split:
             sock.sendall(_chunk(event[:5]))
             time.sleep(split)
+            marks[f"event{i}"] = time.perf_counter_ns()
             sock.sendall(_chunk(event[5:]))
         else:
+            marks[f"event{i}"] = time.perf_counter_ns()
             sock.sendall(_chunk(event))
-        marks[f"event{i}"] = time.perf_counter_ns()
     sock.sendall(b"0\r\n\r\n")
 
 

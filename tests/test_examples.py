@@ -62,6 +62,13 @@ def test_template_declares_both_invoke_modes_with_iam(template: dict[str, Any]) 
     }
     assert urls["StreamingFunction"] == {"AuthType": "AWS_IAM", "InvokeMode": "RESPONSE_STREAM"}
     assert urls["BufferedFunction"] == {"AuthType": "AWS_IAM", "InvokeMode": "BUFFERED"}
+    # The buffered twin returns its body whole (no streamifyResponse), so an
+    # oversized one is the runtime's 413 as on Lambda; the others stream.
+    handler = template["Resources"]["BufferedFunction"]["Properties"]["Handler"]
+    assert handler == "index.bufferedHandler"
+    assert template["Globals"]["Function"]["Handler"] == "index.handler"
+    source = (EXAMPLES / "node" / "index.mjs").read_text()
+    assert "export const bufferedHandler = async (event" in source
 
 
 def test_template_api_gateway_adds_the_secret_header(template: dict[str, Any]) -> None:

@@ -156,6 +156,20 @@ def test_http_errors_exit_non_zero_and_keep_body(
     assert f"HTTP {code}" in capfd.readouterr().err
 
 
+def test_a_final_1xx_is_not_2xx_and_exits_3(
+    server: ScriptedServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A 101 the request never asked for ends the exchange: the answer is not 2xx.
+    res = tmp_path / "r.json"
+    url = f"{server.base}/status?code=101"
+    assert get([url, "--auth", "none", "-o", "/dev/null", "--json", str(res)]) == 3
+    doc = load(res)
+    assert doc["status"] == 101 and doc["error"] is None and doc["bytes"] == 0
+    assert capfd.readouterr().err.strip().splitlines()[-1] == (
+        "lstream: error: the server answered HTTP 101"
+    )
+
+
 _MISMATCH = quote(
     '{"message":"The request signature we calculated does not match the signature you '
     'provided. Check your AWS Secret Access Key and signing method."}'
@@ -221,6 +235,39 @@ def test_403_signature_mismatch_addresses_clock_skew(
     assert "InvokeFunctionUrl" not in err
     if expected != "fix the clock":
         assert "fix the clock" not in err
+
+
+_SKEWED = quote(
+    '{"message":"Signature expired: 20010101T000000Z is now earlier than '
+    '20261201T000000Z (20261201T000500Z - 5 min.)"}'
+)
+
+
+def test_403_signature_expired_gets_the_clock_hint_only(
+    server: ScriptedServer, aws_creds: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The signature matched but is outside its window: the clock, not what was signed.
+    url = (
+        f"{server.base}/status?code=403&body={_SKEWED}&date=Mon,%2001%20Jan%202001%2000:00:00%20GMT"
+    )
+    assert get([url, "--auth", "iam", "-o", "/dev/null"]) == ExitStatus.HTTP_ERROR
+    err = " ".join(capfd.readouterr().err.split())
+    assert "fix the clock" in err
+    assert "signature mismatch" not in err and "--service" not in err
+    assert "InvokeFunctionUrl" not in err and "refresh them" not in err
+
+
+def test_signature_window_is_told_apart_from_a_mismatch_whatever_the_error_type() -> None:
+    from lstream_cli.hints import Refusal, classify_refusal
+
+    header = [("x-amzn-ErrorType", "InvalidSignatureException")]
+    expired = b'{"message":"Signature expired: 20010101T000000Z is now earlier than ..."}'
+    future = b'{"message":"Signature not yet current: 20990101T000000Z is still later ..."}'
+    mismatch = b'{"message":"The request signature we calculated does not match ..."}'
+    assert classify_refusal(header, expired) is Refusal.SIGNATURE_TIME
+    assert classify_refusal(header, future) is Refusal.SIGNATURE_TIME
+    assert classify_refusal(header, mismatch) is Refusal.SIGNATURE
+    assert classify_refusal(header, b"{}") is Refusal.SIGNATURE
 
 
 def test_403_unsigned_hint(server: ScriptedServer, capfd: pytest.CaptureFixture[str]) -> None:

@@ -70,6 +70,8 @@ def test_get_sigterm_keeps_bytes_writes_json_exits_143(
     assert text.strip().splitlines()[-1].startswith("lstream: error: terminated (SIGTERM): the ")
     doc = json.loads(res.read_text())
     assert doc["complete"] is False and doc["bytes"] >= 3000
+    assert doc["error_detail"] == "terminated (SIGTERM)"  # not Ctrl-C: says what stopped it
+    assert "INCOMPLETE (terminated (SIGTERM))" in text
     assert out.stat().st_size == doc["bytes"]  # every byte received was written
 
 

@@ -45,6 +45,7 @@ network, in both shells alike.
 
 from __future__ import annotations
 
+import signal
 import socket
 import ssl
 import time
@@ -60,6 +61,7 @@ from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.net.trust import Trust, tls_failure_reason
 from lstream_cli.request import RequestSpec
 from lstream_cli.signing import Signer
+from lstream_cli.supervise import stopped_by
 
 __all__ = [
     "MAX_HEAD_BYTES",
@@ -619,8 +621,9 @@ class Exchange:
         )
 
     def interrupted(self, now: int) -> RequestRecord:
-        """Ctrl-C: incomplete, with no error class (the server did nothing wrong)."""
-        record = self._end(now, False, None, "interrupted (Ctrl-C)")
+        """Ctrl-C or SIGTERM: incomplete, with no error class (the server did nothing wrong)."""
+        why = "terminated (SIGTERM)" if stopped_by() == signal.SIGTERM else "interrupted (Ctrl-C)"
+        record = self._end(now, False, None, why)
         record = replace(record, error=None)
         self.record = record
         return record

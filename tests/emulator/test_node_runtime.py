@@ -347,11 +347,12 @@ def test_a_syntax_error_is_an_init_error(tmp_path: Path) -> None:
     assert any("Error Type: Runtime.UserCodeSyntaxError" in line for line in logs.lines())
 
 
-def test_the_example_function_runs_unchanged() -> None:
-    """examples/node/index.mjs, its node_modules found by walking up from the handler."""
+@pytest.mark.parametrize("name", ["handler", "bufferedHandler"])
+def test_the_example_function_runs_unchanged(name: str) -> None:
+    """examples/node/index.mjs (streaming and its buffered twin), node_modules found upwards."""
     example = Path(__file__).parents[2] / "examples/node/index.mjs"
     fn = function_from_flags(
-        f"{example}:handler",
+        f"{example}:{name}",
         environment=[
             ("ORIGIN_SECRET_HEADER", "x-origin-secret"),
             ("ORIGIN_SECRET_VALUE", "s3cr3t"),

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -22,6 +23,7 @@ import httpx
 import pytest
 
 from lstream_cli.cli import run as cli_run
+from lstream_cli.emulator.logs import FunctionLogRecord, FunctionOutput, InvocationEnd
 from lstream_cli.stack.model import Stack
 from lstream_cli.stack.run import StackOptions, StackRun, local_storage, running_stack
 from lstream_cli.stack.template import load_stack
@@ -34,6 +36,8 @@ KEY_SECRET = "lstreamStackTestSecret/0123456789abcdef"
 BIG = 7_000_000  # over the buffered 6 MB limit
 HUGE = 12_000_000  # over API Gateway's buffered 10 MB limit
 SMALL = 300_000
+# What aws-lambda-ric itself prints when the Runtime API refuses a buffered response as too large.
+RIC_413 = "LAMBDA_RUNTIME Failed to post handler success response. Http response code: 413."
 
 
 def _accept(key: str) -> tuple[str, str | None] | None:
@@ -61,11 +65,33 @@ def _stack() -> Stack:
 
 
 @pytest.fixture(scope="module")
-def example(s3_dir: Path, runtime_client: Path) -> Iterator[StackRun]:
+def function_log() -> list[FunctionLogRecord]:
+    """Every record the example stack's functions log (START/END/REPORT, their output)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def example(
+    s3_dir: Path, runtime_client: Path, function_log: list[FunctionLogRecord]
+) -> Iterator[StackRun]:
     stack = _stack()
-    options = StackOptions(credentials=_accept)
+    options = StackOptions(credentials=_accept, function_log=function_log.append)
     with local_storage(stack, s3_dir) as s3, running_stack(stack, options, s3) as run:
         yield run
+
+
+def _lines(records: list[FunctionLogRecord], since: int, logical_id: str) -> list[str]:
+    """What ``logical_id`` printed in the invocations logged from ``records[since]`` on.
+
+    Waits for the END of such an invocation first: the runtime's own lines may
+    come after the caller has its answer.
+    """
+    name = _stack().function(logical_id).name
+    deadline = time.monotonic() + 60
+    while not any(isinstance(r, InvocationEnd) and r.function == name for r in records[since:]):
+        assert time.monotonic() < deadline, f"no END logged for {logical_id}"
+        time.sleep(0.05)
+    return [r.text for r in records[since:] if isinstance(r, FunctionOutput) and r.function == name]
 
 
 @pytest.fixture
@@ -185,6 +211,72 @@ def test_signed_streaming_and_buffered_urls(
     capsys.readouterr()
     unsigned = httpx.get(stream, timeout=60)
     assert unsigned.status_code == 403 and unsigned.json() == {"Message": "Forbidden"}
+
+
+def _signed_get(url: str, tmp_path: Path) -> tuple[int, dict[str, object], bytes]:
+    body, result = tmp_path / "body.bin", tmp_path / "result.json"
+    code = cli_run(["get", url, "--auth", "iam", "-o", str(body), "--json", str(result)])
+    return code, json.loads(result.read_text()), body.read_bytes()
+
+
+def test_the_buffered_twin_over_6_mb_is_the_runtimes_413_and_the_callers_502(
+    example: StackRun,
+    function_log: list[FunctionLogRecord],
+    signed_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The seed's story: the buffered handler returns 7 MB whole; the runtime's post gets 413."""
+    before = len(function_log)
+    code, result, _ = _signed_get(_out(example, "BufferedUrl") + f"?key={BIG}", tmp_path)
+    capsys.readouterr()
+    assert code == 3 and result["status"] == 502
+    lines = _lines(function_log, before, "BufferedFunction")
+    # aws-lambda-ric's own line (after its timestamp, request id and level), once.
+    assert [line for line in lines if RIC_413 in line] == [
+        line for line in lines if line.endswith(f"] {RIC_413}")
+    ]
+    assert sum(RIC_413 in line for line in lines) == 1
+    # The same object over the streaming URL: delivered whole, and no such line.
+    before = len(function_log)
+    code, result, body = _signed_get(_out(example, "StreamingUrl") + f"?key={BIG}", tmp_path)
+    assert code == 0 and result["status"] == 200 and body == _object(BIG)
+    assert not any("413" in line for line in _lines(function_log, before, "StreamingFunction"))
+
+
+def test_the_buffered_twin_returns_small_objects_byte_exact(
+    example: StackRun,
+    function_log: list[FunctionLogRecord],
+    signed_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Binary as base64, UTF-8 text as a string, text that is not UTF-8 as base64 again."""
+    s3 = example.s3
+    assert s3 is not None
+    objects = {
+        "text/utf8.txt": ("text/plain; charset=utf-8", "h\u00e9llo, \u4e16\u754c\n".encode()),
+        "text/latin1.txt": ("text/plain", "caf\u00e9 \xff\n".encode("latin-1")),
+        "text/data.json": ("application/json", b'{"a": [1, 2, "\\u00e9"]}'),
+    }
+    for key, (content_type, data) in objects.items():
+        s3.client.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
+    buffered = _out(example, "BufferedUrl")
+    before = len(function_log)
+    code, result, body = _signed_get(buffered + f"?key={SMALL}", tmp_path)
+    assert code == 0 and result["status"] == 200 and body == _object(SMALL)
+    for key, (content_type, data) in objects.items():
+        code, result, body = _signed_get(buffered + f"?key={key}", tmp_path)
+        assert code == 0 and body == data, key
+        headers = result["response_headers"]
+        assert isinstance(headers, dict)
+        assert {k.lower(): v for k, v in headers.items()}["content-type"] == content_type
+    assert not any(RIC_413 in line for line in _lines(function_log, before, "BufferedFunction"))
+    # A missing object: the twin's own 404, as the streaming handler answers it.
+    code, result, body = _signed_get(buffered + "?key=no-such-object", tmp_path)
+    capsys.readouterr()
+    assert code == 3 and result["status"] == 404
+    assert json.loads(body) == {"message": "NoSuchKey"}
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -23,8 +23,15 @@ def test_example_stack_through_the_sam_translator() -> None:
         "BufferedFunction",
         "EdgeFunction",
     ]
+    handlers = {f.logical_id: f.handler for f in stack.functions}
+    # The buffered twin is its own handler: it returns the object whole.
+    assert handlers == {
+        "StreamingFunction": "index.handler",
+        "BufferedFunction": "index.bufferedHandler",
+        "EdgeFunction": "index.handler",
+    }
     for fn in stack.functions:
-        assert fn.runtime == "nodejs24.x" and fn.handler == "index.handler"
+        assert fn.runtime == "nodejs24.x"
         assert fn.code_dir == EXAMPLES / "node"
         assert (fn.timeout_s, fn.memory_mb) == (900, 1024)
         assert fn.environment["BUCKET_NAME"] == "lstream-example"
@@ -41,25 +48,32 @@ def test_example_stack_through_the_sam_translator() -> None:
         # FunctionUrlConfig with AutoPublishAlias: the URL is on the alias.
         ("EdgeFunctionUrl", "EdgeFunction", "edge", "NONE", "RESPONSE_STREAM"),
     }
-    (api,) = stack.apis
-    assert api.stages == ("prod",) and api.name == "examples-stream"
-    routes = {r.path: r for r in api.routes}
-    assert set(routes) == {"/", "/{proxy+}"}
+    apis = {a.logical_id: a for a in stack.apis}
+    assert set(apis) == {"Api", "BufferedApi"}
     edge = "https://edgefunctionurl.lambda-url.us-east-1.on.aws/"
-    assert routes["/"].uri == edge
-    assert routes["/{proxy+}"].uri == edge + "{proxy}"
-    assert routes["/{proxy+}"].mapped == (("path.proxy", "path.proxy"),)
-    for route in routes.values():
-        assert route.http_method == "ANY" and route.transfer_mode == "STREAM"
-        assert route.timeout_ms == 900_000
-        # The single quotes are API Gateway's syntax for a static value, not part of it.
-        assert route.static_headers == (("x-origin-secret", SECRET),)
+    for logical_id, name, mode, timeout_ms in (
+        ("Api", "examples-stream", "STREAM", 900_000),
+        ("BufferedApi", "examples-buffered", "BUFFERED", 29_000),
+    ):
+        api = apis[logical_id]
+        assert api.stages == ("prod",) and api.name == name
+        routes = {r.path: r for r in api.routes}
+        assert set(routes) == {"/", "/{proxy+}"}
+        assert routes["/"].uri == edge
+        assert routes["/{proxy+}"].uri == edge + "{proxy}"
+        assert routes["/{proxy+}"].mapped == (("path.proxy", "path.proxy"),)
+        for route in routes.values():
+            assert route.http_method == "ANY" and route.transfer_mode == mode
+            assert route.timeout_ms == timeout_ms
+            # The single quotes are API Gateway's syntax for a static value, not part of it.
+            assert route.static_headers == (("x-origin-secret", SECRET),)
     outputs = {o.name: o.value for o in stack.outputs}
     assert outputs == {
         "StreamingUrl": "https://streamingfunctionurl.lambda-url.us-east-1.on.aws/",
         "BufferedUrl": "https://bufferedfunctionurl.lambda-url.us-east-1.on.aws/",
         "EdgeUrl": edge,
         "ApiUrl": "https://api.execute-api.us-east-1.amazonaws.com/prod/",
+        "BufferedApiUrl": "https://bufferedapi.execute-api.us-east-1.amazonaws.com/prod/",
     }
 
 
