@@ -1,4 +1,4 @@
-"""Turning transport events into a :class:`RequestRecord` (DESIGN §2).
+"""Turning transport events into a :class:`RequestRecord` (README: "Measurement, in one definition").
 
 Every client (``get`` over httpx, the load engine over httptools, the
 compare sweep) feeds the same :class:`BodyMeter`, so that one definition of

@@ -195,7 +195,7 @@ class RequestRecord:
         return self.complete and self.reads <= 1 and self.bytes > 0
 
     def to_json(self, url: str) -> dict[str, Any]:
-        """The ``get`` result of DESIGN §3 (schema_version added by render)."""
+        """The ``get`` result of schemas/get.schema.json (schema_version added by render)."""
         r = round_or_none
         bps = self.bytes_per_s
         return {

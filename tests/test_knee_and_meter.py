@@ -1,4 +1,4 @@
-"""The knee detector and the body meter (DESIGN §2 semantics)."""
+"""The knee detector and the body meter (the README's measurement definition)."""
 
 from __future__ import annotations
 

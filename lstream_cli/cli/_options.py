@@ -1,6 +1,6 @@
 """Flags shared by several commands, and their conversion to engine values.
 
-``request_options`` adds DESIGN §1's request flags (-X, -H, -d, --auth,
+``request_options`` adds the shared request flags (-X, -H, -d, --auth,
 --profile, --region, --service, --timeout, --insecure) and
 ``spec_from_options`` turns them into a :class:`RequestSpec`.
 """

@@ -129,7 +129,7 @@ class _Worker:
         add = self.stats.add
         template = self.template
         while True:
-            # DESIGN §2: building and signing come before t_start. Closed loop: the
+            # As the README's measurement definition says, building and signing come before t_start. Closed loop: the
             # start is "now", so sign first; open loop: the start is the due time
             # (maybe far ahead), so sign when it comes.
             request = template.bytes() if pacing.starts_now else b""

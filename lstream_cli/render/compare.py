@@ -225,7 +225,7 @@ def compare_json(
     interrupted: bool,
     elapsed_s: float,
 ) -> dict[str, Any]:
-    """DESIGN §3's compare-modes document, with additive fields for context."""
+    """The compare-modes JSON document (schemas/compare.schema.json), with additive fields for context."""
     return {
         "schema_version": schema_version,
         "rows": [c.to_json() for c in cells],

@@ -240,7 +240,7 @@ def test_streams_with_a_bandwidth_knee_are_counted(server: TestServer) -> None:
 def test_closed_loop_signs_before_the_request_starts(
     server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DESIGN §2: building and signing come before t_start (a slow credential
+    """As the README's measurement definition says, building and signing come before t_start (a slow credential
     refresh is the client's time, not the server's TTFB).
 
     Checked by order, not by speed: no signing may fall inside a request's
