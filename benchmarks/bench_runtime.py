@@ -43,7 +43,7 @@ from lstream_cli.units import parse_size
 FUNCTION = ROOT / "benchmarks" / "node" / "stream.mjs"
 RIC = ROOT / "examples" / "node" / "node_modules" / "aws-lambda-ric"
 NODE_ARGS = ["--handler", f"{FUNCTION}:handler", "--runtime-client", str(RIC)]
-QUIET_NODE = [*NODE_ARGS, "--function-logs", "off"]  # nobody reads serve's stderr here
+QUIET_NODE = [*NODE_ARGS, "--function-logs", "off", "--function-timeout", "900s"]  # no 3 s cut
 
 
 def load() -> str:
