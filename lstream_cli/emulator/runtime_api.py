@@ -14,9 +14,12 @@ loopback port, so every request is known to come from that environment.
   or, with ``Lambda-Runtime-Function-Response-Mode: streaming``, a chunked
   body read as it comes and never faster than the caller takes it: past a
   small buffer the connection stops being read, so TCP's window carries the
-  caller's pace (and the 2 MBps cap) back to the function's writes. The
-  trailers ``Lambda-Runtime-Function-Error-Type`` / ``-Error-Body`` (base64
-  JSON) are an error mid-stream. Any other response mode is 400
+  caller's pace (and the 2 MBps cap) back to the function's writes, and the
+  end of the response lets it be read again (the runtime's next response
+  may come on the same connection). The chunks are read into large buffers
+  and passed on as slices of them, never copied here (:class:`ChunkedDecoder`).
+  The trailers ``Lambda-Runtime-Function-Error-Type`` / ``-Error-Body``
+  (base64 JSON) are an error mid-stream. Any other response mode is 400
   ``InvalidFunctionResponseMode`` and fails the invocation with
   ``Runtime.InvalidResponseModeHeader``.
 - ``POST /2018-06-01/runtime/invocation/{id}/error`` and
@@ -37,6 +40,7 @@ import binascii
 import contextlib
 import json
 import re
+import socket
 import sys
 from collections import deque
 from typing import Any, Literal, Protocol
@@ -62,6 +66,7 @@ _STREAM_BUFFER = 2 * 1024 * 1024  # receive buffer while a streamed body arrives
 _HEAD_BUFFER = 64 * 1024  # receive buffer otherwise (heads, /next, buffered bodies)
 _MIN_ROOM = 64 * 1024  # a buffer with less room left than this is retired
 _SPARES = 4  # retired buffers kept for reuse
+_RECEIVE_BUFFER = 1024 * 1024  # SO_RCVBUF of the runtime's connections (the kernel doubles it)
 _LINE_LIMIT = 1024 * 1024  # a chunk-size or trailer line longer than this is refused
 ERROR_BODY_LIMIT = BUFFERED_RESPONSE_LIMIT  # an error document is a payload too
 
@@ -257,9 +262,19 @@ class ChunkedDecoder:
             self.trailers[name.decode("latin-1").lower()] = value.strip(b" \t").decode("latin-1")
 
 
+def _refs(spares: list[bytearray], i: int) -> int:
+    return sys.getrefcount(spares[i])
+
+
+# The count for a buffer only the list holds, measured the same way (so it is
+# right whatever the interpreter counts for the call itself): every live
+# memoryview of a buffer adds one.
+_UNSHARED_REFS = _refs([bytearray(1)], 0)
+
+
 def _unshared(spares: list[bytearray], i: int) -> bool:
-    """No memoryview of ``spares[i]`` is alive (only the list and the argument hold it)."""
-    return sys.getrefcount(spares[i]) <= 2
+    """No memoryview of ``spares[i]`` is alive: nothing else holds it."""
+    return _refs(spares, i) <= _UNSHARED_REFS
 
 
 class _RuntimeConnection(asyncio.BufferedProtocol):
@@ -313,10 +328,16 @@ class _RuntimeConnection(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         size = _STREAM_BUFFER if self._decoder is not None else _HEAD_BUFFER
-        if len(self._buf) - self._filled < min(_MIN_ROOM, size):
+        if len(self._buf) != size or len(self._buf) - self._filled < min(_MIN_ROOM, size // 4):
             self._buf = self._take_buffer(size)
             self._filled = 0
-        return memoryview(self._buf)[self._filled :]
+        end = len(self._buf)
+        inv = self._invocation
+        if self._decoder is not None and inv is not None:
+            # Never read much past the high-water mark: what the function is ahead
+            # of its caller stays within the same few MiB however large the reads.
+            end = min(end, self._filled + max(_HIGH_WATER - inv.queued, _MIN_ROOM))
+        return memoryview(self._buf)[self._filled : end]
 
     def _take_buffer(self, size: int) -> bytearray:
         """A buffer of ``size`` bytes no view refers to: a spare one, or a new one."""
@@ -396,6 +417,7 @@ class _RuntimeConnection(asyncio.BufferedProtocol):
                 inv._push(self, piece)
         if decoder.done:
             self._decoder = None
+            del self._spares[:-1]  # one spare kept for the next stream: idle memory stays small
             self._trailers = decoder.trailers
             self._end_message()
             self._fresh = True
@@ -587,7 +609,17 @@ class RuntimeApiServer:
             self._connections.add(conn)
             return conn
 
-        self._server = await loop.create_server(factory, host=host, port=0)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            # A fixed receive buffer (the kernel's autotuning would let it grow to
+            # tens of MiB): what the function can be ahead of its caller stays
+            # known, its 4 MiB queue here plus a little in the sockets.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+            sock.bind((host, 0))
+            self._server = await loop.create_server(factory, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
