@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -171,3 +172,26 @@ def test_a_buffer_with_a_live_view_is_not_written_again() -> None:
     conn._buf = conn._take_buffer(size)
     assert id(conn._buf) == second  # the most recent free one, written again
     assert [id(b) for b in conn._spares] == [first]
+
+
+async def _receive_buffer_of_a_runtime_connection() -> int:
+    inv = Invocation("rid-1", b"{}", [])
+    server = RuntimeApiServer(_Side(inv))
+    port = await server.listen()
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await _until(lambda: bool(server._connections), "the connection accepted")
+        conn = next(iter(server._connections))
+        assert conn.transport is not None
+        sock = conn.transport.get_extra_info("socket")
+        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    finally:
+        writer.close()
+        await server.close()
+
+
+def test_the_runtimes_connections_have_a_fixed_receive_buffer() -> None:
+    # Set, not autotuned (which grows to tcp_rmem's maximum, tens of MiB): Linux
+    # reports twice the size asked for, its bookkeeping included.
+    size = asyncio.run(_receive_buffer_of_a_runtime_connection())
+    assert runtime_api._RECEIVE_BUFFER <= size <= 2 * runtime_api._RECEIVE_BUFFER
