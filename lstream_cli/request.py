@@ -7,7 +7,6 @@ timing starts, exactly as oha and httpx start the clock after auth.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import stat
@@ -22,6 +21,7 @@ from lstream_cli.credentials import (
     describe_source,
     is_aws_host,
     load_session,
+    may_have_credentials,
     resolve_credentials,
 )
 from lstream_cli.net.options import Network
@@ -152,6 +152,8 @@ def prepare(spec: RequestSpec) -> tuple[RequestSpec, Signer | None]:
     own = any(name.lower() == "authorization" for name, _ in spec.headers)
     headers = spec.headers
     if not own:
+        import base64
+
         token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
         headers = (*headers, ("Authorization", f"Basic {token}"))
     return replace(spec, url=bare, headers=headers), signer
@@ -174,6 +176,8 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
     if spec.auth == "auto" and "authorization" in given:
         return None  # the user authenticates with their own -H Authorization
     metadata = spec.auth == "iam" or is_aws_host(url_host(spec.url))
+    if spec.auth == "auto" and not may_have_credentials(spec.profile, metadata):
+        return None  # nowhere to find credentials: decided without loading botocore
     session: Any = load_session(spec.profile)
     found = resolve_credentials(session, metadata=metadata)
     if found is None:

@@ -1,0 +1,143 @@
+"""Start-up of lstream's short commands vs ``python -c pass``, curl and hey, same run.
+
+One 1 KiB file served by nginx; ROUNDS rounds, each running every command
+once in turn (so a burst of load from elsewhere hits them all alike); wall
+time of each process, medians, and each median as a ratio to
+``python -c pass`` and to ``get -s --auth none``:
+
+- ``python -c pass`` (the interpreter's own start-up, the floor) and curl;
+- ``lstream get -s --auth none``, ``get --auth none`` (the summary printed),
+  ``get`` (``--auth auto`` with no credential source anywhere) and
+  ``get --auth iam`` with credentials in the environment (signs);
+- ``lstream bench -n 2 -c 2 --auth none`` and ``hey -n 2 -c 2``.
+
+Every lstream run must exit 0 and deliver the 1,024 bytes (``--json -``).
+Then the top of ``python -X importtime`` for ``get -s --auth none``, the
+modules that cost most (cumulative, so a package's children are inside it).
+
+    python benchmarks/bench_startup.py              # 7 rounds
+    python benchmarks/bench_startup.py --rounds 11 --importtime 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from _peers import ENV, need, nginx
+
+SIZE = 1024
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)$")
+
+
+def _env(home: str, **extra: str) -> dict[str, str]:
+    """No credential source at all (no AWS_* keys, empty HOME): what --auth auto meets."""
+    env = {k: v for k, v in ENV.items() if not k.startswith("AWS_")}
+    env.update(HOME=home, AWS_EC2_METADATA_DISABLED="true", **extra)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        env.pop(name, None)
+    return env
+
+
+def _commands(url: str, curl: str, hey: str | None) -> dict[str, list[str]]:
+    lstream = [sys.executable, "-m", "lstream_cli"]
+    json_out = ["-o", "/dev/null", "--json", "-"]
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "curl": [curl, "-s", "-o", "/dev/null", url],
+        "get -s --auth none": [*lstream, "get", url, "-s", "--auth", "none", *json_out],
+        "get --auth none": [*lstream, "get", url, "--auth", "none", *json_out],
+        "get (auto, no creds)": [*lstream, "get", url, *json_out],
+        "get --auth iam (env)": [*lstream, "get", url, "--auth", "iam", "--region", "us-east-1"]
+        + json_out,
+        "bench -n 2 -c 2": [*lstream, "bench", url, "-n", "2", "-c", "2", "--auth", "none"],
+    }
+    if hey is not None:
+        commands["hey -n 2 -c 2"] = [hey, "-n", "2", "-c", "2", url]
+    return commands
+
+
+def _run(name: str, argv: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, env=env, timeout=120)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
+    if name.startswith("get"):
+        got = json.loads(proc.stdout)["bytes"]
+        if got != SIZE:
+            raise SystemExit(f"{name} received {got} bytes, expected {SIZE}")
+    return seconds
+
+
+def _importtime(argv: list[str], env: dict[str, str], top: int) -> list[str]:
+    proc = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env
+    )
+    rows = []
+    for line in proc.stderr.splitlines():
+        m = _IMPORT_LINE.match(line)
+        if m:
+            rows.append((int(m.group(2)), len(m.group(3)) // 2, m.group(4)))
+    total = sum(cum for cum, depth, _ in rows if depth == 0)
+    out = [f"  {len(rows)} modules imported, {total / 1000:.1f} ms in all (top-level sum)"]
+    for cum, depth, name in sorted(rows, reverse=True)[:top]:
+        out.append(f"  {cum / 1000:7.1f} ms  {'  ' * depth}{name}")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--importtime", type=int, default=15, metavar="N", help="rows to print")
+    args = ap.parse_args()
+    curl = need("curl", "curl")
+    try:
+        hey: str | None = need("hey", "hey")
+    except (SystemExit, subprocess.CalledProcessError):
+        hey = None
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="lstream-home-") as home, nginx({"1k": SIZE}) as base:
+        url = f"{base}/1k"
+        bare = _env(home)
+        signed = _env(
+            home,
+            AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+            AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        )
+        commands = _commands(url, curl, hey)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for name, argv in commands.items():  # warm the page cache and bytecode once
+            _run(name, argv, signed if "iam" in name else bare)
+        for _ in range(args.rounds):
+            for name, argv in commands.items():
+                times[name].append(_run(name, argv, signed if "iam" in name else bare))
+        med = {name: statistics.median(v) for name, v in times.items()}
+        floor, get_s = med["python -c pass"], med["get -s --auth none"]
+        print(f"1 KiB from nginx, {args.rounds} rounds, wall time per process (median, min-max)")
+        print(
+            f"  {'command':24s} {'median':>9s} {'range':>17s}  {'/ python':>8s}  {'/ get -s':>8s}"
+        )
+        for name, values in times.items():
+            lo, hi = min(values) * 1000, max(values) * 1000
+            print(
+                f"  {name:24s} {med[name] * 1000:7.1f} ms {lo:7.1f}-{hi:7.1f} ms"
+                f"  {med[name] / floor:7.2f}x  {med[name] / get_s:7.2f}x"
+            )
+        print("python -X importtime, get -s --auth none (cumulative, largest first):")
+        print("\n".join(_importtime(commands["get -s --auth none"], bare, args.importtime)))
+        print("python -X importtime, get (auto, no creds):")
+        print("\n".join(_importtime(commands["get (auto, no creds)"], bare, 5)))
+    print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
