@@ -46,6 +46,7 @@ __all__ = [
     "load_session",
     "may_have_credentials",
     "resolve_credentials",
+    "resolve_env_credentials",
 ]
 
 # botocore's names of the providers that ask a metadata endpoint over the network.
@@ -219,11 +220,26 @@ def resolve_credentials(session: Any, metadata: bool = True) -> ResolvedCredenti
     providers (no network). Raises CredentialsError, naming the provider, when
     one fails or returns credentials that cannot be used (expired ones).
     """
-    profile = session.profile
     try:
         providers = _providers(session, metadata)
     except Exception as exc:
         raise CredentialsError(f"cannot set up the credential chain: {_one_line(exc)}") from None
+    return _first_of(providers, session.profile)
+
+
+def resolve_env_credentials() -> ResolvedCredentials | None:
+    """The chain's first provider alone (``AWS_ACCESS_KEY_ID`` and its secret), no session.
+
+    What :func:`resolve_credentials` finds when the environment holds keys
+    and no ``--profile`` is given (the environment comes first in botocore's
+    chain then), without building a botocore session; checked the same way.
+    """
+    from botocore.credentials import EnvProvider
+
+    return _first_of([EnvProvider()], None)
+
+
+def _first_of(providers: list[Any], profile: str | None) -> ResolvedCredentials | None:
     for provider in providers:
         method = str(getattr(provider, "METHOD", type(provider).__name__))
         try:

@@ -106,7 +106,7 @@ def test_get_with_summary_imports_only_what_it_prints(
     _check(proc, modules, _NEVER)
 
 
-def test_auto_with_credentials_still_loads_botocore_and_signs(
+def test_auto_with_credentials_loads_botocore_and_signs(
     server: ScriptedServer, aws_creds: dict[str, str]
 ) -> None:
     """The control: with a credential source, auto goes through botocore's chain and signs."""
@@ -114,6 +114,8 @@ def test_auto_with_credentials_still_loads_botocore_and_signs(
     proc, modules = _imported(f"{server.base}/big?size=10", "-o", "/dev/null", "-s")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "botocore.credentials" in modules and "botocore.auth" in modules
+    # Keys and region in the environment, no --profile: the signer needs no session.
+    assert "botocore.session" not in modules
     assert _loaded(modules, "httpx") == [] and _loaded(modules, "rich") == []
     (request,) = server.requests[before:]
     headers = {k.lower(): v for k, v in request.headers}
