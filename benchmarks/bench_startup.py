@@ -2,10 +2,14 @@
 
 One 1 KiB file served by nginx; ROUNDS rounds, each running every command
 once in turn (so a burst of load from elsewhere hits them all alike); wall
-time of each process, medians, and each median as a ratio to
-``python -c pass`` and to ``get -s --auth none``:
+time and CPU time (user + system, from ``wait4``) of each process, medians,
+and each median wall time as a ratio to ``python -c pass`` and to
+``get -s --auth none``. ``lstream`` is the console script installed beside
+this Python (what a user runs; ``python -m lstream_cli`` when there is none),
+and this checkout's bytecode is compiled first, as ``pip install`` leaves it:
 
-- ``python -c pass`` (the interpreter's own start-up, the floor) and curl;
+- ``python -c pass`` (the interpreter's own start-up, the floor),
+  ``python -c 'import click'`` (the floor of a click CLI) and curl;
 - ``lstream get -s --auth none``, ``get --auth none`` (the summary printed),
   ``get`` (``--auth auto`` with no credential source anywhere) and
   ``get --auth iam`` with credentials in the environment (signs);
@@ -30,8 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from _peers import ENV, need, nginx
+from _peers import ENV, ROOT, need, nginx
 
 SIZE = 1024
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)$")
@@ -46,17 +51,23 @@ def _env(home: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def _lstream() -> list[str]:
+    script = Path(sys.executable).with_name("lstream")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "lstream_cli"]
+
+
 def _commands(url: str, curl: str, hey: str | None) -> dict[str, list[str]]:
-    lstream = [sys.executable, "-m", "lstream_cli"]
+    lstream = _lstream()
     json_out = ["-o", "/dev/null", "--json", "-"]
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
+        # The floor under any click CLI: the interpreter and click's own imports.
+        "python -c 'import click'": [sys.executable, "-c", "import click"],
         "curl": [curl, "-s", "-o", "/dev/null", url],
         "get -s --auth none": [*lstream, "get", url, "-s", "--auth", "none", *json_out],
         "get --auth none": [*lstream, "get", url, "--auth", "none", *json_out],
         "get (auto, no creds)": [*lstream, "get", url, *json_out],
-        "get --auth iam (env)": [*lstream, "get", url, "--auth", "iam", "--region", "us-east-1"]
-        + json_out,
+        "get --auth iam (env)": [*lstream, "get", url, "--auth", "iam", *json_out],
         "bench -n 2 -c 2": [*lstream, "bench", url, "-n", "2", "-c", "2", "--auth", "none"],
     }
     if hey is not None:
@@ -64,22 +75,31 @@ def _commands(url: str, curl: str, hey: str | None) -> dict[str, list[str]]:
     return commands
 
 
-def _run(name: str, argv: list[str], env: dict[str, str]) -> float:
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, env=env, timeout=120)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
+def _run(name: str, argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run; a get must deliver the SIZE bytes."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, env=env)
+        out = proc.stdout.read() if proc.stdout is not None else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if code != 0:
+            err.seek(0)
+            raise SystemExit(f"{name} exited {code}: {err.read().decode()[-500:]}")
     if name.startswith("get"):
-        got = json.loads(proc.stdout)["bytes"]
+        got = json.loads(out)["bytes"]
         if got != SIZE:
             raise SystemExit(f"{name} received {got} bytes, expected {SIZE}")
-    return seconds
+    return seconds, usage.ru_utime + usage.ru_stime
 
 
 def _importtime(argv: list[str], env: dict[str, str], top: int) -> list[str]:
+    script = argv[1:] if argv[0] == sys.executable else argv
     proc = subprocess.run(
-        [argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env
+        [sys.executable, "-X", "importtime", *script], capture_output=True, text=True, env=env
     )
     rows = []
     for line in proc.stderr.splitlines():
@@ -111,24 +131,31 @@ def main() -> int:
             home,
             AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
             AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            AWS_DEFAULT_REGION="us-east-1",
         )
         commands = _commands(url, curl, hey)
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        for name, argv in commands.items():  # warm the page cache and bytecode once
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "lstream_cli")])
+        wall: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
+        for name, argv in commands.items():  # warm the page cache once
             _run(name, argv, signed if "iam" in name else bare)
         for _ in range(args.rounds):
             for name, argv in commands.items():
-                times[name].append(_run(name, argv, signed if "iam" in name else bare))
-        med = {name: statistics.median(v) for name, v in times.items()}
+                seconds, used = _run(name, argv, signed if "iam" in name else bare)
+                wall[name].append(seconds)
+                cpu[name].append(used)
+        med = {name: statistics.median(v) for name, v in wall.items()}
         floor, get_s = med["python -c pass"], med["get -s --auth none"]
-        print(f"1 KiB from nginx, {args.rounds} rounds, wall time per process (median, min-max)")
+        print(f"1 KiB from nginx, {args.rounds} rounds; lstream = {' '.join(_lstream())}")
         print(
-            f"  {'command':24s} {'median':>9s} {'range':>17s}  {'/ python':>8s}  {'/ get -s':>8s}"
+            f"  {'command':26s} {'wall median':>11s} {'(min-max)':>15s} {'CPU median':>10s}"
+            f"  {'/ python':>8s}  {'/ get -s':>8s}"
         )
-        for name, values in times.items():
+        for name, values in wall.items():
             lo, hi = min(values) * 1000, max(values) * 1000
             print(
-                f"  {name:24s} {med[name] * 1000:7.1f} ms {lo:7.1f}-{hi:7.1f} ms"
+                f"  {name:26s} {med[name] * 1000:8.1f} ms {lo:6.1f}-{hi:6.1f} ms"
+                f" {statistics.median(cpu[name]) * 1000:7.1f} ms"
                 f"  {med[name] / floor:7.2f}x  {med[name] / get_s:7.2f}x"
             )
         print("python -X importtime, get -s --auth none (cumulative, largest first):")

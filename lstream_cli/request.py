@@ -12,7 +12,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
 from lstream_cli._exitcodes import UsageError
@@ -28,7 +28,9 @@ from lstream_cli.credentials import (
 from lstream_cli.net.options import Network
 from lstream_cli.redact import authority_span, url_host
 from lstream_cli.region import RegionError, region_from_url, resolve_region
-from lstream_cli.signing import Signer
+
+if TYPE_CHECKING:
+    from lstream_cli.signing import Signer
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -216,6 +218,8 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
             why += "; or --auth none to send it unsigned"
         raise UsageError(why) from None
     assert region is not None
+    from lstream_cli.signing import Signer  # an unsigned run never loads it
+
     return Signer(found.credentials, region, spec.service, source=found.describe())
 
 

@@ -37,6 +37,7 @@ _NEVER = (
     "pygments",
     "ssl",  # plain http: no TLS context, so no OpenSSL start-up
     "hdrh",  # get keeps no histogram
+    "lstream_cli.signing",  # nothing to sign
     "rich.progress",
     "rich.syntax",
     "rich.live",  # the progress line: a terminal only

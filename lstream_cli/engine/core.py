@@ -54,7 +54,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
 
@@ -64,9 +64,11 @@ from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.net.trust import Trust, tls_failure_reason
 from lstream_cli.request import RequestSpec
-from lstream_cli.signing import Signer
 from lstream_cli.supervise import stopped_by
 from lstream_cli.url import parse_url
+
+if TYPE_CHECKING:
+    from lstream_cli.signing import Signer
 
 __all__ = [
     "MAX_HEAD_BYTES",

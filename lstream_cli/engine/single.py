@@ -28,10 +28,11 @@ from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import RequestRecord, ns_to_ms
 from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec
-from lstream_cli.signing import Signer
 
 if TYPE_CHECKING:
     import ssl
+
+    from lstream_cli.signing import Signer
 
 __all__ = ["USER_AGENT", "Interrupted", "Progress", "SentRequest", "fetch", "make_client"]
 
