@@ -11,7 +11,9 @@ each client process:
 
 Each client's byte count is checked (curl's ``size_download``, lstream's
 ``--json`` record), and the load average is printed beside the figures:
-the machine is shared.
+the machine is shared. CPU time per GiB (user + system, from ``wait4``) is
+printed too: on a server-bound run it tells the client's own cost apart
+from what the server and the rest of the machine allow.
 
     python benchmarks/bench_get.py            # 1 GiB, 3 rounds
     python benchmarks/bench_get.py --size 256MiB --rounds 5 --chunk 64KiB
@@ -30,8 +32,8 @@ from _peers import ENV, emulator, need, nginx, run_measured
 from lstream_cli.units import parse_size
 
 
-def measure(name: str, argv: list[str], size: int) -> tuple[float, float]:
-    """One run: (bytes per second, peak RSS MB); the byte count must be ``size``."""
+def measure(name: str, argv: list[str], size: int) -> tuple[float, float, float]:
+    """One run: (bytes per second, peak RSS MB, CPU s per GiB); the count must be ``size``."""
     run = run_measured(argv, env=ENV)
     if run.returncode != 0:
         raise SystemExit(f"{name} failed with exit {run.returncode}")
@@ -39,7 +41,7 @@ def measure(name: str, argv: list[str], size: int) -> tuple[float, float]:
     got = int(json.loads(text)["bytes"]) if name == "lstream" else int(text.split()[0])
     if got != size:
         raise SystemExit(f"{name} received {got:,} bytes, expected {size:,}")
-    return size / run.seconds, run.max_rss_mb
+    return size / run.seconds, run.max_rss_mb, run.cpu_s * 2**30 / size
 
 
 def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
@@ -50,7 +52,7 @@ def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
             *("-o", "/dev/null", "-s", "--json", "-"),
         ],
     }
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, argv in commands.items():
             results[name].append(measure(name, argv, size))
@@ -58,9 +60,10 @@ def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
     print(f"{label}: {size:,} bytes, {rounds} rounds (median throughput, max peak RSS)")
     for name, rows in results.items():
         rss = max(r[1] for r in rows)
+        cpu = statistics.median(r[2] for r in rows)
         print(
             f"  {name:8s} {med[name] / 1e9:6.2f} GB/s   peak RSS {rss:6.1f} MB   "
-            f"ratio to curl {med[name] / med['curl']:.2f}x"
+            f"CPU {cpu:5.2f} s/GiB   ratio to curl {med[name] / med['curl']:.2f}x"
         )
 
 
