@@ -193,10 +193,11 @@ class ChunkedDecoder:
     the trailers) is parsed at the chunk boundaries only. Once the last chunk
     and the trailer section have arrived, ``done`` is set, ``trailers`` holds
     the trailer fields (lower-case names) and ``rest`` is where the bytes
-    after the body begin in that ``buf``. Malformed framing raises ValueError.
+    after the body begin in that ``buf``. Malformed framing sets ``error``
+    (what is wrong) and stops there: the data before it is still returned.
     """
 
-    __slots__ = ("_left", "_line", "_state", "done", "rest", "trailers")
+    __slots__ = ("_left", "_line", "_state", "done", "error", "rest", "trailers")
 
     _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
 
@@ -206,12 +207,13 @@ class ChunkedDecoder:
         self._line = bytearray()  # a framing line split across reads
         self.trailers: dict[str, str] = {}
         self.done = False
+        self.error: str | None = None
         self.rest = 0
 
     def feed(self, buf: bytes | bytearray, start: int, end: int) -> list[memoryview]:
         out: list[memoryview] = []
         pos = start
-        while pos < end and not self.done:
+        while pos < end and not self.done and self.error is None:
             if self._state == self._DATA:
                 take = min(self._left, end - pos)
                 out.append(memoryview(buf)[pos : pos + take])
@@ -224,28 +226,30 @@ class ChunkedDecoder:
             if nl < 0:
                 self._line += buf[pos:end]
                 if len(self._line) > _LINE_LIMIT:
-                    raise ValueError("chunked framing line too long")
+                    self.error = "chunked framing line too long"
                 break
             line = bytes(self._line + buf[pos:nl]) if self._line else bytes(buf[pos:nl])
             self._line.clear()
             pos = nl + 1
             if len(line) > _LINE_LIMIT:
-                raise ValueError("chunked framing line too long")
+                self.error = "chunked framing line too long"
+                break
             if line.endswith(b"\r"):
                 line = line[:-1]
-            self._line_done(line, pos)
+            self.error = self._line_done(line, pos)
         return out
 
-    def _line_done(self, line: bytes, pos: int) -> None:
+    def _line_done(self, line: bytes, pos: int) -> str | None:
+        """Take one framing line; what is wrong with it, if anything."""
         state = self._state
         if state == self._DATA_END:
             if line:
-                raise ValueError("chunk data longer than its size")
+                return "chunk data longer than its size"
             self._state = self._SIZE
         elif state == self._SIZE:
             size = line.partition(b";")[0].strip(b" \t")
             if not size or len(size) > 16 or size.translate(None, _HEX):
-                raise ValueError("bad chunk size")
+                return "bad chunk size"
             n = int(size, 16)
             if n:
                 self._left = n
@@ -258,8 +262,9 @@ class ChunkedDecoder:
         else:
             name, sep, value = line.partition(b":")
             if not sep or not name or name != name.strip(b" \t"):
-                raise ValueError("bad trailer field")
+                return "bad trailer field"
             self.trailers[name.decode("latin-1").lower()] = value.strip(b" \t").decode("latin-1")
+        return None
 
 
 def _refs(spares: list[bytearray], i: int) -> int:
@@ -405,16 +410,15 @@ class _RuntimeConnection(asyncio.BufferedProtocol):
     def _decode(self, buf: bytes | bytearray, start: int, end: int) -> None:
         decoder = self._decoder
         assert decoder is not None
-        try:
-            pieces = decoder.feed(buf, start, end)
-        except ValueError:
+        pieces = decoder.feed(buf, start, end)
+        inv = self._invocation
+        if inv is not None:
+            for piece in pieces:  # what came before a framing error too
+                inv._push(self, piece)
+        if decoder.error is not None:
             self._decoder = None
             self._bad_request()
             return
-        inv = self._invocation
-        if inv is not None:
-            for piece in pieces:
-                inv._push(self, piece)
         if decoder.done:
             self._decoder = None
             del self._spares[:-1]  # one spare kept for the next stream: idle memory stays small

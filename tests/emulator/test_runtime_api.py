@@ -47,6 +47,7 @@ def test_every_cut_of_a_chunked_body_decodes_the_same() -> None:
     for cut in range(1, len(wire)):
         data, decoder, ended = decode(wire, [cut])
         assert data == b"".join(pieces), cut
+        assert decoder.error is None
         assert decoder.trailers == {"lambda-runtime-function-error-type": "Err", "x-empty": ""}
         assert wire[ended:] == b"GET /next", cut
 
@@ -76,8 +77,9 @@ def test_random_cuts_and_sizes_decode_exactly() -> None:
     ],
 )
 def test_malformed_framing_is_refused(wire: bytes) -> None:
-    with pytest.raises(ValueError):
-        ChunkedDecoder().feed(wire, 0, len(wire))
+    decoder = ChunkedDecoder()
+    decoder.feed(wire, 0, len(wire))
+    assert decoder.error is not None and not decoder.done
 
 
 def test_a_framing_line_without_end_is_refused_past_its_limit(
@@ -86,8 +88,9 @@ def test_a_framing_line_without_end_is_refused_past_its_limit(
     monkeypatch.setattr(runtime_api, "_LINE_LIMIT", 64)
     decoder = ChunkedDecoder()
     decoder.feed(b"1;" + b"e" * 40, 0, 42)  # under the limit: waits for the rest
-    with pytest.raises(ValueError):
-        decoder.feed(b"e" * 40, 0, 40)
+    assert decoder.error is None
+    decoder.feed(b"e" * 40, 0, 40)
+    assert decoder.error == "chunked framing line too long"
 
 
 class _Side:
@@ -195,3 +198,30 @@ def test_the_runtimes_connections_have_a_fixed_receive_buffer() -> None:
     # reports twice the size asked for, its bookkeeping included.
     size = asyncio.run(_receive_buffer_of_a_runtime_connection())
     assert runtime_api._RECEIVE_BUFFER <= size <= 2 * runtime_api._RECEIVE_BUFFER
+
+
+async def _a_malformed_stream() -> tuple[bytes, Invocation]:
+    inv = Invocation("rid-1", b"{}", [])
+    inv.state = "sent"
+    server = RuntimeApiServer(_Side(inv))
+    port = await server.listen()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            b"POST /2018-06-01/runtime/invocation/rid-1/response HTTP/1.1\r\n"
+            b"Host: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"
+        )
+        answer = await asyncio.wait_for(reader.read(), 10)  # to the close
+        await _until(lambda: inv.finished, "the invocation ended")
+        return answer, inv
+    finally:
+        writer.close()
+        await server.close()
+
+
+def test_a_malformed_chunked_stream_is_refused_and_cut() -> None:
+    answer, inv = asyncio.run(_a_malformed_stream())
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert inv.cut  # what came before stays delivered; the response never ended
+    assert b"".join(bytes(c) for c in inv.chunks) == b"hello"
