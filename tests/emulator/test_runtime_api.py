@@ -6,7 +6,8 @@ import asyncio
 import itertools
 import random
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -117,20 +118,34 @@ async def _until(predicate: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"not reached: {what}")
 
 
-async def _stream_ends_while_reading_is_held() -> tuple[bytes, bytes, bytes]:
+STREAM_HEAD = (
+    b"POST /2018-06-01/runtime/invocation/rid-1/response HTTP/1.1\r\n"
+    b"Host: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@asynccontextmanager
+async def _runtime_api() -> AsyncIterator[
+    tuple[Invocation, RuntimeApiServer, asyncio.StreamReader, asyncio.StreamWriter]
+]:
+    """A Runtime API server with invocation ``rid-1`` in flight, and a connection to it."""
     inv = Invocation("rid-1", b"{}", [])
     inv.state = "sent"
     server = RuntimeApiServer(_Side(inv))
     port = await server.listen()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        head = (
-            b"POST /2018-06-01/runtime/invocation/rid-1/response HTTP/1.1\r\n"
-            b"Host: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
+        yield inv, server, reader, writer
+    finally:
+        writer.close()
+        await server.close()
+
+
+async def _stream_ends_while_reading_is_held() -> tuple[bytes, bytes, bytes]:
+    async with _runtime_api() as (inv, _, reader, writer):
         first = bytes(range(256)) * ((runtime_api._HIGH_WATER - 1024) // 256)
-        writer.write(head + b"%x\r\n%b\r\n" % (len(first), first))
+        writer.write(STREAM_HEAD + b"%x\r\n%b\r\n" % (len(first), first))
         await _until(lambda: inv.queued == len(first), "the first chunk queued")
         # The last chunk and the end of the body in one read, which passes the
         # high-water mark: reading stops with the response complete.
@@ -147,9 +162,6 @@ async def _stream_ends_while_reading_is_held() -> tuple[bytes, bytes, bytes]:
         refused = await asyncio.wait_for(reader.readuntil(b'InvalidRequestID"}'), 10)
         assert body == first + last
         return accepted, refused, body
-    finally:
-        writer.close()
-        await server.close()
 
 
 def test_a_stream_ending_as_reading_stops_leaves_the_connection_read() -> None:
@@ -178,19 +190,12 @@ def test_a_buffer_with_a_live_view_is_not_written_again() -> None:
 
 
 async def _receive_buffer_of_a_runtime_connection() -> int:
-    inv = Invocation("rid-1", b"{}", [])
-    server = RuntimeApiServer(_Side(inv))
-    port = await server.listen()
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with _runtime_api() as (_, server, _, _):
         await _until(lambda: bool(server._connections), "the connection accepted")
         conn = next(iter(server._connections))
         assert conn.transport is not None
         sock = conn.transport.get_extra_info("socket")
         return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
-    finally:
-        writer.close()
-        await server.close()
 
 
 def test_the_runtimes_connections_have_a_fixed_receive_buffer() -> None:
@@ -201,23 +206,11 @@ def test_the_runtimes_connections_have_a_fixed_receive_buffer() -> None:
 
 
 async def _a_malformed_stream() -> tuple[bytes, Invocation]:
-    inv = Invocation("rid-1", b"{}", [])
-    inv.state = "sent"
-    server = RuntimeApiServer(_Side(inv))
-    port = await server.listen()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(
-            b"POST /2018-06-01/runtime/invocation/rid-1/response HTTP/1.1\r\n"
-            b"Host: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"
-        )
+    async with _runtime_api() as (inv, _, reader, writer):
+        writer.write(STREAM_HEAD + b"5\r\nhello\r\nzz\r\n")
         answer = await asyncio.wait_for(reader.read(), 10)  # to the close
         await _until(lambda: inv.finished, "the invocation ended")
         return answer, inv
-    finally:
-        writer.close()
-        await server.close()
 
 
 def test_a_malformed_chunked_stream_is_refused_and_cut() -> None:
