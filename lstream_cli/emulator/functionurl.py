@@ -72,6 +72,19 @@ def _utf8(wire: str) -> str:
         return wire  # not UTF-8: each byte as its latin-1 character
 
 
+def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs, blank values kept, as ``parse_qsl`` reads them."""
+    if not raw_query:
+        return []
+    if "%" in raw_query or "+" in raw_query:
+        return parse_qsl(raw_query, keep_blank_values=True)
+    # Nothing to unquote: parse_qsl's split, without its per-pair decoding.
+    return [
+        (name, value)
+        for name, _, value in (pair.partition("=") for pair in raw_query.split("&") if pair)
+    ]
+
+
 _clock_cache: tuple[int, str] = (0, "")
 
 
@@ -99,14 +112,14 @@ def function_url_event(
         lname = name.lower()
         if lname == INTERNAL_HEADER:
             continue
-        value = _utf8(raw_value)
+        value = raw_value if raw_value.isascii() else _utf8(raw_value)
         if lname == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
         headers[lname] = f"{headers[lname]},{value}" if lname in headers else value
     raw_path, _, raw_query = request.target.partition("?")
     query: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+    for key, value in _query_pairs(raw_query):
         query[key] = f"{query[key]},{value}" if key in query else value
     now = time.time()
     request_id = request_id or new_request_id()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -71,6 +72,9 @@ class Sink(Protocol):
         """Body bytes, in order; may raise to stop the handler (a limit, a gone client)."""
 
 
+_NAME_BREAKERS = frozenset(" \t\r\n:")  # no header name may hold one
+
+
 class ResponseStream:
     """The response a handler writes: metadata first, then the body.
 
@@ -113,7 +117,7 @@ class ResponseStream:
         self._check_mutable()
         for name, value in headers.items():
             text = str(value)
-            if not name or any(c in name for c in " \t\r\n:") or "\n" in text or "\r" in text:
+            if not name or not _NAME_BREAKERS.isdisjoint(name) or "\n" in text or "\r" in text:
                 raise ValueError(f"invalid header {name!r}")
             self._headers[str(name)] = text
 
@@ -155,6 +159,15 @@ class ResponseStream:
             await self._sink.send(data if not isinstance(data, bytearray) else bytes(data))
 
 
+@functools.lru_cache(maxsize=64)
+def _function_names(function_name: str, region: str) -> tuple[str, str]:
+    """A function's ARN and log group (made once per function, not per invocation)."""
+    return (
+        f"arn:aws:lambda:{region}:123456789012:function:{function_name}",
+        f"/aws/lambda/{function_name}",
+    )
+
+
 class Context:
     """The Lambda context object, as far as a local run can fill it."""
 
@@ -181,9 +194,8 @@ class Context:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.aws_request_id = aws_request_id or str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{function_name}"
+        self.invoked_function_arn, self.log_group_name = _function_names(function_name, region)
         self.memory_limit_in_mb = 128
-        self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
         self.time_scale = time_scale  # the emulator's --time-scale (extension)
         self._deadline = time.monotonic() + timeout_s / time_scale
@@ -275,7 +287,10 @@ def _size(params: Mapping[str, Any], name: str, default: int | None) -> int | No
         if not math.isfinite(raw) or raw < 0 or raw != int(raw):
             raise ValueError(f"invalid {name} {raw!r}: expected a whole number of bytes >= 0")
         return int(raw)
-    return parse_size(str(raw))
+    text = str(raw)
+    if len(text) < 16 and text.isascii() and text.isdigit():
+        return int(text)  # a plain byte count, as parse_size reads it (exact below 2**53)
+    return parse_size(text)
 
 
 async def synthetic_handler(

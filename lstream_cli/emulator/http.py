@@ -158,20 +158,19 @@ class HttpResponse:
     def _head_bytes(
         self, status: int, headers: Iterable[tuple[str, str]], length: int | None
     ) -> bytes:
-        parts = [_status_line(status)]
-        for name, value in headers:
-            parts.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+        # The handler's headers as one text, encoded once.
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        head = _status_line(status) + fields.encode("latin-1", "replace")
         if _bodiless(status):
             pass  # no framing: the client reads no body after a 1xx, 204 or 304
         elif length is None:
             if self._chunked:
-                parts.append(b"transfer-encoding: chunked\r\n")
+                head += b"transfer-encoding: chunked\r\n"
         else:
-            parts.append(b"content-length: %d\r\n" % length)
+            head += b"content-length: %d\r\n" % length
         if not self._conn.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        return b"".join(parts)
+            head += b"connection: close\r\n"
+        return head + b"\r\n"
 
     def send(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
         """The whole response at once, with Content-Length."""
@@ -286,6 +285,7 @@ class _Connection(asyncio.Protocol):
         self._in_head = True  # reading a request line and headers (or idle between requests)
         self._head_size = 0  # bytes received since this request's head began
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_began: float | None = None  # when this request's head began (None: not in one)
         self._refusal: tuple[int, bytes] | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_at = 0.0  # when body bytes last arrived
@@ -340,13 +340,21 @@ class _Connection(asyncio.Protocol):
             self._reject(431, b'{"message": "Request Header Fields Too Large"}')
 
     def _head_timed_out(self) -> None:
+        # One timer per connection, not per request: it is armed by the first head
+        # and, when it fires, looks at the head in progress (if any).
         self._head_timer = None
-        if not self._in_head or self.closed:
-            return
+        began = self._head_began
+        if began is None or self.closed:
+            return  # no head in progress: the next one arms the timer again
+        timeout = self.server.head_timeout
         if self._task is not None:
             # A pipelined head behind a response still being sent: wait for that
             # response to end, so that no 408 lands inside its body.
-            self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
+            self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+            return
+        left = began + timeout - self.loop.time()
+        if left > 0:  # this head began after the one the timer was armed for
+            self._head_timer = self.loop.call_later(left, self._head_timed_out)
             return
         self._reject(408, b'{"message": "Request Timeout"}')
 
@@ -383,7 +391,8 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------
     def on_message_begin(self) -> None:
-        if self._head_timer is None:  # the head's time starts with its first byte
+        self._head_began = self.loop.time()  # the head's time starts with its first byte
+        if self._head_timer is None:
             self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
         self._url = bytearray()
         self._headers = []
@@ -399,8 +408,23 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._stop_head_timer()
-        head = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+        self._head_began = None  # the head timer, when it fires, finds no head in progress
+        # One pass over the headers: the head's size, Host, Expect, and whether a body follows.
+        head = len(self._url)
+        has_host = False
+        continues = 0
+        body_follows = False
+        for name, value in self._headers:
+            head += len(name) + len(value) + 4
+            lname = name.lower()
+            if lname == "host":
+                has_host = True
+            elif lname == "expect":
+                continues += value.lower() == "100-continue"
+            elif lname == "transfer-encoding" or (
+                lname == "content-length" and value.strip() not in ("", "0")
+            ):
+                body_follows = True
         if head > self.server.max_head:
             self._refuse(431, b'{"message": "Request Header Fields Too Large"}')
         target = bytes(self._url)
@@ -412,23 +436,17 @@ class _Connection(asyncio.Protocol):
             at = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=-1)
             path = rest[at:] if at >= 0 else b"/"
             self._url = bytearray(path if path.startswith(b"/") else b"/" + path)
-        if self.parser.get_http_version() == "1.1" and not any(
-            name.lower() == "host" for name, _ in self._headers
-        ):
+        if not has_host and self.parser.get_http_version() == "1.1":
             self._refuse(400, b'{"message": "Bad Request"}')
-        for name, value in self._headers:
-            lname = name.lower()
-            if lname == "expect" and value.lower() == "100-continue":
-                self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            if (lname == "content-length" and value.strip() not in ("", "0")) or (
-                lname == "transfer-encoding"
-            ):
-                # A body follows: it must keep arriving until its end.
-                self._body_at = self.loop.time()
-                if self._body_timer is None:
-                    self._body_timer = self.loop.call_later(
-                        self.server.body_timeout, self._body_timed_out
-                    )
+        for _ in range(continues):
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if body_follows:
+            # A body follows: it must keep arriving until its end.
+            self._body_at = self.loop.time()
+            if self._body_timer is None:
+                self._body_timer = self.loop.call_later(
+                    self.server.body_timeout, self._body_timed_out
+                )
 
     def on_body(self, body: bytes) -> None:
         self._body_at = self.loop.time()
@@ -448,15 +466,16 @@ class _Connection(asyncio.Protocol):
         self._in_head = True  # the next bytes begin the next request's head
         self._head_size = 0
         parser = self.parser
+        body = self._body
         request = HttpRequest(
-            method=parser.get_method().decode("latin-1"),
-            target=self._url.decode("latin-1"),
-            headers=self._headers,
-            body=b"".join(self._body) if self._body else b"",
-            keep_alive=parser.should_keep_alive(),
-            http10=parser.get_http_version() == "1.0",
-            too_large=self._too_large,
-            client=self.client,
+            parser.get_method().decode("latin-1"),
+            self._url.decode("latin-1"),
+            self._headers,
+            (body[0] if len(body) == 1 else b"".join(body)) if body else b"",
+            parser.should_keep_alive(),
+            self._too_large,
+            self.client,
+            parser.get_http_version() == "1.0",
         )
         self._body = []
         self._queue.append(request)
