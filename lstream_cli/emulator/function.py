@@ -34,7 +34,7 @@ the function produced them (``open`` is still called, with status 200).
 Failures are exceptions: :class:`FunctionError` (the function failed, timed
 out or its runtime exited; ``body`` is the error document the caller gets),
 :class:`Throttled` (all of the reserved concurrency is busy),
-:class:`~lstream_cli.emulator.functionurl.LimitExceeded` (a size limit), and
+:class:`LimitExceeded` (a size limit), and
 :class:`~lstream_cli.emulator.http.ClientGone` (the caller left; the function
 keeps running, as on AWS).
 """
@@ -47,7 +47,7 @@ import contextlib
 import inspect
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Protocol
 
@@ -59,6 +59,7 @@ from lstream_cli.emulator.handlers import (
     invoke_handler,
     load_handler,
 )
+from lstream_cli.emulator.http import ClientGone
 from lstream_cli.emulator.logs import FunctionLogSink, PlatformNote
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "InProcessInvoker",
     "InvokeRequest",
     "Invoker",
+    "LimitExceeded",
     "RuntimeKind",
     "Throttled",
     "error_document",
@@ -141,6 +143,10 @@ class InvokeRequest:
         if self.payload is not None:
             return self.payload
         return json.dumps(self.event, separators=(",", ":")).encode("utf-8")
+
+
+class LimitExceeded(Exception):
+    """The function's output went past a limit (the message names it)."""
 
 
 class FunctionError(Exception):
@@ -224,26 +230,6 @@ class Invoker(Protocol):
         """Stop every environment (no process survives)."""
 
 
-class _ClosingStream(ResponseStream):
-    """A ResponseStream that refuses writes once its invocation has ended."""
-
-    __slots__ = ("ended",)
-
-    def __init__(self, sink: Sink, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(sink, headers=headers)
-        self.ended = False
-
-    async def write(self, data: bytes | bytearray | memoryview | str) -> None:
-        if self.ended:
-            raise RuntimeError("the response has ended: no write after the handler returned")
-        await super().write(data)
-
-    async def open(self) -> None:
-        if self.ended:
-            raise RuntimeError("the response has ended")
-        await super().open()
-
-
 class InProcessInvoker:
     """Python handlers in this process, on the emulator's own protocol.
 
@@ -296,7 +282,7 @@ class InProcessInvoker:
         if limit is not None and self._in_flight >= limit:
             raise Throttled
         self._in_flight += 1
-        stream = _ClosingStream(sink)
+        stream = ResponseStream(sink)
         try:
             if on_start is not None:
                 on_start()
@@ -305,10 +291,7 @@ class InProcessInvoker:
             stream.ended = True
             self._in_flight -= 1
 
-    async def _run(self, request: InvokeRequest, stream: _ClosingStream) -> None:
-        from lstream_cli.emulator.functionurl import LimitExceeded
-        from lstream_cli.emulator.http import ClientGone
-
+    async def _run(self, request: InvokeRequest, stream: ResponseStream) -> None:
         context = self.context(request.request_id)
         coro = invoke_handler(self.handler, request.event, stream, context)
         # The timeout is in real seconds: only the handler's own delays are scaled.

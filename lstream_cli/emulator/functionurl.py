@@ -26,7 +26,13 @@ from lstream_cli.emulator.config import (
     STREAM_BURST,
     STREAM_RATE,
 )
-from lstream_cli.emulator.function import FunctionError, Invoker, InvokeRequest, Throttled
+from lstream_cli.emulator.function import (
+    FunctionError,
+    Invoker,
+    InvokeRequest,
+    LimitExceeded,
+    Throttled,
+)
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 from lstream_cli.emulator.throttle import BurstThenRate
@@ -49,10 +55,6 @@ TOO_LARGE = (
 )
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
 _DROP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
-
-
-class LimitExceeded(Exception):
-    """The handler's output went past a limit (the message names it)."""
 
 
 def _text_body(content_type: str | None) -> bool:

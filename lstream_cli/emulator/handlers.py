@@ -30,6 +30,7 @@ import math
 import mimetypes
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -81,10 +82,12 @@ class ResponseStream:
     ``set_status``/``set_headers``/``set_cookies`` (or ``set_metadata``)
     before the first :meth:`write`; after it the metadata is sent and
     immutable. Several cookies are several ``Set-Cookie`` headers, as
-    Lambda's ``cookies`` list is.
+    Lambda's ``cookies`` list is. Once the invocation is over (``ended``,
+    set by the invoker) every write or open raises: a handler's leftover
+    task cannot write into the next response.
     """
 
-    __slots__ = ("_cookies", "_headers", "_sink", "_status", "bytes_written", "started")
+    __slots__ = ("_cookies", "_headers", "_sink", "_status", "bytes_written", "ended", "started")
 
     def __init__(self, sink: Sink, status: int = 200, headers: Mapping[str, str] | None = None):
         self._sink = sink
@@ -92,6 +95,7 @@ class ResponseStream:
         self._headers: dict[str, str] = dict(headers or {})
         self._cookies: list[str] = []
         self.started = False  # the metadata has been sent
+        self.ended = False  # the invocation is over: no more writes
         self.bytes_written = 0
 
     @property
@@ -145,15 +149,20 @@ class ResponseStream:
 
     async def open(self) -> None:
         """Send the metadata now (the first write does it implicitly)."""
+        if self.ended:
+            raise RuntimeError("the response has ended")
         if not self.started:
             self.started = True
             await self._sink.open(self._status, self._headers, self._cookies)
 
     async def write(self, data: bytes | bytearray | memoryview | str) -> None:
+        if self.ended:
+            raise RuntimeError("the response has ended: no write after the handler returned")
         if isinstance(data, str):
             data = data.encode("utf-8")
-        if not self.started:
-            await self.open()
+        if not self.started:  # what open() does, without its call
+            self.started = True
+            await self._sink.open(self._status, self._headers, self._cookies)
         if data:
             self.bytes_written += len(data)
             await self._sink.send(data if not isinstance(data, bytearray) else bytes(data))
@@ -209,7 +218,7 @@ async def invoke_handler(
 ) -> None:
     """Run ``handler`` to the end; a returned value becomes (the rest of) the body."""
     result = handler(event, stream, context)
-    if inspect.isawaitable(result):
+    if type(result) is types.CoroutineType or inspect.isawaitable(result):
         result = await result
     if result is None:
         await stream.open()
@@ -293,6 +302,10 @@ def _size(params: Mapping[str, Any], name: str, default: int | None) -> int | No
     return parse_size(text)
 
 
+_SHAPE = frozenset(("size", "chunk", "fail_at", "delay_ms", "gap_ms", "status"))
+_NONE: frozenset[str] = frozenset()
+
+
 async def synthetic_handler(
     event: dict[str, Any], stream: ResponseStream, context: Context
 ) -> None:
@@ -311,13 +324,22 @@ async def synthetic_handler(
 
         await send_events(params, stream, context)
         return
+    # Only the parameters given are parsed (a 1 KiB request names one of six).
+    given = params.keys() & _SHAPE if params else _NONE
     try:
-        size = _size(params, "size", DEFAULT_SIZE) or 0
-        chunk = _size(params, "chunk", DEFAULT_CHUNK) or DEFAULT_CHUNK
-        fail_at = _size(params, "fail_at", None)
-        delay = _number(params, "delay_ms", 0.0) / 1000.0 / context.time_scale
-        gap = _number(params, "gap_ms", 0.0) / 1000.0 / context.time_scale
-        status = int(_number(params, "status", 200))
+        size = (_size(params, "size", DEFAULT_SIZE) or 0) if "size" in given else DEFAULT_SIZE
+        chunk = (
+            (_size(params, "chunk", DEFAULT_CHUNK) or DEFAULT_CHUNK)
+            if "chunk" in given
+            else DEFAULT_CHUNK
+        )
+        fail_at = _size(params, "fail_at", None) if "fail_at" in given else None
+        delay = gap = 0.0
+        if "delay_ms" in given:
+            delay = _number(params, "delay_ms", 0.0) / 1000.0 / context.time_scale
+        if "gap_ms" in given:
+            gap = _number(params, "gap_ms", 0.0) / 1000.0 / context.time_scale
+        status = int(_number(params, "status", 200)) if "status" in given else 200
         if not 100 <= status <= 599:
             raise ValueError(f"invalid status {status}: expected 100..599")
         if chunk > MAX_CHUNK:
