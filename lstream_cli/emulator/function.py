@@ -286,44 +286,40 @@ class InProcessInvoker:
         try:
             if on_start is not None:
                 on_start()
-            await self._run(request, stream)
+            context = self.context(request.request_id)
+            # The timeout is in real seconds: only the handler's own delays are scaled.
+            slot = self._deadlines.enter()
+            expired = False
+            try:
+                try:
+                    await invoke_handler(self.handler, request.event, stream, context)
+                finally:
+                    expired = self._deadlines.leave(slot)
+            except asyncio.CancelledError:
+                if expired:  # the function's timeout, not a cancellation from outside
+                    self._timed_out(request)
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are being cancelled: the server is stopping
+                # The handler itself raised CancelledError: a function error like any other.
+                raise FunctionError(
+                    "CancelledError", error_document("CancelledError", "the handler was cancelled")
+                ) from None
+            except TimeoutError:
+                if expired:  # raised while its deadline had passed: the timeout still
+                    self._timed_out(request)
+                raise FunctionError(  # the handler's own TimeoutError
+                    "TimeoutError", error_document("TimeoutError", "the handler timed out")
+                ) from None
+            except (ClientGone, LimitExceeded):
+                raise
+            except BaseException as exc:  # a handler's sys.exit() included
+                raise FunctionError(
+                    type(exc).__name__, error_document(type(exc).__name__, str(exc))
+                ) from None
         finally:
             stream.ended = True
             self._in_flight -= 1
-
-    async def _run(self, request: InvokeRequest, stream: ResponseStream) -> None:
-        context = self.context(request.request_id)
-        coro = invoke_handler(self.handler, request.event, stream, context)
-        # The timeout is in real seconds: only the handler's own delays are scaled.
-        slot = self._deadlines.enter()
-        expired = False
-        try:
-            try:
-                await coro
-            finally:
-                expired = self._deadlines.leave(slot)
-        except asyncio.CancelledError:
-            if expired:  # the function's timeout, not a cancellation from outside
-                self._timed_out(request)
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # we are being cancelled: the server is stopping
-            # The handler itself raised CancelledError: a function error like any other.
-            raise FunctionError(
-                "CancelledError", error_document("CancelledError", "the handler was cancelled")
-            ) from None
-        except TimeoutError:
-            if expired:  # raised while its deadline had passed: the timeout still
-                self._timed_out(request)
-            raise FunctionError(  # the handler's own TimeoutError
-                "TimeoutError", error_document("TimeoutError", "the handler timed out")
-            ) from None
-        except (ClientGone, LimitExceeded):
-            raise
-        except BaseException as exc:  # a handler's sys.exit() included
-            raise FunctionError(
-                type(exc).__name__, error_document(type(exc).__name__, str(exc))
-            ) from None
 
     def _timed_out(self, request: InvokeRequest) -> NoReturn:
         fn = self.function

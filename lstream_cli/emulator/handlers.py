@@ -265,11 +265,12 @@ def synthetic_params(event: Any) -> Mapping[str, Any]:
     A Lambda API payload that is not a JSON object (a list, a string) has no
     parameters: the defaults apply.
     """
-    if not isinstance(event, Mapping):
+    # type() first: isinstance against the Mapping ABC is the slow way to say "a dict".
+    if type(event) is not dict and not isinstance(event, Mapping):
         return {}
     if "requestContext" in event or "rawPath" in event:
         params = event.get("queryStringParameters")
-        return params if isinstance(params, Mapping) else {}
+        return params if type(params) is dict or isinstance(params, Mapping) else {}
     return event
 
 

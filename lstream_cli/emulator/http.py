@@ -25,6 +25,7 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
+from itertools import chain
 from typing import Any
 
 import httptools
@@ -57,6 +58,13 @@ def reason_phrase(status: int) -> str:
 
 
 _STATUS_LINES: dict[int, bytes] = {}
+# The request headers the server itself reads, by their lower-case name.
+_FRAMING = {
+    b"host": "host",
+    b"expect": "expect",
+    b"content-length": "content-length",
+    b"transfer-encoding": "transfer-encoding",
+}
 
 
 def _status_line(status: int) -> bytes:
@@ -160,8 +168,10 @@ class HttpResponse:
     ) -> bytes:
         # The handler's headers as one text, encoded once.
         fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
-        head = _status_line(status) + fields.encode("latin-1", "replace")
-        if _bodiless(status):
+        head = (_STATUS_LINES.get(status) or _status_line(status)) + fields.encode(
+            "latin-1", "replace"
+        )
+        if status < 200 or status in (204, 304):  # _bodiless(status)
             pass  # no framing: the client reads no body after a 1xx, 204 or 304
         elif length is None:
             if self._chunked:
@@ -182,11 +192,12 @@ class HttpResponse:
             self._head = True  # whatever the handler wrote, none of it may follow
             body = b""
         conn = self._conn
-        conn.buffer(self._head_bytes(status, headers, len(body)))
+        conn.buffer(self._head_bytes(status, headers, len(body)), flush=False)
         if body and not self._head:
             self.bytes_sent = len(body)
-            conn.buffer(body)
-        conn.response_done()
+            conn.response_done(body)  # with the head, in one write
+        else:
+            conn.response_done()
 
     def start(
         self,
@@ -247,8 +258,9 @@ class HttpResponse:
             return
         self.finished = True
         if self._chunked and not self._head:
-            self._conn.buffer(b"0\r\n\r\n", flush=False)
-        self._conn.response_done()
+            self._conn.response_done(b"0\r\n\r\n")
+        else:
+            self._conn.response_done()
 
     def abort(self) -> None:
         """Cut the response: close the connection without ending the body."""
@@ -272,6 +284,9 @@ class _Connection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._url = bytearray()
         self._headers: list[tuple[str, str]] = []
+        self._has_host = False
+        self._continues = 0
+        self._body_follows = False
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
@@ -281,7 +296,7 @@ class _Connection(asyncio.Protocol):
         self._close_after = False
         self._pending: list[bytes | memoryview] = []
         self._pending_size = 0
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None  # this loop iteration's flush
         self._in_head = True  # reading a request line and headers (or idle between requests)
         self._head_size = 0  # bytes received since this request's head began
         self._head_timer: asyncio.TimerHandle | None = None
@@ -396,6 +411,9 @@ class _Connection(asyncio.Protocol):
             self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
         self._url = bytearray()
         self._headers = []
+        self._has_host = False
+        self._continues = 0  # Expect: 100-continue headers
+        self._body_follows = False
         self._body = []
         self._body_size = 0
         self._too_large = False
@@ -405,26 +423,21 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        kind = _FRAMING.get(name.lower())
+        if kind is not None:  # Host, Expect, Content-Length, Transfer-Encoding
+            if kind == "host":
+                self._has_host = True
+            elif kind == "expect":
+                self._continues += value.lower() == b"100-continue"
+            elif kind == "transfer-encoding" or value.strip() not in (b"", b"0"):
+                self._body_follows = True  # a body follows
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_began = None  # the head timer, when it fires, finds no head in progress
-        # One pass over the headers: the head's size, Host, Expect, and whether a body follows.
-        head = len(self._url)
-        has_host = False
-        continues = 0
-        body_follows = False
-        for name, value in self._headers:
-            head += len(name) + len(value) + 4
-            lname = name.lower()
-            if lname == "host":
-                has_host = True
-            elif lname == "expect":
-                continues += value.lower() == "100-continue"
-            elif lname == "transfer-encoding" or (
-                lname == "content-length" and value.strip() not in ("", "0")
-            ):
-                body_follows = True
+        headers = self._headers
+        # Each header line counts its name, value, ": " and CRLF.
+        head = len(self._url) + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
         if head > self.server.max_head:
             self._refuse(431, b'{"message": "Request Header Fields Too Large"}')
         target = bytes(self._url)
@@ -436,11 +449,11 @@ class _Connection(asyncio.Protocol):
             at = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=-1)
             path = rest[at:] if at >= 0 else b"/"
             self._url = bytearray(path if path.startswith(b"/") else b"/" + path)
-        if not has_host and self.parser.get_http_version() == "1.1":
+        if not self._has_host and self.parser.get_http_version() == "1.1":
             self._refuse(400, b'{"message": "Bad Request"}')
-        for _ in range(continues):
+        for _ in range(self._continues):
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if body_follows:
+        if self._body_follows:
             # A body follows: it must keep arriving until its end.
             self._body_at = self.loop.time()
             if self._body_timer is None:
@@ -551,15 +564,18 @@ class _Connection(asyncio.Protocol):
         self._pending_size += len(data)
         if self._pending_size >= _SMALL:
             self.flush()  # a handler that never yields still sends, and feels backpressure
-        elif flush and not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._scheduled_flush)
+        elif flush and self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._scheduled_flush)
 
     def _scheduled_flush(self) -> None:
-        self._flush_scheduled = False
+        self._flush_handle = None
         self.flush()
 
     def flush(self) -> None:
+        handle = self._flush_handle
+        if handle is not None:  # flushed before the loop came to it: nothing left for it
+            handle.cancel()
+            self._flush_handle = None
         pending = self._pending
         if not pending:
             return
@@ -579,7 +595,10 @@ class _Connection(asyncio.Protocol):
             waiter = self._drain_waiter = self.loop.create_future()
         await waiter
 
-    def response_done(self) -> None:
+    def response_done(self, tail: bytes = b"") -> None:
+        """The response's last bytes (``tail``) and anything buffered go out now."""
+        if tail:
+            self._pending.append(tail)
         self.flush()
         if not self.keep_alive and self.transport is not None:
             self.transport.close()
