@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ENV",
@@ -164,16 +165,27 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
-    """``lstream serve`` on free ports, no bandwidth caps, no stream limit (plus ``args``)."""
+def emulator(
+    workers: int = 1, args: Sequence[str] = (), quiet: bool = True, root: Path | None = None
+) -> Iterator[Emulator]:
+    """``lstream serve`` on free ports, no bandwidth caps, no stream limit (plus ``args``).
+
+    ``quiet=False``: with its request log, written to a file (a pipe nobody
+    reads would stop it); ``root``: the ``lstream_cli`` of another checkout.
+    """
     with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
         path = Path(tmp) / "endpoints.json"
         argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
-        argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0", "--quiet"]
+        argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0"]
+        if quiet:
+            argv.append("--quiet")
         if workers > 1:
             argv += ["--workers", str(workers)]
         argv += list(args)
-        proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
+        env = ENV if root is None else {**ENV, "PYTHONPATH": str(root)}
+        log = None if quiet else (Path(tmp) / "stderr.log").open("wb")
+        stderr: Any = subprocess.PIPE if log is None else log
+        proc = subprocess.Popen(argv, env=env, stderr=stderr, cwd=root)
         try:
             deadline = time.monotonic() + 30
             # The file is complete once its closing brace is there.
@@ -186,6 +198,8 @@ def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
         finally:
             proc.terminate()
             proc.wait(10)
+            if log is not None:
+                log.close()
 
 
 def curl_rate(url: str, expect: int) -> float:
