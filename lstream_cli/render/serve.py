@@ -15,6 +15,7 @@ import atexit
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TextIO
 
@@ -120,7 +121,9 @@ def format_request_line(log: RequestLog, now: float | None = None) -> str:
 # shares them, so lines of both logs keep their order on a shared stderr.
 _lines_lock = threading.Lock()
 _lines: dict[int, tuple[TextIO, list[str]]] = {}
-_armed: set[int] = set()  # event loops with a flush of the waiting lines scheduled
+# Event loops with a flush of the waiting lines scheduled (weakly: a loop that
+# stopped before its flush ran must not stand for a new one).
+_armed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 _MAX_WAITING = 512  # lines: past this they are written at once
 
 
@@ -141,9 +144,9 @@ def _write_waiting() -> None:
             pass  # a closed stream is ignored
 
 
-def _flush_for(loop_id: int) -> None:
+def _flush_for(loop: asyncio.AbstractEventLoop) -> None:
     with _lines_lock:
-        _armed.discard(loop_id)
+        _armed.discard(loop)
         _write_waiting()
 
 
@@ -176,9 +179,9 @@ class _LinePrinter:
                 except RuntimeError:
                     pass  # no loop on this thread: written now
                 else:
-                    if id(loop) not in _armed:
-                        _armed.add(id(loop))
-                        loop.call_soon(_flush_for, id(loop))
+                    if loop not in _armed:
+                        _armed.add(loop)
+                        loop.call_soon(_flush_for, loop)
                     return
             _write_waiting()
 
