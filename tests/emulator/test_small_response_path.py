@@ -104,17 +104,23 @@ class _Transport:
         self.closed = True
 
 
+def _connection() -> tuple[_Connection, _Transport]:
+    """A connection of a server with a 30 s head timeout, on a recording transport."""
+
+    async def app(request: Any, response: Any) -> None:
+        response.send(200, b"ok")
+
+    conn = _Connection(HttpServer(app, 1024, head_timeout=30.0))
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    return conn, transport
+
+
 def test_the_head_timer_gives_a_later_head_its_whole_time() -> None:
     """The timer armed for an earlier head finds a later one: it waits the rest, then 408."""
 
     async def scenario() -> None:
-        async def app(request: Any, response: Any) -> None:
-            response.send(200, b"ok")
-
-        server = HttpServer(app, 1024, head_timeout=30.0)
-        conn = _Connection(server)
-        transport = _Transport()
-        conn.connection_made(transport)  # type: ignore[arg-type]
+        conn, transport = _connection()
         conn.data_received(b"GET / HTTP/1.1\r\nHo")  # a head begins: the timer is armed
         assert conn._head_timer is not None
         loop = asyncio.get_running_loop()
@@ -132,13 +138,7 @@ def test_the_head_timer_gives_a_later_head_its_whole_time() -> None:
 
 def test_a_head_timer_finding_no_head_disarms() -> None:
     async def scenario() -> None:
-        async def app(request: Any, response: Any) -> None:
-            response.send(200, b"ok")
-
-        server = HttpServer(app, 1024, head_timeout=30.0)
-        conn = _Connection(server)
-        transport = _Transport()
-        conn.connection_made(transport)  # type: ignore[arg-type]
+        conn, transport = _connection()
         conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         await asyncio.sleep(0.01)
         assert transport.written.startswith(b"HTTP/1.1 200 ")
