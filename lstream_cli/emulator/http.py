@@ -291,7 +291,11 @@ class _Connection(asyncio.Protocol):
         self._body_size = 0
         self._too_large = False
         self._queue: deque[HttpRequest] = deque()
+        # One task serves the connection's requests in order; between them it waits
+        # on ``_wakeup`` (not a task per request).
         self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._busy = False  # a request is queued or its response is being sent
         self._reading_paused = False
         self._close_after = False
         self._pending: list[bytes | memoryview] = []
@@ -326,6 +330,10 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(ClientGone("client closed the connection"))
         self._drain_waiter = None
+        wakeup = self._wakeup
+        if wakeup is not None:  # the connection's task waits for a request: it ends now
+            self._wakeup = None
+            wakeup.set_result(None)
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -362,7 +370,7 @@ class _Connection(asyncio.Protocol):
         if began is None or self.closed:
             return  # no head in progress: the next one arms the timer again
         timeout = self.server.head_timeout
-        if self._task is not None:
+        if self._busy:
             # A pipelined head behind a response still being sent: wait for that
             # response to end, so that no 408 lands inside its body.
             self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
@@ -378,10 +386,10 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         idle = self.loop.time() - self._body_at
-        if idle < self.server.body_timeout or self._task is not None:
+        if idle < self.server.body_timeout or self._busy:
             # Not idle long enough, or a response is still being sent before it:
             # no 408 may land inside that response.
-            idle = min(idle, self.server.body_timeout - 0.001) if self._task is None else 0.0
+            idle = min(idle, self.server.body_timeout - 0.001) if not self._busy else 0.0
             self._body_timer = self.loop.call_later(
                 self.server.body_timeout - idle, self._body_timed_out
             )
@@ -399,7 +407,7 @@ class _Connection(asyncio.Protocol):
             self._head_timer = None
 
     def eof_received(self) -> bool | None:
-        if self._task is None and not self._queue:
+        if not self._busy and not self._queue:
             return None  # close now
         self._close_after = True
         return True  # keep the write side open to finish queued responses
@@ -492,8 +500,14 @@ class _Connection(asyncio.Protocol):
         )
         self._body = []
         self._queue.append(request)
-        if self._task is None:
-            self._task = self.loop.create_task(self._serve())
+        if not self._busy:
+            self._busy = True
+            wakeup = self._wakeup
+            if wakeup is not None:  # the connection's task waits for this request
+                self._wakeup = None
+                wakeup.set_result(None)
+            elif self._task is None:
+                self._task = self.loop.create_task(self._serve())
         elif len(self._queue) > _MAX_PIPELINE and not self._reading_paused:
             assert self.transport is not None
             self.transport.pause_reading()
@@ -501,8 +515,18 @@ class _Connection(asyncio.Protocol):
 
     # -- serving -----------------------------------------------------------
     async def _serve(self) -> None:
+        request: HttpRequest | None = None
+        response: HttpResponse | None = None
         try:
-            while self._queue and not self.closed:
+            while not self.closed:
+                if not self._queue:
+                    if self._close_after:
+                        break
+                    self._busy = False
+                    wakeup = self._wakeup = self.loop.create_future()
+                    request = response = None  # hold no body while waiting
+                    await wakeup  # the next request, or the connection's end
+                    continue
                 request = self._queue.popleft()
                 if self._reading_paused and len(self._queue) <= _MAX_PIPELINE // 2:
                     assert self.transport is not None
@@ -533,7 +557,8 @@ class _Connection(asyncio.Protocol):
             if self._close_after and self.transport is not None:
                 self.transport.close()
         finally:
-            self._task = None
+            self._task = self._wakeup = None
+            self._busy = False
 
     def write(self, data: bytes | memoryview) -> None:
         """Write now (after anything buffered)."""

@@ -1,7 +1,7 @@
 """The emulator's per-request path: what its shortcuts keep exactly as before.
 
-One timer serves every in-process invocation's timeout, one head timer a
-connection, the query string is split without ``parse_qsl`` when nothing in
+One timer serves every in-process invocation's timeout, one head timer and
+one task a connection, the query string is split without ``parse_qsl`` when nothing in
 it is quoted, byte counts skip ``parse_size``, and request-log lines of one
 loop iteration leave in one write. Each test holds the shortcut to the
 behaviour it stands in for.
@@ -148,6 +148,25 @@ def test_a_head_timer_finding_no_head_disarms() -> None:
         assert conn._head_timer is not None
         conn.connection_lost(None)
         assert conn._head_timer is None
+
+    asyncio.run(scenario())
+
+
+def test_one_task_serves_a_keep_alive_connection_and_ends_with_it() -> None:
+    async def scenario() -> None:
+        conn, transport = _connection()
+        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        task = conn._task
+        assert task is not None
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+            conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.01)
+        assert conn._task is task and transport.written.count(b"HTTP/1.1 200 ") == 4
+        assert not task.done()  # waiting for the next request
+        conn.connection_lost(None)
+        await asyncio.sleep(0)
+        assert task.done() and not task.cancelled() and conn._task is None
 
     asyncio.run(scenario())
 
