@@ -35,6 +35,7 @@ __all__ = [
     "ROOT",
     "Emulator",
     "Run",
+    "Served",
     "curl_rate",
     "emulator",
     "free_port",
@@ -43,6 +44,7 @@ __all__ = [
     "peak_rss_kib",
     "random_bytes",
     "run_measured",
+    "tree_cpu_seconds",
     "wait_port",
     "zeros",
 ]
@@ -100,13 +102,42 @@ def random_bytes(path: Path, size: int) -> None:
     path.write_bytes(os.urandom(size))
 
 
+class Served(str):
+    """A server's base URL that also knows the server's process id."""
+
+    pid: int
+
+    def __new__(cls, url: str, pid: int) -> Served:
+        served = super().__new__(cls, url)
+        served.pid = pid
+        return served
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants so far, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat.rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
+
+
 @contextlib.contextmanager
 def nginx(
     files: Mapping[str, int],
     workers: str = "auto",
     fill: Callable[[Path, int], None] = zeros,
     tls: tuple[Path, Path] | None = None,
-) -> Iterator[str]:
+) -> Iterator[Served]:
     """Serve ``{name: size}`` files written by ``fill``; yields the base URL.
 
     ``tls``: (certificate chain, key) PEM files: serve HTTPS with them.
@@ -151,7 +182,7 @@ http {{
     proc = subprocess.Popen([binary, "-p", str(root), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
         wait_port(port, proc)
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        yield Served(f"{'https' if tls else 'http'}://127.0.0.1:{port}", proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -11,6 +11,10 @@ Figures, each as a ratio to nginx measured in the same run:
   buffered (Content-Length) function URLs, and the stream URL again with
   the request log on (one line per request, to a file).
 
+Beside each rate, the server's own CPU time per request in that run (its
+process tree's user + system time, from /proc): unlike the rates, it
+hardly moves with the load other processes put on the machine.
+
 Each round runs every figure once, alternating; the medians over the rounds
 are printed with their range. ``--baseline REV`` also runs the emulator of
 another commit (``git archive REV``) in the same rounds: a before/after on
@@ -38,7 +42,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from _peers import ROOT, curl_rate, emulator, need, nginx, peak_rss_kib
+from _peers import ROOT, curl_rate, emulator, need, nginx, peak_rss_kib, tree_cpu_seconds
 
 from lstream_cli.units import parse_size
 
@@ -53,7 +57,9 @@ def write_pattern(path: Path, size: int) -> None:
             left -= len(block)
 
 
-def hey_rps(url: str, duration: float, connections: int) -> float:
+def hey_rps(url: str, duration: float, connections: int, server_pid: int) -> tuple[float, float]:
+    """hey's requests per second, and the server's CPU microseconds per request meanwhile."""
+    cpu = tree_cpu_seconds(server_pid)
     out = subprocess.run(
         [need("hey", "hey"), "-z", f"{duration}s", "-c", str(connections), url],
         capture_output=True,
@@ -68,7 +74,9 @@ def hey_rps(url: str, duration: float, connections: int) -> float:
     bad = [c for c in codes if c[0] != "200"]
     if bad:
         raise SystemExit(f"{url}: non-200 responses {bad}")
-    return float(m.group(1))
+    cpu = tree_cpu_seconds(server_pid) - cpu
+    answered = sum(int(n) for _, n in codes)
+    return float(m.group(1)), cpu / max(answered, 1) * 1e6
 
 
 @contextlib.contextmanager
@@ -117,21 +125,25 @@ def main() -> int:
             )
         ep = emu.endpoints
         stream_url = ep["stream"] + f"/?size={size}&chunk=1MiB"
-        small: dict[str, str] = {
-            "nginx_rps": base + "/small.bin",
-            "emu_stream_rps": ep["stream"] + "/?size=1024",
-            "emu_buffered_rps": ep["buffered"] + "/?size=1024",
-            "emu_logged_rps": logged.endpoints["stream"] + "/?size=1024",
+        # (URL, the process serving it)
+        small: dict[str, tuple[str, int]] = {
+            "nginx_rps": (base + "/small.bin", base.pid),
+            "emu_stream_rps": (ep["stream"] + "/?size=1024", emu.pid),
+            "emu_buffered_rps": (ep["buffered"] + "/?size=1024", emu.pid),
+            "emu_logged_rps": (logged.endpoints["stream"] + "/?size=1024", logged.pid),
         }
         if old is not None:
-            small["old_stream_rps"] = old.endpoints["stream"] + "/?size=1024"
-            small["old_buffered_rps"] = old.endpoints["buffered"] + "/?size=1024"
+            small["old_stream_rps"] = (old.endpoints["stream"] + "/?size=1024", old.pid)
+            small["old_buffered_rps"] = (old.endpoints["buffered"] + "/?size=1024", old.pid)
         results: dict[str, list[float]] = {k: [] for k in ("nginx_bps", "emu_bps", *small)}
+        cpu_us: dict[str, list[float]] = {k: [] for k in small}
         for _ in range(args.rounds):
             results["nginx_bps"].append(curl_rate(base + "/big.bin", size))
             results["emu_bps"].append(curl_rate(stream_url, size))
-            for key, url in small.items():
-                results[key].append(hey_rps(url, args.duration, args.connections))
+            for key, (url, pid) in small.items():
+                rate, cpu = hey_rps(url, args.duration, args.connections, pid)
+                results[key].append(rate)
+                cpu_us[key].append(cpu)
         rss = peak_rss_kib(emu.pid)
 
     med = {k: statistics.median(v) for k, v in results.items()}
@@ -147,7 +159,11 @@ def main() -> int:
         f"{args.rounds}, [min-max]):"
     )
     m, lo, hi = spread(results["nginx_rps"])
-    print(f"  {'nginx':<27}  {m:9.0f} req/s  [{lo:.0f}-{hi:.0f}]")
+    nginx_cpu = statistics.median(cpu_us["nginx_rps"])
+    print(
+        f"  {'nginx':<27}  {m:9.0f} req/s  [{lo:.0f}-{hi:.0f}]   "
+        f"server CPU {nginx_cpu:.1f} us/request"
+    )
     labels = {
         "emu_stream_rps": "emulator stream",
         "emu_buffered_rps": "emulator buffered",
@@ -165,6 +181,8 @@ def main() -> int:
             f"{m / med['nginx_rps']:.2f}x (per round {min(ratios):.2f}-{max(ratios):.2f})"
             + ("  (target >= 0.6x)" if key.startswith("emu_") else "")
         )
+        cpu = statistics.median(cpu_us[key])
+        print(f"  {'':<27}  server CPU {cpu:.1f} us/request, {cpu / nginx_cpu:.1f}x nginx's")
     print(f"emulator workers: {args.workers}")
     return 0
 
