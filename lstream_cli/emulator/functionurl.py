@@ -109,18 +109,26 @@ def function_url_event(
     request_id: str | None = None,
 ) -> dict[str, Any]:
     """The event Lambda hands a function behind a function URL (payload format 2.0)."""
-    headers: dict[str, str] = {}
     cookies: list[str] = []
-    for name, raw_value in request.headers:
-        lname = name.lower()
-        value = raw_value if raw_value.isascii() else _utf8(raw_value)
-        if lname in _NOT_HEADERS:
-            if lname == "cookie":
-                cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue  # cookies apart; the API Gateway front ends' token never shown
-        if lname in headers:
-            value = f"{headers[lname]},{value}"
-        headers[lname] = value
+    headers = {name.lower(): value for name, value in request.headers}
+    if (
+        len(headers) != len(request.headers)
+        or not _NOT_HEADERS.isdisjoint(headers)
+        or not all(map(str.isascii, headers.values()))
+    ):
+        # A name twice, a cookie, the front ends' token or a value beyond ASCII:
+        # header by header. (Otherwise the names, lower-cased, are all it takes.)
+        headers = {}
+        for name, raw_value in request.headers:
+            lname = name.lower()
+            value = raw_value if raw_value.isascii() else _utf8(raw_value)
+            if lname in _NOT_HEADERS:
+                if lname == "cookie":
+                    cookies.extend(c.strip() for c in value.split(";") if c.strip())
+                continue  # cookies apart; the API Gateway front ends' token never shown
+            if lname in headers:
+                value = f"{headers[lname]},{value}"
+            headers[lname] = value
     raw_path, _, raw_query = request.target.partition("?")
     pairs = _query_pairs(raw_query)
     query = dict(pairs)

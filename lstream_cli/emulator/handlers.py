@@ -92,7 +92,7 @@ class ResponseStream:
     def __init__(self, sink: Sink, status: int = 200, headers: Mapping[str, str] | None = None):
         self._sink = sink
         self._status = status
-        self._headers: dict[str, str] = dict(headers or {})
+        self._headers: dict[str, str] = dict(headers) if headers else {}
         self._cookies: list[str] = []
         self.started = False  # the metadata has been sent
         self.ended = False  # the invocation is over: no more writes
@@ -350,8 +350,11 @@ async def synthetic_handler(
         stream.set_headers({"content-type": "application/json"})
         await stream.write(json.dumps({"message": str(exc)}))
         return
-    stream.set_status(status)
-    stream.set_headers({"content-type": "application/octet-stream"})
+    # What set_status and set_headers would do (the status is checked above, the
+    # header is a constant), without their calls.
+    stream._check_mutable()
+    stream._status = status
+    stream._headers["content-type"] = "application/octet-stream"
     if delay:
         await asyncio.sleep(delay)
     if fail_at == 0:

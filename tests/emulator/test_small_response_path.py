@@ -20,10 +20,11 @@ import pytest
 
 from lstream_cli.emulator import EmulatorConfig, FunctionConfig, RequestLog
 from lstream_cli.emulator.function import FunctionError, InProcessInvoker, InvokeRequest
-from lstream_cli.emulator.functionurl import _query_pairs
+from lstream_cli.emulator.functionurl import _query_pairs, function_url_event
 from lstream_cli.emulator.handlers import _size
-from lstream_cli.emulator.http import HttpServer, _Connection
+from lstream_cli.emulator.http import HttpRequest, HttpServer, _Connection
 from lstream_cli.emulator.logs import InvocationReport
+from lstream_cli.emulator.runtime import INTERNAL_HEADER
 from lstream_cli.render import serve as render_serve
 from lstream_cli.render.serve import FunctionLogPrinter, RequestLogPrinter, flush_lines
 from lstream_cli.units import parse_size
@@ -169,6 +170,29 @@ def test_one_task_serves_a_keep_alive_connection_and_ends_with_it() -> None:
         assert task.done() and not task.cancelled() and conn._task is None
 
     asyncio.run(scenario())
+
+
+def _event_headers(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    request = HttpRequest("GET", "/?a=1", headers, b"", True, False, "127.0.0.1")
+    event = function_url_event(request, "id", "us-east-1", None, "rid")
+    return event["headers"], event.get("cookies", [])
+
+
+def test_event_headers_are_the_same_by_either_way_of_reading_them() -> None:
+    plain = [("Host", "x"), ("User-Agent", "hey/0.0.1"), ("Accept-Encoding", "gzip")]
+    assert _event_headers(plain) == (
+        {"host": "x", "user-agent": "hey/0.0.1", "accept-encoding": "gzip"},
+        [],
+    )
+    # Each of these takes the header-by-header way; the plain headers read the same in it.
+    twice = [*plain, ("X-A", "1"), ("x-a", "2")]
+    assert _event_headers(twice)[0] == {**_event_headers(plain)[0], "x-a": "1,2"}
+    cookie = [*plain, ("Cookie", "a=1; b=2")]
+    assert _event_headers(cookie) == (_event_headers(plain)[0], ["a=1", "b=2"])
+    token = [*plain, (INTERNAL_HEADER.upper(), "secret-token")]
+    assert _event_headers(token) == _event_headers(plain)
+    utf8 = [*plain, ("X-Name", "h\u00e9llo".encode().decode("latin-1"))]
+    assert _event_headers(utf8)[0] == {**_event_headers(plain)[0], "x-name": "h\u00e9llo"}
 
 
 _QUERY_PIECES = ["a", "=", "&", "b", "", "x=", "==", "&&", ";", "c=d", "é", "%41", "+", "%zz"]
