@@ -65,6 +65,7 @@ _FRAMING = {
     b"content-length": "content-length",
     b"transfer-encoding": "transfer-encoding",
 }
+_FRAMING_SIZES = frozenset(len(name) for name in _FRAMING)  # most names are none of them
 
 
 def _status_line(status: int) -> bytes:
@@ -431,7 +432,7 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        kind = _FRAMING.get(name.lower())
+        kind = _FRAMING.get(name.lower()) if len(name) in _FRAMING_SIZES else None
         if kind is not None:  # Host, Expect, Content-Length, Transfer-Encoding
             if kind == "host":
                 self._has_host = True
