@@ -221,7 +221,8 @@ async def invoke_handler(
     if type(result) is types.CoroutineType or inspect.isawaitable(result):
         result = await result
     if result is None:
-        await stream.open()
+        if not stream.started:  # (open() would do nothing: no coroutine for that)
+            await stream.open()
         return
     if isinstance(result, dict) and "statusCode" in result and not stream.started:
         stream.set_status(int(result["statusCode"]))
