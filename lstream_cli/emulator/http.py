@@ -534,7 +534,7 @@ class _Connection(asyncio.Protocol):
                     self.transport.resume_reading()
                     self._reading_paused = False
                 self.keep_alive = request.keep_alive
-                response = HttpResponse(self, head=request.method == "HEAD", http10=request.http10)
+                response = HttpResponse(self, request.method == "HEAD", request.http10)
                 try:
                     await self.server.app(request, response)
                 except (ClientGone, ConnectionError):
