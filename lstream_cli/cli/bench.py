@@ -384,6 +384,7 @@ def bench_command(
             duration_s=duration_s,
             rate=rate,
             workers=workers or default_workers(),
+            auto_workers=workers is None,
             warmup_requests=warmup_requests,
             warmup_s=warmup_s,
             keep_rows=csv_path is not None,
@@ -436,12 +437,13 @@ def _run(
     if output.is_terminal and not no_dashboard:
         config = replace(config, live=True)
         dashboard = Dashboard(output)
-        dashboard.start()
     try:
+        # The dashboard's thread starts once the workers exist: they are forked.
         outcome = run_load(
             config,
             dashboard.update if dashboard is not None else None,
             rows.write if rows is not None else None,
+            dashboard.start if dashboard is not None else None,
         )
     except BaseException:
         if rows is not None:

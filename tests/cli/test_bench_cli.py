@@ -428,7 +428,7 @@ def test_csv_and_json_cannot_both_take_stdout(
 
 
 def _worker_children(pid: int) -> list[int]:
-    """Worker processes of ``pid`` (spawned interpreters, not the resource tracker)."""
+    """Worker processes of ``pid`` (forked: not a resource tracker or a forkserver)."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
@@ -439,7 +439,7 @@ def _worker_children(pid: int) -> list[int]:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in cmdline:
+        if b"resource_tracker" not in cmdline and b"forkserver" not in cmdline:
             found.append(int(child))
     return found
 
@@ -448,7 +448,7 @@ def _worker_children(pid: int) -> list[int]:
 def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
     server: TestServer, tmp_path: Path, spawn: Spawn
 ) -> None:
-    """Ctrl-C reaches the whole process group, workers still importing included."""
+    """Ctrl-C reaches the whole process group, workers still starting included."""
     out = tmp_path / "early.json"
     proc = spawn(
         [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "60s",

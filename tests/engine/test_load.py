@@ -355,3 +355,72 @@ def test_open_loop_sends_at_or_after_the_due_time_and_no_duration_is_negative(
         assert all(v is None or v >= 0 for v in (*offsets, *durations)), rec
         assert rec.headers_ns is not None and rec.end_ns is not None
         assert 0 <= rec.headers_ns <= (rec.first_byte_ns or rec.headers_ns) <= rec.end_ns
+
+
+_FORK_PROBE = """
+import json, sys, threading
+import lstream_cli.engine.workers as w
+from lstream_cli.request import RequestSpec
+spec = RequestSpec(url=sys.argv[1], auth="none")
+threads = threading.active_count()
+out = w.run_load(w.LoadConfig(spec, 4, 40, None, None, workers=2))
+print(json.dumps({"threads": threads, "method": out.start_method, "workers": out.workers,
+                  "ok": out.stats.ok, "spawned": w.start_method.__module__}))
+"""
+
+
+def test_workers_are_forked_from_a_parent_without_threads(server: TestServer) -> None:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORK_PROBE, server.url("/ok")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert (doc["threads"], doc["method"], doc["workers"], doc["ok"]) == (1, "fork", 2, 40)
+    assert server.requests == 40
+
+
+def test_a_parent_with_threads_uses_a_forkserver(server: TestServer) -> None:
+    import threading
+
+    from lstream_cli.engine.workers import start_method
+
+    assert threading.active_count() > 1  # the test server's thread
+    assert start_method() == "forkserver"
+    out = _run(server.url("/ok"), requests=30, concurrency=4, workers=2)
+    assert (out.start_method, out.workers, out.stats.ok) == ("forkserver", 2, 30)
+
+
+def test_one_worker_runs_in_this_process(server: TestServer) -> None:
+    out = _run(server.url("/ok"), requests=5, concurrency=2, workers=1)
+    assert (out.start_method, out.workers, out.stats.ok) == (None, 1, 5)
+
+
+@pytest.mark.parametrize(
+    ("requests", "warmup", "auto", "workers"),
+    [
+        (2, None, True, 1),
+        (100, None, True, 1),
+        (90, 20, True, 2),
+        (101, None, True, 2),
+        (2, None, False, 2),
+    ],
+)
+def test_a_short_run_with_default_workers_stays_in_one_process(
+    requests: int, warmup: int | None, auto: bool, workers: int
+) -> None:
+    from lstream_cli.engine.workers import plan_workers
+
+    spec = RequestSpec(url="http://127.0.0.1:9/", auth="none")
+    config = LoadConfig(
+        spec, 4, requests, None, None, workers=2, auto_workers=auto, warmup_requests=warmup
+    )
+    plans = plan_workers(config)
+    assert len(plans) == workers
+    assert sum(p.requests or 0 for p in plans) == requests
