@@ -429,7 +429,7 @@ def _run_processes(
     on_started: Callable[[], None] | None = None,
 ) -> LoadOutcome:
     method = start_method()
-    ctx = multiprocessing.get_context(method)
+    ctx: Any = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(_FORKSERVER_PRELOAD)  # no effect once the server runs
     out = ctx.Queue()
