@@ -550,3 +550,24 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_json_and_report_show_ttfb_by_connection_and_saturation(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code = _bench(
+        server.url("/delay?ms=200"), "-r", "40", "-z", "1s", "-c", "2", "--workers", "2",
+        "--json", str(out), "--no-dashboard",
+    )  # fmt: skip
+    assert code == 0
+    captured = capfd.readouterr()
+    text = " ".join((captured.out + captured.err).split())
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    new, reused = doc["ttfb_new_conn_ms"]["count"], doc["ttfb_reused_conn_ms"]["count"]
+    assert new == 2 and new + reused == doc["ttfb_ms"]["count"] == doc["ok"]
+    assert doc["client"]["saturated"] is True
+    assert doc["client"]["reason"].startswith("open loop: ")
+    assert "TTFB, new conn" in text and "TTFB, reused conn" in text
+    assert f"saturated: {doc['client']['reason']}" in text

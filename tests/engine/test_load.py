@@ -424,3 +424,43 @@ def test_a_short_run_with_default_workers_stays_in_one_process(
     plans = plan_workers(config)
     assert len(plans) == workers
     assert sum(p.requests or 0 for p in plans) == requests
+
+
+def test_an_open_loop_run_that_cannot_keep_up_says_it_is_saturated(server: TestServer) -> None:
+    """Two connections to a 300 ms server cannot carry 50 requests/s: the run says so."""
+    from lstream_cli.engine.results import build_report
+
+    s = _run(
+        server.url("/delay?ms=300"), requests=None, duration_s=1.0, rate=50.0, concurrency=2
+    ).stats
+    client = build_report(s, "http://x/").client
+    assert client.saturated is True
+    assert client.reason is not None and client.reason.startswith("open loop: ")
+    assert f"{s.late:,} late, {s.not_started:,} never" in client.reason
+    assert client.to_json()["saturated"] is True
+    assert any("did not deliver the rate asked for" in w for w in client.warnings)
+
+
+def test_an_open_loop_run_that_keeps_up_is_not_saturated(server: TestServer) -> None:
+    from lstream_cli.engine.results import build_report
+
+    s = _run(server.url("/ok"), requests=None, duration_s=0.6, rate=50.0, concurrency=8).stats
+    assert s.late + s.not_started == 0
+    assert s.requests >= 20
+    assert "open loop" not in (build_report(s, "http://x/").client.reason or "")
+
+
+def test_ttfb_is_reported_apart_for_new_and_reused_connections(server: TestServer) -> None:
+    s = _run(server.url("/ok"), requests=20, concurrency=4)
+    hists = s.stats.histograms()
+    assert hists["ttfb_new_conn_ms"].count == 4  # one fresh connection per slot
+    assert hists["ttfb_reused_conn_ms"].count == 16
+    assert hists["ttfb_ms"].count == 20
+    assert hists["connect_ms"].count == 4
+
+
+def test_every_request_on_a_closing_server_opens_its_connection(server: TestServer) -> None:
+    s = _run(server.url("/close"), requests=9, concurrency=3).stats
+    hists = s.histograms()
+    assert s.ok == 9
+    assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (9, 0)
