@@ -265,8 +265,7 @@ class RunStats:
             (self._p_event_gap, self._event_gap),
         ):
             if pending:
-                for raw, count in pending.items():
-                    hist.record_raw(raw, count)
+                hist.record_counts(pending)
                 pending.clear()
 
     @property

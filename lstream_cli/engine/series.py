@@ -294,10 +294,8 @@ class _Pending:
         self.bytes += int(state["bytes"])
         if state.get("events") is not None:
             self.events = (self.events or 0) + int(state["events"])
-        for raw, n in state["ttfb"].items():
-            self.ttfb.record_raw(int(raw), int(n))
-        for raw, n in state["total"].items():
-            self.total.record_raw(int(raw), int(n))
+        self.ttfb.record_counts({int(raw): int(n) for raw, n in state["ttfb"].items()})
+        self.total.record_counts({int(raw): int(n) for raw, n in state["total"].items()})
 
     def point(self, k: int, target: float | None) -> SeriesPoint:
         return SeriesPoint(
