@@ -756,7 +756,9 @@ def _head_end(buf: bytes | bytearray, start: int) -> tuple[int, int]:
     not arrived yet.
     """
     crlf = buf.find(b"\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
+    # A bare-LF blank line counts only before the CRLF one: look no further (not
+    # through the body that follows the head in the same read).
+    lf = buf.find(b"\n\n", start) if crlf < 0 else buf.find(b"\n\n", start, crlf + 1)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 1, crlf + 3
     if lf >= 0:
