@@ -68,8 +68,8 @@ and the stages' target); --csv-series writes them as CSV.
 
 \b
 --fail-if 'metric.stat OP number' states a requirement (OP: < <= > >= ==).
-metrics: headers_ms, ttfb_ms, total_ms, gap_max_ms, stream_bytes_per_s with
-stats min, p50, p90, p99, p999, max, mean; also errors.rate, errors.count,
+metrics: headers_ms, ttfb_ms, ttfb_new_conn_ms, ttfb_reused_conn_ms, total_ms,
+gap_max_ms, stream_bytes_per_s with stats min, p50, p90, p99, p999, max, mean; also errors.rate, errors.count,
 rps, bytes_per_s; with --events also ttfe_ms, event_gap_ms, events_per_s.
 Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 

@@ -464,3 +464,18 @@ def test_every_request_on_a_closing_server_opens_its_connection(server: TestServ
     hists = s.histograms()
     assert s.ok == 9
     assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (9, 0)
+
+
+def test_a_threshold_on_reused_connections_leaves_the_connect_storm_out(
+    server: TestServer,
+) -> None:
+    from lstream_cli.engine.results import build_report
+    from lstream_cli.engine.thresholds import evaluate, parse_threshold
+
+    stats = _run(server.url("/ok"), requests=12, concurrency=3).stats
+    report = build_report(stats, "http://x/")
+    exprs = ["ttfb_reused_conn_ms.p99<100000", "ttfb_new_conn_ms.max<0"]
+    results = evaluate([parse_threshold(e) for e in exprs], report)
+    assert [r.ok for r in results] == [True, False]
+    assert results[0].value == report.summaries["ttfb_reused_conn_ms"].p99
+    assert report.summaries["ttfb_new_conn_ms"].count == 3
