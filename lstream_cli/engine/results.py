@@ -184,11 +184,12 @@ class RunStats:
                 v = rec.end_ns // 1000
                 p = self._p_total
                 p[v] = p.get(v, 0) + 1
-            if rec.gap_max_ns is not None:
-                self.gap_max.record_raw(rec.gap_max_ns // 1000)
-            bps = rec.bytes_per_s
-            if bps is not None:
-                self.stream_bps.record_raw(int(bps))
+            if rec.reads >= 2:  # one read has neither a gap nor a rate (RequestRecord)
+                if rec.gap_max_ns is not None:
+                    self.gap_max.record_raw(rec.gap_max_ns // 1000)
+                bps = rec.bytes_per_s
+                if bps is not None:
+                    self.stream_bps.record_raw(int(bps))
             if rec.knee is not None:
                 self.knees += 1
         if status is not None:  # the connection carried a response: its set-up counts
