@@ -568,6 +568,7 @@ def test_json_and_report_show_ttfb_by_connection_and_saturation(
     new, reused = doc["ttfb_new_conn_ms"]["count"], doc["ttfb_reused_conn_ms"]["count"]
     assert new == 2 and new + reused == doc["ttfb_ms"]["count"] == doc["ok"]
     assert doc["client"]["saturated"] is True
-    assert doc["client"]["reason"].startswith("open loop: ")
+    causes = doc["client"]["reason"].split("; ")  # the loop's lag may be one on a busy machine
+    assert any(cause.startswith("open loop: ") for cause in causes)
     assert "TTFB, new conn" in text and "TTFB, reused conn" in text
     assert f"saturated: {doc['client']['reason']}" in text

@@ -435,7 +435,8 @@ def test_an_open_loop_run_that_cannot_keep_up_says_it_is_saturated(server: TestS
     ).stats
     client = build_report(s, "http://x/").client
     assert client.saturated is True
-    assert client.reason is not None and client.reason.startswith("open loop: ")
+    assert client.reason is not None  # a loaded machine may add the loop's lag as a cause
+    assert any(cause.startswith("open loop: ") for cause in client.reason.split("; "))
     assert f"{s.late:,} late, {s.not_started:,} never" in client.reason
     assert client.to_json()["saturated"] is True
     assert any("did not deliver the rate asked for" in w for w in client.warnings)
