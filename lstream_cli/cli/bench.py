@@ -247,7 +247,10 @@ def _failure_line(report: BenchReport) -> str:
     "--workers",
     type=int,
     default=None,
-    help="Worker processes (default: the CPU count), each with its own event loop.",
+    help=(
+        "Worker processes (default: the CPU count; one for a -n of at most 100), "
+        "each with its own event loop."
+    ),
 )
 @click.option(
     "--warmup",

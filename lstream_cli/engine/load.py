@@ -1,7 +1,7 @@
 """The worker loop: one event loop, ``concurrency`` slots, one pacing strategy.
 
-Each worker (a process, or the calling process with ``--workers 1``) runs
-:func:`run_worker`. Its slots share the worker's pacing (closed or open
+Each worker (a forked process, or the calling process when the run has one
+worker) runs :func:`run_worker`. Its slots share the worker's pacing (closed or open
 loop, :mod:`lstream_cli.engine.pacing`); each slot owns one keep-alive
 connection and loops: ask the pacing for a start time, send, feed the
 finished :class:`RequestRecord` to the worker's :class:`RunStats`.
