@@ -368,11 +368,14 @@ def start_method() -> str:
     refresh thread, a logging handler, a test server) would stay locked in
     the child forever, and a running loop's selector would be shared.
     """
-    if (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and asyncio._get_running_loop() is None
-    ):
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # none: the usual case
+        in_loop = False
+    else:
+        in_loop = True
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if forkable and not in_loop and threading.active_count() == 1:
         return "fork"
     return "forkserver"
 
@@ -532,9 +535,9 @@ def _start_workers(procs: list[Any]) -> None:
 
     A Ctrl-C reaches the whole process group; a worker not yet in
     ``_child_main`` (which ignores the stop signals) would die with a
-    KeyboardInterrupt traceback. Blocked, the signal waits in the parent until the workers are
-    started, then runs its handler there (multiprocessing's resource tracker
-    does the same).
+    KeyboardInterrupt traceback. Blocked, the signal waits in the parent until
+    the workers are started, then runs its handler there (multiprocessing's
+    resource tracker does the same).
     """
     with stop_signals_blocked():
         for p in procs:

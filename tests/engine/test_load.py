@@ -471,3 +471,19 @@ def test_a_threshold_on_reused_connections_leaves_the_connect_storm_out(
     assert [r.ok for r in results] == [True, False]
     assert results[0].value == report.summaries["ttfb_reused_conn_ms"].p99
     assert report.summaries["ttfb_new_conn_ms"].count == 3
+
+
+def test_a_running_event_loop_means_a_forkserver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio\n"
+        "from lstream_cli.engine.workers import start_method\n"
+        "async def probe():\n"
+        "    return start_method()\n"
+        "print(start_method(), asyncio.run(probe()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["fork", "forkserver"]
