@@ -526,7 +526,8 @@ class Exchange:
             self._deliver(now, left, data if n == left else data[:left])
             if n > left:
                 self.extra = True
-            return self._finished(now)
+            self._complete(now)  # the count is reached: the body is whole
+            return True
         if framing == "none":
             self.extra = True  # a HEAD (or 204/304) answer has no body
             return self._finished(now)

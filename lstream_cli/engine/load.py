@@ -168,8 +168,7 @@ class _Worker:
                         time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
                     )
                 self.conns[i] = conn
-            else:
-                meter.set_up(None, None, None)  # a kept-alive connection: no set-up
+            # else a kept-alive connection: no set-up (the meter starts with none)
             result = await conn.request(request, meter, method, self.timeout_ns)
             if result is RETRY:
                 self.conns[i] = None
