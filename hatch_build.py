@@ -61,6 +61,9 @@ class EventScanBuildHook(BuildHookInterface):
         root = Path(self.root)
         built, why = compile_extension(root)
         if built is None:
+            # An extension left from an earlier build may not match the source.
+            for stale in (root / SOURCE).parent.glob("_eventscan.*.so"):
+                stale.unlink(missing_ok=True)
             self.app.display_warning(
                 f"lstream: the compiled event counters were not built ({why}); "
                 "the pure-Python ones are used (--events counts the same, more slowly)"
