@@ -237,8 +237,19 @@ sse_scan(SseObject *s, const char *p, const char *end)
     /* A read without CR (the usual case) looks for LF alone. */
     int with_cr = memchr(p, '\r', (size_t)(end - p)) != NULL;
     for (; end - p >= BLOCK; p += BLOCK) {
-        for (unsigned m = block_mask(p, with_cr); m; m &= m - 1)
-            sse_eol(&w, p + ctz(m), end);
+        unsigned m = block_mask(p, with_cr);
+        while (m) {
+            const char *eol = p + ctz(m);
+            m &= m - 1;
+            sse_eol(&w, eol, end);
+            if ((m & (1u << (eol + 1 - p))) && w.ls == eol + 1 && eol[1] == '\n') {
+                /* LF LF: a blank line right after, the usual end of an event. */
+                w.n += w.data;
+                w.data = 0;
+                w.ls = eol + 2;
+                m &= m - 1;
+            }
+        }
     }
     for (unsigned m = tail_mask(p, end, with_cr); m; m &= m - 1)
         sse_eol(&w, p + ctz(m), end);
