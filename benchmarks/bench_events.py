@@ -18,7 +18,13 @@ rotating which goes first, and the ratios of requests/s to the run without
 events (the goal is at least 0.8x). The events counted are checked: 1,000
 per response.
 
-Usage: ``python benchmarks/bench_events.py [--duration 5] [--rounds 3]``.
+Then, on the nginx file, the client's CPU time per request in each arm
+(``bench -n N --workers 1``, start-up subtracted): what the req/s ratio is
+when the client is the bottleneck, and a figure that a loaded machine
+shifts far less than req/s.
+
+Usage: ``python benchmarks/bench_events.py [--duration 5] [--rounds 3]
+[--cpu-requests 20000]``.
 The machine may be shared: the load average is printed with the figures.
 This is a benchmark, not a test: it asserts nothing.
 """
@@ -29,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -123,10 +130,40 @@ def compare(
     return {arm: statistics.median(values) for arm, values in ratios.items()}
 
 
+def cpu_per_request(url: str, rounds: int, workdir: Path, requests: int) -> dict[str, float]:
+    """Median client CPU per request of each arm (one worker, a fixed count), in us.
+
+    The CPU time (user + system) of a ``bench -n N --workers 1`` process,
+    less that of the same with N/10 requests (start-up and exit), over the
+    requests between: what the client spends per request whatever share of
+    the machine it got, so the figure holds on a loaded machine too.
+    """
+    spent: dict[str, list[float]] = {arm: [] for arm, _, _ in ARMS}
+    small = max(200, requests // 10)
+    for rnd in range(rounds):
+        shift = rnd % len(ARMS)
+        for arm, flags, env in ARMS[shift:] + ARMS[:shift]:
+            cpu = []
+            for n in (requests, small):
+                args = ["-c", "200", "-n", str(n), "--workers", "1", "--auth", "none"]
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                run_lstream(url, [*args, "--no-dashboard", *flags], workdir, env)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            spent[arm].append((cpu[0] - cpu[1]) / (requests - small) * 1e6)
+    return {arm: statistics.median(values) for arm, values in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--cpu-requests",
+        type=int,
+        default=20000,
+        help="requests per run of the client-CPU measurement on the nginx file (0: skip it)",
+    )
     opts = parser.parse_args()
     z = f"{opts.duration:g}s"
     print(
@@ -139,6 +176,15 @@ def main() -> None:
             static = compare(
                 "nginx static .sse", f"{base}/stream.sse", z, opts.rounds, workdir, True
             )
+            if opts.cpu_requests:
+                cpu = cpu_per_request(f"{base}/stream.sse", opts.rounds, workdir, opts.cpu_requests)
+                print(
+                    f"nginx static .sse, client CPU per request (median of {opts.rounds}, "
+                    f"one worker, {opts.cpu_requests:,} requests): "
+                    + ", ".join(f"{arm} {us:.1f} us" for arm, us in cpu.items())
+                    + f" -> plain/compiled {cpu['plain'] / cpu['compiled']:.2f}x, "
+                    f"plain/pure-python {cpu['plain'] / cpu['pure-python']:.2f}x  [{load()}]"
+                )
         with emulator() as emu:
             url = (
                 emu.endpoints["stream"] + f"/?format=sse&events={EVENTS}&event_ms=0&event_bytes=16"

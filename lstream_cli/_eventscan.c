@@ -3,10 +3,11 @@
  *
  * The same three counters (SseCounter, NdjsonCounter, LinesCounter) with the
  * same interface and exactly the same counts read by read as the pure-Python
- * ones (docs/events.md, "Formats"; tests/test_events.py checks both against
- * each other at every split). They walk each read once, line end to line end
- * with memchr, and look at no more than the first five bytes of a line:
- * a few nanoseconds per line instead of a few passes over every byte.
+ * ones (docs/events.md, "Formats"; tests/test_events.py and
+ * tests/test_eventscan.py check both against each other at every split). They walk each read once, 16 bytes at a time,
+ * from line end to line end, and look at no more than the first five bytes
+ * of a line: a few nanoseconds per line instead of a few passes over every
+ * byte.
  *
  * Plain CPython C API, no other dependency. Built by hatch_build.py when a C
  * compiler is present; without it events.py uses its own counters.
