@@ -41,6 +41,8 @@ def compile_extension(root: Path) -> tuple[Path | None, str]:
         return None, "no C compiler configured"
     link = ["-bundle", "-undefined", "dynamic_lookup"] if sys.platform == "darwin" else ["-shared"]
     include = sysconfig.get_paths()["include"]
+    if not Path(include, "Python.h").exists():
+        return None, f"no Python.h in {include} (the Python development headers)"
     argv = [*cc, "-O2", "-fPIC", *link, f"-I{include}", str(source), "-o", str(partial)]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)

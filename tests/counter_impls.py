@@ -8,6 +8,7 @@ import shutil
 import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,12 @@ class Counters:
 
 
 def build_compiler() -> str | None:
-    """The C compiler the install's build hook uses (hatch_build.py), if it is on PATH."""
+    """The C compiler the install's build hook uses (hatch_build.py), if it could build.
+
+    That is: the compiler is on PATH and Python's development headers are there.
+    """
+    if not Path(sysconfig.get_paths()["include"], "Python.h").exists():
+        return None
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     words = shlex.split(cc)
     return shutil.which(words[0]) if words else None
