@@ -217,6 +217,7 @@ class Run:
     max_rss_mb: float
     returncode: int
     stdout: bytes
+    cpu_s: float = 0.0  # the child's user + system CPU time (wait4)
 
 
 def run_measured(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
@@ -227,7 +228,8 @@ def run_measured(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, out, cpu)
 
 
 def status_kib(pid: int, field: str) -> int:

@@ -11,7 +11,11 @@ each client process:
 
 Each client's byte count is checked (curl's ``size_download``, lstream's
 ``--json`` record), and the load average is printed beside the figures:
-the machine is shared.
+the machine is shared. CPU time per GiB (user + system, from ``wait4``) is
+printed too: on a server-bound run it tells the client's own cost apart
+from what the server and the rest of the machine allow; and the rate of the
+transfer alone, first body byte to last on each client's own clock (the
+process rate less its start-up).
 
     python benchmarks/bench_get.py            # 1 GiB, 3 rounds
     python benchmarks/bench_get.py --size 256MiB --rounds 5 --chunk 64KiB
@@ -30,37 +34,53 @@ from _peers import ENV, emulator, need, nginx, run_measured
 from lstream_cli.units import parse_size
 
 
-def measure(name: str, argv: list[str], size: int) -> tuple[float, float]:
-    """One run: (bytes per second, peak RSS MB); the byte count must be ``size``."""
+def measure(name: str, argv: list[str], size: int) -> tuple[float, float, float, float]:
+    """One run: (bytes/s of the process, peak RSS MB, CPU s per GiB, bytes/s of the transfer).
+
+    The transfer rate is the client's own clock from the first body byte to
+    the last (curl's ``time_starttransfer`` to ``time_total``, lstream's
+    ``ttfb_ms`` to ``total_ms``): the process rate without its start-up.
+    The byte count must be ``size``.
+    """
     run = run_measured(argv, env=ENV)
     if run.returncode != 0:
         raise SystemExit(f"{name} failed with exit {run.returncode}")
     text = run.stdout.decode()
-    got = int(json.loads(text)["bytes"]) if name == "lstream" else int(text.split()[0])
+    if name == "lstream":
+        doc = json.loads(text)
+        got, transfer_s = int(doc["bytes"]), (doc["total_ms"] - doc["ttfb_ms"]) / 1000
+    else:
+        fields = text.split()
+        got, transfer_s = int(fields[0]), float(fields[2]) - float(fields[1])
     if got != size:
         raise SystemExit(f"{name} received {got:,} bytes, expected {size:,}")
-    return size / run.seconds, run.max_rss_mb
+    transfer = size / transfer_s if transfer_s > 0 else float("inf")
+    return size / run.seconds, run.max_rss_mb, run.cpu_s * 2**30 / size, transfer
 
 
 def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
+    curl_w = "%{size_download} %{time_starttransfer} %{time_total}"
     commands = {
-        "curl": [curl, "-s", "-o", "/dev/null", "-w", "%{size_download}", url],
+        "curl": [curl, "-s", "-o", "/dev/null", "-w", curl_w, url],
         "lstream": [
             *(sys.executable, "-m", "lstream_cli", "get", url, "--auth", "none"),
             *("-o", "/dev/null", "-s", "--json", "-"),
         ],
     }
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, argv in commands.items():
             results[name].append(measure(name, argv, size))
     med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
-    print(f"{label}: {size:,} bytes, {rounds} rounds (median throughput, max peak RSS)")
+    xfer = {k: statistics.median(r[3] for r in v) for k, v in results.items()}
+    print(f"{label}: {size:,} bytes, {rounds} rounds (medians; max peak RSS)")
     for name, rows in results.items():
         rss = max(r[1] for r in rows)
+        cpu = statistics.median(r[2] for r in rows)
         print(
             f"  {name:8s} {med[name] / 1e9:6.2f} GB/s   peak RSS {rss:6.1f} MB   "
-            f"ratio to curl {med[name] / med['curl']:.2f}x"
+            f"CPU {cpu:5.2f} s/GiB   ratio to curl {med[name] / med['curl']:.2f}x   "
+            f"(transfer alone {xfer[name] / 1e9:5.2f} GB/s, {xfer[name] / xfer['curl']:.2f}x)"
         )
 
 

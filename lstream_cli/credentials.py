@@ -18,10 +18,19 @@ botocore's default chain, with two changes of policy:
   anything is sent, so the failure is one line (exit 2) instead of a
   traceback half-way through a run. Messages name the provider (botocore's
   ``method``) and the profile, never a key, a secret or a token.
+
+Before any of that, :func:`may_have_credentials` answers, without loading
+botocore (a tenth of a second of imports), whether the chain could find
+anything at all: with no credential or profile variable in the environment
+and none of the files the chain reads, the answer is no, and ``--auth auto``
+sends the request unsigned at once (for a host whose metadata endpoints are
+not asked). Whenever a source may exist, botocore's chain decides as above.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +44,9 @@ __all__ = [
     "describe_source",
     "is_aws_host",
     "load_session",
+    "may_have_credentials",
     "resolve_credentials",
+    "resolve_env_credentials",
 ]
 
 # botocore's names of the providers that ask a metadata endpoint over the network.
@@ -43,6 +54,27 @@ METADATA_PROVIDERS = ("iam-role", "container-role")
 
 # DNS suffixes of AWS endpoints (commercial, China, the on.aws and api.aws forms).
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".on.aws", ".api.aws")
+
+# Variables any provider of botocore's chain reads (keys, tokens, web identity,
+# container credentials, the EC2 credentials file, a profile's name): when one
+# is set, the chain decides, whatever its value.
+_SOURCE_VARS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CREDENTIAL_FILE",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+)
 
 # botocore's ``method`` -> what a user calls it.
 _SOURCE_NAMES = {
@@ -93,6 +125,30 @@ def is_aws_host(host: str) -> bool:
     """True for an AWS endpoint (``*.amazonaws.com``, ``*.on.aws``, ...)."""
     host = host.rstrip(".").lower()
     return any(host.endswith(suffix) for suffix in _AWS_SUFFIXES)
+
+
+def may_have_credentials(
+    profile: str | None, metadata: bool, environ: Mapping[str, str] | None = None
+) -> bool:
+    """False only when botocore's chain cannot find credentials: nothing to look at.
+
+    That is: no ``--profile``; no variable of :data:`_SOURCE_VARS`; no shared
+    credentials file, config file (``AWS_SHARED_CREDENTIALS_FILE``,
+    ``AWS_CONFIG_FILE`` or their ``~/.aws`` defaults) or boto config file
+    (``BOTO_CONFIG``, else ``/etc/boto.cfg`` and ``~/.boto``); and
+    ``metadata`` False (instance and container metadata are not asked). No
+    file is read and botocore is not imported.
+    """
+    env = os.environ if environ is None else environ
+    if metadata or profile is not None or any(name in env for name in _SOURCE_VARS):
+        return True
+    files = [
+        env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+        env.get("AWS_CONFIG_FILE") or "~/.aws/config",
+    ]
+    boto = env.get("BOTO_CONFIG")
+    files += [boto] if boto else ["/etc/boto.cfg", "~/.boto"]
+    return any(os.path.exists(os.path.expanduser(path)) for path in files)
 
 
 def credential_sources(session: Any | None = None, metadata: bool = True) -> str:
@@ -164,11 +220,26 @@ def resolve_credentials(session: Any, metadata: bool = True) -> ResolvedCredenti
     providers (no network). Raises CredentialsError, naming the provider, when
     one fails or returns credentials that cannot be used (expired ones).
     """
-    profile = session.profile
     try:
         providers = _providers(session, metadata)
     except Exception as exc:
         raise CredentialsError(f"cannot set up the credential chain: {_one_line(exc)}") from None
+    return _first_of(providers, session.profile)
+
+
+def resolve_env_credentials() -> ResolvedCredentials | None:
+    """The chain's first provider alone (``AWS_ACCESS_KEY_ID`` and its secret), no session.
+
+    What :func:`resolve_credentials` finds when the environment holds keys
+    and no ``--profile`` is given (the environment comes first in botocore's
+    chain then), without building a botocore session; checked the same way.
+    """
+    from botocore.credentials import EnvProvider
+
+    return _first_of([EnvProvider()], None)
+
+
+def _first_of(providers: list[Any], profile: str | None) -> ResolvedCredentials | None:
     for provider in providers:
         method = str(getattr(provider, "METHOD", type(provider).__name__))
         try:

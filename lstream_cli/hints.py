@@ -18,7 +18,6 @@ a guess would send the user the wrong way.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -137,6 +136,8 @@ def _clock_hint(record: RequestRecord, now: float) -> str:
     date = next((v for k, v in record.response_headers if k.lower() == "date"), None)
     skew: float | None = None
     if date:
+        import email.utils  # only here, for a refused signature: not on every get's path
+
         try:
             skew = now - email.utils.parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError):

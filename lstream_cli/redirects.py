@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from lstream_cli.credentials import is_aws_host
@@ -34,7 +35,9 @@ from lstream_cli.models import RequestRecord
 from lstream_cli.redact import is_secret_header, url_host
 from lstream_cli.region import region_from_url
 from lstream_cli.request import RequestSpec
-from lstream_cli.signing import Signer
+
+if TYPE_CHECKING:
+    from lstream_cli.signing import Signer
 
 __all__ = [
     "DEFAULT_MAX_REDIRS",
@@ -136,6 +139,8 @@ def signer_for(first: Signer | None, first_url: str, url: str) -> Signer | None:
     if not is_aws_host(url_host(url)) or urlsplit(url).scheme.lower() != "https":
         return None
     region = region_from_url(url) or first.region
+    from lstream_cli.signing import Signer
+
     return Signer(first.credentials, region, first.service, source=first.source)
 
 

@@ -7,13 +7,12 @@ timing starts, exactly as oha and httpx start the clock after auth.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import stat
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
 from lstream_cli._exitcodes import UsageError
@@ -22,12 +21,16 @@ from lstream_cli.credentials import (
     describe_source,
     is_aws_host,
     load_session,
+    may_have_credentials,
     resolve_credentials,
+    resolve_env_credentials,
 )
 from lstream_cli.net.options import Network
 from lstream_cli.redact import authority_span, url_host
-from lstream_cli.region import RegionError, resolve_region
-from lstream_cli.signing import Signer
+from lstream_cli.region import RegionError, region_from_url, resolve_region
+
+if TYPE_CHECKING:
+    from lstream_cli.signing import Signer
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -152,6 +155,8 @@ def prepare(spec: RequestSpec) -> tuple[RequestSpec, Signer | None]:
     own = any(name.lower() == "authorization" for name, _ in spec.headers)
     headers = spec.headers
     if not own:
+        import base64
+
         token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
         headers = (*headers, ("Authorization", f"Basic {token}"))
     return replace(spec, url=bare, headers=headers), signer
@@ -174,8 +179,18 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
     if spec.auth == "auto" and "authorization" in given:
         return None  # the user authenticates with their own -H Authorization
     metadata = spec.auth == "iam" or is_aws_host(url_host(spec.url))
-    session: Any = load_session(spec.profile)
-    found = resolve_credentials(session, metadata=metadata)
+    if spec.auth == "auto" and not may_have_credentials(spec.profile, metadata):
+        return None  # nowhere to find credentials: decided without loading botocore
+    session: Any = None
+    found = None
+    # Keys in the environment and the region known without a profile: the
+    # chain would answer with those keys, so no botocore session is built.
+    quick_region = _region_without_session(spec)
+    if spec.profile is None and quick_region and "AWS_ACCESS_KEY_ID" in os.environ:
+        found = resolve_env_credentials()
+    if found is None:
+        session = load_session(spec.profile)
+        found = resolve_credentials(session, metadata=metadata)
     if found is None:
         if spec.auth == "iam":
             raise UsageError(
@@ -196,13 +211,30 @@ def prepare_auth(spec: RequestSpec) -> Signer | None:
             "or use --auth none to send your own"
         )
     try:
-        region = resolve_region(spec.url, spec.region, session)
+        region = quick_region if session is None else resolve_region(spec.url, spec.region, session)
     except RegionError as exc:
         why = str(exc)
         if spec.auth == "auto":  # credentials were found, so auto wants to sign
             why += "; or --auth none to send it unsigned"
         raise UsageError(why) from None
+    assert region is not None
+    from lstream_cli.signing import Signer  # an unsigned run never loads it
+
     return Signer(found.credentials, region, spec.service, source=found.describe())
+
+
+def _region_without_session(spec: RequestSpec) -> str | None:
+    """The region when no profile is needed to tell it (lstream_cli.region's order):
+    ``--region``, the URL's AWS host, ``AWS_REGION``, ``AWS_DEFAULT_REGION``."""
+    for value in (
+        spec.region,
+        region_from_url(spec.url),
+        os.environ.get("AWS_REGION", "").strip(),
+        os.environ.get("AWS_DEFAULT_REGION", "").strip(),
+    ):
+        if value:
+            return value
+    return None
 
 
 def read_body(data: str | None) -> bytes | None:

@@ -1,7 +1,7 @@
 """SigV4 for function URLs with ``AWS_IAM`` auth, through botocore.
 
-What goes on the wire is what gets signed: the URL is first put in the form
-httpx sends (percent-encoded path and query), the path is handed to botocore
+What goes on the wire is what gets signed: the URL is first put in its wire
+form (:mod:`lstream_cli.url`: percent-encoded path and query), the path is handed to botocore
 as is (it applies SigV4's double encoding for non-S3 services), and the
 query is decoded into pairs that botocore re-encodes and sorts as AWS does
 (spaces, ``:``, UTF-8, repeated and value-less keys). Credentials come from
@@ -15,14 +15,11 @@ second per distinct request so a load test does not spend its CPU on HMACs.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
-
-import httpx
 
 from lstream_cli.credentials import (
     CredentialsError,
@@ -32,6 +29,7 @@ from lstream_cli.credentials import (
 )
 from lstream_cli.redact import REDACTED, redact_headers, redact_url
 from lstream_cli.region import RegionError, region_from_url, resolve_region
+from lstream_cli.url import parse_url
 
 __all__ = [
     "REDACTED",
@@ -50,7 +48,8 @@ __all__ = [
     "wire_url",
 ]
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# SHA-256 of no bytes (hashlib, and OpenSSL with it, is loaded only to sign).
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 # Methods whose body hash goes in x-amz-content-sha256 (CloudFront OAC needs it).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -58,9 +57,8 @@ AuthMode = str  # "auto" | "iam" | "none"
 
 
 def wire_url(url: str) -> str:
-    """The URL exactly as httpx will put it on the wire (scheme://host/raw_path)."""
-    u = httpx.URL(url)
-    return str(u.copy_with())
+    """The URL exactly as it goes on the wire (normalised and percent-encoded)."""
+    return str(parse_url(url))
 
 
 def canonical_query_pairs(query: str) -> list[tuple[str, str]]:
@@ -117,6 +115,8 @@ class Signer:
         body_sha256: str | None = None,
     ) -> dict[str, str]:
         """Headers that authenticate this request, valid for ~5 minutes from now."""
+        import hashlib
+
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
@@ -148,7 +148,7 @@ class Signer:
             if name.lower() in ("content-length", "user-agent", "expect"):
                 continue  # hop/transport headers the client may rewrite
             # A -H Host goes on the wire as given, so it is the host signed;
-            # without one, botocore signs the URL's host (as httpx sends it).
+            # without one, botocore signs the URL's host (as it is sent).
             sign_headers[name] = value
         if method in _BODY_METHODS or body:
             sign_headers["x-amz-content-sha256"] = body_sha256

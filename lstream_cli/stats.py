@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
 from lstream_cli.models import round_or_none
 
 __all__ = [
@@ -79,6 +77,9 @@ class Histogram:
         self.highest = highest  # largest recordable integer (recorded unit)
         self.scale = scale  # recorded unit per display unit
         self.clamped = 0  # values clamped to ``highest``
+        # Imported here: a run that makes no histogram (``get``) never loads hdrh.
+        from hdrh.histogram import HdrHistogram
+
         self._h = HdrHistogram(1, highest, _SIGNIFICANT_DIGITS)
         # Exact extremes and sum: HDR buckets are within 0.1%, these are exact.
         self._min: int | None = None
@@ -203,6 +204,8 @@ class Histogram:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Histogram:
+        from hdrh.histogram import HdrHistogram
+
         hist = cls(highest=int(state["highest"]), scale=float(state["scale"]))
         decoded = HdrHistogram.decode(str(state["hdr"]).encode("ascii"))
         if decoded.get_total_count():

@@ -202,3 +202,30 @@ def test_credentials_from_shared_file_and_profile(monkeypatch: pytest.MonkeyPatc
         "AKIDFROMFILE"
         in signer.sign("GET", "https://abc.lambda-url.us-east-1.on.aws/")["Authorization"]
     )
+
+
+def test_env_keys_sign_as_the_whole_chain_would(
+    aws_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys in the environment, no --profile: the same signer without a botocore session."""
+    import os
+
+    from lstream_cli.credentials import resolve_credentials
+
+    spec = RequestSpec(url="http://127.0.0.1:9000/", auth="iam")
+    quick = prepare_auth(spec)
+    chain = resolve_credentials(load_session(None), metadata=True)
+    assert quick is not None and chain is not None
+    assert (quick.region, quick.source) == ("us-east-1", chain.describe())
+    assert quick.credentials.get_frozen_credentials() == chain.credentials.get_frozen_credentials()
+    # No region in the environment: the profile's (read through a session) is used.
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with open(os.environ["AWS_CONFIG_FILE"], "w") as fh:
+        fh.write("[default]\nregion = ca-central-1\n")
+    from_profile = prepare_auth(spec)
+    assert from_profile is not None and from_profile.region == "ca-central-1"
+    # The URL's region wins over the environment's, as everywhere.
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    aws = prepare_auth(RequestSpec(url="https://x.lambda-url.ap-south-1.on.aws/", auth="iam"))
+    assert aws is not None and aws.region == "ap-south-1"
+    assert prepare_auth(spec).region == "eu-west-3"  # type: ignore[union-attr]

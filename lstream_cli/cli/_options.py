@@ -198,14 +198,14 @@ def check_url(url: str) -> str:
     Messages show the URL redacted; a parser's own words are left out when
     the URL holds a secret (they may quote part of it).
     """
-    import httpx
-
     from lstream_cli.redact import redact_url, url_secrets
+    from lstream_cli.url import parse_url
 
     shown = redact_url(url)
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        parsed = parse_url(url)
+        parsed.host_text  # noqa: B018  (a malformed IDNA A-label fails here)
+    except (TypeError, ValueError) as exc:
         why = "it does not parse" if url_secrets(url) else str(exc)
         raise UsageError(f"invalid URL {shown!r}: {why}") from None
     if parsed.scheme not in ("http", "https"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
-import httpx
 
 from lstream_cli._exitcodes import EXIT_CODE_HELP
 from lstream_cli.cli._options import RequestFlags, event_options, json_option, request_options
@@ -134,6 +133,7 @@ def get_command(
     )
     from lstream_cli.render.jsonout import SCHEMA_VERSION, check_writable, write_json
     from lstream_cli.request import auth_summary, prepare
+    from lstream_cli.url import parse_url
     from lstream_cli.verdict import judge
 
     given = request.to_spec(url)
@@ -168,7 +168,7 @@ def get_command(
 
     def on_request(sent: SentRequest) -> None:
         # Before the clock starts: shown even when no response ever comes.
-        path = redact_url(httpx.URL(sent.url).raw_path.decode("ascii"))
+        path = redact_url(parse_url(sent.url).raw_path)
         if spec.network is not None:  # which proxy, which CA bundle
             for line in spec.network.describe(sent.url):
                 print_info(out.console, line)

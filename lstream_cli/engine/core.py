@@ -40,28 +40,35 @@ Parser settings, decided once (what curl reads, it reads):
 One body delivery is what one read from the socket carried: its body bytes
 are handed to the meter together (with the bytes themselves when
 ``meter.wants_bytes``), so ``reads`` and the gap figures describe the
-network, in both shells alike.
+network, in both shells alike. The sink gets the same bytes without a copy
+made for it: a Content-Length body as a slice of the shell's read buffer,
+a chunked one as the pieces llhttp hands over (one per chunk in the read),
+never joined (a joined piece of 128 KiB is a fresh ``mmap`` and its page
+faults, each read: it cost more than llhttp's whole parse).
 """
 
 from __future__ import annotations
 
 import signal
 import socket
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
 
 from lstream_cli import __version__
+from lstream_cli.engine.tls import tls_error
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.net.trust import Trust, tls_failure_reason
 from lstream_cli.request import RequestSpec
-from lstream_cli.signing import Signer
 from lstream_cli.supervise import stopped_by
+from lstream_cli.url import parse_url
+
+if TYPE_CHECKING:
+    from lstream_cli.signing import Signer
 
 __all__ = [
     "MAX_HEAD_BYTES",
@@ -223,7 +230,7 @@ def setup_error(
     """
     if isinstance(exc, SetupError):
         return exc
-    if isinstance(exc, TimeoutError | BlockingIOError | ssl.SSLWantReadError):
+    if isinstance(exc, TimeoutError | BlockingIOError) or tls_error(exc, "SSLWantReadError"):
         what = {"resolve": "resolving", "tls": "in the TLS handshake with"}.get(
             stage, "connecting to"
         )
@@ -231,8 +238,8 @@ def setup_error(
         return SetupError(ErrorClass.TIMEOUT, f"timed out {what} {where}{after}")
     if stage == "resolve":
         return SetupError(ErrorClass.CONNECT, f"cannot resolve host {where}: {_reason(exc)}")
-    if isinstance(exc, ssl.SSLError) or stage == "tls":
-        why = tls_failure_reason(exc, trust) if isinstance(exc, ssl.SSLError) else _reason(exc)
+    if tls_error(exc) or stage == "tls":
+        why = tls_failure_reason(exc, trust) if tls_error(exc) else _reason(exc)
         return SetupError(ErrorClass.TLS, f"TLS handshake with {where} failed: {why}")
     if stage == "tunnel":
         return SetupError(ErrorClass.CONNECT, f"proxy tunnel to {where} failed: {_reason(exc)}")
@@ -240,10 +247,10 @@ def setup_error(
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError):
-        return str(exc.reason or exc)
+    if tls_error(exc, "SSLCertVerificationError"):
+        return f"certificate verify failed: {getattr(exc, 'verify_message', '')}"
+    if tls_error(exc):
+        return str(getattr(exc, "reason", None) or exc)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
@@ -267,31 +274,29 @@ class RequestTemplate:
         signer: Signer | None,
         route_for: Callable[[Origin], Route] | None = None,
     ) -> None:
-        import httpx  # URL parsing only: the signature covers the URL as httpx writes it
-
-        from lstream_cli.signing import wire_url
-
         self.spec = spec
         self.signer = signer
-        url = httpx.URL(wire_url(spec.url))
+        # The wire form parsed once more: the target, Host and the signature all
+        # cover this one (``HTTP://h:80/`` keeps its port the first time only).
+        url = parse_url(str(parse_url(spec.url)))
         if url.scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {url.scheme!r} (http or https)")
         if not url.host:
             raise ValueError("the URL has no host")
         tls = url.scheme == "https"
-        self.origin = Origin(url.scheme, url.host, url.port or (443 if tls else 80))
+        self.origin = Origin(url.scheme, url.host_text, url.port or (443 if tls else 80))
         # The proxy layer's choice for this origin; direct when there is none.
         self.route = route_for(self.origin) if route_for is not None else Route.direct(self.origin)
         self.url = str(url)
         self.method = spec.method.upper()
-        target = url.raw_path.decode("ascii") or "/"
+        target = url.raw_path
         if self.route.absolute_form:
             target = self.url
         self.target = target
         given = {name.lower() for name, _ in spec.headers}
         headers: list[tuple[str, str]] = []
         if "host" not in given:
-            headers.append(("Host", url.netloc.decode("ascii")))
+            headers.append(("Host", url.netloc))
         if "user-agent" not in given:
             headers.append(("User-Agent", USER_AGENT))
         if "accept" not in given:
@@ -532,10 +537,13 @@ class Exchange:
             return self._finished(now)
         failure = self._parse(data)
         body = self._body
-        if body:
-            chunk = body[0] if len(body) == 1 else b"".join(body)
+        if len(body) == 1:
+            chunk = body[0]
             body.clear()
             self._deliver(now, len(chunk), chunk)
+        elif body:
+            self._deliver_pieces(now, body)
+            body.clear()
         if failure is not None:
             self._end(now, False, ErrorClass.TRUNCATED, f"invalid HTTP response: {failure}")
             return True
@@ -578,10 +586,10 @@ class Exchange:
         """Reading (or writing) failed with ``exc`` (a reset, a TLS alert, a time-out)."""
         if self.record is not None:
             return self.record
-        if isinstance(exc, TimeoutError | BlockingIOError | ssl.SSLWantReadError):
+        if isinstance(exc, TimeoutError | BlockingIOError) or tls_error(exc, "SSLWantReadError"):
             return self.expire(now)
         reason = _reason(exc)
-        tls = isinstance(exc, ssl.SSLError)
+        tls = tls_error(exc)
         if not self.started:
             if self.reused and not tls:
                 return RETRY
@@ -597,7 +605,7 @@ class Exchange:
                 ErrorClass.CONNECT,
                 f"connection failed inside the response head: {reason}",
             )
-        if self.framing == "eof" and isinstance(exc, ssl.SSLEOFError):
+        if self.framing == "eof" and tls_error(exc, "SSLEOFError"):
             # A close-delimited body over TLS ended without close_notify: as curl, the end.
             return self._complete(now)
         return self._end(now, False, ErrorClass.TRUNCATED, f"{self._cut_detail()} ({reason})")
@@ -712,6 +720,21 @@ class Exchange:
             hint += data[:_HINT_BYTES]
         if self.sink is not None:
             self.sink(data)
+
+    def _deliver_pieces(self, now: int, pieces: list[bytes]) -> None:
+        """One read's chunked body in several pieces: one delivery, no joined copy."""
+        meter = self.meter
+        n = sum(map(len, pieces))
+        meter.data(now, n, b"".join(pieces) if meter.wants_bytes else None)
+        hint = self._hint
+        if hint is not None:
+            for piece in pieces:
+                if len(hint) < 4 * _HINT_BYTES:
+                    hint += piece[:_HINT_BYTES]
+        sink = self.sink
+        if sink is not None:
+            for piece in pieces:
+                sink(piece)
 
     def _cut_detail(self) -> str:
         got = self.meter.bytes

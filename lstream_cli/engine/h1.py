@@ -37,11 +37,11 @@ import errno
 import os
 import select
 import socket
-import ssl
 import struct
+import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstream_cli.engine.core import (
     RETRY,
@@ -58,10 +58,13 @@ from lstream_cli.engine.core import (
     order_addresses,
     setup_error,
 )
-from lstream_cli.engine.tls import client_context
+from lstream_cli.engine.tls import client_context, tls_error
 from lstream_cli.measure import BodyMeter
 from lstream_cli.models import ErrorClass, RequestRecord
 from lstream_cli.net.trust import Trust
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["READ_SIZE", "Client", "Interrupted", "connect_tcp"]
 
@@ -103,12 +106,18 @@ class _Conn:
         if now - self.idle_since > _KEEPALIVE_S:
             return False
         try:
-            if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            if _is_tls(self.sock) and self.sock.pending():  # type: ignore[attr-defined]
                 return False
             readable, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
             return False
         return not readable
+
+
+def _is_tls(sock: socket.socket) -> bool:
+    """A TLS socket (``ssl.SSLSocket``); the ssl module is loaded when there is one."""
+    module = sys.modules.get("ssl")
+    return module is not None and isinstance(sock, module.SSLSocket)
 
 
 def _timeval(seconds: float | None) -> bytes:
@@ -126,7 +135,7 @@ def _arm(sock: socket.socket, option: int, seconds: float | None) -> None:
     A TLS socket uses Python's own timeout instead (a poll before each read):
     the ssl module retries a kernel-timed-out read on a blocking socket.
     """
-    if isinstance(sock, ssl.SSLSocket):
+    if _is_tls(sock):
         sock.settimeout(seconds)
     else:
         sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds))
@@ -313,7 +322,7 @@ class Client:
             with contextlib.suppress(OSError):
                 sock.close()
             raise
-        if not isinstance(sock, ssl.SSLSocket):
+        if not _is_tls(sock):
             sock.settimeout(None)  # blocking; the kernel's timers bound each read and write
         _arm(sock, socket.SO_SNDTIMEO, timeout)
         _arm(sock, socket.SO_RCVTIMEO, timeout)
@@ -385,9 +394,11 @@ class Client:
         write_error: OSError | None = None
         try:
             sock.sendall(data)
-        except (BlockingIOError, ssl.SSLWantWriteError, TimeoutError) as exc:
+        except (BlockingIOError, TimeoutError) as exc:
             return ex.failed(TimeoutError(f"timed out sending the request: {exc}"), perf())
         except OSError as exc:
+            if tls_error(exc, "SSLWantWriteError"):
+                return ex.failed(TimeoutError(f"timed out sending the request: {exc}"), perf())
             write_error = exc  # the server may have answered and closed (a 413): read it
         buf = self._buf
         view = memoryview(buf)
@@ -408,9 +419,11 @@ class Client:
                 _arm(sock, socket.SO_RCVTIMEO, conn.armed)
             try:
                 n = recv_into(buf)
-            except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
+            except (BlockingIOError, TimeoutError):
                 return ex.expire(perf())
             except OSError as exc:
+                if tls_error(exc, "SSLWantReadError"):
+                    return ex.expire(perf())
                 if write_error is not None and not ex.started:
                     return ex.failed(write_error, perf())
                 return ex.failed(exc, perf())

@@ -15,14 +15,17 @@ so they go through the same proxy and trust the same CA bundle:
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lstream_cli.engine.core import USER_AGENT, Origin, Route, SetupError
 from lstream_cli.net.options import Network
 from lstream_cli.net.proxy import Proxy
 from lstream_cli.net.trust import Trust
 from lstream_cli.net.tunnel import TunnelError, TunnelReply, authority, connect_request
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["ConnectStep", "route_picker", "tls_context", "trust_for"]
 

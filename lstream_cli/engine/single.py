@@ -16,11 +16,10 @@ the read that carried it returned, with the head when they came together).
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstream_cli.engine.core import USER_AGENT, Exchange, RequestTemplate
 from lstream_cli.engine.h1 import Client, Interrupted
@@ -29,7 +28,11 @@ from lstream_cli.measure import BodyMeter, MeterOptions
 from lstream_cli.models import RequestRecord, ns_to_ms
 from lstream_cli.net.options import network_of
 from lstream_cli.request import RequestSpec
-from lstream_cli.signing import Signer
+
+if TYPE_CHECKING:
+    import ssl
+
+    from lstream_cli.signing import Signer
 
 __all__ = ["USER_AGENT", "Interrupted", "Progress", "SentRequest", "fetch", "make_client"]
 

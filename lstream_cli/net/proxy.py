@@ -32,16 +32,18 @@ printed (:meth:`Proxy.display`). Other schemes (``https://``, ``socks5://``
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 from lstream_cli._exitcodes import UsageError
 from lstream_cli.redact import redact_url
+
+if TYPE_CHECKING:
+    import ipaddress
 
 __all__ = [
     "DEFAULT_PROXY_PORT",
@@ -90,6 +92,8 @@ class Proxy:
         if self.username is None:
             return None
         userpass = f"{self.username}:{self.password or ''}".encode()
+        import base64
+
         return "Basic " + base64.b64encode(userpass).decode("ascii")
 
     def url(self) -> str:
@@ -153,6 +157,8 @@ def _split(patterns: str) -> list[str]:
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    import ipaddress  # only for a --noproxy / NO_PROXY list: not on every run's path
+
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
@@ -167,6 +173,8 @@ def no_proxy_matches(host: str, patterns: str) -> bool:
     name = host.lower().rstrip(".")
     for token in _split(patterns):
         if address is not None:
+            import ipaddress
+
             try:
                 network = ipaddress.ip_network(token.strip("[]"), strict=False)
             except ValueError:

@@ -21,13 +21,16 @@ handshake in plain HTTP gets the hint to use ``http://``.
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lstream_cli._exitcodes import UsageError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["INSECURE", "SYSTEM", "Trust", "resolve_trust", "tls_failure_reason"]
 
@@ -61,6 +64,8 @@ class Trust:
         if not self.verify:
             return "none (--insecure: the certificate is not verified)"
         if self.source == SYSTEM:
+            import ssl
+
             paths = ssl.get_default_verify_paths()
             system = paths.cafile or paths.capath or "none found"
             return f"{SYSTEM} ({system}; {_certifi_where()})"
@@ -82,6 +87,8 @@ class Trust:
             return ctx
 
     def _build(self) -> ssl.SSLContext:
+        import ssl  # here, not at import: a plain-http run never pays OpenSSL's start-up
+
         if not self.verify:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
@@ -202,6 +209,8 @@ def tls_failure_reason(exc: BaseException, trust: Trust | None) -> str:
     A verification failure names the CA bundle it was checked against; a peer
     that answered in plain HTTP gets the hint to use ``http://``.
     """
+    import ssl  # loaded already: ``exc`` is one of its exceptions
+
     if isinstance(exc, ssl.SSLCertVerificationError):
         why = exc.verify_message or exc.reason or "certificate verify failed"
         bundle = f" (CA bundle: {trust.describe()})" if trust is not None else ""

@@ -13,7 +13,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -67,6 +66,8 @@ class AtomicFile:
             if _special_file(path):
                 self.fh: TextIO = open(path, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
                 return
+            import tempfile  # a real file only: stdout and /dev/null never load it
+
             self._target = Path(os.path.realpath(path))
             fd, self._tmp = tempfile.mkstemp(
                 prefix=f".{self._target.name}.", suffix=".tmp", dir=self._target.parent
@@ -157,6 +158,8 @@ def check_writable(path: str, flag: str = "--json") -> None:
         raise UsageError(f"{flag} {path}: the directory is not writable")
     # os.access says yes to root everywhere and knows nothing of read-only
     # mounts or /proc and /sys: create (and remove) a real file to be sure.
+    import tempfile
+
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:

@@ -140,3 +140,31 @@ def test_a_head_that_never_ends_is_refused_with_bounded_memory() -> None:
             break
     assert ex.record is not None and ex.record.error is ErrorClass.CONNECT
     assert "no end of the head" in (ex.record.error_detail or "")
+
+
+def test_a_read_of_several_chunks_is_one_delivery_in_pieces() -> None:
+    """Chunks that came in one read: one delivery to the meter, each chunk to the sink as is."""
+    chunks = [b"a" * 3000, b"b" * 7, b"c" * 65536]
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    raw += b"".join(b"%x\r\n" % len(c) + c + b"\r\n" for c in chunks)
+    parts: list[bytes] = []
+    meter = BodyMeter(0)
+    ex = Exchange(meter, sink=parts.append)
+    head_end = raw.index(b"\r\n\r\n") + 4
+    ex.feed(memoryview(raw[:head_end]), 1)
+    assert not ex.feed(memoryview(raw[head_end:]), 2)  # the terminating chunk is still due
+    assert parts == chunks  # never joined: the pieces llhttp handed over, in order
+    assert (meter.reads, meter.bytes) == (1, sum(map(len, chunks)))
+    assert ex.feed(memoryview(b"0\r\n\r\n"), 3)
+    assert ex.record is not None and ex.record.complete and ex.record.bytes == meter.bytes
+
+
+def test_a_refused_chunked_body_keeps_its_first_bytes_for_the_hints() -> None:
+    body = [b'{"message":', b'"TooManyRequestsException"}']
+    raw = b"HTTP/1.1 400 X\r\nTransfer-Encoding: chunked\r\n\r\n"
+    raw += b"".join(b"%x\r\n" % len(c) + c + b"\r\n" for c in body) + b"0\r\n\r\n"
+    parts: list[bytes] = []
+    ex = Exchange(BodyMeter(0), sink=parts.append)
+    assert ex.feed(memoryview(raw), 1)
+    assert parts == body
+    assert ex.record is not None and ex.record.error is ErrorClass.THROTTLED
