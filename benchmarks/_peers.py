@@ -28,12 +28,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ENV",
     "ROOT",
     "Emulator",
     "Run",
+    "Served",
     "curl_rate",
     "emulator",
     "free_port",
@@ -42,6 +44,7 @@ __all__ = [
     "peak_rss_kib",
     "random_bytes",
     "run_measured",
+    "tree_cpu_seconds",
     "wait_port",
     "zeros",
 ]
@@ -99,13 +102,42 @@ def random_bytes(path: Path, size: int) -> None:
     path.write_bytes(os.urandom(size))
 
 
+class Served(str):
+    """A server's base URL that also knows the server's process id."""
+
+    pid: int
+
+    def __new__(cls, url: str, pid: int) -> Served:
+        served = super().__new__(cls, url)
+        served.pid = pid
+        return served
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants so far, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat.rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
+
+
 @contextlib.contextmanager
 def nginx(
     files: Mapping[str, int],
     workers: str = "auto",
     fill: Callable[[Path, int], None] = zeros,
     tls: tuple[Path, Path] | None = None,
-) -> Iterator[str]:
+) -> Iterator[Served]:
     """Serve ``{name: size}`` files written by ``fill``; yields the base URL.
 
     ``tls``: (certificate chain, key) PEM files: serve HTTPS with them.
@@ -150,7 +182,7 @@ http {{
     proc = subprocess.Popen([binary, "-p", str(root), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
         wait_port(port, proc)
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        yield Served(f"{'https' if tls else 'http'}://127.0.0.1:{port}", proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -164,16 +196,27 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
-    """``lstream serve`` on free ports, no bandwidth caps, no stream limit (plus ``args``)."""
+def emulator(
+    workers: int = 1, args: Sequence[str] = (), quiet: bool = True, root: Path | None = None
+) -> Iterator[Emulator]:
+    """``lstream serve`` on free ports, no bandwidth caps, no stream limit (plus ``args``).
+
+    ``quiet=False``: with its request log, written to a file (a pipe nobody
+    reads would stop it); ``root``: the ``lstream_cli`` of another checkout.
+    """
     with tempfile.TemporaryDirectory(prefix="lstream-bench-") as tmp:
         path = Path(tmp) / "endpoints.json"
         argv = [sys.executable, "-m", "lstream_cli", "serve", "--port", "0"]
-        argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0", "--quiet"]
+        argv += ["--json", str(path), "--no-throttle", "--stream-limit", "0"]
+        if quiet:
+            argv.append("--quiet")
         if workers > 1:
             argv += ["--workers", str(workers)]
         argv += list(args)
-        proc = subprocess.Popen(argv, env=ENV, stderr=subprocess.PIPE)
+        env = ENV if root is None else {**ENV, "PYTHONPATH": str(root)}
+        log = None if quiet else (Path(tmp) / "stderr.log").open("wb")
+        stderr: Any = subprocess.PIPE if log is None else log
+        proc = subprocess.Popen(argv, env=env, stderr=stderr, cwd=root)
         try:
             deadline = time.monotonic() + 30
             # The file is complete once its closing brace is there.
@@ -186,6 +229,8 @@ def emulator(workers: int = 1, args: Sequence[str] = ()) -> Iterator[Emulator]:
         finally:
             proc.terminate()
             proc.wait(10)
+            if log is not None:
+                log.close()
 
 
 def curl_rate(url: str, expect: int) -> float:

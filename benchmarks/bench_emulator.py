@@ -1,32 +1,48 @@
 #!/usr/bin/env python3
 """The emulator beside nginx, same bytes, same run, loopback only.
 
-Two figures, each as a ratio to nginx measured in the same run:
+Figures, each as a ratio to nginx measured in the same run:
 - single-stream throughput: one 1 GiB body (emulator: ``--no-throttle``,
   synthetic handler, 1 MiB writes; nginx: a file of the same size), read by
   curl into /dev/null; the emulator's peak RSS is printed too (memory stays
   flat: the body is never held);
 - requests per second for 1 KiB responses: hey, 50 connections, keep-alive,
   against nginx's 1 KiB file and the emulator's stream (chunked) and
-  buffered (Content-Length) function URLs.
+  buffered (Content-Length) function URLs, and the stream URL again with
+  the request log on (one line per request, to a file).
 
-Targets: throughput >= 0.5x nginx, requests per second >= 0.3x nginx, so the
-emulator is never what limits ``lstream bench``. The machine is shared:
-the script prints the load average beside the figures.
+Beside each rate, the server's own CPU time per request in that run (its
+process tree's user + system time, from /proc): unlike the rates, it
+hardly moves with the load other processes put on the machine.
 
-    python benchmarks/bench_emulator.py [--size 1GiB] [--duration 5] [--workers N]
+Each round runs every figure once, alternating; the medians over the rounds
+are printed with their range. ``--baseline REV`` also runs the emulator of
+another commit (``git archive REV``) in the same rounds: a before/after on
+the same machine load.
+
+Targets: throughput >= 0.5x nginx, 1 KiB requests per second >= 0.6x nginx.
+The machine is shared: the script prints the load average before and after.
+
+    python benchmarks/bench_emulator.py [--size 1GiB] [--duration 5] [--rounds 3]
+        [--workers N] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
+import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from _peers import curl_rate, emulator, need, nginx, peak_rss_kib
+from _peers import ROOT, curl_rate, emulator, need, nginx, peak_rss_kib, tree_cpu_seconds
 
 from lstream_cli.units import parse_size
 
@@ -41,7 +57,9 @@ def write_pattern(path: Path, size: int) -> None:
             left -= len(block)
 
 
-def hey_rps(url: str, duration: float, connections: int) -> float:
+def hey_rps(url: str, duration: float, connections: int, server_pid: int) -> tuple[float, float]:
+    """hey's requests per second, and the server's CPU microseconds per request meanwhile."""
+    cpu = tree_cpu_seconds(server_pid)
     out = subprocess.run(
         [need("hey", "hey"), "-z", f"{duration}s", "-c", str(connections), url],
         capture_output=True,
@@ -56,7 +74,32 @@ def hey_rps(url: str, duration: float, connections: int) -> float:
     bad = [c for c in codes if c[0] != "200"]
     if bad:
         raise SystemExit(f"{url}: non-200 responses {bad}")
-    return float(m.group(1))
+    cpu = tree_cpu_seconds(server_pid) - cpu
+    answered = sum(int(n) for _, n in codes)
+    return float(m.group(1)), cpu / max(answered, 1) * 1e6
+
+
+@contextlib.contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """``lstream_cli`` as it is at commit ``rev``, in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="lstream-baseline-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "lstream_cli"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
 
 
 def main() -> int:
@@ -65,57 +108,81 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per hey run")
     ap.add_argument("-c", "--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1, help="emulator worker processes")
-    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds; best is kept")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are kept")
+    ap.add_argument("--baseline", metavar="REV", help="also run the emulator of this commit")
     args = ap.parse_args()
     size = parse_size(args.size)
+    load_before = load()
 
-    with (
-        nginx({"big.bin": size, "small.bin": 1024}, fill=write_pattern) as base,
-        emulator(args.workers) as emu,
-    ):
-        endpoints = emu.endpoints
-        stream_url = endpoints["stream"] + f"/?size={size}&chunk=1MiB"
-        small_stream = endpoints["stream"] + "/?size=1024"
-        small_buffered = endpoints["buffered"] + "/?size=1024"
-        results: dict[str, list[float]] = {
-            k: []
-            for k in ("nginx_bps", "emu_bps", "nginx_rps", "emu_stream_rps", "emu_buffered_rps")
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(nginx({"big.bin": size, "small.bin": 1024}, fill=write_pattern))
+        emu = stack.enter_context(emulator(args.workers))
+        logged = stack.enter_context(emulator(args.workers, quiet=False))
+        old = None
+        if args.baseline:
+            old = stack.enter_context(
+                emulator(args.workers, root=stack.enter_context(checkout(args.baseline)))
+            )
+        ep = emu.endpoints
+        stream_url = ep["stream"] + f"/?size={size}&chunk=1MiB"
+        # (URL, the process serving it)
+        small: dict[str, tuple[str, int]] = {
+            "nginx_rps": (base + "/small.bin", base.pid),
+            "emu_stream_rps": (ep["stream"] + "/?size=1024", emu.pid),
+            "emu_buffered_rps": (ep["buffered"] + "/?size=1024", emu.pid),
+            "emu_logged_rps": (logged.endpoints["stream"] + "/?size=1024", logged.pid),
         }
+        if old is not None:
+            small["old_stream_rps"] = (old.endpoints["stream"] + "/?size=1024", old.pid)
+            small["old_buffered_rps"] = (old.endpoints["buffered"] + "/?size=1024", old.pid)
+        results: dict[str, list[float]] = {k: [] for k in ("nginx_bps", "emu_bps", *small)}
+        cpu_us: dict[str, list[float]] = {k: [] for k in small}
         for _ in range(args.rounds):
             results["nginx_bps"].append(curl_rate(base + "/big.bin", size))
             results["emu_bps"].append(curl_rate(stream_url, size))
-            results["nginx_rps"].append(
-                hey_rps(base + "/small.bin", args.duration, args.connections)
-            )
-            results["emu_stream_rps"].append(hey_rps(small_stream, args.duration, args.connections))
-            results["emu_buffered_rps"].append(
-                hey_rps(small_buffered, args.duration, args.connections)
-            )
+            for key, (url, pid) in small.items():
+                rate, cpu = hey_rps(url, args.duration, args.connections, pid)
+                results[key].append(rate)
+                cpu_us[key].append(cpu)
         rss = peak_rss_kib(emu.pid)
 
-    best = {k: max(v) for k, v in results.items()}
-    load = os.getloadavg()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"machine: {os.cpu_count()} cores, load average {load_before} before, {load()} after")
+    print(f"stream of {size} bytes (curl -> /dev/null, median of {args.rounds}):")
+    print(f"  nginx     {med['nginx_bps'] / 1e9:6.2f} GB/s")
     print(
-        f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    )
-    print(f"stream of {size} bytes (curl -> /dev/null, best of {args.rounds}):")
-    print(f"  nginx     {best['nginx_bps'] / 1e9:6.2f} GB/s")
-    print(
-        f"  emulator  {best['emu_bps'] / 1e9:6.2f} GB/s   ratio {best['emu_bps'] / best['nginx_bps']:.2f}x"
+        f"  emulator  {med['emu_bps'] / 1e9:6.2f} GB/s   ratio {med['emu_bps'] / med['nginx_bps']:.2f}x"
         f"  (target >= 0.5x)  emulator peak RSS {rss / 1024:.0f} MiB"
     )
     print(
-        f"1 KiB responses (hey -c {args.connections} -z {args.duration:g}s, best of {args.rounds}):"
+        f"1 KiB responses (hey -c {args.connections} -z {args.duration:g}s, median of "
+        f"{args.rounds}, [min-max]):"
     )
-    print(f"  nginx              {best['nginx_rps']:9.0f} req/s")
-    for key, label in (
-        ("emu_stream_rps", "emulator stream  "),
-        ("emu_buffered_rps", "emulator buffered"),
-    ):
+    m, lo, hi = spread(results["nginx_rps"])
+    nginx_cpu = statistics.median(cpu_us["nginx_rps"])
+    print(
+        f"  {'nginx':<27}  {m:9.0f} req/s  [{lo:.0f}-{hi:.0f}]   "
+        f"server CPU {nginx_cpu:.1f} us/request"
+    )
+    labels = {
+        "emu_stream_rps": "emulator stream",
+        "emu_buffered_rps": "emulator buffered",
+        "emu_logged_rps": "emulator stream, log on",
+        "old_stream_rps": f"baseline {args.baseline} stream",
+        "old_buffered_rps": f"baseline {args.baseline} buffered",
+    }
+    for key in small:
+        if key == "nginx_rps":
+            continue
+        m, lo, hi = spread(results[key])
+        ratios = [v / n for v, n in zip(results[key], results["nginx_rps"], strict=True)]
         print(
-            f"  {label}  {best[key]:9.0f} req/s   ratio {best[key] / best['nginx_rps']:.2f}x"
-            "  (target >= 0.3x)"
+            f"  {labels[key]:<27}  {m:9.0f} req/s  [{lo:.0f}-{hi:.0f}]   ratio "
+            f"{m / med['nginx_rps']:.2f}x (per round {min(ratios):.2f}-{max(ratios):.2f})"
+            + ("  (target >= 0.6x)" if key.startswith("emu_") else "")
         )
+        cpu = statistics.median(cpu_us[key])
+        print(f"  {'':<27}  server CPU {cpu:.1f} us/request, {cpu / nginx_cpu:.1f}x nginx's")
     print(f"emulator workers: {args.workers}")
     return 0
 

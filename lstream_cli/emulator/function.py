@@ -34,7 +34,7 @@ the function produced them (``open`` is still called, with status 200).
 Failures are exceptions: :class:`FunctionError` (the function failed, timed
 out or its runtime exited; ``body`` is the error document the caller gets),
 :class:`Throttled` (all of the reserved concurrency is busy),
-:class:`~lstream_cli.emulator.functionurl.LimitExceeded` (a size limit), and
+:class:`LimitExceeded` (a size limit), and
 :class:`~lstream_cli.emulator.http.ClientGone` (the caller left; the function
 keeps running, as on AWS).
 """
@@ -47,9 +47,9 @@ import contextlib
 import inspect
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from lstream_cli.emulator.handlers import (
     Context,
@@ -59,6 +59,7 @@ from lstream_cli.emulator.handlers import (
     invoke_handler,
     load_handler,
 )
+from lstream_cli.emulator.http import ClientGone
 from lstream_cli.emulator.logs import FunctionLogSink, PlatformNote
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "InProcessInvoker",
     "InvokeRequest",
     "Invoker",
+    "LimitExceeded",
     "RuntimeKind",
     "Throttled",
     "error_document",
@@ -141,6 +143,10 @@ class InvokeRequest:
         if self.payload is not None:
             return self.payload
         return json.dumps(self.event, separators=(",", ":")).encode("utf-8")
+
+
+class LimitExceeded(Exception):
+    """The function's output went past a limit (the message names it)."""
 
 
 class FunctionError(Exception):
@@ -224,26 +230,6 @@ class Invoker(Protocol):
         """Stop every environment (no process survives)."""
 
 
-class _ClosingStream(ResponseStream):
-    """A ResponseStream that refuses writes once its invocation has ended."""
-
-    __slots__ = ("ended",)
-
-    def __init__(self, sink: Sink, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(sink, headers=headers)
-        self.ended = False
-
-    async def write(self, data: bytes | bytearray | memoryview | str) -> None:
-        if self.ended:
-            raise RuntimeError("the response has ended: no write after the handler returned")
-        await super().write(data)
-
-    async def open(self) -> None:
-        if self.ended:
-            raise RuntimeError("the response has ended")
-        await super().open()
-
-
 class InProcessInvoker:
     """Python handlers in this process, on the emulator's own protocol.
 
@@ -265,6 +251,7 @@ class InProcessInvoker:
         self.handler: Handler = handler
         self._log = log
         self._in_flight = 0
+        self._deadlines = _Deadlines(function.timeout_s)
 
     async def start(self) -> None:
         return None
@@ -295,56 +282,126 @@ class InProcessInvoker:
         if limit is not None and self._in_flight >= limit:
             raise Throttled
         self._in_flight += 1
-        stream = _ClosingStream(sink)
+        stream = ResponseStream(sink)
         try:
             if on_start is not None:
                 on_start()
-            await self._run(request, stream)
+            context = self.context(request.request_id)
+            # The timeout is in real seconds: only the handler's own delays are scaled.
+            slot = self._deadlines.enter()
+            expired = False
+            try:
+                try:
+                    await invoke_handler(self.handler, request.event, stream, context)
+                finally:
+                    expired = self._deadlines.leave(slot)
+            except asyncio.CancelledError:
+                if expired:  # the function's timeout, not a cancellation from outside
+                    self._timed_out(request)
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are being cancelled: the server is stopping
+                # The handler itself raised CancelledError: a function error like any other.
+                raise FunctionError(
+                    "CancelledError", error_document("CancelledError", "the handler was cancelled")
+                ) from None
+            except TimeoutError:
+                if expired:  # raised while its deadline had passed: the timeout still
+                    self._timed_out(request)
+                raise FunctionError(  # the handler's own TimeoutError
+                    "TimeoutError", error_document("TimeoutError", "the handler timed out")
+                ) from None
+            except (ClientGone, LimitExceeded):
+                raise
+            except BaseException as exc:  # a handler's sys.exit() included
+                raise FunctionError(
+                    type(exc).__name__, error_document(type(exc).__name__, str(exc))
+                ) from None
         finally:
             stream.ended = True
             self._in_flight -= 1
 
-    async def _run(self, request: InvokeRequest, stream: _ClosingStream) -> None:
-        from lstream_cli.emulator.functionurl import LimitExceeded
-        from lstream_cli.emulator.http import ClientGone
-
+    def _timed_out(self, request: InvokeRequest) -> NoReturn:
         fn = self.function
-        timeout = fn.timeout_s  # real seconds: only the handler's own delays are scaled
-        context = self.context(request.request_id)
-        coro = invoke_handler(self.handler, request.event, stream, context)
-        deadline = asyncio.timeout(timeout)
-        try:
-            async with deadline:
-                await coro
-        except TimeoutError:
-            if not deadline.expired():  # the handler's own TimeoutError
-                raise FunctionError(
-                    "TimeoutError", error_document("TimeoutError", "the handler timed out")
-                ) from None
-            message = f"Task timed out after {fn.timeout_s:.2f} seconds"
-            if self._log is not None:
-                with contextlib.suppress(Exception):
-                    self._log(PlatformNote(fn.name, request.request_id, message))
-            raise FunctionError(
-                "Sandbox.Timedout",
-                error_document(
-                    "Sandbox.Timedout", f"RequestId: {request.request_id} Error: {message}"
-                ),
-            ) from None
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # we are being cancelled: the server is stopping
-            # The handler itself raised CancelledError: a function error like any other.
-            raise FunctionError(
-                "CancelledError", error_document("CancelledError", "the handler was cancelled")
-            ) from None
-        except (ClientGone, LimitExceeded):
-            raise
-        except BaseException as exc:  # a handler's sys.exit() included
-            raise FunctionError(
-                type(exc).__name__, error_document(type(exc).__name__, str(exc))
-            ) from None
+        message = f"Task timed out after {fn.timeout_s:.2f} seconds"
+        if self._log is not None:
+            with contextlib.suppress(Exception):
+                self._log(PlatformNote(fn.name, request.request_id, message))
+        raise FunctionError(
+            "Sandbox.Timedout",
+            error_document("Sandbox.Timedout", f"RequestId: {request.request_id} Error: {message}"),
+        ) from None
+
+
+class _Slot:
+    """One invocation under its function's timeout."""
+
+    __slots__ = ("cancelling", "deadline", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+        self.cancelling = task.cancelling()  # cancellations asked before it began
+        self.expired = False
+
+
+class _Deadlines:
+    """The function timeout of every invocation in flight, on one timer.
+
+    Every invocation of a function has the same timeout, so the deadlines
+    come in the order the invocations began: the oldest one in flight is the
+    next to expire, and one timer, armed for it, serves them all. An
+    invocation that passes its deadline has its task cancelled, and the
+    cancellation is read as the timeout when nothing else asked for one (as
+    ``asyncio.timeout`` reads it, without a timer per invocation).
+    """
+
+    __slots__ = ("_loop", "_slots", "_timer", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._slots: dict[int, _Slot] = {}  # in the order they began: that of their deadlines
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def enter(self) -> _Slot:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an invocation runs inside a task")
+        loop = task.get_loop()
+        if loop is not self._loop:  # a new loop (a test's, a worker's): no timer of the old one
+            self._loop, self._timer = loop, None
+        slot = _Slot(task, loop.time() + self.timeout)
+        self._slots[id(slot)] = slot
+        if self._timer is None:
+            self._timer = loop.call_at(slot.deadline, self._expire)
+        return slot
+
+    def leave(self, slot: _Slot) -> bool:
+        """Done with ``slot``; True when its deadline passed (its cancellation is ours)."""
+        self._slots.pop(id(slot), None)
+        if not slot.expired:
+            return False
+        # Take back the cancellation the deadline asked for; it is the timeout only
+        # when nobody else asked for one since the invocation began.
+        return slot.task.uncancel() <= slot.cancelling
+
+    def _expire(self) -> None:
+        self._timer = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        slots = self._slots
+        while slots:
+            key = next(iter(slots))
+            slot = slots[key]
+            if slot.deadline > now:
+                self._timer = loop.call_at(slot.deadline, self._expire)
+                return
+            del slots[key]
+            slot.expired = True
+            slot.task.cancel()
 
 
 def _threaded(handler: Handler) -> Handler:

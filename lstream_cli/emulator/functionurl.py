@@ -26,7 +26,13 @@ from lstream_cli.emulator.config import (
     STREAM_BURST,
     STREAM_RATE,
 )
-from lstream_cli.emulator.function import FunctionError, Invoker, InvokeRequest, Throttled
+from lstream_cli.emulator.function import (
+    FunctionError,
+    Invoker,
+    InvokeRequest,
+    LimitExceeded,
+    Throttled,
+)
 from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 from lstream_cli.emulator.throttle import BurstThenRate
@@ -49,10 +55,7 @@ TOO_LARGE = (
 )
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
 _DROP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
-
-
-class LimitExceeded(Exception):
-    """The handler's output went past a limit (the message names it)."""
+_NOT_HEADERS = frozenset({"cookie", INTERNAL_HEADER})  # not in the event's headers
 
 
 def _text_body(content_type: str | None) -> bool:
@@ -70,6 +73,19 @@ def _utf8(wire: str) -> str:
         return wire.encode("latin-1").decode("utf-8")
     except UnicodeError:
         return wire  # not UTF-8: each byte as its latin-1 character
+
+
+def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs, blank values kept, as ``parse_qsl`` reads them."""
+    if not raw_query:
+        return []
+    if "%" in raw_query or "+" in raw_query:
+        return parse_qsl(raw_query, keep_blank_values=True)
+    # Nothing to unquote: parse_qsl's split, without its per-pair decoding.
+    return [
+        (name, value)
+        for name, _, value in (pair.partition("=") for pair in raw_query.split("&") if pair)
+    ]
 
 
 _clock_cache: tuple[int, str] = (0, "")
@@ -93,21 +109,33 @@ def function_url_event(
     request_id: str | None = None,
 ) -> dict[str, Any]:
     """The event Lambda hands a function behind a function URL (payload format 2.0)."""
-    headers: dict[str, str] = {}
     cookies: list[str] = []
-    for name, raw_value in request.headers:
-        lname = name.lower()
-        if lname == INTERNAL_HEADER:
-            continue
-        value = _utf8(raw_value)
-        if lname == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        headers[lname] = f"{headers[lname]},{value}" if lname in headers else value
+    headers = {name.lower(): value for name, value in request.headers}
+    if (
+        len(headers) != len(request.headers)
+        or not _NOT_HEADERS.isdisjoint(headers)
+        or not all(map(str.isascii, headers.values()))
+    ):
+        # A name twice, a cookie, the front ends' token or a value beyond ASCII:
+        # header by header. (Otherwise the names, lower-cased, are all it takes.)
+        headers = {}
+        for name, raw_value in request.headers:
+            lname = name.lower()
+            value = raw_value if raw_value.isascii() else _utf8(raw_value)
+            if lname in _NOT_HEADERS:
+                if lname == "cookie":
+                    cookies.extend(c.strip() for c in value.split(";") if c.strip())
+                continue  # cookies apart; the API Gateway front ends' token never shown
+            if lname in headers:
+                value = f"{headers[lname]},{value}"
+            headers[lname] = value
     raw_path, _, raw_query = request.target.partition("?")
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
+    pairs = _query_pairs(raw_query)
+    query = dict(pairs)
+    if len(query) != len(pairs):  # a name given twice: its values joined with a comma
+        query = {}
+        for key, value in pairs:
+            query[key] = f"{query[key]},{value}" if key in query else value
     now = time.time()
     request_id = request_id or new_request_id()
     domain = f"{url_id}.lambda-url.{region}.on.aws"
@@ -175,10 +203,18 @@ def response_headers(
 
     Each cookie is its own ``Set-Cookie`` header, as Lambda sends ``cookies``.
     """
-    out = [(k, v) for k, v in headers.items() if k.lower() not in _DROP_HEADERS]
-    if not any(k.lower() == "content-type" for k, _ in out):
+    out: list[tuple[str, str]] = []
+    typed = False
+    for name, value in headers.items():
+        lname = name.lower()
+        if lname in _DROP_HEADERS:
+            continue
+        typed = typed or lname == "content-type"
+        out.append((name, value))
+    if not typed:
         out.append(("content-type", default_type))
-    out.extend(("set-cookie", cookie) for cookie in cookies or ())
+    if cookies:
+        out.extend([("set-cookie", cookie) for cookie in cookies])
     out.append(("x-amzn-requestid", request_id))
     return out
 
@@ -281,6 +317,7 @@ class FunctionUrlApp:
         self.lookup = runtime.iam_lookup() if auth == "iam" else None
         if auth is None:
             self.lookup = runtime.lookup
+        self._inprocess = self.invoker.function.kind == "inprocess"
 
     async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
         t0 = time.perf_counter()
@@ -306,7 +343,7 @@ class FunctionUrlApp:
                     reply(response, 403, FORBIDDEN, request_id, error_type="AccessDeniedException")
                     return
                 access_key = verdict.access_key
-            if self.invoker.function.kind == "inprocess" and not rt.check_secret(request):
+            if self._inprocess and rt.secret_header is not None and not rt.check_secret(request):
                 # The seed's function checks the header; a real function does its own check.
                 note = "secret header missing or wrong"
                 reply(response, 403, FORBIDDEN, request_id)
@@ -321,18 +358,18 @@ class FunctionUrlApp:
                 note = await self._buffered(response, invocation)
         except ClientGone:
             note = "client closed the connection"
-            if self.invoker.function.kind != "inprocess":
+            if not self._inprocess:
                 note += "; the function keeps running"
             raise
         finally:
-            rt.log(self.name, request, response.status, response.bytes_sent, t0, note)
+            if rt.config.log is not None:
+                rt.log(self.name, request, response.status, response.bytes_sent, t0, note)
 
     async def _stream(self, response: HttpResponse, invocation: InvokeRequest) -> str:
         rt = self.runtime
         request_id = invocation.request_id
-        sink = ChunkedSink(
-            response, request_id, rt.throttle(STREAM_BURST, STREAM_RATE), rt.stream_limit
-        )
+        throttle = rt.throttle(STREAM_BURST, STREAM_RATE) if rt.config.throttle else None
+        sink = ChunkedSink(response, request_id, throttle, rt.stream_limit)
         try:
             await self.invoker.invoke(invocation, sink, raw=False)
         except ClientGone:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -29,6 +30,7 @@ import math
 import mimetypes
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -71,23 +73,29 @@ class Sink(Protocol):
         """Body bytes, in order; may raise to stop the handler (a limit, a gone client)."""
 
 
+_NAME_BREAKERS = frozenset(" \t\r\n:")  # no header name may hold one
+
+
 class ResponseStream:
     """The response a handler writes: metadata first, then the body.
 
     ``set_status``/``set_headers``/``set_cookies`` (or ``set_metadata``)
     before the first :meth:`write`; after it the metadata is sent and
     immutable. Several cookies are several ``Set-Cookie`` headers, as
-    Lambda's ``cookies`` list is.
+    Lambda's ``cookies`` list is. Once the invocation is over (``ended``,
+    set by the invoker) every write or open raises: a handler's leftover
+    task cannot write into the next response.
     """
 
-    __slots__ = ("_cookies", "_headers", "_sink", "_status", "bytes_written", "started")
+    __slots__ = ("_cookies", "_headers", "_sink", "_status", "bytes_written", "ended", "started")
 
     def __init__(self, sink: Sink, status: int = 200, headers: Mapping[str, str] | None = None):
         self._sink = sink
         self._status = status
-        self._headers: dict[str, str] = dict(headers or {})
+        self._headers: dict[str, str] = dict(headers) if headers else {}
         self._cookies: list[str] = []
         self.started = False  # the metadata has been sent
+        self.ended = False  # the invocation is over: no more writes
         self.bytes_written = 0
 
     @property
@@ -113,7 +121,7 @@ class ResponseStream:
         self._check_mutable()
         for name, value in headers.items():
             text = str(value)
-            if not name or any(c in name for c in " \t\r\n:") or "\n" in text or "\r" in text:
+            if not name or not _NAME_BREAKERS.isdisjoint(name) or "\n" in text or "\r" in text:
                 raise ValueError(f"invalid header {name!r}")
             self._headers[str(name)] = text
 
@@ -141,18 +149,32 @@ class ResponseStream:
 
     async def open(self) -> None:
         """Send the metadata now (the first write does it implicitly)."""
+        if self.ended:
+            raise RuntimeError("the response has ended")
         if not self.started:
             self.started = True
             await self._sink.open(self._status, self._headers, self._cookies)
 
     async def write(self, data: bytes | bytearray | memoryview | str) -> None:
+        if self.ended:
+            raise RuntimeError("the response has ended: no write after the handler returned")
         if isinstance(data, str):
             data = data.encode("utf-8")
-        if not self.started:
-            await self.open()
+        if not self.started:  # what open() does, without its call
+            self.started = True
+            await self._sink.open(self._status, self._headers, self._cookies)
         if data:
             self.bytes_written += len(data)
             await self._sink.send(data if not isinstance(data, bytearray) else bytes(data))
+
+
+@functools.lru_cache(maxsize=64)
+def _function_names(function_name: str, region: str) -> tuple[str, str]:
+    """A function's ARN and log group (made once per function, not per invocation)."""
+    return (
+        f"arn:aws:lambda:{region}:123456789012:function:{function_name}",
+        f"/aws/lambda/{function_name}",
+    )
 
 
 class Context:
@@ -181,9 +203,8 @@ class Context:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.aws_request_id = aws_request_id or str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{function_name}"
+        self.invoked_function_arn, self.log_group_name = _function_names(function_name, region)
         self.memory_limit_in_mb = 128
-        self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
         self.time_scale = time_scale  # the emulator's --time-scale (extension)
         self._deadline = time.monotonic() + timeout_s / time_scale
@@ -197,10 +218,11 @@ async def invoke_handler(
 ) -> None:
     """Run ``handler`` to the end; a returned value becomes (the rest of) the body."""
     result = handler(event, stream, context)
-    if inspect.isawaitable(result):
+    if type(result) is types.CoroutineType or inspect.isawaitable(result):
         result = await result
     if result is None:
-        await stream.open()
+        if not stream.started:  # (open() would do nothing: no coroutine for that)
+            await stream.open()
         return
     if isinstance(result, dict) and "statusCode" in result and not stream.started:
         stream.set_status(int(result["statusCode"]))
@@ -244,11 +266,12 @@ def synthetic_params(event: Any) -> Mapping[str, Any]:
     A Lambda API payload that is not a JSON object (a list, a string) has no
     parameters: the defaults apply.
     """
-    if not isinstance(event, Mapping):
+    # type() first: isinstance against the Mapping ABC is the slow way to say "a dict".
+    if type(event) is not dict and not isinstance(event, Mapping):
         return {}
     if "requestContext" in event or "rawPath" in event:
         params = event.get("queryStringParameters")
-        return params if isinstance(params, Mapping) else {}
+        return params if type(params) is dict or isinstance(params, Mapping) else {}
     return event
 
 
@@ -275,7 +298,14 @@ def _size(params: Mapping[str, Any], name: str, default: int | None) -> int | No
         if not math.isfinite(raw) or raw < 0 or raw != int(raw):
             raise ValueError(f"invalid {name} {raw!r}: expected a whole number of bytes >= 0")
         return int(raw)
-    return parse_size(str(raw))
+    text = str(raw)
+    if len(text) < 16 and text.isascii() and text.isdigit():
+        return int(text)  # a plain byte count, as parse_size reads it (exact below 2**53)
+    return parse_size(text)
+
+
+_SHAPE = frozenset(("size", "chunk", "fail_at", "delay_ms", "gap_ms", "status"))
+_NONE: frozenset[str] = frozenset()
 
 
 async def synthetic_handler(
@@ -296,13 +326,22 @@ async def synthetic_handler(
 
         await send_events(params, stream, context)
         return
+    # Only the parameters given are parsed (a 1 KiB request names one of six).
+    given = params.keys() & _SHAPE if params else _NONE
     try:
-        size = _size(params, "size", DEFAULT_SIZE) or 0
-        chunk = _size(params, "chunk", DEFAULT_CHUNK) or DEFAULT_CHUNK
-        fail_at = _size(params, "fail_at", None)
-        delay = _number(params, "delay_ms", 0.0) / 1000.0 / context.time_scale
-        gap = _number(params, "gap_ms", 0.0) / 1000.0 / context.time_scale
-        status = int(_number(params, "status", 200))
+        size = (_size(params, "size", DEFAULT_SIZE) or 0) if "size" in given else DEFAULT_SIZE
+        chunk = (
+            (_size(params, "chunk", DEFAULT_CHUNK) or DEFAULT_CHUNK)
+            if "chunk" in given
+            else DEFAULT_CHUNK
+        )
+        fail_at = _size(params, "fail_at", None) if "fail_at" in given else None
+        delay = gap = 0.0
+        if "delay_ms" in given:
+            delay = _number(params, "delay_ms", 0.0) / 1000.0 / context.time_scale
+        if "gap_ms" in given:
+            gap = _number(params, "gap_ms", 0.0) / 1000.0 / context.time_scale
+        status = int(_number(params, "status", 200)) if "status" in given else 200
         if not 100 <= status <= 599:
             raise ValueError(f"invalid status {status}: expected 100..599")
         if chunk > MAX_CHUNK:
@@ -312,8 +351,11 @@ async def synthetic_handler(
         stream.set_headers({"content-type": "application/json"})
         await stream.write(json.dumps({"message": str(exc)}))
         return
-    stream.set_status(status)
-    stream.set_headers({"content-type": "application/octet-stream"})
+    # What set_status and set_headers would do (the status is checked above, the
+    # header is a constant), without their calls.
+    stream._check_mutable()
+    stream._status = status
+    stream._headers["content-type"] = "application/octet-stream"
     if delay:
         await asyncio.sleep(delay)
     if fail_at == 0:

@@ -25,6 +25,7 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
+from itertools import chain
 from typing import Any
 
 import httptools
@@ -57,6 +58,14 @@ def reason_phrase(status: int) -> str:
 
 
 _STATUS_LINES: dict[int, bytes] = {}
+# The request headers the server itself reads, by their lower-case name.
+_FRAMING = {
+    b"host": "host",
+    b"expect": "expect",
+    b"content-length": "content-length",
+    b"transfer-encoding": "transfer-encoding",
+}
+_FRAMING_SIZES = frozenset(len(name) for name in _FRAMING)  # most names are none of them
 
 
 def _status_line(status: int) -> bytes:
@@ -158,20 +167,21 @@ class HttpResponse:
     def _head_bytes(
         self, status: int, headers: Iterable[tuple[str, str]], length: int | None
     ) -> bytes:
-        parts = [_status_line(status)]
-        for name, value in headers:
-            parts.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
-        if _bodiless(status):
+        # The handler's headers as one text, encoded once.
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        head = (_STATUS_LINES.get(status) or _status_line(status)) + fields.encode(
+            "latin-1", "replace"
+        )
+        if status < 200 or status in (204, 304):  # _bodiless(status)
             pass  # no framing: the client reads no body after a 1xx, 204 or 304
         elif length is None:
             if self._chunked:
-                parts.append(b"transfer-encoding: chunked\r\n")
+                head += b"transfer-encoding: chunked\r\n"
         else:
-            parts.append(b"content-length: %d\r\n" % length)
+            head += b"content-length: %d\r\n" % length
         if not self._conn.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        return b"".join(parts)
+            head += b"connection: close\r\n"
+        return head + b"\r\n"
 
     def send(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
         """The whole response at once, with Content-Length."""
@@ -183,11 +193,12 @@ class HttpResponse:
             self._head = True  # whatever the handler wrote, none of it may follow
             body = b""
         conn = self._conn
-        conn.buffer(self._head_bytes(status, headers, len(body)))
+        conn.buffer(self._head_bytes(status, headers, len(body)), flush=False)
         if body and not self._head:
             self.bytes_sent = len(body)
-            conn.buffer(body)
-        conn.response_done()
+            conn.response_done(body)  # with the head, in one write
+        else:
+            conn.response_done()
 
     def start(
         self,
@@ -248,8 +259,9 @@ class HttpResponse:
             return
         self.finished = True
         if self._chunked and not self._head:
-            self._conn.buffer(b"0\r\n\r\n", flush=False)
-        self._conn.response_done()
+            self._conn.response_done(b"0\r\n\r\n")
+        else:
+            self._conn.response_done()
 
     def abort(self) -> None:
         """Cut the response: close the connection without ending the body."""
@@ -273,19 +285,27 @@ class _Connection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._url = bytearray()
         self._headers: list[tuple[str, str]] = []
+        self._has_host = False
+        self._continues = 0
+        self._body_follows = False
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
         self._queue: deque[HttpRequest] = deque()
+        # One task serves the connection's requests in order; between them it waits
+        # on ``_wakeup`` (not a task per request).
         self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._busy = False  # a request is queued or its response is being sent
         self._reading_paused = False
         self._close_after = False
         self._pending: list[bytes | memoryview] = []
         self._pending_size = 0
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None  # this loop iteration's flush
         self._in_head = True  # reading a request line and headers (or idle between requests)
         self._head_size = 0  # bytes received since this request's head began
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_began: float | None = None  # when this request's head began (None: not in one)
         self._refusal: tuple[int, bytes] | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_at = 0.0  # when body bytes last arrived
@@ -311,6 +331,10 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(ClientGone("client closed the connection"))
         self._drain_waiter = None
+        wakeup = self._wakeup
+        if wakeup is not None:  # the connection's task waits for a request: it ends now
+            self._wakeup = None
+            wakeup.set_result(None)
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -340,13 +364,21 @@ class _Connection(asyncio.Protocol):
             self._reject(431, b'{"message": "Request Header Fields Too Large"}')
 
     def _head_timed_out(self) -> None:
+        # One timer per connection, not per request: it is armed by the first head
+        # and, when it fires, looks at the head in progress (if any).
         self._head_timer = None
-        if not self._in_head or self.closed:
-            return
-        if self._task is not None:
+        began = self._head_began
+        if began is None or self.closed:
+            return  # no head in progress: the next one arms the timer again
+        timeout = self.server.head_timeout
+        if self._busy:
             # A pipelined head behind a response still being sent: wait for that
             # response to end, so that no 408 lands inside its body.
-            self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
+            self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+            return
+        left = began + timeout - self.loop.time()
+        if left > 0:  # this head began after the one the timer was armed for
+            self._head_timer = self.loop.call_later(left, self._head_timed_out)
             return
         self._reject(408, b'{"message": "Request Timeout"}')
 
@@ -355,10 +387,10 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         idle = self.loop.time() - self._body_at
-        if idle < self.server.body_timeout or self._task is not None:
+        if idle < self.server.body_timeout or self._busy:
             # Not idle long enough, or a response is still being sent before it:
             # no 408 may land inside that response.
-            idle = min(idle, self.server.body_timeout - 0.001) if self._task is None else 0.0
+            idle = min(idle, self.server.body_timeout - 0.001) if not self._busy else 0.0
             self._body_timer = self.loop.call_later(
                 self.server.body_timeout - idle, self._body_timed_out
             )
@@ -376,17 +408,21 @@ class _Connection(asyncio.Protocol):
             self._head_timer = None
 
     def eof_received(self) -> bool | None:
-        if self._task is None and not self._queue:
+        if not self._busy and not self._queue:
             return None  # close now
         self._close_after = True
         return True  # keep the write side open to finish queued responses
 
     # -- httptools callbacks -----------------------------------------------
     def on_message_begin(self) -> None:
-        if self._head_timer is None:  # the head's time starts with its first byte
+        self._head_began = self.loop.time()  # the head's time starts with its first byte
+        if self._head_timer is None:
             self._head_timer = self.loop.call_later(self.server.head_timeout, self._head_timed_out)
         self._url = bytearray()
         self._headers = []
+        self._has_host = False
+        self._continues = 0  # Expect: 100-continue headers
+        self._body_follows = False
         self._body = []
         self._body_size = 0
         self._too_large = False
@@ -396,11 +432,21 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        kind = _FRAMING.get(name.lower()) if len(name) in _FRAMING_SIZES else None
+        if kind is not None:  # Host, Expect, Content-Length, Transfer-Encoding
+            if kind == "host":
+                self._has_host = True
+            elif kind == "expect":
+                self._continues += value.lower() == b"100-continue"
+            elif kind == "transfer-encoding" or value.strip() not in (b"", b"0"):
+                self._body_follows = True  # a body follows
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._stop_head_timer()
-        head = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+        self._head_began = None  # the head timer, when it fires, finds no head in progress
+        headers = self._headers
+        # Each header line counts its name, value, ": " and CRLF.
+        head = len(self._url) + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
         if head > self.server.max_head:
             self._refuse(431, b'{"message": "Request Header Fields Too Large"}')
         target = bytes(self._url)
@@ -412,23 +458,17 @@ class _Connection(asyncio.Protocol):
             at = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=-1)
             path = rest[at:] if at >= 0 else b"/"
             self._url = bytearray(path if path.startswith(b"/") else b"/" + path)
-        if self.parser.get_http_version() == "1.1" and not any(
-            name.lower() == "host" for name, _ in self._headers
-        ):
+        if not self._has_host and self.parser.get_http_version() == "1.1":
             self._refuse(400, b'{"message": "Bad Request"}')
-        for name, value in self._headers:
-            lname = name.lower()
-            if lname == "expect" and value.lower() == "100-continue":
-                self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            if (lname == "content-length" and value.strip() not in ("", "0")) or (
-                lname == "transfer-encoding"
-            ):
-                # A body follows: it must keep arriving until its end.
-                self._body_at = self.loop.time()
-                if self._body_timer is None:
-                    self._body_timer = self.loop.call_later(
-                        self.server.body_timeout, self._body_timed_out
-                    )
+        for _ in range(self._continues):
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._body_follows:
+            # A body follows: it must keep arriving until its end.
+            self._body_at = self.loop.time()
+            if self._body_timer is None:
+                self._body_timer = self.loop.call_later(
+                    self.server.body_timeout, self._body_timed_out
+                )
 
     def on_body(self, body: bytes) -> None:
         self._body_at = self.loop.time()
@@ -448,20 +488,27 @@ class _Connection(asyncio.Protocol):
         self._in_head = True  # the next bytes begin the next request's head
         self._head_size = 0
         parser = self.parser
+        body = self._body
         request = HttpRequest(
-            method=parser.get_method().decode("latin-1"),
-            target=self._url.decode("latin-1"),
-            headers=self._headers,
-            body=b"".join(self._body) if self._body else b"",
-            keep_alive=parser.should_keep_alive(),
-            http10=parser.get_http_version() == "1.0",
-            too_large=self._too_large,
-            client=self.client,
+            parser.get_method().decode("latin-1"),
+            self._url.decode("latin-1"),
+            self._headers,
+            (body[0] if len(body) == 1 else b"".join(body)) if body else b"",
+            parser.should_keep_alive(),
+            self._too_large,
+            self.client,
+            parser.get_http_version() == "1.0",
         )
         self._body = []
         self._queue.append(request)
-        if self._task is None:
-            self._task = self.loop.create_task(self._serve())
+        if not self._busy:
+            self._busy = True
+            wakeup = self._wakeup
+            if wakeup is not None:  # the connection's task waits for this request
+                self._wakeup = None
+                wakeup.set_result(None)
+            elif self._task is None:
+                self._task = self.loop.create_task(self._serve())
         elif len(self._queue) > _MAX_PIPELINE and not self._reading_paused:
             assert self.transport is not None
             self.transport.pause_reading()
@@ -469,15 +516,25 @@ class _Connection(asyncio.Protocol):
 
     # -- serving -----------------------------------------------------------
     async def _serve(self) -> None:
+        request: HttpRequest | None = None
+        response: HttpResponse | None = None
         try:
-            while self._queue and not self.closed:
+            while not self.closed:
+                if not self._queue:
+                    if self._close_after:
+                        break
+                    self._busy = False
+                    wakeup = self._wakeup = self.loop.create_future()
+                    request = response = None  # hold no body while waiting
+                    await wakeup  # the next request, or the connection's end
+                    continue
                 request = self._queue.popleft()
                 if self._reading_paused and len(self._queue) <= _MAX_PIPELINE // 2:
                     assert self.transport is not None
                     self.transport.resume_reading()
                     self._reading_paused = False
                 self.keep_alive = request.keep_alive
-                response = HttpResponse(self, head=request.method == "HEAD", http10=request.http10)
+                response = HttpResponse(self, request.method == "HEAD", request.http10)
                 try:
                     await self.server.app(request, response)
                 except (ClientGone, ConnectionError):
@@ -501,7 +558,8 @@ class _Connection(asyncio.Protocol):
             if self._close_after and self.transport is not None:
                 self.transport.close()
         finally:
-            self._task = None
+            self._task = self._wakeup = None
+            self._busy = False
 
     def write(self, data: bytes | memoryview) -> None:
         """Write now (after anything buffered)."""
@@ -532,15 +590,18 @@ class _Connection(asyncio.Protocol):
         self._pending_size += len(data)
         if self._pending_size >= _SMALL:
             self.flush()  # a handler that never yields still sends, and feels backpressure
-        elif flush and not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._scheduled_flush)
+        elif flush and self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._scheduled_flush)
 
     def _scheduled_flush(self) -> None:
-        self._flush_scheduled = False
+        self._flush_handle = None
         self.flush()
 
     def flush(self) -> None:
+        handle = self._flush_handle
+        if handle is not None:  # flushed before the loop came to it: nothing left for it
+            handle.cancel()
+            self._flush_handle = None
         pending = self._pending
         if not pending:
             return
@@ -560,7 +621,10 @@ class _Connection(asyncio.Protocol):
             waiter = self._drain_waiter = self.loop.create_future()
         await waiter
 
-    def response_done(self) -> None:
+    def response_done(self, tail: bytes = b"") -> None:
+        """The response's last bytes (``tail``) and anything buffered go out now."""
+        if tail:
+            self._pending.append(tail)
         self.flush()
         if not self.keep_alive and self.transport is not None:
             self.transport.close()

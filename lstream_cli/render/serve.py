@@ -10,9 +10,12 @@ value: the secret header is named, its value never shown.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TextIO
 
@@ -33,6 +36,7 @@ from lstream_cli.units import format_bytes
 __all__ = [
     "FunctionLogPrinter",
     "RequestLogPrinter",
+    "flush_lines",
     "format_function_log",
     "format_request_line",
     "print_endpoints",
@@ -85,12 +89,25 @@ def print_endpoints(
 
 
 def print_stopped(output: Output) -> None:
+    flush_lines()  # the last request lines before the last word
     output.info("lstream emulator stopped")
+
+
+_clock: tuple[int, str] = (-1, "")
+
+
+def _clock_stamp(now: float | None) -> str:
+    """``HH:MM:SS`` in local time, formatted once per second."""
+    global _clock
+    second = int(time.time() if now is None else now)
+    if _clock[0] != second:
+        _clock = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+    return _clock[1]
 
 
 def format_request_line(log: RequestLog, now: float | None = None) -> str:
     """``12:00:01 stream GET /path 200 1.05 MB 12.3 ms  note``."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(now))
+    stamp = _clock_stamp(now)
     line = (
         f"{stamp} {log.endpoint:<12} {log.method:<6} {log.path} {log.status} "
         f"{format_bytes(log.bytes)} {log.ms:.1f} ms"
@@ -100,27 +117,83 @@ def format_request_line(log: RequestLog, now: float | None = None) -> str:
     return line
 
 
+# Lines waiting to be written, per stream, in the order they came; every printer
+# shares them, so lines of both logs keep their order on a shared stderr.
+_lines_lock = threading.Lock()
+_lines: dict[int, tuple[TextIO, list[str]]] = {}
+# Event loops with a flush of the waiting lines scheduled (weakly: a loop that
+# stopped before its flush ran must not stand for a new one).
+_armed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_MAX_WAITING = 512  # lines: past this they are written at once
+
+
+def flush_lines() -> None:
+    """Write every line still waiting (the request log's, batched per loop iteration)."""
+    with _lines_lock:
+        _write_waiting()
+
+
+def _write_waiting() -> None:
+    batches = list(_lines.values())
+    _lines.clear()
+    for stream, lines in batches:
+        try:
+            stream.write("".join(lines))
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed stream is ignored
+
+
+def _flush_for(loop: asyncio.AbstractEventLoop) -> None:
+    with _lines_lock:
+        _armed.discard(loop)
+        _write_waiting()
+
+
+atexit.register(flush_lines)
+
+
 class _LinePrinter:
-    """Whole lines to a stream (stderr), one writer at a time; a closed stream is ignored."""
+    """Whole lines to a stream (stderr), one writer at a time; a closed stream is ignored.
+
+    ``batched`` lines written from a running event loop wait for the end of
+    its current iteration and leave together, in one write: at tens of
+    thousands of requests a second, a write and flush per line would cost
+    more than serving the request. Any other line is written at once, after
+    the lines waiting before it.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
-        self._lock = threading.Lock()
 
-    def _write(self, line: str) -> None:
-        with self._lock:
-            try:
-                self._stream.write(line + "\n")
-                self._stream.flush()
-            except (OSError, ValueError):
-                pass
+    def _write(self, line: str, batched: bool = False) -> None:
+        stream = self._stream
+        with _lines_lock:
+            waiting = _lines.get(id(stream))
+            if waiting is None:
+                waiting = _lines[id(stream)] = (stream, [])
+            waiting[1].append(line + "\n")
+            if batched and len(waiting[1]) < _MAX_WAITING:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    pass  # no loop on this thread: written now
+                else:
+                    if loop not in _armed:
+                        _armed.add(loop)
+                        loop.call_soon(_flush_for, loop)
+                    return
+            _write_waiting()
 
 
 class RequestLogPrinter(_LinePrinter):
-    """A request-log sink (``EmulatorConfig.log``) writing one line per request."""
+    """A request-log sink (``EmulatorConfig.log``) writing one line per request.
+
+    The lines of one loop iteration leave in one write (see ``_LinePrinter``).
+    """
 
     def __call__(self, log: RequestLog) -> None:
-        self._write(format_request_line(log))
+        self._write(format_request_line(log), batched=True)
 
 
 def _stamp(now: float | None = None) -> str:

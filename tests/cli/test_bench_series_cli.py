@@ -82,8 +82,13 @@ def test_a_staged_run_writes_its_series_to_json_and_csv(
     assert doc["mode"] == "closed" and doc["concurrency"] == 6
     assert doc["duration_target_s"] == 3.0
     series = doc["series"]
-    assert [p["t_s"] for p in series] == [0, 1, 2]
-    assert [p["target"] for p in series] == [3.0, 6.0, 3.0]
+    # A request still in flight as the last stage ends completes just after
+    # it: on a busy machine that makes a fourth second, past every stage.
+    ts = [p["t_s"] for p in series]
+    assert ts in ([0, 1, 2], [0, 1, 2, 3]), ts
+    targets = [p["target"] for p in series]
+    assert targets[:3] == [3.0, 6.0, 3.0]
+    assert targets[3:] in ([], [0.0]), targets
     assert series[1]["in_flight"] > series[0]["in_flight"]
     assert series[1]["in_flight"] > series[2]["in_flight"]
     assert sum(p["requests"] for p in series) == doc["requests"]
@@ -94,7 +99,7 @@ def test_a_staged_run_writes_its_series_to_json_and_csv(
     by_name = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert [int(r["requests"]) for r in by_name] == [p["requests"] for p in series]
     assert [float(r["in_flight"]) for r in by_name] == [p["in_flight"] for p in series]
-    assert [float(r["target"]) for r in by_name] == [3.0, 6.0, 3.0]
+    assert [float(r["target"]) for r in by_name] == targets
     assert by_name[1]["status"].startswith("200:")
 
 

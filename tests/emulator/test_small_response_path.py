@@ -1,0 +1,322 @@
+"""The emulator's per-request path: what its shortcuts keep exactly as before.
+
+One timer serves every in-process invocation's timeout, one head timer and
+one task a connection, the query string is split without ``parse_qsl`` when nothing in
+it is quoted, byte counts skip ``parse_size``, and request-log lines of one
+loop iteration leave in one write. Each test holds the shortcut to the
+behaviour it stands in for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from lstream_cli.emulator import EmulatorConfig, FunctionConfig, RequestLog
+from lstream_cli.emulator.function import FunctionError, InProcessInvoker, InvokeRequest
+from lstream_cli.emulator.functionurl import _query_pairs, function_url_event
+from lstream_cli.emulator.handlers import _size
+from lstream_cli.emulator.http import HttpRequest, HttpServer, _Connection
+from lstream_cli.emulator.logs import InvocationReport
+from lstream_cli.emulator.runtime import INTERNAL_HEADER
+from lstream_cli.render import serve as render_serve
+from lstream_cli.render.serve import FunctionLogPrinter, RequestLogPrinter, flush_lines
+from lstream_cli.units import parse_size
+
+HANDLERS = Path(__file__).with_name("emu_test_handlers.py")
+
+
+class _NullSink:
+    def __init__(self) -> None:
+        self.body = b""
+
+    async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
+        return None
+
+    async def send(self, data: bytes | memoryview) -> None:
+        self.body += bytes(data)
+
+
+def test_overlapping_in_process_invocations_each_time_out_alone() -> None:
+    """Two that sleep past the timeout fail with Sandbox.Timedout; one that is quick does not."""
+
+    async def scenario() -> list[str]:
+        fn = FunctionConfig(handler=f"{HANDLERS}:sleeps", timeout_s=0.3)
+        invoker = InProcessInvoker(fn)
+
+        async def one(rid: str, quick: bool) -> str:
+            event = {"raise": 1} if quick else {}
+            try:
+                await invoker.invoke(InvokeRequest(event, rid), _NullSink(), raw=True)
+            except FunctionError as exc:
+                return f"{rid}:{exc.error_type}"
+            return f"{rid}:ok"
+
+        first = asyncio.ensure_future(one("a", quick=False))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(one("b", quick=False))
+        quick = await one("c", quick=True)  # its own TimeoutError, before either deadline
+        outcomes = [await first, await second, quick]
+        assert invoker._deadlines._slots == {}  # nothing left in flight
+        return outcomes
+
+    assert asyncio.run(scenario()) == ["a:Sandbox.Timedout", "b:Sandbox.Timedout", "c:TimeoutError"]
+
+
+def test_a_cancelled_in_process_invocation_is_a_cancellation_not_a_timeout() -> None:
+    async def scenario() -> None:
+        fn = FunctionConfig(handler=f"{HANDLERS}:sleeps", timeout_s=30)
+        invoker = InProcessInvoker(fn)
+        task = asyncio.ensure_future(invoker.invoke(InvokeRequest({}, "r"), _NullSink(), raw=True))
+        await asyncio.sleep(0.05)
+        task.cancel()  # the server stopping
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert invoker._deadlines._slots == {}
+        # and the next invocation runs, on the same timer
+        with pytest.raises(FunctionError, match="TimeoutError"):  # its own, not the deadline
+            await invoker.invoke(InvokeRequest({"raise": 1}, "s"), _NullSink(), raw=True)
+        assert invoker._deadlines._slots == {}
+
+    asyncio.run(scenario())
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written = b""
+        self.closed = False
+
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        return None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _connection() -> tuple[_Connection, _Transport]:
+    """A connection of a server with a 30 s head timeout, on a recording transport."""
+
+    async def app(request: Any, response: Any) -> None:
+        response.send(200, b"ok")
+
+    conn = _Connection(HttpServer(app, 1024, head_timeout=30.0))
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    return conn, transport
+
+
+def test_the_head_timer_gives_a_later_head_its_whole_time() -> None:
+    """The timer armed for an earlier head finds a later one: it waits the rest, then 408."""
+
+    async def scenario() -> None:
+        conn, transport = _connection()
+        conn.data_received(b"GET / HTTP/1.1\r\nHo")  # a head begins: the timer is armed
+        assert conn._head_timer is not None
+        loop = asyncio.get_running_loop()
+        conn._head_began = loop.time() - 10.0  # as if it began 10 s ago
+        conn._head_timed_out()  # the timer fires early for this head: 20 s are left
+        assert transport.written == b"" and not transport.closed
+        assert conn._head_timer is not None  # armed again for the rest
+        conn._head_began = loop.time() - 30.5
+        conn._head_timed_out()
+        assert transport.written.startswith(b"HTTP/1.1 408 ") and transport.closed
+        conn.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_a_head_timer_finding_no_head_disarms() -> None:
+    async def scenario() -> None:
+        conn, transport = _connection()
+        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.01)
+        assert transport.written.startswith(b"HTTP/1.1 200 ")
+        conn._head_timed_out()  # idle between requests: nothing to time out
+        assert conn._head_timer is None and not transport.closed
+        conn.data_received(b"GET / HTTP/1.1\r\n")  # the next head arms it again
+        assert conn._head_timer is not None
+        conn.connection_lost(None)
+        assert conn._head_timer is None
+
+    asyncio.run(scenario())
+
+
+def test_one_task_serves_a_keep_alive_connection_and_ends_with_it() -> None:
+    async def scenario() -> None:
+        conn, transport = _connection()
+        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        task = conn._task
+        assert task is not None
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+            conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.01)
+        assert conn._task is task and transport.written.count(b"HTTP/1.1 200 ") == 4
+        assert not task.done()  # waiting for the next request
+        conn.connection_lost(None)
+        await asyncio.sleep(0)
+        assert task.done() and not task.cancelled() and conn._task is None
+
+    asyncio.run(scenario())
+
+
+def _event_headers(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    request = HttpRequest("GET", "/?a=1", headers, b"", True, False, "127.0.0.1")
+    event = function_url_event(request, "id", "us-east-1", None, "rid")
+    return event["headers"], event.get("cookies", [])
+
+
+def test_event_headers_are_the_same_by_either_way_of_reading_them() -> None:
+    plain = [("Host", "x"), ("User-Agent", "hey/0.0.1"), ("Accept-Encoding", "gzip")]
+    assert _event_headers(plain) == (
+        {"host": "x", "user-agent": "hey/0.0.1", "accept-encoding": "gzip"},
+        [],
+    )
+    # Each of these takes the header-by-header way; the plain headers read the same in it.
+    twice = [*plain, ("X-A", "1"), ("x-a", "2")]
+    assert _event_headers(twice)[0] == {**_event_headers(plain)[0], "x-a": "1,2"}
+    cookie = [*plain, ("Cookie", "a=1; b=2")]
+    assert _event_headers(cookie) == (_event_headers(plain)[0], ["a=1", "b=2"])
+    token = [*plain, (INTERNAL_HEADER.upper(), "secret-token")]
+    assert _event_headers(token) == _event_headers(plain)
+    utf8 = [*plain, ("X-Name", "h\u00e9llo".encode().decode("latin-1"))]
+    assert _event_headers(utf8)[0] == {**_event_headers(plain)[0], "x-name": "h\u00e9llo"}
+
+
+_QUERY_PIECES = ["a", "=", "&", "b", "", "x=", "==", "&&", ";", "c=d", "é", "%41", "+", "%zz"]
+
+
+def test_the_query_is_split_as_parse_qsl_splits_it() -> None:
+    for n in range(1, 5):
+        for combo in itertools.product(_QUERY_PIECES, repeat=n):
+            query = "".join(combo)
+            assert _query_pairs(query) == parse_qsl(query, keep_blank_values=True), query
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "1024", "000123", "999999999999999", "12345678901234567890", "1KiB", " 5 ", "7MB", "٣"],
+)
+def test_synthetic_sizes_read_as_parse_size_reads_them(text: str) -> None:
+    assert _size({"size": text}, "size", None) == parse_size(text)
+
+
+def test_synthetic_sizes_refuse_what_parse_size_refuses() -> None:
+    for text in ("-1", "1.5.5", "12 34", "0x10"):
+        with pytest.raises(ValueError):
+            parse_size(text)
+        with pytest.raises(ValueError):
+            _size({"size": text}, "size", None)
+
+
+class _Recorder(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+
+def _log(path: str) -> RequestLog:
+    return RequestLog("stream", "GET", path, 200, 3, 0.5)
+
+
+def test_request_lines_of_one_loop_iteration_leave_in_one_write_in_order() -> None:
+    stream = _Recorder()
+    requests = RequestLogPrinter(stream)
+    functions = FunctionLogPrinter(stream)
+
+    async def scenario() -> None:
+        requests(_log("/1"))
+        requests(_log("/2"))
+        assert stream.writes == []  # waiting for the end of this iteration
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert len(stream.writes) == 1
+        requests(_log("/3"))
+        # A function-log line is written at once, after the request line before it.
+        functions(InvocationReport("f", "rid", 1.0, 1, 128, 64, None))
+        assert len(stream.writes) == 2
+        requests(_log("/4"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    text = "".join(stream.writes)
+    order = [line.split()[3] if "stream" in line else "REPORT" for line in text.splitlines()]
+    assert order == ["/1", "/2", "/3", "REPORT", "/4"]
+    assert len(stream.writes) == 3
+
+
+def test_request_lines_outside_a_loop_and_at_exit_are_written() -> None:
+    stream = _Recorder()
+    printer = RequestLogPrinter(stream)
+    printer(_log("/now"))  # no loop on this thread: written at once
+    assert len(stream.writes) == 1 and "/now" in stream.writes[0]
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.sleep(0))
+        # A line left waiting by a loop that stopped before its flush ran.
+        loop.call_soon(printer, _log("/late"))
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.call_soon(printer, _log("/later"))
+        loop.stop()
+        loop.run_forever()  # runs the call, not the flush it schedules
+    finally:
+        loop.close()
+    flush_lines()  # what print_stopped and exit do
+    text = "".join(stream.writes)
+    assert "/late" in text and "/later" in text
+    assert render_serve._lines == {}
+
+
+def test_many_waiting_request_lines_are_written_without_waiting() -> None:
+    stream = _Recorder()
+    printer = RequestLogPrinter(stream)
+
+    async def scenario() -> None:
+        for i in range(render_serve._MAX_WAITING):
+            printer(_log(f"/{i}"))
+        assert len(stream.writes) == 1  # the limit reached: out at once
+
+    asyncio.run(scenario())
+    flush_lines()
+    assert "".join(stream.writes).count("\n") == render_serve._MAX_WAITING
+
+
+def test_the_synthetic_handler_answers_the_same_behind_both_urls() -> None:
+    """End to end through the shortcuts: headers, framing and bytes of a 1 KiB answer."""
+    import httpx
+
+    from lstream_cli.emulator import running_emulator
+
+    logs: list[RequestLog] = []
+    with running_emulator(EmulatorConfig(throttle=False, log=logs.append)) as emu:
+        for base, framing in ((emu.stream, "transfer-encoding"), (emu.buffered, "content-length")):
+            r = httpx.get(base + "/?size=1024&size=1024", timeout=10)  # a name twice: joined
+            assert r.status_code == 400  # "1024,1024" is no size
+            r = httpx.get(base + "/?size=1KiB&chunk=100", timeout=10)
+            assert r.status_code == 200 and r.content == bytes(range(256)) * 4
+            assert r.headers["content-type"] == "application/octet-stream"
+            assert framing in r.headers and r.headers["x-amzn-requestid"]
+    assert [(log.endpoint, log.status, log.bytes) for log in logs] == [
+        ("stream", 400, logs[0].bytes),
+        ("stream", 200, 1024),
+        ("buffered", 400, logs[2].bytes),
+        ("buffered", 200, 1024),
+    ]
