@@ -184,3 +184,45 @@ def test_single_read_body_has_no_rate() -> None:
     r = m.finish(3 * MS, complete=True)
     assert r.reads == 1 and r.bytes == 5000
     assert r.bytes_per_s is None  # no span to divide by, in get and bench alike
+
+
+def test_finish_puts_every_measured_figure_in_its_own_field() -> None:
+    """The record is built positionally: each field is checked by name, all values distinct."""
+    from dataclasses import fields
+
+    from lstream_cli.measure import MeterOptions
+
+    m = BodyMeter(1_000, options=MeterOptions(events="lines"))
+    m.set_up(11, 22, 33)
+    m.headers(1_000 + 44, 201, (("x-a", "b"),))
+    m.data(1_000 + 55, 3, b"a\nb")
+    m.data(1_000 + 77, 4, b"c\nd\n")
+    rec = m.finish(1_000 + 99, True)
+    expected = {
+        "t_start_ns": 1_000,
+        "status": 201,
+        "connect_ns": 22,
+        "headers_ns": 44,
+        "first_byte_ns": 55,
+        "end_ns": 99,
+        "bytes": 7,
+        "reads": 2,
+        "gap_max_ns": 22,
+        "gap_p99_ns": 22,
+        "knee": None,
+        "complete": True,
+        "error": None,
+        "error_detail": None,
+        "response_headers": (("x-a", "b"),),
+        "dns_ns": 11,
+        "tls_ns": 33,
+        "notes": (),
+        "events": 3,
+        "first_event_ns": 55,
+        "last_event_ns": 77,
+    }
+    assert {f.name for f in fields(rec)} == {*expected, "event_gaps"}
+    for name, value in expected.items():
+        assert getattr(rec, name) == value, name
+    assert rec.event_gaps is not None and rec.event_gaps.nonzero_ns == (22,)
+    assert rec.event_gaps.zero == 1

@@ -105,3 +105,28 @@ def test_several_percentiles_in_one_walk_equal_each_asked_alone() -> None:
     ps = [50.0, 90.0, 99.0, 99.9, 100.0]
     assert hist.percentiles(ps) == {p: hist.percentile(p) for p in ps}
     assert Histogram().percentiles([50.0]) == {50.0: None}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recording_counts_in_bulk_is_recording_them_one_by_one(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    counts: dict[int, int] = {}
+    for _ in range(5000):
+        raw = rng.choice([rng.randrange(0, 3000), rng.randrange(0, 10**9), -5, 4 * 10**9])
+        counts[raw] = counts.get(raw, 0) + rng.randrange(0, 4)
+    one, bulk = Histogram(), Histogram()
+    for raw, n in counts.items():
+        one.record_raw(raw, n)
+    bulk.record_counts(counts)
+    assert bulk.encode() == one.encode()
+    assert bulk.to_state() == one.to_state()
+    assert bulk.summary() == one.summary() and bulk.clamped == one.clamped > 0
+    assert bulk.percentiles([50.0, 99.9]) == one.percentiles([50.0, 99.9])
+
+
+def test_recording_nothing_in_bulk_changes_nothing() -> None:
+    hist = Histogram()
+    hist.record_counts({5: 0, 7: -1})
+    assert hist.count == 0 and hist.to_state() == Histogram().to_state()

@@ -68,8 +68,8 @@ and the stages' target); --csv-series writes them as CSV.
 
 \b
 --fail-if 'metric.stat OP number' states a requirement (OP: < <= > >= ==).
-metrics: headers_ms, ttfb_ms, total_ms, gap_max_ms, stream_bytes_per_s with
-stats min, p50, p90, p99, p999, max, mean; also errors.rate, errors.count,
+metrics: headers_ms, ttfb_ms, ttfb_new_conn_ms, ttfb_reused_conn_ms, total_ms,
+gap_max_ms, stream_bytes_per_s with stats min, p50, p90, p99, p999, max, mean; also errors.rate, errors.count,
 rps, bytes_per_s; with --events also ttfe_ms, event_gap_ms, events_per_s.
 Example: 'ttfb_ms.p99<500' passes when p99 < 500 ms.
 
@@ -247,7 +247,10 @@ def _failure_line(report: BenchReport) -> str:
     "--workers",
     type=int,
     default=None,
-    help="Worker processes (default: the CPU count), each with its own event loop.",
+    help=(
+        "Worker processes (default: the CPU count; one for a -n of at most 100), "
+        "each with its own event loop."
+    ),
 )
 @click.option(
     "--warmup",
@@ -384,6 +387,7 @@ def bench_command(
             duration_s=duration_s,
             rate=rate,
             workers=workers or default_workers(),
+            auto_workers=workers is None,
             warmup_requests=warmup_requests,
             warmup_s=warmup_s,
             keep_rows=csv_path is not None,
@@ -436,12 +440,13 @@ def _run(
     if output.is_terminal and not no_dashboard:
         config = replace(config, live=True)
         dashboard = Dashboard(output)
-        dashboard.start()
     try:
+        # The dashboard's thread starts once the workers exist: they are forked.
         outcome = run_load(
             config,
             dashboard.update if dashboard is not None else None,
             rows.write if rows is not None else None,
+            dashboard.start if dashboard is not None else None,
         )
     except BaseException:
         if rows is not None:

@@ -531,7 +531,8 @@ class Exchange:
             self._deliver(now, left, data if n == left else data[:left])
             if n > left:
                 self.extra = True
-            return self._finished(now)
+            self._complete(now)  # the count is reached: the body is whole
+            return True
         if framing == "none":
             self.extra = True  # a HEAD (or 204/304) answer has no body
             return self._finished(now)
@@ -779,7 +780,9 @@ def _head_end(buf: bytes | bytearray, start: int) -> tuple[int, int]:
     not arrived yet.
     """
     crlf = buf.find(b"\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
+    # A bare-LF blank line counts only before the CRLF one: look no further (not
+    # through the body that follows the head in the same read).
+    lf = buf.find(b"\n\n", start) if crlf < 0 else buf.find(b"\n\n", start, crlf + 1)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 1, crlf + 3
     if lf >= 0:

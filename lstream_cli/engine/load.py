@@ -1,7 +1,7 @@
 """The worker loop: one event loop, ``concurrency`` slots, one pacing strategy.
 
-Each worker (a process, or the calling process with ``--workers 1``) runs
-:func:`run_worker`. Its slots share the worker's pacing (closed or open
+Each worker (a forked process, or the calling process when the run has one
+worker) runs :func:`run_worker`. Its slots share the worker's pacing (closed or open
 loop, :mod:`lstream_cli.engine.pacing`); each slot owns one keep-alive
 connection and loops: ask the pacing for a start time, send, feed the
 finished :class:`RequestRecord` to the worker's :class:`RunStats`.
@@ -126,21 +126,30 @@ class _Worker:
     # -- the slot loop ------------------------------------------------------
     async def _slot(self, i: int) -> None:
         pacing = self.pacing
-        add = self.stats.add
+        stats = self.stats
+        add = stats.add
+        series = stats.series
         template = self.template
+        # The plain closed loop hands out "now" without a coroutine per request.
+        now = pacing.start_now if isinstance(pacing, ClosedLoop) else None
         while True:
-            # As the README's measurement definition says, building and signing come before t_start. Closed loop: the
-            # start is "now", so sign first; open loop: the start is the due time
-            # (maybe far ahead), so sign when it comes.
-            request = template.bytes() if pacing.starts_now else b""
-            t_start = await pacing.next_start()
+            # As the README's measurement definition says, building and signing come
+            # before t_start. Closed loop: the start is "now", so sign first; open
+            # loop: the start is the due time (maybe far ahead), so sign when it comes.
+            if now is not None:
+                request = template.bytes()
+                t_start = now()
+            elif pacing.starts_now:
+                request = template.bytes()
+                t_start = await pacing.next_start()
+            else:
+                t_start = await pacing.next_start()
+                request = template.bytes()
             if t_start is None:
                 return
-            if not pacing.starts_now:
-                request = template.bytes()
             self.inflight += 1
-            if self.stats.series is not None:
-                self.stats.series.start()
+            if series is not None:
+                series.start()
             record = await self._exchange(i, t_start, request)
             self.inflight -= 1
             add(record)
@@ -159,8 +168,7 @@ class _Worker:
                         time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
                     )
                 self.conns[i] = conn
-            else:
-                meter.set_up(None, None, None)  # a kept-alive connection: no set-up
+            # else a kept-alive connection: no set-up (the meter starts with none)
             result = await conn.request(request, meter, method, self.timeout_ns)
             if result is RETRY:
                 self.conns[i] = None

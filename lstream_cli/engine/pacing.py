@@ -71,11 +71,15 @@ class ClosedLoop(Pacing):
 
     starts_now = True
 
-    async def next_start(self) -> int | None:
+    def start_now(self) -> int | None:
+        """The start time (now), or None when the run is over: no coroutine per request."""
         now = time.perf_counter_ns()
         if self.deadline_ns is not None and now >= self.deadline_ns:
             return None
         return now if self._take() else None
+
+    async def next_start(self) -> int | None:
+        return self.start_now()
 
 
 class OpenLoop(Pacing):

@@ -35,6 +35,7 @@ __all__ = [
     "METRICS",
     "SATURATED_CPU_PCT",
     "SATURATED_LAG_MS",
+    "SATURATED_LATE_SHARE",
     "BenchReport",
     "BenchSettings",
     "ClientLoad",
@@ -47,6 +48,11 @@ __all__ = [
 METRICS: dict[str, tuple[int, float]] = {
     "headers_ms": (3_600_000_000, 1000.0),  # microseconds, up to 1 h
     "ttfb_ms": (3_600_000_000, 1000.0),
+    # TTFB apart by connection: the first request on a fresh connection (its
+    # TCP connect, TLS handshake and any proxy tunnel inside the TTFB), and
+    # requests on a kept-alive one; a connect storm shows in the first only.
+    "ttfb_new_conn_ms": (3_600_000_000, 1000.0),
+    "ttfb_reused_conn_ms": (3_600_000_000, 1000.0),
     "total_ms": (3_600_000_000, 1000.0),
     "gap_max_ms": (3_600_000_000, 1000.0),
     "stream_bytes_per_s": (1_000_000_000_000, 1.0),  # bytes/s, up to 1 TB/s
@@ -78,6 +84,10 @@ SATURATED_CPU_PCT = 90.0  # a worker busy this share of wall time is saturated
 # A CPU share says nothing about saturation over a blink: a run that ended in
 # milliseconds (every connection refused) is mostly start-up, always "busy".
 SATURATION_MIN_WALL_S = 0.5
+# Open loop: more than this share of the requests due started late (LATE_AFTER_NS)
+# or never started: the run did not keep up with -r, whatever the CPU figure.
+SATURATED_LATE_SHARE = 0.05
+SATURATION_MIN_DUE = 20  # fewer requests due than this: one late start says nothing
 _MAX_DETAILS = 20  # distinct error messages kept (the rest are only counted)
 
 
@@ -118,6 +128,10 @@ class RunStats:
         self._p_headers: dict[int, int] = {}
         self._p_ttfb: dict[int, int] = {}
         self._p_total: dict[int, int] = {}
+        self._ttfb_new = _hist("ttfb_new_conn_ms")
+        self._ttfb_reused = _hist("ttfb_reused_conn_ms")
+        self._p_ttfb_new: dict[int, int] = {}
+        self._p_ttfb_reused: dict[int, int] = {}
         self.gap_max = _hist("gap_max_ms")
         self.stream_bps = _hist("stream_bytes_per_s")
         self.connect = _hist("connect_ms")
@@ -161,17 +175,21 @@ class RunStats:
                 v = first // 1000
                 p = self._p_ttfb
                 p[v] = p.get(v, 0) + 1
+                # A fresh connection has a connect time; a kept-alive one has none.
+                p = self._p_ttfb_reused if rec.connect_ns is None else self._p_ttfb_new
+                p[v] = p.get(v, 0) + 1
                 if self.recent_ttfb is not None:
                     self.recent_ttfb.record_raw(v)
             if rec.end_ns is not None:
                 v = rec.end_ns // 1000
                 p = self._p_total
                 p[v] = p.get(v, 0) + 1
-            if rec.gap_max_ns is not None:
-                self.gap_max.record_raw(rec.gap_max_ns // 1000)
-            bps = rec.bytes_per_s
-            if bps is not None:
-                self.stream_bps.record_raw(int(bps))
+            if rec.reads >= 2:  # one read has neither a gap nor a rate (RequestRecord)
+                if rec.gap_max_ns is not None:
+                    self.gap_max.record_raw(rec.gap_max_ns // 1000)
+                bps = rec.bytes_per_s
+                if bps is not None:
+                    self.stream_bps.record_raw(int(bps))
             if rec.knee is not None:
                 self.knees += 1
         if status is not None:  # the connection carried a response: its set-up counts
@@ -241,13 +259,14 @@ class RunStats:
         for pending, hist in (
             (self._p_headers, self._headers),
             (self._p_ttfb, self._ttfb),
+            (self._p_ttfb_new, self._ttfb_new),
+            (self._p_ttfb_reused, self._ttfb_reused),
             (self._p_total, self._total),
             (self._p_ttfe, self._ttfe),
             (self._p_event_gap, self._event_gap),
         ):
             if pending:
-                for raw, count in pending.items():
-                    hist.record_raw(raw, count)
+                hist.record_counts(pending)
                 pending.clear()
 
     @property
@@ -270,6 +289,8 @@ class RunStats:
         return {
             "headers_ms": self.headers,
             "ttfb_ms": self.ttfb,
+            "ttfb_new_conn_ms": self._ttfb_new,
+            "ttfb_reused_conn_ms": self._ttfb_reused,
             "total_ms": self.total,
             "gap_max_ms": self.gap_max,
             "stream_bytes_per_s": self.stream_bps,
@@ -336,6 +357,9 @@ class RunStats:
         other.stream_bps = Histogram.from_state(hists["stream_bytes_per_s"])
         other.connect = Histogram.from_state(hists["connect_ms"])
         other.tls = Histogram.from_state(hists["tls_ms"])
+        if "ttfb_new_conn_ms" in hists:
+            other._ttfb_new = Histogram.from_state(hists["ttfb_new_conn_ms"])
+            other._ttfb_reused = Histogram.from_state(hists["ttfb_reused_conn_ms"])
         if "ttfe_ms" in hists:
             other._ttfe = Histogram.from_state(hists["ttfe_ms"])
             other._event_gap = Histogram.from_state(hists["event_gap_ms"])
@@ -433,10 +457,12 @@ class ClientLoad:
     cpu_pct_max: float | None  # the busiest worker's
     loop_lag_ms_p99: float | None  # event-loop lag p99
     warnings: tuple[str, ...] = ()  # why the client may have been the bottleneck
+    # Why the run could not keep up, in short ("; " between causes); None when it did.
+    reason: str | None = None
 
     @property
     def saturated(self) -> bool:
-        return bool(self.warnings)
+        return self.reason is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -444,6 +470,7 @@ class ClientLoad:
             "cpu_pct_max": round_or_none(self.cpu_pct_max, 1),
             "loop_lag_ms_p99": round_or_none(self.loop_lag_ms_p99, 3),
             "saturated": self.saturated,
+            "reason": self.reason,
             "warnings": list(self.warnings),
         }
 
@@ -538,16 +565,45 @@ def _digits(name: str) -> int:
 
 
 def client_load(stats: RunStats) -> ClientLoad:
-    """The client's CPU and event-loop lag, with a warning when it was the bottleneck."""
+    """The client's CPU and event-loop lag, and whether (and why) the run could not keep up.
+
+    Saturated, whatever the CPU figure, when: the event-loop lag p99 exceeds
+    :data:`SATURATED_LAG_MS` (requests waited on the client); an open-loop run
+    started more than :data:`SATURATED_LATE_SHARE` of its due requests late
+    or never (it did not deliver the rate asked for); a worker was busy
+    :data:`SATURATED_CPU_PCT` of a run of at least :data:`SATURATION_MIN_WALL_S`.
+    """
     cpu_pct = [
         100.0 * c / w if w > 0 else 0.0 for c, w in zip(stats.cpu_s, stats.wall_s, strict=True)
     ]
     lag_p99 = stats.lag.percentile(99.0)
     warnings: list[str] = []
-    if lag_p99 is not None and lag_p99 > SATURATED_LAG_MS:
+    reasons: list[str] = []
+    lagging = lag_p99 is not None and lag_p99 > SATURATED_LAG_MS
+    if lagging:
+        assert lag_p99 is not None
+        reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms (over {SATURATED_LAG_MS:g} ms)")
         warnings.append(
             f"event-loop lag p99 {lag_p99:.1f} ms: the client was saturated; "
             "latencies include client queueing (add --workers or lower -c/-r)"
+        )
+    behind = stats.late + stats.not_started
+    due = stats.requests + stats.aborted + stats.not_started
+    if due >= SATURATION_MIN_DUE and behind > SATURATED_LATE_SHARE * due:
+        share = behind / due
+        reasons.append(
+            f"open loop: {share:.0%} of {due:,} requests due started late or never "
+            f"({stats.late:,} late, {stats.not_started:,} never)"
+        )
+        why = (
+            "the client could not keep up (add --workers, or lower -r)"
+            if lagging
+            else "every connection was busy (raise -c, or lower -r: the server's "
+            "latency times the rate needs more connections)"
+        )
+        warnings.append(
+            f"{share:.0%} of the requests due started more than 10 ms late or never "
+            f"started: the run did not deliver the rate asked for; {why}"
         )
     busy = [
         pct
@@ -555,6 +611,7 @@ def client_load(stats: RunStats) -> ClientLoad:
         if wall >= SATURATION_MIN_WALL_S and pct >= SATURATED_CPU_PCT
     ]
     if busy:
+        reasons.append(f"a worker used {max(busy):.0f}% of a CPU")
         warnings.append(
             f"a worker process used {max(busy):.0f}% of a CPU: the client may be the "
             "bottleneck, not the server"
@@ -564,6 +621,7 @@ def client_load(stats: RunStats) -> ClientLoad:
         cpu_pct_max=max(cpu_pct) if cpu_pct else None,
         loop_lag_ms_p99=lag_p99,
         warnings=tuple(warnings),
+        reason="; ".join(reasons) or None,
     )
 
 

@@ -125,23 +125,37 @@ class SeriesRecorder:
 
     def add(self, rec: RequestRecord) -> None:
         """A request finished now (counted as :meth:`RunStats.add` counts it)."""
-        self._advance(time.perf_counter_ns())
+        now = time.perf_counter_ns()
+        if now >= self.boundary_ns:
+            self._roll(now)
         cur = self._cur
-        if self.in_flight > 0:
-            self.in_flight -= 1
+        in_flight = self.in_flight
+        cur.area += in_flight * (now - self._changed_ns)  # as _advance, inlined (hot path)
+        self._changed_ns = now
+        if in_flight > 0:
+            self.in_flight = in_flight - 1
         cur.requests += 1
-        if rec.status is not None:
-            _bump(cur.status, rec.status)
+        status = rec.status
+        if status is not None:
+            counts = cur.status
+            counts[status] = counts.get(status, 0) + 1
         error = rec.error
-        if error is None and rec.complete:
+        complete = rec.complete
+        if error is None and complete:
             cur.ok += 1
         else:
             _bump(cur.errors, ErrorClass.TRUNCATED if error is None else error)
-        if rec.complete and rec.headers_ns is not None:
-            if rec.first_byte_ns is not None:
-                _bump(cur.ttfb, rec.first_byte_ns // 1000)
-            if rec.end_ns is not None:
-                _bump(cur.total, rec.end_ns // 1000)
+        if complete and rec.headers_ns is not None:
+            first = rec.first_byte_ns
+            if first is not None:
+                v = first // 1000
+                counts = cur.ttfb
+                counts[v] = counts.get(v, 0) + 1
+            end = rec.end_ns
+            if end is not None:
+                v = end // 1000
+                counts = cur.total
+                counts[v] = counts.get(v, 0) + 1
 
     # -- closing seconds ----------------------------------------------------
     def _roll(self, now: int) -> None:
@@ -294,10 +308,8 @@ class _Pending:
         self.bytes += int(state["bytes"])
         if state.get("events") is not None:
             self.events = (self.events or 0) + int(state["events"])
-        for raw, n in state["ttfb"].items():
-            self.ttfb.record_raw(int(raw), int(n))
-        for raw, n in state["total"].items():
-            self.total.record_raw(int(raw), int(n))
+        self.ttfb.record_counts({int(raw): int(n) for raw, n in state["ttfb"].items()})
+        self.total.record_counts({int(raw): int(n) for raw, n in state["total"].items()})
 
     def point(self, k: int, target: float | None) -> SeriesPoint:
         return SeriesPoint(

@@ -29,6 +29,8 @@ __all__ = ["STATS", "STAT_METRICS", "Threshold", "ThresholdResult", "evaluate", 
 STAT_METRICS = (
     "headers_ms",
     "ttfb_ms",
+    "ttfb_new_conn_ms",
+    "ttfb_reused_conn_ms",
     "total_ms",
     "gap_max_ms",
     "stream_bytes_per_s",

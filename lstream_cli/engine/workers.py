@@ -14,14 +14,22 @@ own event loop, so the client does not share one interpreter lock::
 ``-n`` is split exactly (the shares add up to n), ``-c`` likewise, and
 ``-r`` evenly, each worker's arrivals shifted by ``i / r`` so the merged
 arrivals stay evenly spaced. With one worker the run stays in this process
-(no spawn cost), with the same worker loop.
+(no process to start), with the same worker loop; a short ``-n`` run with
+the default ``--workers`` (at most :data:`INLINE_MAX_REQUESTS` requests) is
+one worker.
 
-Workers are spawned, not forked: every process creates its own event loop
-(uvloop) from scratch, and the parent may hold threads.
+Workers are forked (:func:`start_method`): the parent has imported the
+engine already, a child starts with it in memory and creates its own event
+loop. Forking is safe only while the parent runs no other thread and no
+event loop, so the CLI starts the dashboard (a thread) after the workers
+(``on_started``). A parent with threads (a program embedding the engine, a
+test server) gets ``forkserver`` instead: one clean server process, with the
+engine modules preloaded once, forks every worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -46,6 +54,7 @@ from lstream_cli.stats import Histogram
 from lstream_cli.supervise import ignore_stop_signals, stop_signals_blocked
 
 __all__ = [
+    "INLINE_MAX_REQUESTS",
     "LoadConfig",
     "LoadOutcome",
     "Progress",
@@ -53,6 +62,7 @@ __all__ = [
     "plan_workers",
     "run_load",
     "split_evenly",
+    "start_method",
 ]
 
 _START_DELAY_NS = 20_000_000  # "go" is given this far ahead so all workers start together
@@ -61,6 +71,11 @@ _SPARK_POINTS = 60  # seconds of series the dashboard's sparklines get
 RowsSink = Callable[[list[tuple[Any, ...]]], None]  # takes --csv rows as they come
 _JOIN_TIMEOUT_S = 10.0
 _ORPHAN_POLL_S = 0.2  # a worker waiting for "go" checks this often that its parent lives
+# A -n run of at most this many requests (warm-up included) is one worker when
+# --workers is not given: it is over before a second process would pay off.
+INLINE_MAX_REQUESTS = 100
+# What a forkserver imports once, before it forks any worker.
+_FORKSERVER_PRELOAD = ["lstream_cli.engine.workers"]
 
 
 def default_workers() -> int:
@@ -80,6 +95,7 @@ class LoadConfig:
     duration_s: float | None  # -z; None with -n
     rate: float | None  # -r requests/s, all workers together; None = closed loop
     workers: int  # --workers (upper bound; never more than -c or -n)
+    auto_workers: bool = False  # --workers not given: a short -n run stays in one process
     warmup_requests: int | None = None
     warmup_s: float | None = None
     keep_rows: bool = False  # --csv
@@ -116,6 +132,7 @@ class LoadOutcome:
     interrupted: bool  # ended by Ctrl-C
     workers: int  # processes actually used
     series: tuple[SeriesPoint, ...] = ()  # per second of the measured phase
+    start_method: str | None = None  # how worker processes started; None: in this process
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
@@ -129,6 +146,10 @@ def plan_workers(config: LoadConfig) -> list[WorkerPlan]:
     n = min(n, config.concurrency)
     if config.requests is not None:
         n = min(n, config.requests)
+        if config.auto_workers and config.requests + (config.warmup_requests or 0) <= (
+            INLINE_MAX_REQUESTS
+        ):
+            n = 1
     concurrency = split_evenly(config.concurrency, n)
     requests = split_evenly(config.requests, n) if config.requests is not None else [None] * n
     warm = (
@@ -281,8 +302,12 @@ class _ProcessControl:
         self.out = out
         self.stop = stop
         self.parent_pid = parent_pid  # from the parent: it may be dead already
+        # The run's parent; a forkserver's worker is the server's child, not its.
+        self.parent = multiprocessing.parent_process()
 
     def orphaned(self) -> bool:
+        if self.parent is not None:
+            return not self.parent.is_alive()  # its sentinel: a pipe closed when it exits
         return os.getppid() != self.parent_pid
 
     def should_stop(self) -> bool:
@@ -298,9 +323,27 @@ class _ProcessControl:
         self.out.put(("rows", index, rows))
 
 
-def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_pid: int) -> None:
-    """Entry point of a worker process."""
-    ignore_stop_signals()  # the parent owns Ctrl-C and SIGTERM (blocked since the spawn)
+def _child_main(
+    plan: WorkerPlan,
+    out: Any,
+    stop: Any,
+    go: Any,
+    t0: Any,
+    parent_pid: int,
+    context: tuple[dict[str, str], str] | None = None,
+) -> None:
+    """Entry point of a worker process.
+
+    ``context``: the parent's environment and working directory, for a worker
+    forked by a forkserver (which holds those of the moment it started).
+    """
+    ignore_stop_signals()  # the parent owns Ctrl-C and SIGTERM (blocked since the start)
+    if context is not None:
+        env, cwd = context
+        os.environ.clear()
+        os.environ.update(env)
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
     control = _ProcessControl(out, stop, parent_pid)
     out.put(("ready", plan.index, None))
     while not go.wait(_ORPHAN_POLL_S):
@@ -318,16 +361,38 @@ def _child_main(plan: WorkerPlan, out: Any, stop: Any, go: Any, t0: Any, parent_
         out.put(("final", plan.index, state))
 
 
+def start_method() -> str:
+    """``fork`` when this process runs no other thread and no event loop; else ``forkserver``.
+
+    A fork copies only the calling thread: a lock another thread held (rich's
+    refresh thread, a logging handler, a test server) would stay locked in
+    the child forever, and a running loop's selector would be shared.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # none: the usual case
+        in_loop = False
+    else:
+        in_loop = True
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if forkable and not in_loop and threading.active_count() == 1:
+        return "fork"
+    return "forkserver"
+
+
 def run_load(
     config: LoadConfig,
     on_progress: Callable[[Progress], None] | None = None,
     on_rows: RowsSink | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> LoadOutcome:
     """Run the load described by ``config``; Ctrl-C ends it early (``interrupted``).
 
     With ``config.keep_rows``, the per-request rows are handed to ``on_rows``
     in batches as requests finish (none is kept), or, without ``on_rows``,
-    kept in the outcome's stats.
+    kept in the outcome's stats. ``on_started`` is called once the worker
+    processes exist (at once when there are none): where the caller starts
+    its own threads, so that the workers can be forked.
     """
     plans = plan_workers(config)
     if on_rows is not None:
@@ -335,8 +400,10 @@ def run_load(
     series = SeriesMerger(len(plans), series_target(config))
     view = _LiveView(config, on_progress, series) if (on_progress and config.live) else None
     if len(plans) == 1:
+        if on_started is not None:
+            on_started()
         return _run_local(plans[0], view, series, on_rows)
-    return _run_processes(plans, view, series, on_rows)
+    return _run_processes(plans, view, series, on_rows, on_started)
 
 
 def series_target(config: LoadConfig) -> Callable[[float, float], float] | None:
@@ -362,8 +429,12 @@ def _run_processes(
     view: _LiveView | None,
     series: SeriesMerger,
     on_rows: RowsSink | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> LoadOutcome:
-    ctx = multiprocessing.get_context("spawn")
+    method = start_method()
+    ctx: Any = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(_FORKSERVER_PRELOAD)  # no effect once the server runs
     out = ctx.Queue()
     stop = ctx.Event()
     go = ctx.Event()
@@ -376,10 +447,11 @@ def _run_processes(
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    context = (dict(os.environ), os.getcwd()) if method == "forkserver" else None
     procs = [
         ctx.Process(
             target=_child_main,
-            args=(replace(plan), out, stop, go, t0, os.getpid()),
+            args=(replace(plan), out, stop, go, t0, os.getpid(), context),
             name=f"lstream-worker-{plan.index}",
             daemon=True,
         )
@@ -389,6 +461,8 @@ def _run_processes(
     failure: tuple[str, int] | None = None
     try:
         _start_workers(procs)
+        if on_started is not None:
+            on_started()
         ready = 0
         while ready < len(procs) and failure is None:
             msg = _get(out, procs)
@@ -409,7 +483,12 @@ def _run_processes(
         while len(finals) < len(procs) and failure is None:
             msg = _get(out, procs)
             if msg is None:
-                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (None, 0)]
+                # Gone without its final state (which it sends before it exits).
+                dead = [
+                    p
+                    for i, p in enumerate(procs)
+                    if i not in finals and not p.is_alive() and p.exitcode is not None
+                ]
                 if dead:
                     failure = (f"worker process exited with {dead[0].exitcode}", 1)
                 continue
@@ -448,17 +527,17 @@ def _run_processes(
     merged = RunStats()
     for index in sorted(finals):
         merged.merge_state(finals[index])
-    return LoadOutcome(merged, interrupted.is_set(), len(procs), series.finish())
+    return LoadOutcome(merged, interrupted.is_set(), len(procs), series.finish(), method)
 
 
 def _start_workers(procs: list[Any]) -> None:
     """Start the processes with SIGINT and SIGTERM blocked, so they inherit them blocked.
 
-    A Ctrl-C reaches the whole process group; a worker still importing (before
-    ``_child_main`` ignores the stop signals) would die with a KeyboardInterrupt
-    traceback. Blocked, the signal waits in the parent until the workers are
-    started, then runs its handler there (multiprocessing's resource tracker
-    does the same).
+    A Ctrl-C reaches the whole process group; a worker not yet in
+    ``_child_main`` (which ignores the stop signals) would die with a
+    KeyboardInterrupt traceback. Blocked, the signal waits in the parent until
+    the workers are started, then runs its handler there (multiprocessing's
+    resource tracker does the same).
     """
     with stop_signals_blocked():
         for p in procs:

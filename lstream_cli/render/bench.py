@@ -48,6 +48,8 @@ __all__ = [
 _ROWS = (
     ("headers_ms", "headers", "ms"),
     ("ttfb_ms", "TTFB", "ms"),
+    ("ttfb_new_conn_ms", "TTFB, new conn", "ms"),
+    ("ttfb_reused_conn_ms", "TTFB, reused conn", "ms"),
     ("total_ms", "total", "ms"),
     ("gap_max_ms", "largest gap", "ms"),
     ("stream_bytes_per_s", "per-stream rate", "rate"),
@@ -308,6 +310,8 @@ def format_report(report: BenchReport) -> list[RenderableType]:
     cpu = "-" if client.cpu_pct is None else f"{client.cpu_pct:.0f}%"
     lag = "-" if client.loop_lag_ms_p99 is None else f"{client.loop_lag_ms_p99:.2f} ms"
     out.append(Text(f"\n  client   CPU {cpu} per worker, event-loop lag p99 {lag}"))
+    if client.reason is not None:
+        out.append(Text(f"  saturated: {client.reason}", style="bold yellow"))
     for warning in client.warnings:
         out.append(Text(f"  warning: {warning}", style="yellow"))
     for t in report.thresholds:

@@ -53,6 +53,8 @@ _HIST_BUCKETS = 40
 _METRICS = (
     ("headers_ms", "headers (ms)", 1.0),
     ("ttfb_ms", "TTFB (ms)", 1.0),
+    ("ttfb_new_conn_ms", "TTFB, new connection (ms)", 1.0),  # absent from older results
+    ("ttfb_reused_conn_ms", "TTFB, reused connection (ms)", 1.0),
     ("total_ms", "total (ms)", 1.0),
     ("gap_max_ms", "largest gap (ms)", 1.0),
     ("stream_bytes_per_s", "per-stream rate (MB/s)", 1e-6),

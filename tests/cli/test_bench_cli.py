@@ -428,7 +428,7 @@ def test_csv_and_json_cannot_both_take_stdout(
 
 
 def _worker_children(pid: int) -> list[int]:
-    """Worker processes of ``pid`` (spawned interpreters, not the resource tracker)."""
+    """Worker processes of ``pid`` (forked: not a resource tracker or a forkserver)."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
@@ -439,7 +439,7 @@ def _worker_children(pid: int) -> list[int]:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in cmdline:
+        if b"resource_tracker" not in cmdline and b"forkserver" not in cmdline:
             found.append(int(child))
     return found
 
@@ -448,7 +448,7 @@ def _worker_children(pid: int) -> list[int]:
 def test_ctrl_c_while_workers_start_is_a_clean_interrupt(
     server: TestServer, tmp_path: Path, spawn: Spawn
 ) -> None:
-    """Ctrl-C reaches the whole process group, workers still importing included."""
+    """Ctrl-C reaches the whole process group, workers still starting included."""
     out = tmp_path / "early.json"
     proc = spawn(
         [sys.executable, "-m", "lstream_cli", "bench", server.url("/ok"), "-z", "60s",
@@ -550,3 +550,25 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_json_and_report_show_ttfb_by_connection_and_saturation(
+    server: TestServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code = _bench(
+        server.url("/delay?ms=200"), "-r", "40", "-z", "1s", "-c", "2", "--workers", "2",
+        "--json", str(out), "--no-dashboard",
+    )  # fmt: skip
+    assert code == 0
+    captured = capfd.readouterr()
+    text = " ".join((captured.out + captured.err).split())
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    new, reused = doc["ttfb_new_conn_ms"]["count"], doc["ttfb_reused_conn_ms"]["count"]
+    assert new == 2 and new + reused == doc["ttfb_ms"]["count"] == doc["ok"]
+    assert doc["client"]["saturated"] is True
+    causes = doc["client"]["reason"].split("; ")  # the loop's lag may be one on a busy machine
+    assert any(cause.startswith("open loop: ") for cause in causes)
+    assert "TTFB, new conn" in text and "TTFB, reused conn" in text
+    assert f"saturated: {doc['client']['reason']}" in text

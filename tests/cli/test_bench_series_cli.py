@@ -204,10 +204,13 @@ def test_events_per_second_count_the_events_as_they_arrive(
     doc = json.loads(out.read_text())
     jsonschema.validate(doc, SCHEMA)
     series = doc["series"]
-    assert [p["t_s"] for p in series] == [0, 1, 2]
+    # Three seconds; on a busy machine the end of -z may be noticed more than 10 ms
+    # late, and that last sliver is kept as a fourth second, in which nothing started.
+    assert [p["t_s"] for p in series][:3] == [0, 1, 2] and len(series) <= 4
+    assert all(p["started"] == 0 for p in series[3:])
     # No stream finished in its first two seconds, yet their events arrived in them.
     assert series[0]["requests"] == series[1]["requests"] == 0
-    assert all(p["events_per_s"] is not None and p["events_per_s"] > 0 for p in series)
+    assert all(p["events_per_s"] is not None and p["events_per_s"] > 0 for p in series[:3])
     counted = sum(round(p["events_per_s"] * p["span_s"]) for p in series)
     assert counted >= doc["events"]  # the run's events, and those of the streams cut at the end
 

@@ -260,3 +260,19 @@ def test_a_result_without_series_shows_its_tables_and_histogram(
     charts, dom = _charts(page)
     assert set(charts) == {"chart-ttfb-histogram"} and charts["chart-ttfb-histogram"]["drawn"]
     assert "No per-second series" in dom and "TTFB (ms)" in dom
+
+
+def test_the_percentile_table_has_ttfb_by_connection_when_the_result_has_it(
+    server: TestServer, tmp_path: Path
+) -> None:
+    _, doc = _bench(tmp_path, "conn", server.url("/ok"), "-n", "12", "-c", "3")
+    older = {k: v for k, v in doc.items() if k not in ("ttfb_new_conn_ms", "ttfb_reused_conn_ms")}
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    pages = {}
+    for name in ("conn", "older"):
+        page = tmp_path / f"{name}.html"
+        assert run(["report", str(tmp_path / f"{name}.json"), "-o", str(page)]) == 0
+        pages[name] = page.read_text()
+    assert "TTFB, new connection (ms)" in pages["conn"]
+    assert "TTFB, reused connection (ms)" in pages["conn"]
+    assert "TTFB, new connection" not in pages["older"] and "TTFB (ms)" in pages["older"]

@@ -355,3 +355,135 @@ def test_open_loop_sends_at_or_after_the_due_time_and_no_duration_is_negative(
         assert all(v is None or v >= 0 for v in (*offsets, *durations)), rec
         assert rec.headers_ns is not None and rec.end_ns is not None
         assert 0 <= rec.headers_ns <= (rec.first_byte_ns or rec.headers_ns) <= rec.end_ns
+
+
+_FORK_PROBE = """
+import json, sys, threading
+import lstream_cli.engine.workers as w
+from lstream_cli.request import RequestSpec
+spec = RequestSpec(url=sys.argv[1], auth="none")
+threads = threading.active_count()
+out = w.run_load(w.LoadConfig(spec, 4, 40, None, None, workers=2))
+print(json.dumps({"threads": threads, "method": out.start_method, "workers": out.workers,
+                  "ok": out.stats.ok, "spawned": w.start_method.__module__}))
+"""
+
+
+def test_workers_are_forked_from_a_parent_without_threads(server: TestServer) -> None:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORK_PROBE, server.url("/ok")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert (doc["threads"], doc["method"], doc["workers"], doc["ok"]) == (1, "fork", 2, 40)
+    assert server.requests == 40
+
+
+def test_a_parent_with_threads_uses_a_forkserver(server: TestServer) -> None:
+    import threading
+
+    from lstream_cli.engine.workers import start_method
+
+    assert threading.active_count() > 1  # the test server's thread
+    assert start_method() == "forkserver"
+    out = _run(server.url("/ok"), requests=30, concurrency=4, workers=2)
+    assert (out.start_method, out.workers, out.stats.ok) == ("forkserver", 2, 30)
+
+
+def test_one_worker_runs_in_this_process(server: TestServer) -> None:
+    out = _run(server.url("/ok"), requests=5, concurrency=2, workers=1)
+    assert (out.start_method, out.workers, out.stats.ok) == (None, 1, 5)
+
+
+@pytest.mark.parametrize(
+    ("requests", "warmup", "auto", "workers"),
+    [
+        (2, None, True, 1),
+        (100, None, True, 1),
+        (90, 20, True, 2),
+        (101, None, True, 2),
+        (2, None, False, 2),
+    ],
+)
+def test_a_short_run_with_default_workers_stays_in_one_process(
+    requests: int, warmup: int | None, auto: bool, workers: int
+) -> None:
+    from lstream_cli.engine.workers import plan_workers
+
+    spec = RequestSpec(url="http://127.0.0.1:9/", auth="none")
+    config = LoadConfig(
+        spec, 4, requests, None, None, workers=2, auto_workers=auto, warmup_requests=warmup
+    )
+    plans = plan_workers(config)
+    assert len(plans) == workers
+    assert sum(p.requests or 0 for p in plans) == requests
+
+
+def test_an_open_loop_run_that_cannot_keep_up_says_it_is_saturated(server: TestServer) -> None:
+    """Two connections to a 300 ms server cannot carry 50 requests/s: the run says so."""
+    from lstream_cli.engine.results import build_report
+
+    s = _run(
+        server.url("/delay?ms=300"), requests=None, duration_s=1.0, rate=50.0, concurrency=2
+    ).stats
+    client = build_report(s, "http://x/").client
+    assert client.saturated is True
+    assert client.reason is not None  # a loaded machine may add the loop's lag as a cause
+    assert any(cause.startswith("open loop: ") for cause in client.reason.split("; "))
+    assert f"{s.late:,} late, {s.not_started:,} never" in client.reason
+    assert client.to_json()["saturated"] is True
+    assert any("did not deliver the rate asked for" in w for w in client.warnings)
+
+
+def test_ttfb_is_reported_apart_for_new_and_reused_connections(server: TestServer) -> None:
+    s = _run(server.url("/ok"), requests=20, concurrency=4)
+    hists = s.stats.histograms()
+    assert hists["ttfb_new_conn_ms"].count == 4  # one fresh connection per slot
+    assert hists["ttfb_reused_conn_ms"].count == 16
+    assert hists["ttfb_ms"].count == 20
+    assert hists["connect_ms"].count == 4
+
+
+def test_every_request_on_a_closing_server_opens_its_connection(server: TestServer) -> None:
+    s = _run(server.url("/close"), requests=9, concurrency=3).stats
+    hists = s.histograms()
+    assert s.ok == 9
+    assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (9, 0)
+
+
+def test_a_threshold_on_reused_connections_leaves_the_connect_storm_out(
+    server: TestServer,
+) -> None:
+    from lstream_cli.engine.results import build_report
+    from lstream_cli.engine.thresholds import evaluate, parse_threshold
+
+    stats = _run(server.url("/ok"), requests=12, concurrency=3).stats
+    report = build_report(stats, "http://x/")
+    exprs = ["ttfb_reused_conn_ms.p99<100000", "ttfb_new_conn_ms.max<0"]
+    results = evaluate([parse_threshold(e) for e in exprs], report)
+    assert [r.ok for r in results] == [True, False]
+    assert results[0].value == report.summaries["ttfb_reused_conn_ms"].p99
+    assert report.summaries["ttfb_new_conn_ms"].count == 3
+
+
+def test_a_running_event_loop_means_a_forkserver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio\n"
+        "from lstream_cli.engine.workers import start_method\n"
+        "async def probe():\n"
+        "    return start_method()\n"
+        "print(start_method(), asyncio.run(probe()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["fork", "forkserver"]

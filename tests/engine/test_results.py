@@ -199,3 +199,26 @@ def test_cpu_saturation_warning_needs_a_busy_worker_over_a_real_run(
     assert client.cpu_pct_max == pytest.approx(
         max(100 * c / w for c, w in zip(cpu_s, wall_s, strict=True))
     )
+
+
+def test_event_loop_lag_makes_a_closed_loop_run_saturated_whatever_the_cpu() -> None:
+    stats = RunStats()
+    stats.begin_ns, stats.end_ns = 0, 1_000_000_000
+    stats.cpu_s, stats.wall_s = [0.3], [1.0]  # 30% of a CPU: no CPU warning
+    for _ in range(100):
+        stats.lag.record_raw(35_000)  # 35 ms late ticks
+    client = build_report(stats, "http://x/").client
+    assert client.saturated is True
+    assert client.reason == "event-loop lag p99 35.0 ms (over 20 ms)"
+    assert client.to_json()["reason"] == client.reason
+
+
+def test_a_run_that_kept_up_has_no_saturation_reason() -> None:
+    stats = RunStats()
+    stats.begin_ns, stats.end_ns = 0, 1_000_000_000
+    stats.cpu_s, stats.wall_s = [0.3], [1.0]
+    stats.lag.record_raw(1_000)
+    stats.requests, stats.late = 100, 5  # 5% late: at the threshold, not over it
+    client = build_report(stats, "http://x/").client
+    assert (client.saturated, client.reason, client.warnings) == (False, None, ())
+    assert client.to_json()["saturated"] is False and client.to_json()["reason"] is None
