@@ -27,12 +27,14 @@ Formats:
     without its LF counts at the end of a complete body if it is not empty.
 
 Speed: the load engine feeds every read of every stream through these
-parsers, so the work per read is a handful of C-level scans
-(``bytes.find``/``count``/``replace``/``split``), never a Python loop over
-bytes. SSE streams of one ``data:`` line and a blank line per event (the
-common shape) are counted by two ``bytes.count`` calls per read, without
-looking at each event; any other shape takes a per-event path that is
-still scan-based (about a microsecond per event).
+counters. :func:`new_counter` hands out the compiled ones of
+``lstream_cli._eventscan`` (a small C extension built at install time when
+a C compiler is there: one pass over each read, 16 bytes at a time, a few
+nanoseconds per line) and otherwise the pure-Python classes below, which
+count exactly the same read by read with a handful of C-level scans per
+read (``bytes.find``/``count``/``replace``), never a Python loop over
+bytes. :data:`SCANNER` says which is in use; ``LSTREAM_NO_EXTENSION=1`` in
+the environment makes it the pure-Python ones (docs/events.md, "Speed").
 
 What is kept: counts only (the metrics need counts and instants, not the
 payload). :class:`SseCollector` decodes events fully (type, data, id,
@@ -42,11 +44,14 @@ the meter does not use it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = [
     "FORMATS",
+    "SCANNER",
     "EventCounter",
     "EventFormat",
     "LinesCounter",
@@ -85,7 +90,7 @@ def format_for_content_type(value: str | None) -> EventFormat | None:
 class EventCounter(Protocol):
     """Counts the events each read completes."""
 
-    def feed(self, chunk: bytes | memoryview) -> int:
+    def feed(self, chunk: bytes | memoryview, /) -> int:
         """Take the next bytes of the body; return how many events they completed."""
         ...
 
@@ -95,12 +100,8 @@ class EventCounter(Protocol):
 
 
 def new_counter(fmt: EventFormat) -> EventCounter:
-    """A fresh counter for one body in format ``fmt``."""
-    if fmt == "sse":
-        return SseCounter()
-    if fmt == "ndjson":
-        return NdjsonCounter()
-    return LinesCounter()
+    """A fresh counter for one body in format ``fmt`` (compiled when :data:`SCANNER` is "c")."""
+    return _COUNTERS[fmt]()
 
 
 def _has_data(buf: bytes, start: int, end: int) -> bool:
@@ -136,7 +137,7 @@ class _Sse:
 
     def _normalize(self, chunk: bytes) -> bytes:
         """``chunk`` with every line end as LF (a CR-LF split over two reads included)."""
-        if self._cr:
+        if self._cr and chunk:
             self._cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
@@ -343,3 +344,31 @@ class LinesCounter:
 
     def end(self) -> int:
         return 1 if self._open else 0
+
+
+_Factory = Callable[[], EventCounter]
+_PURE: dict[EventFormat, _Factory] = {
+    "sse": SseCounter,
+    "ndjson": NdjsonCounter,
+    "lines": LinesCounter,
+}
+
+
+def _compiled() -> dict[EventFormat, _Factory] | None:
+    """The compiled counters, or None (not built, or ``LSTREAM_NO_EXTENSION`` set)."""
+    if os.environ.get("LSTREAM_NO_EXTENSION"):
+        return None
+    try:
+        from lstream_cli import _eventscan
+    except ImportError:
+        return None
+    return {
+        "sse": _eventscan.SseCounter,
+        "ndjson": _eventscan.NdjsonCounter,
+        "lines": _eventscan.LinesCounter,
+    }
+
+
+_COUNTERS = _compiled() or _PURE
+SCANNER: Literal["c", "python"] = "python" if _COUNTERS is _PURE else "c"
+"""Which counters :func:`new_counter` hands out: the compiled ones or the pure-Python ones."""

@@ -41,7 +41,9 @@ class MeterOptions:
     The seam between the clients and the meter: a client constructs every
     meter with the run's options, hands each body delivery to
     :meth:`BodyMeter.data` (with the bytes themselves when
-    :attr:`BodyMeter.wants_bytes` is true), and ends the request as
+    :attr:`BodyMeter.wants_bytes` is true; to :meth:`BodyMeter.headers` with
+    the response headers whenever :attr:`BodyMeter.wants_headers` is true),
+    and ends the request as
     ``ErrorClass.STALLED`` when nothing arrives by
     :meth:`BodyMeter.idle_deadline_ns`.
     """
@@ -99,6 +101,7 @@ class BodyMeter:
         "t_start_ns",
         "tls_ns",
         "wants_bytes",
+        "wants_headers",
     )
 
     def __init__(
@@ -112,6 +115,9 @@ class BodyMeter:
         # True when data() needs the body bytes themselves (event parsing),
         # not only their count; clients check it once per delivery.
         self.wants_bytes = False
+        # True when headers() needs the response headers (--events auto reads
+        # the Content-Type), even from a client that otherwise leaves them out.
+        self.wants_headers = False
         self.dns_ns: int | None = None  # name resolution, None when not done for this request
         self.connect_ns: int | None = None  # TCP connect duration, None when reused
         self.tls_ns: int | None = None  # TLS handshake duration, None for http or when reused
@@ -143,7 +149,7 @@ class BodyMeter:
             self._stall_ns = options.stall_timeout_ns
             mode = options.events
             if mode == "auto":
-                self._auto = self.wants_bytes = True
+                self._auto = self.wants_bytes = self.wants_headers = True
             elif mode is not None:
                 self._counter = new_counter(mode)
                 self._event_gaps = array("q")

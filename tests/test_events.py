@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
 from lstream_cli.events import (
-    LinesCounter,
-    NdjsonCounter,
     SseCollector,
-    SseCounter,
     SseEvent,
     format_for_content_type,
-    new_counter,
 )
+from tests.counter_impls import IMPLEMENTATIONS, Counters, counters_of
+
+# Every counter test runs against both implementations: the pure-Python
+# counters of lstream_cli.events and the compiled ones of _eventscan.
+impl = pytest.mark.parametrize("counters", IMPLEMENTATIONS, indirect=True)
+
+
+@pytest.fixture
+def counters(request: pytest.FixtureRequest) -> Counters:
+    return counters_of(request.param)
 
 
 def _counts(counter: object, parts: list[bytes]) -> list[int]:
@@ -82,8 +89,12 @@ SSE_TABLE: list[tuple[bytes, list[SseEvent]]] = [
 ]
 
 
+@impl
 @pytest.mark.parametrize(("stream", "expected"), SSE_TABLE)
-def test_sse_table_at_every_split(stream: bytes, expected: list[SseEvent]) -> None:
+def test_sse_table_at_every_split(
+    counters: Counters, stream: bytes, expected: list[SseEvent]
+) -> None:
+    SseCounter = counters.sse
     for parts in _splits(stream):
         collector = SseCollector()
         counts = _counts(collector, parts)
@@ -106,7 +117,11 @@ SAMPLE = (
 )
 
 
-def test_sse_sample_stream_counts_each_event_in_the_read_that_completes_it() -> None:
+@impl
+def test_sse_sample_stream_counts_each_event_in_the_read_that_completes_it(
+    counters: Counters,
+) -> None:
+    SseCounter = counters.sse
     expected = [
         SseEvent("token", '{"t": "Hel"}', "1", 2500),
         SseEvent("message", "lo\nworld", "1", 2500),
@@ -132,14 +147,17 @@ def test_sse_sample_stream_counts_each_event_in_the_read_that_completes_it() -> 
         assert collector.events == expected
 
 
-def test_sse_cr_at_the_end_of_a_read_then_lf() -> None:
-    counter = SseCounter()
+@impl
+def test_sse_cr_at_the_end_of_a_read_then_lf(counters: Counters) -> None:
+    counter = counters.sse()
     assert counter.feed(b"data: a\r") == 0
     assert counter.feed(b"\n\r") == 1  # CRLF then CR: the blank line
     assert counter.feed(b"\ndata: b\n\n") == 1  # this LF is a second blank line, not part of a CRLF
 
 
-def test_sse_counter_agrees_with_the_decoder_on_random_streams() -> None:
+@impl
+def test_sse_counter_agrees_with_the_decoder_on_random_streams(counters: Counters) -> None:
+    SseCounter = counters.sse
     rng = random.Random(20261201)
     words = [
         b"data: x",
@@ -163,7 +181,9 @@ def test_sse_counter_agrees_with_the_decoder_on_random_streams() -> None:
         assert _counts(counter, parts) == _counts(collector, parts), stream
 
 
-def test_sse_long_lines_over_many_reads() -> None:
+@impl
+def test_sse_long_lines_over_many_reads(counters: Counters) -> None:
+    SseCounter = counters.sse
     counter, collector = SseCounter(), SseCollector()
     parts = [
         b"data: ",
@@ -196,16 +216,21 @@ NDJSON_TABLE: list[tuple[bytes, int, int]] = [
 ]
 
 
+@impl
 @pytest.mark.parametrize(("stream", "in_reads", "at_end"), NDJSON_TABLE)
-def test_ndjson_table_at_every_split(stream: bytes, in_reads: int, at_end: int) -> None:
+def test_ndjson_table_at_every_split(
+    counters: Counters, stream: bytes, in_reads: int, at_end: int
+) -> None:
+    NdjsonCounter = counters.ndjson
     for parts in _splits(stream):
         counter = NdjsonCounter()
         assert sum(_counts(counter, parts)) == in_reads, parts
         assert counter.end() == at_end
 
 
-def test_ndjson_counts_a_line_in_the_read_holding_its_lf() -> None:
-    counter = NdjsonCounter()
+@impl
+def test_ndjson_counts_a_line_in_the_read_holding_its_lf(counters: Counters) -> None:
+    counter = counters.ndjson()
     assert _counts(counter, [b'{"a"', b": 1}", b"\n{", b'"b": 2}\n{"c": 3}\n']) == [0, 0, 1, 2]
 
 
@@ -217,21 +242,28 @@ LINES_TABLE: list[tuple[bytes, int, int]] = [
 ]
 
 
+@impl
 @pytest.mark.parametrize(("stream", "in_reads", "at_end"), LINES_TABLE)
-def test_lines_table_at_every_split(stream: bytes, in_reads: int, at_end: int) -> None:
+def test_lines_table_at_every_split(
+    counters: Counters, stream: bytes, in_reads: int, at_end: int
+) -> None:
+    LinesCounter = counters.lines
     for parts in _splits(stream):
         counter = LinesCounter()
         assert sum(_counts(counter, parts)) == in_reads, parts
         assert counter.end() == at_end
 
 
-def test_memoryview_reads_count_as_bytes_do() -> None:
+@impl
+def test_memoryview_reads_count_as_bytes_do(counters: Counters) -> None:
     data = bytearray(b"data: a\n\nx\n\ny")
-    for fmt in ("sse", "ndjson", "lines"):
-        by_view, by_bytes = new_counter(fmt), new_counter(fmt)  # type: ignore[arg-type]
+    make: Callable[[], object]
+    for make in (counters.sse, counters.ndjson, counters.lines):
+        by_view, by_bytes = make(), make()
         for a, b in ((0, 9), (9, 12), (12, 14)):
-            assert by_view.feed(memoryview(data)[a:b]) == by_bytes.feed(bytes(data[a:b]))
-        assert by_view.end() == by_bytes.end()
+            view = memoryview(data)[a:b]
+            assert by_view.feed(view) == by_bytes.feed(bytes(data[a:b]))  # type: ignore[attr-defined]
+        assert by_view.end() == by_bytes.end()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

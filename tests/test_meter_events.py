@@ -126,3 +126,12 @@ def test_idle_deadline_follows_the_last_byte_without_events() -> None:
     m.data(7 * MS, 5)
     assert m.idle_deadline_ns() == 17 * MS
     assert BodyMeter(0).idle_deadline_ns() is None
+
+
+def test_only_auto_asks_a_client_for_the_response_headers() -> None:
+    # The load engine leaves the headers out unless the meter asks: a named
+    # format does not need them, auto reads the Content-Type from them.
+    assert _meter("auto").wants_headers
+    for events in ("sse", "ndjson", "lines", None):
+        assert not _meter(events).wants_headers
+    assert not BodyMeter(0).wants_headers

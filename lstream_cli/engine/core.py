@@ -679,8 +679,8 @@ class Exchange:
         parser = self._parser
         assert parser is not None
         meter = self.meter
-        # --events auto reads the Content-Type: a meter that wants the bytes gets the headers.
-        keep = self.keep_headers or meter.wants_bytes
+        # --events auto reads the Content-Type: a meter that asks gets the headers.
+        keep = self.keep_headers or meter.wants_headers
         if keep or status >= 400:
             self.version, self.reason, self.headers = _fields(block)
         lower = block.lower()
