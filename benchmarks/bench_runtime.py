@@ -13,7 +13,9 @@ Three figures, loopback only, with the machine's load printed beside them:
   from nginx (goal: the Node.js function at least 1 GB/s); beside them,
   Node.js alone writing the same bytes as a chunked request into a socket
   that discards them (``benchmarks/node/push.mjs``): the most a Node.js
-  stream can give on this machine at that moment;
+  stream can give on this machine at that moment; and the CPU seconds the
+  emulator's process and the function's process spent per GiB (a figure
+  other jobs on the same cores disturb far less than a rate);
 - cold start: fresh ``lstream serve`` processes, the first request's TTFB
   and the Init Duration the REPORT line gives, against a warm request.
 
@@ -43,7 +45,7 @@ from lstream_cli.units import parse_size
 FUNCTION = ROOT / "benchmarks" / "node" / "stream.mjs"
 RIC = ROOT / "examples" / "node" / "node_modules" / "aws-lambda-ric"
 NODE_ARGS = ["--handler", f"{FUNCTION}:handler", "--runtime-client", str(RIC)]
-QUIET_NODE = [*NODE_ARGS, "--function-logs", "off"]  # nobody reads serve's stderr here
+QUIET_NODE = [*NODE_ARGS, "--function-logs", "off", "--function-timeout", "900s"]  # no 3 s cut
 
 
 def load() -> str:
@@ -114,6 +116,27 @@ def warm_ttfb(requests: int) -> None:
     print(f"-> the Runtime API adds {extra:+.3f} ms at p50 (goal <= +1 ms)  [{load()}]")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int, comm: str) -> list[int]:
+    """The processes named ``comm`` whose parent is ``pid`` (the function's runtime)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name, _, rest = stat.partition(" (")[2].rpartition(") ")
+            if name == comm and int(rest.split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def node_alone(size: int) -> float:
     """Bytes per second Node.js writes a chunked request at into a discarding socket."""
     server = socket.create_server(("127.0.0.1", 0))
@@ -153,8 +176,14 @@ def throughput(size: int, rounds: int) -> None:
         nginx({"big": size}) as ng,
     ):
         curl_rate(node.endpoints["stream"] + "/?size=1024", 1024)  # the cold start, first
+        runtimes = children(node.pid, "node")
+        gib = size / 2**30
         for r in range(rounds):
+            # CPU seconds per GiB: what each process spends, whatever else the cores run.
+            emu0, fn0 = cpu_seconds(node.pid), sum(cpu_seconds(p) for p in runtimes)
             node_rate = curl_rate(node.endpoints["stream"] + f"/?size={size}", size)
+            emu_cpu = (cpu_seconds(node.pid) - emu0) / gib
+            fn_cpu = (sum(cpu_seconds(p) for p in runtimes) - fn0) / gib
             inproc_rate = curl_rate(inproc.endpoints["stream"] + f"/?size={size}&chunk=1MiB", size)
             nginx_rate = curl_rate(ng + "/big", size)
             alone = node_alone(size)
@@ -163,7 +192,8 @@ def throughput(size: int, rounds: int) -> None:
                 f"in-process {inproc_rate / 1e9:.2f} GB/s, nginx {nginx_rate / 1e9:.2f} GB/s, "
                 f"Node.js alone into a discarding socket {alone / 1e9:.2f} GB/s "
                 f"-> Node.js function / Node.js alone {node_rate / alone:.2f}x "
-                f"(goal >= 1 GB/s)  [{load()}]"
+                f"(goal >= 1 GB/s); CPU per GiB: emulator {emu_cpu:.2f} s, "
+                f"Node.js function {fn_cpu:.2f} s  [{load()}]"
             )
 
 

@@ -397,7 +397,9 @@ class _Delivery:
             self.opened = True
             await self.sink.open(status, headers, cookies)
 
-    async def _deliver(self, meta: tuple[int, dict[str, str], list[str]], data: bytes) -> None:
+    async def _deliver(
+        self, meta: tuple[int, dict[str, str], list[str]], data: bytes | memoryview
+    ) -> None:
         """The metadata (once), then ``data``; a sink's refusal stops all delivery after."""
         try:
             await self._open(*meta)
@@ -408,7 +410,7 @@ class _Delivery:
             self.gone = exc
             raise
 
-    async def stream(self, data: bytes, content_type: str) -> None:
+    async def stream(self, data: bytes | memoryview, content_type: str) -> None:
         if self.gone is not None:
             return
         meta: tuple[int, dict[str, str], list[str]] = (200, {"content-type": content_type}, [])

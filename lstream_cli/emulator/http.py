@@ -242,9 +242,8 @@ class HttpResponse:
             if n < _SMALL:
                 conn.buffer(b"%x\r\n%b\r\n" % (n, bytes(data)))
             else:
-                # The size line (after anything pending) and the data in one writev.
-                conn.write_after(b"%x\r\n" % n, data)
-                conn.buffer(b"\r\n")
+                # The size line (after anything pending), the data and its CRLF in one writev.
+                conn.write_after(b"%x\r\n" % n, data, b"\r\n")
         elif n < _SMALL:
             conn.buffer(data)
         else:
@@ -568,8 +567,8 @@ class _Connection(asyncio.Protocol):
         if not self.closed and self.transport is not None:
             self.transport.write(data)
 
-    def write_after(self, head: bytes, data: bytes | memoryview) -> None:
-        """Write anything buffered, then ``head``, then ``data``: one system call."""
+    def write_after(self, head: bytes, data: bytes | memoryview, tail: bytes = b"") -> None:
+        """Write anything buffered, then ``head``, ``data`` and ``tail``: one system call."""
         pending = self._pending
         if pending:
             pending.append(head)
@@ -577,7 +576,7 @@ class _Connection(asyncio.Protocol):
             self._pending = []
             self._pending_size = 0
         if not self.closed and self.transport is not None:
-            self.transport.writelines((head, data))
+            self.transport.writelines((head, data, tail) if tail else (head, data))
 
     def buffer(self, data: bytes | memoryview, flush: bool = True) -> None:
         """Queue small pieces; they leave together on this loop iteration's flush.

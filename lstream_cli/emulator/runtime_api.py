@@ -14,9 +14,12 @@ loopback port, so every request is known to come from that environment.
   or, with ``Lambda-Runtime-Function-Response-Mode: streaming``, a chunked
   body read as it comes and never faster than the caller takes it: past a
   small buffer the connection stops being read, so TCP's window carries the
-  caller's pace (and the 2 MBps cap) back to the function's writes. The
-  trailers ``Lambda-Runtime-Function-Error-Type`` / ``-Error-Body`` (base64
-  JSON) are an error mid-stream. Any other response mode is 400
+  caller's pace (and the 2 MBps cap) back to the function's writes, and the
+  end of the response lets it be read again (the runtime's next response
+  may come on the same connection). The chunks are read into large buffers
+  and passed on as slices of them, never copied here (:class:`ChunkedDecoder`).
+  The trailers ``Lambda-Runtime-Function-Error-Type`` / ``-Error-Body``
+  (base64 JSON) are an error mid-stream. Any other response mode is 400
   ``InvalidFunctionResponseMode`` and fails the invocation with
   ``Runtime.InvalidResponseModeHeader``.
 - ``POST /2018-06-01/runtime/invocation/{id}/error`` and
@@ -37,6 +40,8 @@ import binascii
 import contextlib
 import json
 import re
+import socket
+import sys
 from collections import deque
 from typing import Any, Literal, Protocol
 
@@ -57,6 +62,12 @@ _ERROR_TYPE = "lambda-runtime-function-error-type"
 _ERROR_BODY = "lambda-runtime-function-error-body"
 _HIGH_WATER = 4 * 1024 * 1024  # bytes queued from a streaming response before reading stops
 _LOW_WATER = 1024 * 1024
+_STREAM_BUFFER = 2 * 1024 * 1024  # receive buffer while a streamed body arrives
+_HEAD_BUFFER = 64 * 1024  # receive buffer otherwise (heads, /next, buffered bodies)
+_MIN_ROOM = 64 * 1024  # a buffer with less room left than this is retired
+_SPARES = 4  # retired buffers kept for reuse
+_RECEIVE_BUFFER = 1024 * 1024  # SO_RCVBUF of the runtime's connections (the kernel doubles it)
+_LINE_LIMIT = 1024 * 1024  # a chunk-size or trailer line longer than this is refused
 ERROR_BODY_LIMIT = BUFFERED_RESPONSE_LIMIT  # an error document is a payload too
 
 _ACCEPTED = b'{"status":"OK"}'
@@ -86,7 +97,7 @@ class Invocation:
         self.state: Literal["pending", "sent", "responding", "done"] = "pending"
         self.mode: Literal["buffered", "streaming"] | None = None
         self.content_type = "application/json"
-        self.chunks: deque[bytes] = deque()
+        self.chunks: deque[bytes | memoryview] = deque()
         self.queued = 0  # bytes in chunks
         self.body = b""  # a buffered response
         self.error_type: str | None = None  # /error, or the trailers of a stream
@@ -123,7 +134,7 @@ class Invocation:
             self._waiter = None
         return not self.expired or bool(self.chunks) or self.finished
 
-    def pop(self) -> bytes:
+    def pop(self) -> bytes | memoryview:
         data = self.chunks.popleft()
         self.queued -= len(data)
         conn = self._conn
@@ -138,7 +149,7 @@ class Invocation:
         return self.error_type, self.error_body
 
     # -- the server's side ----------------------------------------------------
-    def _push(self, conn: _RuntimeConnection, data: bytes) -> None:
+    def _push(self, conn: _RuntimeConnection, data: bytes | memoryview) -> None:
         self.chunks.append(data)
         self.queued += len(data)
         if self.queued > _HIGH_WATER:
@@ -148,7 +159,12 @@ class Invocation:
     def _finish(self) -> None:
         self.finished = True
         self.state = "done"
+        conn = self._conn
         self._conn = None
+        if conn is not None:
+            # Reading may have stopped on this response's last bytes: the
+            # connection's next request (the runtime's next response) must be read.
+            conn.resume()
         self.wake()
 
 
@@ -165,13 +181,133 @@ class EnvironmentSide(Protocol):
         """The runtime failed to initialise."""
 
 
-class _RuntimeConnection(asyncio.Protocol):
+_HEX = b"0123456789abcdefABCDEF"
+
+
+class ChunkedDecoder:
+    """A request body in chunked transfer coding, decoded without copying its data.
+
+    :meth:`feed` takes the bytes ``buf[start:end]`` as they arrive and returns
+    the chunk data among them as memoryviews into ``buf`` (so ``buf`` must not
+    be written over while they live); the framing (size lines, their CRLFs,
+    the trailers) is parsed at the chunk boundaries only. Once the last chunk
+    and the trailer section have arrived, ``done`` is set, ``trailers`` holds
+    the trailer fields (lower-case names) and ``rest`` is where the bytes
+    after the body begin in that ``buf``. Malformed framing sets ``error``
+    (what is wrong) and stops there: the data before it is still returned.
+    """
+
+    __slots__ = ("_left", "_line", "_state", "done", "error", "rest", "trailers")
+
+    _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
+
+    def __init__(self) -> None:
+        self._state = self._SIZE
+        self._left = 0  # data bytes of the current chunk still to come
+        self._line = bytearray()  # a framing line split across reads
+        self.trailers: dict[str, str] = {}
+        self.done = False
+        self.error: str | None = None
+        self.rest = 0
+
+    def feed(self, buf: bytes | bytearray, start: int, end: int) -> list[memoryview]:
+        out: list[memoryview] = []
+        pos = start
+        while pos < end and not self.done and self.error is None:
+            if self._state == self._DATA:
+                take = min(self._left, end - pos)
+                out.append(memoryview(buf)[pos : pos + take])
+                pos += take
+                self._left -= take
+                if not self._left:
+                    self._state = self._DATA_END
+                continue
+            nl = buf.find(b"\n", pos, end)
+            if nl < 0:
+                self._line += buf[pos:end]
+                if len(self._line) > _LINE_LIMIT:
+                    self.error = "chunked framing line too long"
+                break
+            line = bytes(self._line + buf[pos:nl]) if self._line else bytes(buf[pos:nl])
+            self._line.clear()
+            pos = nl + 1
+            if len(line) > _LINE_LIMIT:
+                self.error = "chunked framing line too long"
+                break
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            self.error = self._line_done(line, pos)
+        return out
+
+    def _line_done(self, line: bytes, pos: int) -> str | None:
+        """Take one framing line; what is wrong with it, if anything."""
+        state = self._state
+        if state == self._DATA_END:
+            if line:
+                return "chunk data longer than its size"
+            self._state = self._SIZE
+        elif state == self._SIZE:
+            size = line.partition(b";")[0].strip(b" \t")
+            if not size or len(size) > 16 or size.translate(None, _HEX):
+                return "bad chunk size"
+            n = int(size, 16)
+            if n:
+                self._left = n
+                self._state = self._DATA
+            else:
+                self._state = self._TRAILER
+        elif not line:  # the empty line that ends the trailer section
+            self.done = True
+            self.rest = pos
+        else:
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name != name.strip(b" \t"):
+                return "bad trailer field"
+            self.trailers[name.decode("latin-1").lower()] = value.strip(b" \t").decode("latin-1")
+        return None
+
+
+def _refs(spares: list[bytearray], i: int) -> int:
+    return sys.getrefcount(spares[i])
+
+
+# The count for a buffer only the list holds, measured the same way (so it is
+# right whatever the interpreter counts for the call itself): every live
+# memoryview of a buffer adds one.
+_UNSHARED_REFS = _refs([bytearray(1)], 0)
+
+
+def _unshared(spares: list[bytearray], i: int) -> bool:
+    """No memoryview of ``spares[i]`` is alive: nothing else holds it."""
+    return _refs(spares, i) <= _UNSHARED_REFS
+
+
+class _RuntimeConnection(asyncio.BufferedProtocol):
+    """One connection from the runtime.
+
+    Heads, ``/next`` and buffered bodies are parsed by httptools. A streamed
+    response's chunked body is read into large buffers and decoded by
+    :class:`ChunkedDecoder`: its data goes on as memoryviews of those
+    buffers, never copied in this process, and a buffer is written again
+    only once no view of it is left (the transport to the caller may still
+    hold some).
+    """
+
     def __init__(self, side: EnvironmentSide) -> None:
         self.side = side
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._paused = False
+        self._buf = bytearray()
+        self._filled = 0
+        self._spares: list[bytearray] = []
+        self._fresh = True  # at a message boundary: nothing of the next head parsed yet
+        self._tail = b""  # the last bytes of a head still arriving (its end may be split)
+        self._headers_now = False  # httptools reached the end of a head in this feed
+        self._completed_last = True  # the last thing httptools parsed ended a message
+        self._decoder: ChunkedDecoder | None = None
+        self._keep_alive = True
         self._reset()
 
     def _reset(self) -> None:
@@ -195,13 +331,107 @@ class _RuntimeConnection(asyncio.Protocol):
             inv.cut = True  # a response that never ended
             inv._finish()
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        size = _STREAM_BUFFER if self._decoder is not None else _HEAD_BUFFER
+        if len(self._buf) != size or len(self._buf) - self._filled < min(_MIN_ROOM, size // 4):
+            self._buf = self._take_buffer(size)
+            self._filled = 0
+        end = len(self._buf)
+        inv = self._invocation
+        if self._decoder is not None and inv is not None:
+            # Never read much past the high-water mark: what the function is ahead
+            # of its caller stays within the same few MiB however large the reads.
+            end = min(end, self._filled + max(_HIGH_WATER - inv.queued, _MIN_ROOM))
+        return memoryview(self._buf)[self._filled : end]
+
+    def _take_buffer(self, size: int) -> bytearray:
+        """A buffer of ``size`` bytes no view refers to: a spare one, or a new one."""
+        spares = self._spares
+        if self._buf:
+            spares.append(self._buf)
+        self._buf = bytearray()
+        for i in range(len(spares) - 1, -1, -1):
+            if len(spares[i]) == size and _unshared(spares, i):
+                return spares.pop(i)
+        if len(spares) > _SPARES:
+            del spares[0]
+        return bytearray(size)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        start = self._filled
+        self._filled = end = start + nbytes
+        if self._decoder is not None:
+            self._decode(self._buf, start, end)
+        else:
+            self.data_received(bytes(memoryview(self._buf)[start:end]))
+
     def data_received(self, data: bytes) -> None:
+        """Bytes outside a decoded stream: to httptools (a head alone when at a boundary)."""
+        if not self._fresh:
+            self._parse(data)
+            return
+        joined = self._tail + data
+        at = joined.find(b"\r\n\r\n")
+        if at < 0:  # no head has ended: still at the boundary once these are parsed
+            self._tail = joined[-3:]
+            if self._parse(data):
+                self._fresh = True
+            return
+        cut = at + 4 - len(self._tail)  # where the head ends in ``data``
+        self._tail = b""
+        self._fresh = False
+        self._headers_now = False
+        if not self._parse(data[:cut]):
+            return
+        if self._headers_now and self._action == "stream" and self._chunked_body():
+            # The body is ours from here: decoded as it comes, passed on without copies.
+            self._decoder = ChunkedDecoder()
+            self.parser = httptools.HttpRequestParser(self)  # for the next request
+            if cut < len(data):
+                self._decode(data, cut, len(data))
+            return
+        if cut < len(data):
+            self._parse(data[cut:])
+
+    def _chunked_body(self) -> bool:
+        coding = self._headers.get("transfer-encoding", "")
+        return coding.lower().strip() == "chunked" and "content-length" not in self._headers
+
+    def _parse(self, data: bytes) -> bool:
+        """Feed httptools; False when the request was malformed (answered 400, closed)."""
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            self._answer(400, b'{"errorMessage":"Bad Request","errorType":"BadRequest"}')
-            if self.transport is not None:
-                self.transport.close()
+            self._bad_request()
+            return False
+        self._fresh = self._completed_last
+        return True
+
+    def _decode(self, buf: bytes | bytearray, start: int, end: int) -> None:
+        decoder = self._decoder
+        assert decoder is not None
+        pieces = decoder.feed(buf, start, end)
+        inv = self._invocation
+        if inv is not None:
+            for piece in pieces:  # what came before a framing error too
+                inv._push(self, piece)
+        if decoder.error is not None:
+            self._decoder = None
+            self._bad_request()
+            return
+        if decoder.done:
+            self._decoder = None
+            del self._spares[:-1]  # one spare kept for the next stream: idle memory stays small
+            self._trailers = decoder.trailers
+            self._end_message()
+            self._fresh = True
+            if decoder.rest < end and not self.closed:
+                self.data_received(bytes(memoryview(buf)[decoder.rest : end]))
+
+    def _bad_request(self) -> None:
+        self._answer(400, b'{"errorMessage":"Bad Request","errorType":"BadRequest"}')
+        if self.transport is not None:
+            self.transport.close()
 
     def pause(self) -> None:
         if not self._paused and self.transport is not None:
@@ -215,6 +445,7 @@ class _RuntimeConnection(asyncio.Protocol):
 
     # -- httptools callbacks ------------------------------------------------
     def on_message_begin(self) -> None:
+        self._completed_last = False
         self._reset()
 
     def on_url(self, url: bytes) -> None:
@@ -225,6 +456,8 @@ class _RuntimeConnection(asyncio.Protocol):
         target[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
+        self._headers_now = True
+        self._keep_alive = self.parser.should_keep_alive()
         self._in_trailers = True
         method = self.parser.get_method()
         path = bytes(self._url).partition(b"?")[0].decode("latin-1")
@@ -275,6 +508,10 @@ class _RuntimeConnection(asyncio.Protocol):
             self._body = []  # read and dropped: the answer is a 413
 
     def on_message_complete(self) -> None:
+        self._completed_last = True
+        self._end_message()
+
+    def _end_message(self) -> None:
         action = self._action
         inv = self._invocation
         self._invocation = None
@@ -328,7 +565,7 @@ class _RuntimeConnection(asyncio.Protocol):
         head = [f"HTTP/1.1 {status} {reason}\r\n", "Content-Type: application/json\r\n"]
         head.append(f"Content-Length: {len(body)}\r\n\r\n")
         self.transport.write("".join(head).encode("latin-1") + body)
-        if not self.parser.should_keep_alive():
+        if not self._keep_alive:
             self.transport.close()
 
     def send_next(self, inv: Invocation) -> bool:
@@ -376,7 +613,17 @@ class RuntimeApiServer:
             self._connections.add(conn)
             return conn
 
-        self._server = await loop.create_server(factory, host=host, port=0)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            # A fixed receive buffer (the kernel's autotuning would let it grow to
+            # tens of MiB): what the function can be ahead of its caller stays
+            # known, its 4 MiB queue here plus a little in the sockets.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+            sock.bind((host, 0))
+            self._server = await loop.create_server(factory, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 

@@ -81,6 +81,15 @@ while True:
             chunks=[prelude.encode(), b"\0" * 4, b"\0" * 4 + b"body-", b"bytes"],
         )
         print(f"stream answered {code}", flush=True)
+    elif case == "stream_length":
+        # Streaming mode with a Content-Length body, and a keep-alive request after it.
+        prelude = json.dumps({"statusCode": 202, "headers": {"x-c": "2"}})
+        body = prelude.encode() + b"\0" * 8 + b"sized body"
+        code, _, _ = call(
+            "POST", BASE + rid + "/response", body,
+            headers=[("Lambda-Runtime-Function-Response-Mode", "streaming"), ("Content-Type", PRELUDE)],
+        )
+        print(f"stream_length answered {code}", flush=True)
     elif case == "trailer":
         import base64
         err = base64.b64encode(json.dumps({"errorType": "Custom.Boom", "errorMessage": "late"}).encode()).decode()
@@ -152,6 +161,14 @@ def test_a_streamed_response_with_a_split_delimiter(custom: Endpoints, logs: Log
     logs.wait(lambda: any(isinstance(x, InvocationReport) for x in logs.of(rid(r))))
     outputs = [x.text for x in logs.of(rid(r)) if isinstance(x, FunctionOutput)]
     assert "stream answered 202" in outputs
+
+
+def test_a_streamed_response_with_a_content_length(custom: Endpoints, logs: Logs) -> None:
+    r = httpx.get(custom.stream + "/?case=stream_length", timeout=30)
+    assert (r.status_code, r.headers["x-c"], r.content) == (202, "2", b"sized body")
+    logs.wait(lambda: any(isinstance(x, InvocationReport) for x in logs.of(rid(r))))
+    outputs = [x.text for x in logs.of(rid(r)) if isinstance(x, FunctionOutput)]
+    assert "stream_length answered 202" in outputs
 
 
 def test_error_trailers_cut_the_stream(custom: Endpoints) -> None:

@@ -419,6 +419,46 @@ def test_the_bandwidth_cap_reaches_the_functions_writes() -> None:
     assert progress < 64
 
 
+def pattern(total: int) -> bytes:
+    """What ``?case=pattern&bytes=N`` writes (tests/emulator/node/stream.mjs)."""
+    sizes = [1, 1000, 65536, 1048576, 333333, 7]
+    base = bytes(range(251)) * 4200
+    out, left, k = [], total, 0
+    while left > 0:
+        n = min(left, sizes[k % len(sizes)])
+        out.append(base[k % 251 : k % 251 + n])
+        left -= n
+        k += 1
+    return b"".join(out)
+
+
+def test_a_streamed_body_arrives_byte_for_byte_past_every_buffer(
+    streaming: Endpoints, slogs: Logs
+) -> None:
+    size = 40 * 1024 * 1024
+    with httpx.stream("GET", streaming.stream + f"/?case=pattern&bytes={size}", timeout=60) as r:
+        chunks = r.iter_raw()
+        got = [next(chunks)]
+        time.sleep(0.5)  # a slow caller: the emulator holds views of its receive buffers
+        got.extend(chunks)
+        request_id = rid(r)
+    body = b"".join(got)
+    assert len(body) == size
+    assert body == pattern(size)
+    reported(slogs, request_id)
+
+
+def test_a_streamed_body_collected_by_the_buffered_url_is_exact(
+    streaming: Endpoints, slogs: Logs
+) -> None:
+    size = 5 * 1024 * 1024 + 12345  # under the 6 MB cap: kept whole, in pieces, until the end
+    r = httpx.get(streaming.buffered + f"/?case=pattern&bytes={size}", timeout=60)
+    assert r.status_code == 200
+    assert r.headers["content-length"] == str(size)
+    assert r.content == pattern(size)
+    reported(slogs, rid(r))
+
+
 def test_a_warm_environment_is_used_again(streaming: Endpoints, slogs: Logs) -> None:
     first = httpx.get(streaming.stream + "/?case=plain", timeout=30)
     assert first.status_code == 200

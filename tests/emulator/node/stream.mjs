@@ -72,6 +72,21 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream,
     responseStream.end();
     return;
   }
+  if (which === "pattern") {
+    // Blocks of varied sizes whose bytes differ block to block: a byte out of
+    // place anywhere on the way shows (see pattern() in test_node_runtime.py).
+    const sizes = [1, 1000, 65536, 1048576, 333333, 7];
+    const base = Buffer.from(Array.from({ length: 251 * 4200 }, (_, j) => j % 251));
+    let left = Number(q.bytes ?? 1048576);
+    for (let k = 0; left > 0; k++) {
+      const n = Math.min(left, sizes[k % sizes.length]);
+      const block = base.subarray(k % 251, (k % 251) + n);
+      if (!responseStream.write(block)) await new Promise((r) => responseStream.once("drain", r));
+      left -= n;
+    }
+    responseStream.end();
+    return;
+  }
   if (which === "hold") {
     responseStream.write("held ");
     while (!existsSync(q.file)) await sleep(20);
