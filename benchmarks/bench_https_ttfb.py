@@ -9,7 +9,8 @@ TLS connection every time):
 - curl ``-w '%{time_starttransfer}'`` (and its ``time_connect`` /
   ``time_appconnect``), trusting the CA with ``--cacert``;
 - ``lstream get -s --json -``: ``ttfb_ms`` (and ``dns_ms``, ``connect_ms``,
-  ``tls_ms``), trusting the CA through ``SSL_CERT_FILE``;
+  ``tls_ms``), trusting the CA through ``AWS_CA_BUNDLE`` (which a shell's
+  own ``AWS_CA_BUNDLE`` would otherwise take precedence over);
 - ``lstream bench -n 1 --workers 1 --json -``: ``ttfb_ms.min`` (and the
   TCP / TLS percentiles).
 
@@ -58,7 +59,9 @@ def main() -> int:
     chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
     for path in (ca_file, chain, key):
         path.chmod(0o644)  # nginx's workers may run as another user
-    env = {**ENV, "SSL_CERT_FILE": str(ca_file)}
+    # AWS_CA_BUNDLE comes before SSL_CERT_FILE in lstream's trust order
+    # (docs/network.md): the throw-away CA goes into both.
+    env = {**ENV, "AWS_CA_BUNDLE": str(ca_file), "SSL_CERT_FILE": str(ca_file)}
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows: dict[str, list[tuple[float, ...]]] = {"curl": [], "get": [], "bench": []}
     with nginx({"small.bin": 1024}, tls=(chain, key)) as base:
