@@ -130,3 +130,42 @@ def test_recording_nothing_in_bulk_changes_nothing() -> None:
     hist = Histogram()
     hist.record_counts({5: 0, 7: -1})
     assert hist.count == 0 and hist.to_state() == Histogram().to_state()
+
+
+def test_buckets_match_hdrs_own_recorded_iterator() -> None:
+    """The C-speed walk over non-empty buckets gives what hdrh's iterator gives."""
+    import random
+
+    rng = random.Random(7)
+    h = Histogram(scale=1000)
+    for _ in range(3000):
+        h.record(rng.choice([rng.expovariate(0.2), rng.uniform(0, 5000), 0.001]))
+    for state in (h, Histogram.from_state(h.to_state())):
+        hdr = state._h
+        want = [
+            (int(x.value_iterated_to), int(x.count_at_value_iterated_to))
+            for x in hdr.get_recorded_iterator()
+        ]
+        assert list(state._recorded()) == want
+        assert sum(c for _, c in state.buckets(17)) == 3000
+        assert state.buckets(9, lo=1.0, hi=40.0)[-1][1] > 0
+
+
+def test_percentiles_match_hdrs_own_walk() -> None:
+    """Running totals and bisect find the index hdrh's Python walk finds."""
+    import random
+
+    rng = random.Random(11)
+    ps = [0.0, 0.1, 1.0, 25.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0]
+    for n in (1, 2, 7, 5000):
+        h = Histogram(scale=1000)
+        for _ in range(n):
+            h.record(rng.choice([rng.expovariate(0.05), rng.uniform(0, 90000), 0.002]))
+        for state in (h, Histogram.from_state(h.to_state())):
+            value_at = state._values_at()
+            for p in ps:
+                assert value_at(p) == state._h.get_value_at_percentile(p), (n, p)
+            got = state.percentiles(ps)
+            want = state._h.get_percentile_to_value_dict(ps)
+            cap = float(state._max) if state._max is not None else float("inf")
+            assert got == {p: min(float(want[p]), cap) / state.scale for p in ps}
