@@ -148,7 +148,8 @@ def may_have_credentials(
     ]
     boto = env.get("BOTO_CONFIG")
     files += [boto] if boto else ["/etc/boto.cfg", "~/.boto"]
-    return any(os.path.exists(os.path.expanduser(path)) for path in files)
+    # As botocore reads them: variables in the path ("$XDG_CONFIG_HOME/aws"), then "~".
+    return any(os.path.exists(os.path.expanduser(os.path.expandvars(f))) for f in files)
 
 
 def credential_sources(session: Any | None = None, metadata: bool = True) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from pathlib import Path
 
 import httpx
 import pytest
@@ -213,3 +214,16 @@ def test_default_file_locations_and_boto_files(
 def test_profile_or_metadata_means_the_chain_looks() -> None:
     assert may_have_credentials("dev", metadata=False) is True  # an unknown profile is an error
     assert may_have_credentials(None, metadata=True) is True  # IMDS, container credentials
+
+
+@pytest.mark.parametrize("which", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "BOTO_CONFIG"])
+def test_a_credential_file_path_with_a_variable_is_expanded_as_botocore_does(
+    which: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "aws-files").mkdir()
+    (tmp_path / "aws-files" / "creds").write_text("[default]\n")
+    monkeypatch.setenv("LSTREAM_TEST_DIR", str(tmp_path))
+    monkeypatch.setenv(which, "$LSTREAM_TEST_DIR/aws-files/nothing-here")
+    assert may_have_credentials(None, metadata=False) is False
+    monkeypatch.setenv(which, "${LSTREAM_TEST_DIR}/aws-files/creds")
+    assert may_have_credentials(None, metadata=False) is True

@@ -304,11 +304,15 @@ class _ProcessControl:
         self.parent_pid = parent_pid  # from the parent: it may be dead already
         # The run's parent; a forkserver's worker is the server's child, not its.
         self.parent = multiprocessing.parent_process()
+        # A forked worker is the run's own child: getppid() changes the moment
+        # the run dies. (Its sentinel would not: a worker forked later holds
+        # the write end of every earlier worker's sentinel pipe.)
+        self.forked = os.getppid() == parent_pid
 
     def orphaned(self) -> bool:
-        if self.parent is not None:
-            return not self.parent.is_alive()  # its sentinel: a pipe closed when it exits
-        return os.getppid() != self.parent_pid
+        if self.forked or self.parent is None:
+            return os.getppid() != self.parent_pid
+        return not self.parent.is_alive()  # its sentinel: a pipe closed when it exits
 
     def should_stop(self) -> bool:
         return bool(self.stop.is_set()) or self.orphaned()
@@ -466,9 +470,11 @@ def _run_processes(
         ready = 0
         while ready < len(procs) and failure is None:
             msg = _get(out, procs)
-            if msg is None:
-                if not all(p.is_alive() for p in procs):
+            if msg is None and not all(p.is_alive() for p in procs):
+                msg = _last_words(out)
+                if msg is None:
                     failure = ("a worker process failed to start", int(ExitStatus.ERROR))
+            if msg is None:
                 continue
             kind, _index, payload = msg
             if kind == "ready":
@@ -483,14 +489,19 @@ def _run_processes(
         while len(finals) < len(procs) and failure is None:
             msg = _get(out, procs)
             if msg is None:
-                # Gone without its final state (which it sends before it exits).
+                # Gone without its final state (which it sends before it exits)?
                 dead = [
                     p
                     for i, p in enumerate(procs)
                     if i not in finals and not p.is_alive() and p.exitcode is not None
                 ]
                 if dead:
-                    failure = (f"worker process exited with {dead[0].exitcode}", 1)
+                    # Its last message may have reached the pipe just after the
+                    # empty poll above: read once more before calling it lost.
+                    msg = _last_words(out)
+                    if msg is None:
+                        failure = (f"worker process exited with {dead[0].exitcode}", 1)
+            if msg is None:
                 continue
             kind, index, payload = msg
             if kind == "snap":
@@ -542,6 +553,15 @@ def _start_workers(procs: list[Any]) -> None:
     with stop_signals_blocked():
         for p in procs:
             p.start()
+
+
+def _last_words(out: Any) -> tuple[str, int, Any] | None:
+    """A message a worker that has exited may still have in the pipe, or None."""
+    try:
+        msg: tuple[str, int, Any] = out.get(timeout=1.0)
+    except queue_mod.Empty:
+        return None
+    return msg
 
 
 def _get(out: Any, procs: list[Any]) -> tuple[str, int, Any] | None:

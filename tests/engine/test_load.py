@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -487,3 +488,54 @@ def test_a_running_event_loop_means_a_forkserver() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["fork", "forkserver"]
+
+
+_ORPHANS = """
+import multiprocessing as mp, os, sys, time
+from lstream_cli.engine.workers import _ProcessControl
+
+log = sys.argv[1]
+
+def note(text):
+    with open(log, "a") as fh:
+        fh.write(text + "\\n")
+
+def watcher(ppid):
+    control = _ProcessControl(None, None, ppid)
+    note(f"forked {control.forked}")
+    while not control.orphaned():
+        time.sleep(0.01)
+    note("first worker saw its run end")
+
+def holder():
+    time.sleep(4)  # a later worker busy with a long stream
+    note("second worker done")
+
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    ctx.Process(target=watcher, args=(os.getpid(),)).start()
+    time.sleep(0.3)
+    ctx.Process(target=holder).start()
+    time.sleep(0.3)
+    os._exit(0)  # the run dies without a word
+"""
+
+
+def test_a_forked_worker_sees_its_run_end_while_a_later_worker_still_runs(
+    tmp_path: Path,
+) -> None:
+    """A later worker holds earlier workers' sentinel pipes open; getppid() does not wait."""
+    import subprocess
+    import sys
+    import time
+
+    script, log = tmp_path / "orphans.py", tmp_path / "log.txt"
+    script.write_text(_ORPHANS)
+    subprocess.run([sys.executable, str(script), str(log)], check=True, timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) == 3:
+            break
+        time.sleep(0.05)
+    assert lines == ["forked True", "first worker saw its run end", "second worker done"]
