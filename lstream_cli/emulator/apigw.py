@@ -140,12 +140,15 @@ class ApiGatewayApp:
                 note = "request too large"
                 reply(response, 413, TOO_LARGE, request_id)
                 return
-            if self.stream:
-                note = await self._stream(request, response, request_id)
-            else:
-                note = await self._buffered(request, response, request_id)
+            note = await self._serve(request, response, request_id)
         finally:
             self.runtime.log(self.name, request, response.status, response.bytes_sent, t0, note)
+
+    async def _serve(self, request: HttpRequest, response: HttpResponse, request_id: str) -> str:
+        """Answer one request that fits; return the access log's note."""
+        if self.stream:
+            return await self._stream(request, response, request_id)
+        return await self._buffered(request, response, request_id)
 
     def _build(self, request: HttpRequest) -> httpx.Request:
         return self.client.build_request(

@@ -12,13 +12,12 @@ HTTP_PROXY integration cannot sign.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from lstream_cli.emulator.apigw import HOP_HEADERS, TOO_LARGE, ApiGatewayApp
+from lstream_cli.emulator.apigw import HOP_HEADERS, ApiGatewayApp
 from lstream_cli.emulator.config import APIGW_STREAM_MAX_S, APIGW_TIMEOUT_S
 from lstream_cli.emulator.http import HttpRequest, HttpResponse
-from lstream_cli.emulator.runtime import Runtime, new_request_id, reply
+from lstream_cli.emulator.runtime import Runtime, reply
 from lstream_cli.stack.model import RestApiSpec
 from lstream_cli.stack.routes import integration_target, match
 
@@ -44,44 +43,32 @@ class RestApiApp(ApiGatewayApp):
         self.name = api.logical_id
         self._localize = localize
 
-    async def __call__(self, request: HttpRequest, response: HttpResponse) -> None:
-        t0 = time.perf_counter()
-        request_id = new_request_id()
-        note = ""
-        try:
-            if request.too_large:
-                note = "request too large"
-                reply(response, 413, TOO_LARGE, request_id)
-                return
-            raw_path, _, query = request.target.partition("?")
-            found = match(self.api, request.method, raw_path)
-            if found is None:
-                note = "no method for this path"
-                reply(
-                    response,
-                    403,
-                    MISSING_TOKEN,
-                    request_id,
-                    error_type="MissingAuthenticationTokenException",
-                )
-                return
-            headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_HEADERS]
-            method, url, out = integration_target(found, request.method, query, headers)
-            upstream = self.client.build_request(
-                method,
-                self._localize(url),
-                headers=[(k.encode("latin-1"), _wire(v)) for k, v in out],
-                content=request.body,
+    async def _serve(self, request: HttpRequest, response: HttpResponse, request_id: str) -> str:
+        raw_path, _, query = request.target.partition("?")
+        found = match(self.api, request.method, raw_path)
+        if found is None:
+            reply(
+                response,
+                403,
+                MISSING_TOKEN,
+                request_id,
+                error_type="MissingAuthenticationTokenException",
             )
-            route = found.route
-            limit_s = route.timeout_ms / 1000.0
-            if route.transfer_mode == "STREAM":
-                note = await self._stream(
-                    request, response, request_id, upstream, min(limit_s, APIGW_STREAM_MAX_S)
-                )
-            else:
-                note = await self._buffered(
-                    request, response, request_id, upstream, min(limit_s, APIGW_TIMEOUT_S)
-                )
-        finally:
-            self.runtime.log(self.name, request, response.status, response.bytes_sent, t0, note)
+            return "no method for this path"
+        headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_HEADERS]
+        method, url, out = integration_target(found, request.method, query, headers)
+        upstream = self.client.build_request(
+            method,
+            self._localize(url),
+            headers=[(k.encode("latin-1"), _wire(v)) for k, v in out],
+            content=request.body,
+        )
+        route = found.route
+        limit_s = route.timeout_ms / 1000.0
+        if route.transfer_mode == "STREAM":
+            return await self._stream(
+                request, response, request_id, upstream, min(limit_s, APIGW_STREAM_MAX_S)
+            )
+        return await self._buffered(
+            request, response, request_id, upstream, min(limit_s, APIGW_TIMEOUT_S)
+        )
