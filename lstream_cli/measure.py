@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from lstream_cli.events import EventCounter, format_for_content_type, new_counter
 from lstream_cli.knee import detect_knee
 from lstream_cli.models import ErrorClass, EventGaps, RequestRecord
 from lstream_cli.stats import percentile_exact
+
+if TYPE_CHECKING:  # the parsers are loaded only when --events counts events
+    from lstream_cli.events import EventCounter
 
 __all__ = ["BodyMeter", "EventsMode", "MeterOptions", "classify_status"]
 
@@ -151,6 +153,8 @@ class BodyMeter:
             if mode == "auto":
                 self._auto = self.wants_bytes = self.wants_headers = True
             elif mode is not None:
+                from lstream_cli.events import new_counter
+
                 self._counter = new_counter(mode)
                 self._event_gaps = array("q")
                 self.events = 0
@@ -171,6 +175,8 @@ class BodyMeter:
         self.response_headers = headers
         if self._auto:
             self._auto = False
+            from lstream_cli.events import format_for_content_type, new_counter
+
             content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
             fmt = format_for_content_type(content_type)
             if fmt is None:

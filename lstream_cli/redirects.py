@@ -29,15 +29,17 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from lstream_cli.credentials import is_aws_host
-from lstream_cli.engine.single import Progress, SentRequest, fetch
-from lstream_cli.measure import MeterOptions
-from lstream_cli.models import RequestRecord
 from lstream_cli.redact import is_secret_header, url_host
 from lstream_cli.region import region_from_url
 from lstream_cli.request import RequestSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine is loaded by the first fetch, not by ``get --help``
+    from lstream_cli.engine.single import Progress, SentRequest
+    from lstream_cli.measure import MeterOptions
+    from lstream_cli.models import RequestRecord
     from lstream_cli.signing import Signer
+
+    OnHead = Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None]
 
 __all__ = [
     "DEFAULT_MAX_REDIRS",
@@ -53,8 +55,6 @@ __all__ = [
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_MAX_REDIRS = 10
-
-OnHead = Callable[[SentRequest, int, tuple[tuple[str, str], ...], str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +163,8 @@ def fetch_following(
     ``on_hop`` hears of each redirect followed, before the next request.
     ``options`` (``--events``, ``--stall-timeout``) measure every request.
     """
+    from lstream_cli.engine.single import fetch
+
     hops: list[Hop] = []
     current = spec
     while True:

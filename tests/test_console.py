@@ -91,3 +91,15 @@ def test_odd_columns_never_hide_the_error_line(
     assert run(["get", "http://127.0.0.1:9/", "--auth", "none", "-o", "/dev/null"]) == 5
     err = capfd.readouterr().err
     assert "error: cannot connect" in err and "Traceback" not in err
+
+
+def test_emoji_codes_are_printed_as_they_are(capfd: pytest.CaptureFixture[str]) -> None:
+    """A ":name:" in a message (a header value, a URL) is text, not rich's emoji."""
+    out = make_output(quiet=False)
+    out.error("bad header value :smile: in x-note")
+    out.warn("server said :thumbs_up:")
+    err = capfd.readouterr().err
+    assert err.splitlines() == [
+        "lstream: error: bad header value :smile: in x-note",
+        "warning: server said :thumbs_up:",
+    ]

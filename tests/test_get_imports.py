@@ -1,4 +1,4 @@
-"""``lstream get``'s start-up: what one request imports, and what it must not.
+"""Start-up of ``get`` and ``bench``: what a short run imports, and what it must not.
 
 Start-up is most of a short ``get`` (BENCHMARKS.md): httpx, botocore, rich,
 the email package and the rest of the standard library's HTTP client have no
@@ -7,6 +7,9 @@ subprocess against a loopback server, and the modules are read from
 ``python -X importtime``, which lists every module the process imports. The
 environment is the tests' own (``conftest``): no credentials anywhere, so
 the default ``--auth auto`` must decide that without loading botocore.
+
+Each module loaded only where it is used has its two sides here: absent from
+the path that does not use it, present (and working) on the path that does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +55,29 @@ _NEVER = (
     "uvloop",
     "asyncio",
     "jsonschema",
+    "lstream_cli.events",  # the event parsers: --events only
+    "lstream_cli.net.tunnel",  # CONNECT: a proxy's tunnel only
+    "pathlib",  # result files: a real --json FILE only (here: none, or stdout)
+    "multiprocessing",
+    "csv",
+    "rich._emoji_codes",  # the console prints ":name:" as it is
+)
+
+# A short bench (one worker, in this process, no terminal) needs the load
+# engine, the event loop and the report's tables, and nothing of these.
+_BENCH_NEVER = (
+    "multiprocessing",  # one worker runs in this process: nothing to start
+    "rich.live",  # the dashboard: a terminal only
+    "csv",  # --csv / --csv-series only
+    "rich._emoji_codes",
+    "lstream_cli.events",
+    "lstream_cli.net.tunnel",
+    "pathlib",
+    "httpx",
+    "botocore",
+    "lstream_cli.signing",
+    "lstream_cli.emulator",
+    "lstream_cli.compare",
 )
 
 
@@ -60,9 +87,11 @@ def server() -> Iterator[ScriptedServer]:
         yield s
 
 
-def _imported(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def _imported(
+    *args: str, command: str = "get"
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "lstream_cli", "get", *args],
+        [sys.executable, "-X", "importtime", "-m", "lstream_cli", command, *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -133,3 +162,62 @@ def test_a_config_file_sends_auto_through_botocore(server: ScriptedServer) -> No
     proc, modules = _imported(f"{server.base}/big?size=10", "-o", "/dev/null", "-s")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "botocore.session" in modules
+
+
+def test_get_help_does_not_load_the_engine() -> None:
+    """``get --help`` (and a usage error) is click and the option table only."""
+    proc, modules = _imported("--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--max-redirs" in proc.stdout and "lstream_cli.cli._options" in modules
+    engine = ("lstream_cli.engine", "lstream_cli.measure", "lstream_cli.models", "httptools")
+    assert {p: _loaded(modules, p) for p in engine if _loaded(modules, p)} == {}
+    proc, modules = _imported("http://127.0.0.1:9/", "--timeout", "soon")
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    assert proc.returncode == 2
+    assert errors == [
+        "lstream: error: Invalid value for '--timeout': 'soon' is not a valid float. "
+        "(see 'lstream get --help')"
+    ]
+    assert _loaded(modules, "lstream_cli.engine") == []
+
+
+def test_events_and_a_result_file_load_what_they_use(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """The other side of ``_NEVER``: --events loads the parsers, --json FILE pathlib."""
+    out = f"{tmp_path}/get.json"
+    proc, modules = _imported(
+        f"{server.base}/sse?n=3&gap_ms=0", "--auth", "none", "-s", "--events", "sse",
+        "-o", "/dev/null", "--json", out,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "lstream_cli.events" in modules and "pathlib" in modules
+    with open(out) as fh:
+        assert json.load(fh)["events"] == 3
+
+
+def test_short_bench_imports_only_what_it_runs(server: ScriptedServer) -> None:
+    before = len(server.requests)
+    proc, modules = _imported(
+        f"{server.base}/big?size=1000", "-n", "2", "-c", "2", "--auth", "none", command="bench"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(server.requests) - before == 2
+    assert "requests 2  ok 2" in proc.stderr  # the report, drawn with rich's tables
+    assert {"lstream_cli.engine.workers", "asyncio", "rich.table", "hdrh.histogram"} <= modules
+    loaded = {package: _loaded(modules, package) for package in _BENCH_NEVER}
+    assert {k: v for k, v in loaded.items() if v} == {}
+
+
+def test_bench_with_workers_and_csv_loads_them(server: ScriptedServer, tmp_path: Path) -> None:
+    """Two worker processes need multiprocessing; --csv the csv module."""
+    csv_path = f"{tmp_path}/rows.csv"
+    proc, modules = _imported(
+        f"{server.base}/big?size=1000", "-n", "4", "-c", "2", "--workers", "2",
+        "--auth", "none", "--csv", csv_path, command="bench",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "multiprocessing" in modules and "csv" in modules
+    assert "2 worker process(es)" in proc.stderr
+    with open(csv_path) as fh:
+        assert len(fh.read().splitlines()) == 5  # the header and one row per request

@@ -22,7 +22,6 @@ from lstream_cli.engine.core import USER_AGENT, Origin, Route, SetupError
 from lstream_cli.net.options import Network
 from lstream_cli.net.proxy import Proxy
 from lstream_cli.net.trust import Trust
-from lstream_cli.net.tunnel import TunnelError, TunnelReply, authority, connect_request
 
 if TYPE_CHECKING:
     import ssl
@@ -34,6 +33,9 @@ class ConnectStep:
     """One connection's CONNECT exchange (the core's ``Tunnel``)."""
 
     def __init__(self, proxy: Proxy, host: str, port: int) -> None:
+        # A proxy's tunnel only: a direct connection never loads the CONNECT code.
+        from lstream_cli.net.tunnel import TunnelReply, authority, connect_request
+
         self._request = connect_request(host, port, proxy, USER_AGENT)
         self._reply = TunnelReply(proxy, authority(host, port))
 
@@ -42,6 +44,8 @@ class ConnectStep:
 
     def feed(self, data: bytes) -> bool:
         """True once the tunnel is open; raises SetupError when the proxy refuses."""
+        from lstream_cli.net.tunnel import TunnelError
+
         try:
             if not self._reply.feed(data):
                 return False

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import queue as queue_mod
 import signal
@@ -299,6 +298,8 @@ class _ProcessControl:
     """
 
     def __init__(self, out: Any, stop: Any, parent_pid: int) -> None:
+        import multiprocessing  # a one-worker run (in this process) never needs it
+
         self.out = out
         self.stop = stop
         self.parent_pid = parent_pid  # from the parent: it may be dead already
@@ -378,6 +379,8 @@ def start_method() -> str:
         in_loop = False
     else:
         in_loop = True
+    import multiprocessing  # a one-worker run (in this process) never needs it
+
     forkable = "fork" in multiprocessing.get_all_start_methods()
     if forkable and not in_loop and threading.active_count() == 1:
         return "fork"
@@ -435,6 +438,8 @@ def _run_processes(
     on_rows: RowsSink | None = None,
     on_started: Callable[[], None] | None = None,
 ) -> LoadOutcome:
+    import multiprocessing  # a one-worker run (in this process) never needs it
+
     method = start_method()
     ctx: Any = multiprocessing.get_context(method)
     if method == "forkserver":

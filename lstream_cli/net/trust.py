@@ -24,7 +24,6 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lstream_cli._exitcodes import UsageError
@@ -132,9 +131,8 @@ def _wording(why: object) -> str:
 
 def _readable_file(path: str, source: str) -> str:
     shown = f"{path} from {source}"
-    p = Path(path)
     try:
-        with p.open("rb"):
+        with open(path, "rb"):
             pass
     except IsADirectoryError:
         raise UsageError(f"cannot use the CA bundle {shown}: it is a directory") from None
@@ -146,7 +144,7 @@ def _readable_file(path: str, source: str) -> str:
 def _profile_bundle(profile: str | None) -> tuple[str, str] | None:
     """The profile's ``ca_bundle`` and its description, if the config sets one."""
     config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
-    if not Path(config).expanduser().is_file():
+    if not os.path.isfile(os.path.expanduser(config)):
         return None  # nothing to read: spare loading botocore
     import botocore.exceptions
     import botocore.session
@@ -191,7 +189,7 @@ def resolve_trust(
             return chosen
         if cafile is not None:
             _readable_file(cafile, "SSL_CERT_FILE")
-        if capath is not None and not Path(capath).is_dir():
+        if capath is not None and not os.path.isdir(capath):
             raise UsageError(
                 f"cannot use the CA bundle {capath} from SSL_CERT_DIR: not a directory"
             )

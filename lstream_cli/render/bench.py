@@ -10,13 +10,11 @@ stderr is a terminal.
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +26,8 @@ from lstream_cli.stats import Histogram
 from lstream_cli.units import format_bytes, format_rate
 
 if TYPE_CHECKING:  # the types only: rendering does not load the engine
+    from rich.live import Live
+
     from lstream_cli.engine.results import BenchReport
     from lstream_cli.engine.series import SeriesPoint
     from lstream_cli.engine.workers import Progress
@@ -172,6 +172,8 @@ class Dashboard:
         self._live: Live | None = None
 
     def start(self) -> None:
+        from rich.live import Live  # a terminal only: its refresh thread and file proxy
+
         self._live = Live(
             Text("bench: starting workers..."),
             console=self.output.console,
@@ -328,6 +330,7 @@ def print_report(output: Output, report: BenchReport) -> None:
 
 def write_csv(path: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Per-request rows, written whole or not at all."""
+    import csv  # only with --csv / --csv-series
 
     def write(fh: TextIO) -> None:
         writer = csv.writer(fh)
@@ -401,6 +404,8 @@ class CsvStream:
         self._error: OSError | None = None
         if self._fh is None:  # started with stdout closed (>&-)
             raise LstreamError("cannot write the CSV to stdout: it is closed")
+        import csv  # only with --csv
+
         self._writer = csv.writer(self._fh)
         self._guard(lambda: self._writer.writerow(columns))
 

@@ -98,8 +98,14 @@ def _stderr_console(width: int | None) -> Console:
     # NO_COLOR (no-color.org): rich drops colours but keeps bold; drop every
     # style so the output carries no ANSI attributes at all.
     plain = bool(os.environ.get("NO_COLOR"))
+    # emoji=False: ":name:" in a URL, header or error message is printed as
+    # it is, not as an emoji (and rich's emoji table is never loaded).
     return _Console(
-        stderr=True, width=width, soft_wrap=False, color_system=None if plain else "auto"
+        stderr=True,
+        width=width,
+        soft_wrap=False,
+        color_system=None if plain else "auto",
+        emoji=False,
     )
 
 

@@ -14,10 +14,12 @@ import os
 import stat
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lstream_cli._exitcodes import LstreamError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -67,6 +69,7 @@ class AtomicFile:
                 self.fh: TextIO = open(path, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
                 return
             import tempfile  # a real file only: stdout and /dev/null never load it
+            from pathlib import Path
 
             self._target = Path(os.path.realpath(path))
             fd, self._tmp = tempfile.mkstemp(
@@ -139,6 +142,8 @@ def check_writable(path: str, flag: str = "--json") -> None:
 
     ``flag`` names the option in the message (``--json``, ``--csv``).
     """
+    from pathlib import Path
+
     from lstream_cli._exitcodes import UsageError
 
     target = Path(path)
