@@ -9,15 +9,18 @@ this Python (what a user runs; ``python -m lstream_cli`` when there is none),
 and this checkout's bytecode is compiled first, as ``pip install`` leaves it:
 
 - ``python -c pass`` (the interpreter's own start-up, the floor),
-  ``python -c 'import click'`` (the floor of a click CLI) and curl;
+  ``python -c 'import click'`` (the floor of a click CLI), the libraries a
+  ``bench`` run cannot do without (click, asyncio, uvloop, rich's console
+  and table, hdrh: the floor under ``bench`` before any lstream code) and curl;
 - ``lstream get -s --auth none``, ``get --auth none`` (the summary printed),
   ``get`` (``--auth auto`` with no credential source anywhere) and
   ``get --auth iam`` with credentials in the environment (signs);
 - ``lstream bench -n 2 -c 2 --auth none`` and ``hey -n 2 -c 2``.
 
 Every lstream run must exit 0 and deliver the 1,024 bytes (``--json -``).
-Then the top of ``python -X importtime`` for ``get -s --auth none``, the
-modules that cost most (cumulative, so a package's children are inside it).
+Then the top of ``python -X importtime`` for ``get -s --auth none`` and for
+``bench -n 2 -c 2``, the modules that cost most (cumulative, so a package's
+children are inside it), and the self time of all imports summed by owner.
 
     python benchmarks/bench_startup.py              # 7 rounds
     python benchmarks/bench_startup.py --rounds 11 --importtime 25
@@ -39,6 +42,7 @@ from pathlib import Path
 from _peers import ENV, ROOT, need, nginx
 
 SIZE = 1024
+_BENCH_LIBRARIES = "import click, asyncio, uvloop, rich.console, rich.table, hdrh.histogram"
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)$")
 
 
@@ -63,6 +67,8 @@ def _commands(url: str, curl: str, hey: str | None) -> dict[str, list[str]]:
         "python -c pass": [sys.executable, "-c", "pass"],
         # The floor under any click CLI: the interpreter and click's own imports.
         "python -c 'import click'": [sys.executable, "-c", "import click"],
+        # What bench must load before any lstream code: the floor under it.
+        "bench's libraries": [sys.executable, "-c", _BENCH_LIBRARIES],
         "curl": [curl, "-s", "-o", "/dev/null", url],
         "get -s --auth none": [*lstream, "get", url, "-s", "--auth", "none", *json_out],
         "get --auth none": [*lstream, "get", url, "--auth", "none", *json_out],
@@ -132,7 +138,7 @@ def _importtime(argv: list[str], env: dict[str, str], top: int, runs: int = 5) -
         root = name.split(".")[0]
         owner = (
             root
-            if root in ("lstream_cli", "click", "rich", "botocore", "httptools")
+            if root in ("lstream_cli", "click", "rich", "botocore", "httptools", "uvloop", "hdrh")
             else "stdlib"
             if root.lstrip("_") in sys.stdlib_module_names or root in sys.builtin_module_names
             else "other"
@@ -201,6 +207,8 @@ def main() -> int:
         print("\n".join(_importtime(commands["get -s --auth none"], bare, args.importtime)))
         print("python -X importtime, get (auto, no creds) (min of 5 runs):")
         print("\n".join(_importtime(commands["get (auto, no creds)"], bare, 5)))
+        print("python -X importtime, bench -n 2 -c 2 (min of 5 runs, largest first):")
+        print("\n".join(_importtime(commands["bench -n 2 -c 2"], bare, args.importtime)))
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

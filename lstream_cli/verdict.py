@@ -20,6 +20,8 @@ _BURST_SHARE = 0.10  # body spread over <10% of the total time = one burst
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """Whether a response really streamed, and why it was judged so."""
+
     kind: str  # "streamed" | "looks_buffered" | "inconclusive" | "no_body"
     reason: str
 

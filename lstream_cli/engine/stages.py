@@ -30,6 +30,8 @@ __all__ = ["Stage", "Stages", "parse_stages", "share"]
 
 @dataclass(frozen=True, slots=True)
 class Stage:
+    """One stage: move to ``target`` over ``duration_s`` seconds."""
+
     duration_s: float
     target: float
 

@@ -65,6 +65,8 @@ class ThresholdResult:
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
+    """One parsed ``--threshold`` requirement."""
+
     expr: str  # as the user wrote it
     metric: str  # e.g. "ttfb_ms.p99", "errors.rate", "rps"
     op: str

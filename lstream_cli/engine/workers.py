@@ -127,6 +127,8 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class LoadOutcome:
+    """What a run brings back: the merged statistics and how it ended."""
+
     stats: RunStats  # merged over the workers
     interrupted: bool  # ended by Ctrl-C
     workers: int  # processes actually used

@@ -65,6 +65,8 @@ def connect_request(host: str, port: int, proxy: Proxy, user_agent: str) -> byte
 
 @dataclass(slots=True)
 class _Head:
+    """The proxy's reply head to CONNECT, as far as it has arrived."""
+
     status: int = 0
     reason: bytes = b""
     complete: bool = False
