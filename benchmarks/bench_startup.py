@@ -9,9 +9,11 @@ this Python (what a user runs; ``python -m lstream_cli`` when there is none),
 and this checkout's bytecode is compiled first, as ``pip install`` leaves it:
 
 - ``python -c pass`` (the interpreter's own start-up, the floor),
-  ``python -c 'import click'`` (the floor of a click CLI), the libraries a
-  ``bench`` run cannot do without (click, asyncio, uvloop, rich's console
-  and table, hdrh: the floor under ``bench`` before any lstream code) and curl;
+  ``python -c 'import click'`` (the floor of a click CLI), the libraries
+  ``get -s`` cannot do without (click, llhttp's httptools, socket, json,
+  urllib.parse: the floor under it before any lstream code), those of a
+  ``bench`` run (click, asyncio, uvloop, rich's console and table, hdrh)
+  and curl;
 - ``lstream get -s --auth none``, ``get --auth none`` (the summary printed),
   ``get`` (``--auth auto`` with no credential source anywhere) and
   ``get --auth iam`` with credentials in the environment (signs);
@@ -42,6 +44,7 @@ from pathlib import Path
 from _peers import ENV, ROOT, need, nginx
 
 SIZE = 1024
+_GET_LIBRARIES = "import click, httptools, socket, json, urllib.parse"
 _BENCH_LIBRARIES = "import click, asyncio, uvloop, rich.console, rich.table, hdrh.histogram"
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)$")
 
@@ -67,8 +70,9 @@ def _commands(url: str, curl: str, hey: str | None) -> dict[str, list[str]]:
         "python -c pass": [sys.executable, "-c", "pass"],
         # The floor under any click CLI: the interpreter and click's own imports.
         "python -c 'import click'": [sys.executable, "-c", "import click"],
-        # What bench must load before any lstream code: the floor under it.
-        "bench's libraries": [sys.executable, "-c", _BENCH_LIBRARIES],
+        # What get -s and bench must load before any lstream code: their floors.
+        "libraries of get -s": [sys.executable, "-c", _GET_LIBRARIES],
+        "libraries of bench": [sys.executable, "-c", _BENCH_LIBRARIES],
         "curl": [curl, "-s", "-o", "/dev/null", url],
         "get -s --auth none": [*lstream, "get", url, "-s", "--auth", "none", *json_out],
         "get --auth none": [*lstream, "get", url, "--auth", "none", *json_out],

@@ -70,7 +70,7 @@ _BENCH_NEVER = (
     "rich.live",  # the dashboard: a terminal only
     "csv",  # --csv / --csv-series only
     "rich._emoji_codes",
-    "lstream_cli.events",
+    "lstream_cli.engine.thresholds",  # the --fail-if grammar
     "lstream_cli.net.tunnel",
     "pathlib",
     "httpx",
@@ -205,19 +205,24 @@ def test_short_bench_imports_only_what_it_runs(server: ScriptedServer) -> None:
     assert len(server.requests) - before == 2
     assert "requests 2  ok 2" in proc.stderr  # the report, drawn with rich's tables
     assert {"lstream_cli.engine.workers", "asyncio", "rich.table", "hdrh.histogram"} <= modules
+    # Loaded by the parent, so that no worker process imports the event parsers again.
+    assert "lstream_cli.events" in modules
     loaded = {package: _loaded(modules, package) for package in _BENCH_NEVER}
     assert {k: v for k, v in loaded.items() if v} == {}
 
 
-def test_bench_with_workers_and_csv_loads_them(server: ScriptedServer, tmp_path: Path) -> None:
-    """Two worker processes need multiprocessing; --csv the csv module."""
+def test_bench_with_workers_csv_and_thresholds_loads_them(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """Two worker processes need multiprocessing, --csv the csv module, --fail-if its grammar."""
     csv_path = f"{tmp_path}/rows.csv"
     proc, modules = _imported(
         f"{server.base}/big?size=1000", "-n", "4", "-c", "2", "--workers", "2",
-        "--auth", "none", "--csv", csv_path, command="bench",
+        "--auth", "none", "--csv", csv_path, "--fail-if", "errors.count<1", command="bench",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "multiprocessing" in modules and "csv" in modules
+    assert {"multiprocessing", "csv", "lstream_cli.engine.thresholds"} <= modules
     assert "2 worker process(es)" in proc.stderr
+    assert "threshold pass  errors.count<1  (0)" in proc.stderr
     with open(csv_path) as fh:
         assert len(fh.read().splitlines()) == 5  # the header and one row per request

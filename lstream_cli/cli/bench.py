@@ -327,11 +327,14 @@ def bench_command(
     that sent no event (no byte, without --events) for that long after its
     first byte, counted as a 'stalled' error.
     """
-    from lstream_cli.engine.thresholds import parse_threshold
     from lstream_cli.engine.workers import LoadConfig, default_workers
 
-    thresholds = [parse_threshold(expr) for expr in fail_if]
-    _check_event_thresholds(thresholds, meter_options)
+    thresholds: list[Threshold] = []
+    if fail_if:  # the threshold grammar is loaded only for --fail-if
+        from lstream_cli.engine.thresholds import parse_threshold
+
+        thresholds = [parse_threshold(expr) for expr in fail_if]
+        _check_event_thresholds(thresholds, meter_options)
     _positive_int(concurrency, "-c/--concurrency")
     _positive_int(requests, "-n/--requests")
     _positive_int(workers, "--workers")
@@ -426,7 +429,6 @@ def _run(
 ) -> int:
     """Run the load, then print, write and grade the report."""
     from lstream_cli.engine.results import CSV_COLUMNS, BenchSettings, build_report
-    from lstream_cli.engine.thresholds import evaluate
     from lstream_cli.engine.workers import run_load
     from lstream_cli.render.bench import CsvStream, Dashboard, print_report, write_series_csv
     from lstream_cli.render.console import make_output
@@ -479,7 +481,10 @@ def _run(
     report = build_report(
         stats, redact_url(config.spec.url), settings, outcome.interrupted, outcome.series
     )
-    report = replace(report, thresholds=evaluate(thresholds, report))
+    if thresholds:  # none: the report's own empty tuple
+        from lstream_cli.engine.thresholds import evaluate
+
+        report = replace(report, thresholds=evaluate(thresholds, report))
     if not silent:
         print_report(output, report)
     if json_path is not None:

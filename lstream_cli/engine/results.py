@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstream_cli.engine.series import SeriesPoint, SeriesRecorder
 from lstream_cli.engine.stages import Stages
-from lstream_cli.engine.thresholds import ThresholdResult
 from lstream_cli.models import ErrorClass, RequestRecord, round_or_none
 from lstream_cli.stats import Histogram, Summary
+
+if TYPE_CHECKING:  # the threshold grammar: loaded by --fail-if only
+    from lstream_cli.engine.thresholds import ThresholdResult
 
 __all__ = [
     "CSV_COLUMNS",

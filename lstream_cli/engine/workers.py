@@ -41,6 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+# The event parsers are loaded lazily by the meter (get needs them only with
+# --events); a forked or forkserver worker finds them loaded here instead.
+import lstream_cli.events  # noqa: F401
 from lstream_cli._exitcodes import ExitStatus, LstreamError
 from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.load import WorkerPlan, run_worker_sync
