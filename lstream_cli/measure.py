@@ -11,18 +11,33 @@ from ``t_start``.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
 from lstream_cli.knee import detect_knee
 from lstream_cli.models import ErrorClass, EventGaps, RequestRecord
 from lstream_cli.stats import percentile_exact
 
-if TYPE_CHECKING:  # the parsers are loaded only when --events counts events
+if TYPE_CHECKING:
     from lstream_cli.events import EventCounter
 
 __all__ = ["BodyMeter", "EventsMode", "MeterOptions", "classify_status"]
+
+
+@functools.cache
+def _events() -> ModuleType:
+    """The event parsers, loaded when a meter first counts events (``--events``).
+
+    ``get`` without ``--events`` never needs them; cached, so a meter per
+    request costs one call, not an import statement.
+    """
+    import lstream_cli.events
+
+    return lstream_cli.events
+
 
 # The (t, bytes) curve for the knee: reads are coalesced into time slots of
 # 5 ms, counted from each slot's first read; past _TIMELINE_MAX points every
@@ -153,9 +168,7 @@ class BodyMeter:
             if mode == "auto":
                 self._auto = self.wants_bytes = self.wants_headers = True
             elif mode is not None:
-                from lstream_cli.events import new_counter
-
-                self._counter = new_counter(mode)
+                self._counter = _events().new_counter(mode)
                 self._event_gaps = array("q")
                 self.events = 0
                 self.wants_bytes = True
@@ -175,14 +188,12 @@ class BodyMeter:
         self.response_headers = headers
         if self._auto:
             self._auto = False
-            from lstream_cli.events import format_for_content_type, new_counter
-
             content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-            fmt = format_for_content_type(content_type)
+            fmt = _events().format_for_content_type(content_type)
             if fmt is None:
                 self.wants_bytes = False  # not an event stream: bytes only
             else:
-                self._counter = new_counter(fmt)
+                self._counter = _events().new_counter(fmt)
                 self._event_gaps = array("q")
                 self.events = 0
 
