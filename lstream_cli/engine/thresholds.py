@@ -65,7 +65,7 @@ class ThresholdResult:
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """One parsed ``--threshold`` requirement."""
+    """One parsed ``--fail-if`` requirement."""
 
     expr: str  # as the user wrote it
     metric: str  # e.g. "ttfb_ms.p99", "errors.rate", "rps"
