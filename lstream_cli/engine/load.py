@@ -130,6 +130,10 @@ class _Worker:
         add = stats.add
         series = stats.series
         template = self.template
+        conns = self.conns
+        method = template.method
+        timeout_ns = self.timeout_ns
+        options = self.meter_options
         # The plain closed loop hands out "now" without a coroutine per request.
         now = pacing.start_now if isinstance(pacing, ClosedLoop) else None
         while True:
@@ -150,31 +154,33 @@ class _Worker:
             self.inflight += 1
             if series is not None:
                 series.start()
-            record = await self._exchange(i, t_start, request)
-            self.inflight -= 1
-            add(record)
-
-    async def _exchange(self, i: int, t_start: int, request: bytes) -> RequestRecord:
-        meter = BodyMeter(t_start, keep_timeline=False, options=self.meter_options)
-        method = self.template.method
-        for _attempt in range(2):
-            conn = self.conns[i]
-            if conn is None or not conn.alive:
-                try:
-                    conn = await self.connector.connect(meter)
-                except ConnectError as exc:
-                    self.conns[i] = None
-                    return meter.finish(
-                        time.perf_counter_ns(), False, error=exc.error, detail=str(exc)
-                    )
-                self.conns[i] = conn
-            # else a kept-alive connection: no set-up (the meter starts with none)
-            result = await conn.request(request, meter, method, self.timeout_ns)
-            if result is RETRY:
-                self.conns[i] = None
-                continue
+            meter = BodyMeter(t_start, False, options)
+            conn = conns[i]
+            # A kept-alive connection (no set-up: the meter starts with none) is
+            # awaited here, with no coroutine of its own: the common case.
+            if conn is not None and conn.alive:
+                result = await conn.request(request, meter, method, timeout_ns)
+                if result is RETRY:  # the server had closed it: once more, on a new one
+                    conns[i] = None
+                    result = await self._on_new_connection(i, meter, request)
+            else:
+                result = await self._on_new_connection(i, meter, request)
             assert isinstance(result, RequestRecord)
+            self.inflight -= 1
+            add(result)
+
+    async def _on_new_connection(self, i: int, meter: BodyMeter, request: bytes) -> RequestRecord:
+        """Connect slot ``i`` (set-up times in ``meter``) and send ``request`` on it."""
+        try:
+            conn = await self.connector.connect(meter)
+        except ConnectError as exc:
+            self.conns[i] = None
+            return meter.finish(time.perf_counter_ns(), False, error=exc.error, detail=str(exc))
+        self.conns[i] = conn
+        result = await conn.request(request, meter, self.template.method, self.timeout_ns)
+        if isinstance(result, RequestRecord):
             return result
+        self.conns[i] = None  # RETRY: only a reused connection is retried, so never here
         return meter.finish(
             time.perf_counter_ns(),
             False,
