@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +55,11 @@ _TICK_S = 0.01  # housekeeping period: loop-lag resolution
 _SWEEP_EVERY = 5  # ticks between timeout sweeps and stop polls (50 ms)
 _ROWS_EVERY = 20  # ticks between batches of --csv rows handed over (200 ms)
 _SPARE_FDS = 256  # descriptors beyond one per connection (interpreter, pipes, files)
+# During a run the cyclic garbage collector starts a young-generation pass
+# after this many net allocations instead of Python's 700: with 1,000
+# connections in flight, each pass walked their live objects (exchanges,
+# meters, futures) ~70 times a second, 5-9% of a worker's CPU.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +422,35 @@ def run_worker_sync(
     raising KeyboardInterrupt, so the partial state is still returned.
     """
     raise_open_file_limit(plan.concurrency + _SPARE_FDS)
+    with fewer_collections():
+        return _run_on_new_loop(plan, control, t0_ns, on_sigint)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect cyclic garbage less often while a worker runs; restored after.
+
+    What the process held before the run (modules, the plan, the parent's own
+    objects when the run is in-process) is frozen: never walked by a
+    collection during the run, unfrozen at its end. Young-generation passes
+    come after :data:`GC_YOUNG_THRESHOLD` allocations; nothing is disabled,
+    so a cycle made during the run is still freed.
+    """
+    threshold = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()  # a caller's own freeze is left as it was
+    gc.freeze()
+    gc.set_threshold(max(GC_YOUNG_THRESHOLD, threshold[0]), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if not frozen_before:
+            gc.unfreeze()
+
+
+def _run_on_new_loop(
+    plan: WorkerPlan, control: Control, t0_ns: int, on_sigint: Any
+) -> dict[str, Any]:
     loop = new_event_loop()
     try:
         asyncio.set_event_loop(loop)

@@ -539,3 +539,37 @@ def test_a_forked_worker_sees_its_run_end_while_a_later_worker_still_runs(
             break
         time.sleep(0.05)
     assert lines == ["forked True", "first worker saw its run end", "second worker done"]
+
+
+def test_a_worker_collects_garbage_less_often_and_restores_the_collector(
+    server: TestServer,
+) -> None:
+    """During the run: the prior objects frozen, young passes rarer; after it: as before."""
+    import gc
+
+    from lstream_cli.engine.load import GC_YOUNG_THRESHOLD, WorkerPlan, run_worker_sync
+
+    seen: list[tuple[int, int]] = []
+
+    class Control:
+        def should_stop(self) -> bool:
+            seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+            return False
+
+        def snapshot(self, index: int, snap: dict[str, Any]) -> None:
+            pass
+
+        def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+            pass
+
+        def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+            pass
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    spec = RequestSpec(url=server.url("/ok"), auth="none")
+    plan = WorkerPlan(0, spec, 2, None, 0.3, None)
+    state = run_worker_sync(plan, Control(), time.perf_counter_ns())
+    assert state["ok"] == state["requests"] > 0
+    assert seen, "the run polled its control"
+    assert all(young == GC_YOUNG_THRESHOLD and frozen > 0 for young, frozen in seen)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
