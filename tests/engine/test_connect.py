@@ -124,33 +124,12 @@ def test_an_address_that_never_answers_does_not_hold_the_connection(
         hole.close()
 
 
-def test_bench_times_out_connecting_to_a_full_accept_queue() -> None:
+def test_bench_times_out_connecting_to_a_full_accept_queue(unanswered_port: int) -> None:
     """--timeout bounds the TCP connect of a load run: each request a TIMEOUT, said once."""
-    import contextlib
-    import time
-
     from lstream_cli.models import ErrorClass
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(3):  # fill the accept queue: later SYNs get no answer
-            filler = socket.socket()
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-            fillers.append(filler)
-        time.sleep(0.2)
-        spec = RequestSpec(f"http://127.0.0.1:{port}/", auth="none", timeout=0.4)
-        out = run_load(LoadConfig(spec, 2, 2, None, None, workers=1))
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
-    stats = out.stats
+    spec = RequestSpec(f"http://127.0.0.1:{unanswered_port}/", auth="none", timeout=0.4)
+    stats = run_load(LoadConfig(spec, 2, 2, None, None, workers=1)).stats
     assert (stats.requests, stats.ok, stats.errors) == (2, 0, {ErrorClass.TIMEOUT: 2})
-    detail = f"timeout: timed out connecting to 127.0.0.1:{port} after 0.4s"
+    detail = f"timeout: timed out connecting to 127.0.0.1:{unanswered_port} after 0.4s"
     assert stats.details == {detail: 2}
