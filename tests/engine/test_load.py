@@ -11,6 +11,7 @@ import pytest
 
 from lstream_cli.engine.workers import LoadConfig, LoadOutcome, run_load
 from lstream_cli.measure import BodyMeter
+from lstream_cli.models import ErrorClass
 from lstream_cli.request import RequestSpec
 from tests.engine.httpserver import TestServer
 
@@ -573,3 +574,32 @@ def test_a_worker_collects_garbage_less_often_and_restores_the_collector(
     assert seen, "the run polled its control"
     assert all(young == GC_YOUNG_THRESHOLD and frozen > 0 for young, frozen in seen)
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_closed_loop_keeps_one_connection_per_slot_and_sends_each_request_once(
+    server: TestServer,
+) -> None:
+    """After its first request a slot's requests go out from the callback that ended the last."""
+    out = _run(server.url("/ok?size=7"), requests=40, concurrency=2)
+    s = out.stats
+    hists = s.histograms()
+    assert (s.requests, s.ok, s.bytes, s.status) == (40, 40, 280, {200: 40})
+    assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (2, 38)
+    assert hists["ttfb_ms"].count == hists["total_ms"].count == 40
+    assert server.requests == 40
+    points = out.series
+    assert sum(p.started for p in points) == sum(p.requests for p in points) == 40
+
+
+def test_a_kept_alive_request_that_times_out_drops_its_connection_and_the_loop_goes_on(
+    server: TestServer,
+) -> None:
+    """Every 2nd request hangs on a reused connection: TIMEOUT, then a new connection."""
+    s = _run(server.url("/hang-every?every=2"), requests=6, concurrency=1, timeout=0.3).stats
+    hists = s.histograms()
+    assert (s.requests, s.ok, s.errors) == (6, 3, {ErrorClass.TIMEOUT: 3})
+    assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (3, 0)
+    assert s.details == {
+        "timeout: timed out: no byte for 0.3s waiting for the response (--timeout)": 3
+    }
+    assert server.requests == 6
