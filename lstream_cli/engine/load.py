@@ -25,12 +25,12 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lstream_cli._eventloop import new_event_loop
-from lstream_cli.engine.core import Resolver, Retry
+from lstream_cli.engine.core import Resolver
 from lstream_cli.engine.pacing import ClosedLoop, OpenLoop, Pacing
 from lstream_cli.engine.protocol import (
     RETRY,
@@ -97,72 +97,6 @@ class Control(Protocol):
     def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None: ...
 
 
-class _Relay:
-    """A slot's closed loop on one kept-alive connection, driven by its callbacks.
-
-    Each response's end (:meth:`done`, called by the connection) counts the
-    record and sends the next request right there, as the slot loop would:
-    the request built and signed first, then ``t_start`` taken, a fresh meter,
-    one write. ``fut`` gives the slot back its loop (True: the closed loop is
-    over) when the connection can carry no more, or ``retry`` the attempt
-    to send again on a new connection (a kept-alive one found closed before
-    any byte). ``fut`` is cancelled with the slot: a response ending after
-    that is not counted (the phase counted it as aborted).
-    """
-
-    __slots__ = ("conn", "fut", "meter", "now", "request", "retry", "worker")
-
-    def __init__(
-        self,
-        worker: _Worker,
-        now: Callable[[], int | None],
-        conn: Connection,
-        request: bytes,
-        meter: BodyMeter,
-    ) -> None:
-        self.worker = worker
-        self.now = now  # the closed loop's start_now
-        self.conn = conn
-        self.request = request
-        self.meter = meter
-        self.retry: tuple[bytes, BodyMeter] | None = None
-        self.fut: asyncio.Future[bool] = worker.loop.create_future()
-
-    def done(self, result: RequestRecord | Retry) -> None:
-        fut = self.fut
-        if fut.done():
-            return  # the slot was cancelled (the phase ended)
-        try:
-            if not isinstance(result, RequestRecord):  # RETRY
-                self.retry = (self.request, self.meter)
-                fut.set_result(False)
-                return
-            w = self.worker
-            stats = w.stats
-            w.inflight -= 1
-            stats.add(result)
-            conn = self.conn
-            if not conn.alive:
-                fut.set_result(False)
-                return
-            request = w.template.bytes()
-            t_start = self.now()
-            if t_start is None:
-                fut.set_result(True)
-                return
-            w.inflight += 1
-            series = stats.series
-            if series is not None:
-                series.start()
-            meter = BodyMeter(t_start, keep_timeline=False, options=w.meter_options)
-            self.request = request
-            self.meter = meter
-            conn.send(request, meter, w.template.method, w.timeout_ns, self.done)
-        except BaseException as exc:  # raised in the slot, as its own errors are
-            if not fut.done():
-                fut.set_exception(exc)
-
-
 class _Worker:
     def __init__(self, plan: WorkerPlan, control: Control) -> None:
         self.plan = plan
@@ -207,9 +141,7 @@ class _Worker:
         method = template.method
         timeout_ns = self.timeout_ns
         options = self.meter_options
-        # The plain closed loop hands out "now" without a coroutine per request,
-        # and on a kept-alive connection sends from the callback that ended the
-        # last response (:class:`_Relay`): no future or task switch per request.
+        # The plain closed loop hands out "now" without a coroutine per request.
         now = pacing.start_now if isinstance(pacing, ClosedLoop) else None
         while True:
             # As the README's measurement definition says, building and signing come
@@ -234,17 +166,7 @@ class _Worker:
             # A kept-alive connection (no set-up: the meter starts with none) is
             # awaited here, with no coroutine of its own: the common case.
             if conn is not None and conn.alive:
-                if now is not None:
-                    relay = _Relay(self, now, conn, request, meter)
-                    conn.send(request, meter, method, timeout_ns, relay.done)
-                    if await relay.fut:
-                        return  # the closed loop is over
-                    if relay.retry is None:
-                        continue  # the connection closed after a response: a new one
-                    request, meter = relay.retry
-                    result: RequestRecord | Retry = RETRY
-                else:
-                    result = await conn.request(request, meter, method, timeout_ns)
+                result = await conn.request(request, meter, method, timeout_ns)
                 if result is RETRY:  # the server had closed it: once more, on a new one
                     conns[i] = None
                     result = await self._on_new_connection(i, meter, request)

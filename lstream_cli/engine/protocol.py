@@ -30,7 +30,6 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable
 from typing import cast
 
 from lstream_cli.engine.core import (
@@ -75,11 +74,8 @@ ConnectError = SetupError  # the name the worker loop catches
 class Connection(asyncio.BufferedProtocol):
     """One keep-alive connection; ``request`` returns a future of the record.
 
-    ``send`` is the same without a future: its ``then`` is called with the
-    result from the protocol callback that ended the response (the closed
-    loop sends its next request from there). A buffered protocol: the loop
-    reads into one buffer shared by the worker's connections (reads are
-    handled one at a time).
+    A buffered protocol: the loop reads into one buffer shared by the
+    worker's connections (reads are handled one at a time).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, buffer: memoryview | None = None) -> None:
@@ -90,7 +86,6 @@ class Connection(asyncio.BufferedProtocol):
         self.used = 0  # responses completed on this connection
         self.exchange: Exchange | None = None  # the request in flight, if any
         self._waiter: asyncio.Future[RequestRecord | Retry] | None = None
-        self._then: Callable[[RequestRecord | Retry], object] | None = None
 
     @property
     def meter(self) -> BodyMeter | None:
@@ -133,24 +128,8 @@ class Connection(asyncio.BufferedProtocol):
     ) -> asyncio.Future[RequestRecord | Retry]:
         """Send ``data``; the future resolves to the finished record (or RETRY)."""
         fut: asyncio.Future[RequestRecord | Retry] = self.loop.create_future()
-        self._waiter, self._then = fut, None
-        self._start(data, meter, method, timeout_ns)
-        return fut
-
-    def send(
-        self,
-        data: bytes,
-        meter: BodyMeter,
-        method: str,
-        timeout_ns: int | None,
-        then: Callable[[RequestRecord | Retry], object],
-    ) -> None:
-        """Send ``data``; ``then(record or RETRY)`` is called once, when it ends."""
-        self._waiter, self._then = None, then
-        self._start(data, meter, method, timeout_ns)
-
-    def _start(self, data: bytes, meter: BodyMeter, method: str, timeout_ns: int | None) -> None:
-        self.exchange = Exchange(
+        self._waiter = fut
+        ex = Exchange(
             meter,
             method,
             reused=self.used > 0,
@@ -158,10 +137,12 @@ class Connection(asyncio.BufferedProtocol):
             keep_headers=False,
             timeline_from=TIMELINE_FROM_BYTES,
         )
+        self.exchange = ex
         if not self.alive or self.transport is None:
             self.connection_lost(None)
-            return
+            return fut
         self.transport.write(data)
+        return fut
 
     def expire(self, now: int) -> None:
         """Its deadline passed with no byte: fail the request, drop the connection."""
@@ -184,11 +165,6 @@ class Connection(asyncio.BufferedProtocol):
             self.transport.abort()
 
     def _resolve(self, result: RequestRecord | Retry) -> None:
-        then = self._then
-        if then is not None:
-            self._then = None
-            then(result)
-            return
         fut = self._waiter
         self._waiter = None
         if fut is not None and not fut.done():
