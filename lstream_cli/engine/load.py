@@ -278,6 +278,19 @@ class _Worker:
     def _sweep(self) -> None:
         """End the requests whose deadline (--timeout, --stall-timeout) has passed."""
         now = time.perf_counter_ns()
+        if not self.stall:
+            # --timeout alone: a request is due to end once its last byte (or its
+            # start) is that old; one comparison per connection (1,000 at -c 1000).
+            limit = self.timeout_ns
+            if limit is None:
+                return
+            oldest = now - limit
+            for conn in self.conns:
+                ex = None if conn is None else conn.exchange
+                if ex is not None and ex.last_rx_ns <= oldest:
+                    assert conn is not None
+                    conn.expire(now)
+            return
         for conn in self.conns:
             ex = None if conn is None else conn.exchange
             if ex is not None:
