@@ -89,6 +89,17 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
     ]
 
 
+# Header names lower-cased, by the name as received (the same few each time).
+_LOWER: dict[str, str] = {}
+
+
+def _lower(name: str) -> str:
+    lname = name.lower()
+    if len(_LOWER) < 512 and len(name) <= 64:  # bounded: a client chooses the names
+        _LOWER[name] = lname
+    return lname
+
+
 _clock_cache: tuple[int, str] = (0, "")
 
 
@@ -111,7 +122,8 @@ def function_url_event(
 ) -> dict[str, Any]:
     """The event Lambda hands a function behind a function URL (payload format 2.0)."""
     cookies: list[str] = []
-    headers = {name.lower(): value for name, value in request.headers}
+    lower = _LOWER.get
+    headers = {lower(name) or _lower(name): value for name, value in request.headers}
     if (
         len(headers) != len(request.headers)
         or not _NOT_HEADERS.isdisjoint(headers)
@@ -251,7 +263,7 @@ def response_fields(
     if fields is None:
         # All but the request id (the last line), which changes with every answer.
         fields = render_fields(response_headers(headers, "", default_type, cookies)[:-1])
-        if key is not None:
+        if key is not None and len(fields) <= 4096:  # (large ones: rendered each time)
             if len(_FIELDS) >= _FIELDS_MAX:
                 _FIELDS.clear()
             _FIELDS[key] = fields

@@ -74,7 +74,11 @@ _FRAMING = {
     b"content-length": "content-length",
     b"transfer-encoding": "transfer-encoding",
 }
-_FRAMING_SIZES = frozenset(len(name) for name in _FRAMING)  # most names are none of them
+# Header names as received, decoded, with what the server reads in them (None:
+# nothing): clients send the same few names on every request. Bounded: long
+# names, and names past the first 512, are decoded each time.
+_NAMES: dict[bytes, tuple[str, str | None]] = {}
+_NAMES_MAX = 512
 
 
 def _status_line(status: int) -> bytes:
@@ -447,8 +451,13 @@ class _Connection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        kind = _FRAMING.get(name.lower()) if len(name) in _FRAMING_SIZES else None
+        known = _NAMES.get(name)
+        if known is None:
+            known = (name.decode("latin-1"), _FRAMING.get(name.lower()))
+            if len(_NAMES) < _NAMES_MAX and len(name) <= 64:
+                _NAMES[name] = known
+        self._headers.append((known[0], value.decode("latin-1")))
+        kind = known[1]
         if kind is not None:  # Host, Expect, Content-Length, Transfer-Encoding
             if kind == "host":
                 self._has_host = True

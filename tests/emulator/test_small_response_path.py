@@ -437,3 +437,47 @@ def test_a_head_just_under_the_limit_split_across_reads_is_served() -> None:
         conn.connection_lost(None)
 
     asyncio.run(scenario())
+
+
+def test_header_names_read_the_same_from_the_first_request_to_past_the_kept_ones() -> None:
+    """Names kept decoded (with what the server reads in them) change nothing: case, framing."""
+    from lstream_cli.emulator import http
+
+    seen: list[tuple[list[tuple[str, str]], bytes]] = []
+
+    async def app(request: Any, response: Any) -> None:
+        seen.append((list(request.headers), request.body))
+        response.send(200, b"ok")
+
+    async def scenario() -> None:
+        conn = _Connection(HttpServer(app, 1024))
+        transport = _Transport()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        long_name = "X-" + "L" * 100  # too long to be kept: decoded each time
+        names = ["CONTENT-LENGTH", "content-length", "Content-Length"]
+        many = [f"X-Many-{i}" for i in range(http._NAMES_MAX + 10)]  # past the kept ones
+        for round_ in range(2):  # the second time the names are the kept ones
+            for name in names:
+                conn.data_received(
+                    b"POST /b HTTP/1.1\r\nhOsT: x\r\n%b: 3\r\n%b: v\r\n\r\nabc"
+                    % (name.encode(), long_name.encode())
+                )
+                await asyncio.sleep(0.01)
+            head = "".join(f"{n}: {round_}\r\n" for n in many)
+            conn.data_received(f"GET / HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+            await asyncio.sleep(0.01)
+        assert transport.written.count(b"HTTP/1.1 200 ") == 8 and not transport.closed
+        assert len(http._NAMES) <= http._NAMES_MAX
+        for round_ in range(2):
+            batch = seen[round_ * 4 : round_ * 4 + 4]
+            for (headers, body), name in zip(batch, names, strict=False):
+                assert headers == [("hOsT", "x"), (name, "3"), (long_name, "v")]
+                assert body == b"abc"  # the length read whatever the name's case
+            headers, body = batch[3]
+            assert headers == [("Host", "x"), *[(n, str(round_)) for n in many]]
+            request = HttpRequest("GET", "/", headers, b"", True, False, "127.0.0.1")
+            event = function_url_event(request, "id", "us-east-1", None, "rid")
+            assert event["headers"] == {n.lower(): v for n, v in headers}
+        conn.connection_lost(None)
+
+    asyncio.run(scenario())
