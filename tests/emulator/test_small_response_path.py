@@ -481,3 +481,12 @@ def test_header_names_read_the_same_from_the_first_request_to_past_the_kept_ones
         conn.connection_lost(None)
 
     asyncio.run(scenario())
+
+
+def test_request_lines_show_byte_counts_as_format_bytes_does_past_the_kept_ones() -> None:
+    from lstream_cli.units import format_bytes
+
+    for n in [0, 1, 999, 1000, 1024, 6_291_556, 10**9 + 1, *range(0, 3_000_000, 997)]:
+        line = render_serve.format_request_line(RequestLog("stream", "GET", "/", 200, n, 1.5), 0)
+        assert f" 200 {format_bytes(n)} 1.5 ms" in line
+        assert len(render_serve._sizes) <= 1024
