@@ -490,3 +490,60 @@ def test_request_lines_show_byte_counts_as_format_bytes_does_past_the_kept_ones(
         line = render_serve.format_request_line(RequestLog("stream", "GET", "/", 200, n, 1.5), 0)
         assert f" 200 {format_bytes(n)} 1.5 ms" in line
         assert len(render_serve._sizes) <= 1024
+
+
+def _exchange(base: str, raw: bytes) -> bytes:
+    """Send ``raw`` on one connection and read until the server closes it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(raw)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_small_answers_on_the_wire_byte_for_byte() -> None:
+    """Status line, header lines in order, framing and body of 1 KiB answers, pipelined."""
+    import re
+
+    from lstream_cli.emulator import running_emulator
+
+    body = bytes(range(256)) * 4
+    get = b"GET /?size=1024 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+    last = b"GET /?size=1024 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    rid = rb"x-amzn-requestid: ([0-9a-f-]{36})\r\n"
+    with running_emulator(EmulatorConfig(throttle=False)) as emu:
+        streamed = _exchange(emu.stream, get + get + last)
+        buffered = _exchange(emu.buffered, get + last)
+        head = _exchange(emu.buffered, last.replace(b"GET", b"HEAD"))
+    one = (
+        rb"HTTP/1\.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+        + rid
+        + rb"transfer-encoding: chunked\r\n(connection: close\r\n)?\r\n400\r\n"
+        + re.escape(body)
+        + rb"\r\n0\r\n\r\n"
+    )
+    match = re.fullmatch(one * 3, streamed, re.DOTALL)
+    assert match is not None, streamed[:300]
+    ids = match.groups()[0::2]
+    assert match.groups()[1::2] == (None, None, b"connection: close\r\n")
+    whole = (
+        rb"HTTP/1\.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+        + rid
+        + rb"content-length: 1024\r\n(connection: close\r\n)?\r\n"
+        + re.escape(body)
+    )
+    match = re.fullmatch(whole * 2, buffered, re.DOTALL)
+    assert match is not None, buffered[:300]
+    ids += match.groups()[0::2]
+    assert len(set(ids)) == 5  # a request id of its own for each answer
+    assert re.fullmatch(
+        rb"HTTP/1\.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+        + rid
+        + rb"content-length: 1024\r\nconnection: close\r\n\r\n",
+        head,
+    ), head
