@@ -224,5 +224,6 @@ class _Watch:
             self.on_head(sent, status, headers, line)
 
     def body(self, chunk: bytes) -> None:
-        if self.sink is not None and not self.following():
+        # Once per body delivery: following() inlined.
+        if self.sink is not None and not (self.may_follow and self.target is not None):
             self.sink(chunk)
