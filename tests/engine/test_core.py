@@ -8,6 +8,7 @@ whether the connection may be reused) must not depend on the split. Only
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pytest
@@ -180,7 +181,7 @@ def test_chunk_data_reaches_the_sink_as_slices_of_the_read_buffer() -> None:
     # The body in three reads into the same buffer, each cut inside a size line.
     cuts = [0, 70003, body.index(b"\r\n1000") + 4, len(body)]
     done = False
-    for i, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
         buf[: b - a] = body[a:b]
         done = ex.feed(memoryview(buf)[: b - a], 2 + i)
     assert done and ex.record is not None and ex.record.complete and ex.reusable
