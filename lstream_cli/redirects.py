@@ -170,7 +170,8 @@ def fetch_following(
         record = fetch(
             current,
             signer_for(signer, spec.url, current.url),
-            sink=watch.body if sink is not None else None,
+            # Without a redirect to follow, every body goes to the sink: straight there.
+            sink=watch.body if sink is not None and watch.may_follow else sink,
             on_progress=on_progress,
             on_head=watch.head,
             on_request=on_request,
@@ -224,6 +225,5 @@ class _Watch:
             self.on_head(sent, status, headers, line)
 
     def body(self, chunk: bytes) -> None:
-        # Once per body delivery: following() inlined.
-        if self.sink is not None and not (self.may_follow and self.target is not None):
+        if self.sink is not None and not self.following():
             self.sink(chunk)
