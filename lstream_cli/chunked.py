@@ -74,7 +74,8 @@ class ChunkedDecoder:
 
     def feed(self, buf: bytes | bytearray | memoryview, start: int, end: int) -> list[memoryview]:
         out: list[memoryview] = []
-        view = buf if isinstance(buf, memoryview) else memoryview(buf)
+        # Cut at ``end``: a slice past it is clamped to the bytes that are there.
+        view = (buf if isinstance(buf, memoryview) else memoryview(buf))[:end]
         pos = start
         while pos < end and not self.done and self.error is None:
             state = self._state
@@ -87,16 +88,23 @@ class ChunkedDecoder:
                     self._state = self._DATA_END
                 continue
             if state == self._DATA_END and not self._line:
-                # The usual boundary, "CRLF size CRLF", read from one small copy.
-                window = bytes(view[pos : min(end, pos + _SCAN)])
+                # The usual boundary, "CRLF size CRLF" (plain hex digits), read from
+                # one small copy, and the chunk's data after it taken at once.
+                window = bytes(view[pos : pos + _SCAN])
                 nl = window.find(b"\n", 2)
-                if window[:2] == b"\r\n" and nl > 2:
-                    n = _chunk_size(window[2 : nl - 1] if window[nl - 1] == 13 else window[2:nl])
-                    if n > 0:
-                        pos += nl + 1
-                        self._left = n
-                        self._state = self._DATA
-                        continue
+                if nl > 2 and window[:2] == b"\r\n":
+                    size = window[2 : nl - 1] if window[nl - 1] == 13 else window[2:nl]
+                    if size and len(size) <= 16 and not size.translate(None, _HEX):
+                        n = int(size, 16)
+                        if n:
+                            pos += nl + 1
+                            take = min(n, end - pos)
+                            out.append(view[pos : pos + take])
+                            pos += take
+                            if take < n:
+                                self._left = n - take
+                                self._state = self._DATA
+                            continue
             nl = _find_lf(buf, pos, end)
             if nl < 0:
                 self._line += buf[pos:end]
