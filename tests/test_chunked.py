@@ -28,11 +28,13 @@ def decode(wire: bytes, cuts: list[int], kind: str) -> tuple[bytes, ChunkedDecod
     data = bytearray()
     for a, b in itertools.pairwise([0, *sorted(set(cuts)), len(wire)]):
         buf = bytearray(b"#" * 3) + wire[a:b] + b"STALE"  # bytes past ``end`` are not ours
-        src: bytes | bytearray | memoryview = {
-            "bytes": bytes(buf),
-            "bytearray": buf,
-            "memoryview": memoryview(buf),
-        }[kind]
+        src: bytes | bytearray | memoryview
+        if kind == "bytes":
+            src = bytes(buf)
+        elif kind == "bytearray":
+            src = buf
+        else:
+            src = memoryview(buf)
         for view in decoder.feed(src, 3, 3 + b - a):
             assert isinstance(view, memoryview)
             if kind != "bytes":
