@@ -19,11 +19,12 @@ fixed order, each phase timed apart into the meter:
 Then the request is written and the response read into one reused buffer
 (``recv_into``, up to :data:`READ_SIZE` per read: a read takes whatever the
 kernel holds, so a slow stream still comes one small read at a time, while a
-fast one costs few reads and few Python calls per GiB). ``--timeout`` bounds TCP connect and the TLS handshake
-and then each read and write; on plain sockets reads and writes block with
-the kernel's own timers (``SO_RCVTIMEO``/``SO_SNDTIMEO``), so no poll runs
-per read (TLS sockets use Python's socket timeout: the ssl module retries a
-read the kernel timed out). The timer is re-armed only when a stall deadline
+fast one costs few reads and few Python calls per GiB). ``--timeout`` bounds
+TCP connect and the TLS handshake and then each read and write; on plain
+sockets reads and writes block with the kernel's own timers
+(``SO_RCVTIMEO``/``SO_SNDTIMEO``), so no poll runs per read (TLS sockets use
+Python's socket timeout: the ssl module retries a read the kernel timed
+out). The timer is re-armed only when a stall deadline
 (``--stall-timeout``) asks for a shorter wait.
 
 Connections are kept alive (up to 4 idle per origin, for 5 s) for the next
