@@ -20,11 +20,15 @@ are printed with their range. ``--baseline REV`` also runs the emulator of
 another commit (``git archive REV``) in the same rounds: a before/after on
 the same machine load.
 
+nginx runs as many worker processes as the emulator has (``--workers``,
+default 1; ``--nginx-workers`` sets another count): the same number of
+server processes on each side, printed with the figures.
+
 Targets: throughput >= 0.5x nginx, 1 KiB requests per second >= 0.6x nginx.
 The machine is shared: the script prints the load average before and after.
 
     python benchmarks/bench_emulator.py [--size 1GiB] [--duration 5] [--rounds 3]
-        [--workers N] [--baseline REV]
+        [--workers N] [--nginx-workers N] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -108,14 +112,24 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per hey run")
     ap.add_argument("-c", "--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1, help="emulator worker processes")
+    ap.add_argument(
+        "--nginx-workers", type=int, help="nginx worker processes (default: as --workers)"
+    )
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are kept")
     ap.add_argument("--baseline", metavar="REV", help="also run the emulator of this commit")
     args = ap.parse_args()
     size = parse_size(args.size)
+    nginx_workers = args.nginx_workers or args.workers
     load_before = load()
 
     with contextlib.ExitStack() as stack:
-        base = stack.enter_context(nginx({"big.bin": size, "small.bin": 1024}, fill=write_pattern))
+        base = stack.enter_context(
+            nginx(
+                {"big.bin": size, "small.bin": 1024},
+                workers=str(nginx_workers),
+                fill=write_pattern,
+            )
+        )
         emu = stack.enter_context(emulator(args.workers))
         logged = stack.enter_context(emulator(args.workers, quiet=False))
         old = None
@@ -183,7 +197,7 @@ def main() -> int:
         )
         cpu = statistics.median(cpu_us[key])
         print(f"  {'':<27}  server CPU {cpu:.1f} us/request, {cpu / nginx_cpu:.1f}x nginx's")
-    print(f"emulator workers: {args.workers}")
+    print(f"server processes: emulator {args.workers}, nginx {nginx_workers} worker(s)")
     return 0
 
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env python
 """Where one load-engine request spends its CPU: a profile, and the per-request Python cost.
 
-Two measurements, for before/after comparisons of the engine (run it on two
+Three measurements, for before/after comparisons of the engine (run it on two
 checkouts with ``PYTHONPATH`` pointing at each, alternating):
 
 - ``--profile``: one worker in this process (``run_load``, ``--workers 1``)
   against its own nginx serving 1 KiB, ``-c 50`` for ``--duration``
   seconds under cProfile; prints the functions by own time;
+- ``--sockets``: CPU per request (user and system, from the process's own
+  times) of one worker in this process against its own nginx serving 1 KiB,
+  ``-c 50`` for ``--duration`` seconds, and of ``wrk -t1`` (one thread, the
+  same connections and duration, its rusage) right after, ``--rounds``
+  times: the client cost side by side, in the same run;
 - default: the per-request work with no socket at all: a ``BodyMeter``, an
   ``Exchange`` fed one canned nginx answer (head and 1 KiB body in one
   read), ``RunStats.add`` and the per-second series, repeated; prints
@@ -23,9 +28,12 @@ import cProfile
 import dataclasses
 import os
 import pstats
+import re
+import statistics
+import subprocess
 import time
 
-from _peers import nginx, random_bytes
+from _peers import need, nginx, random_bytes
 
 from lstream_cli.engine.core import Exchange
 from lstream_cli.engine.protocol import TIMELINE_FROM_BYTES
@@ -65,13 +73,71 @@ def without_sockets(n: int) -> RunStats:
     return stats
 
 
+def wrk_cpu(url: str, connections: int, duration: float) -> tuple[float, float, float]:
+    """``wrk -t1``: (requests/s, user us, system us per request) from its own rusage."""
+    proc = subprocess.Popen(
+        [need("wrk", "wrk"), "-t1", f"-c{connections}", f"-d{duration:g}s", url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out = proc.stdout.read() if proc.stdout is not None else ""
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    m = re.search(r"(\d+) requests in", out)
+    n = int(m.group(1)) if m else 0
+    if not n:
+        raise SystemExit(f"wrk made no request:\n{out}")
+    return n / duration, usage.ru_utime / n * 1e6, usage.ru_stime / n * 1e6
+
+
+def with_sockets(url: str, connections: int, duration: float) -> tuple[float, float, float]:
+    """One worker in this process: (requests/s, user us, system us per request)."""
+    spec = RequestSpec(url=url, auth="none")
+    config = LoadConfig(spec, connections, None, duration, None, workers=1)
+    before = os.times()
+    out = run_load(config)
+    after = os.times()
+    n = out.stats.requests
+    assert n == out.stats.ok, "every request must succeed"
+    user, system = after.user - before.user, after.system - before.system
+    return n / out.stats.duration_s, user / n * 1e6, system / n * 1e6
+
+
+def side_by_side(opts: argparse.Namespace) -> None:
+    with nginx({"1k": 1024}, fill=random_bytes) as base:
+        url = f"{base}/1k"
+        c = opts.connections
+        run_load(
+            LoadConfig(RequestSpec(url=url, auth="none"), c, None, 0.5, None, workers=1)
+        )  # caches, first connections
+        ratios: list[float] = []
+        for rnd in range(1, opts.rounds + 1):
+            ls = with_sockets(url, c, opts.duration)
+            wrk = wrk_cpu(url, c, opts.duration)
+            ratio = (wrk[1] + wrk[2]) / (ls[1] + ls[2])
+            ratios.append(ratio)
+            print(
+                f"round {rnd}, -c {c}: lstream (1 worker) {ls[0]:,.0f} req/s, "
+                f"{ls[1]:.1f} us user + {ls[2]:.1f} us sys per request; wrk -t1 "
+                f"{wrk[0]:,.0f} req/s, {wrk[1]:.1f} us user + {wrk[2]:.1f} us sys -> lstream "
+                f"needs {1 / ratio:.2f}x wrk's CPU per request  [load {os.getloadavg()[0]:.2f}]"
+            )
+        print(f"median: lstream needs {1 / statistics.median(ratios):.2f}x wrk's CPU per request")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--lines", type=int, default=30)
+    parser.add_argument("--sockets", action="store_true")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
     opts = parser.parse_args()
+    if opts.sockets:
+        side_by_side(opts)
+        return
     if not opts.profile:
         passes = []
         for _ in range(5):

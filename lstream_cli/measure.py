@@ -278,8 +278,9 @@ class BodyMeter:
             first = self.headers_ns  # empty body: TTFB is the headers
         if error is None and not complete:
             error = ErrorClass.TRUNCATED
-        if error is None and self.status is not None:
-            error = classify_status(self.status)
+        status = self.status
+        if error is None and status is not None and status >= 400:
+            error = classify_status(status)
         gap_p99: int | None = None
         if self.reads >= 2:
             gap_p99 = percentile_exact(self._gaps, 99.0) if self._gaps else self.gap_max_ns

@@ -350,27 +350,6 @@ def test_serve_takes_silent_like_the_other_commands(tmp_path: Path) -> None:
     assert err == b""  # no table, no request log
 
 
-@pytest.fixture
-def unanswered_port() -> Iterator[int]:
-    """A listener whose accept queue is full: new connections time out connecting."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(("127.0.0.1", port))
-        fillers.append(filler)
-    time.sleep(0.2)
-    yield port
-    for filler in fillers:
-        filler.close()
-    listener.close()
-
-
 def test_connect_timeout_everywhere_is_exit_5_in_get_and_compare(
     unanswered_port: int, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -47,6 +47,7 @@ import contextlib
 import inspect
 import json
 import math
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Protocol
@@ -56,7 +57,7 @@ from lstream_cli.emulator.handlers import (
     Handler,
     ResponseStream,
     Sink,
-    invoke_handler,
+    handler_returned,
     load_handler,
 )
 from lstream_cli.emulator.http import ClientGone
@@ -292,7 +293,12 @@ class InProcessInvoker:
             expired = False
             try:
                 try:
-                    await invoke_handler(self.handler, request.event, stream, context)
+                    # invoke_handler's steps, without a coroutine of its own.
+                    result = self.handler(request.event, stream, context)
+                    if type(result) is types.CoroutineType or inspect.isawaitable(result):
+                        result = await result
+                    if result is not None or not stream.started:
+                        await handler_returned(result, stream)
                 finally:
                     expired = self._deadlines.leave(slot)
             except asyncio.CancelledError:

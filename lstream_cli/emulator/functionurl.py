@@ -33,7 +33,7 @@ from lstream_cli.emulator.function import (
     LimitExceeded,
     Throttled,
 )
-from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse
+from lstream_cli.emulator.http import ClientGone, HttpRequest, HttpResponse, render_fields
 from lstream_cli.emulator.runtime import INTERNAL_HEADER, Runtime, new_request_id, reply
 from lstream_cli.emulator.throttle import BurstThenRate
 
@@ -43,6 +43,7 @@ __all__ = [
     "FunctionUrlApp",
     "LimitExceeded",
     "function_url_event",
+    "response_fields",
     "response_headers",
 ]
 
@@ -88,6 +89,17 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
     ]
 
 
+# Header names lower-cased, by the name as received (the same few each time).
+_LOWER: dict[str, str] = {}
+
+
+def _lower(name: str) -> str:
+    lname = name.lower()
+    if len(_LOWER) < 512 and len(name) <= 64:  # bounded: a client chooses the names
+        _LOWER[name] = lname
+    return lname
+
+
 _clock_cache: tuple[int, str] = (0, "")
 
 
@@ -110,7 +122,8 @@ def function_url_event(
 ) -> dict[str, Any]:
     """The event Lambda hands a function behind a function URL (payload format 2.0)."""
     cookies: list[str] = []
-    headers = {name.lower(): value for name, value in request.headers}
+    lower = _LOWER.get
+    headers = {lower(name) or _lower(name): value for name, value in request.headers}
     if (
         len(headers) != len(request.headers)
         or not _NOT_HEADERS.isdisjoint(headers)
@@ -130,12 +143,19 @@ def function_url_event(
                 value = f"{headers[lname]},{value}"
             headers[lname] = value
     raw_path, _, raw_query = request.target.partition("?")
-    pairs = _query_pairs(raw_query)
-    query = dict(pairs)
-    if len(query) != len(pairs):  # a name given twice: its values joined with a comma
+    if not raw_query:
         query = {}
-        for key, value in pairs:
-            query[key] = f"{query[key]},{value}" if key in query else value
+    elif "&" not in raw_query and "%" not in raw_query and "+" not in raw_query:
+        # One pair, nothing to unquote (``?size=1024``): what parse_qsl makes of it.
+        name, _, value = raw_query.partition("=")
+        query = {name: value}
+    else:
+        pairs = _query_pairs(raw_query)
+        query = dict(pairs)
+        if len(query) != len(pairs):  # a name given twice: its values joined with a comma
+            query = {}
+            for key, value in pairs:
+                query[key] = f"{query[key]},{value}" if key in query else value
     now = time.time()
     request_id = request_id or new_request_id()
     domain = f"{url_id}.lambda-url.{region}.on.aws"
@@ -219,6 +239,37 @@ def response_headers(
     return out
 
 
+# The rendered header lines of the handlers' usual metadata, by (default content
+# type, headers, cookies): a handler sends the same few again and again. Bounded: a
+# handler whose headers change with every answer only refills it.
+_FieldsKey = tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]
+_FIELDS: dict[_FieldsKey, bytes] = {}
+_FIELDS_MAX = 256
+
+
+def response_fields(
+    headers: dict[str, str], request_id: str, default_type: str, cookies: list[str] | None = None
+) -> bytes:
+    """:func:`response_headers` rendered as header lines (``name: value\\r\\n``)."""
+    key: _FieldsKey | None = (
+        default_type,
+        tuple(headers.items()),
+        tuple(cookies) if cookies else (),
+    )
+    try:
+        fields = _FIELDS.get(key)  # type: ignore[arg-type]
+    except TypeError:  # a value that is not text (and so cannot be a key): not kept
+        key, fields = None, None
+    if fields is None:
+        # All but the request id (the last line), which changes with every answer.
+        fields = render_fields(response_headers(headers, "", default_type, cookies)[:-1])
+        if key is not None and len(fields) <= 4096:  # (large ones: rendered each time)
+            if len(_FIELDS) >= _FIELDS_MAX:
+                _FIELDS.clear()
+            _FIELDS[key] = fields
+    return fields + b"x-amzn-requestid: " + request_id.encode("latin-1", "replace") + b"\r\n"
+
+
 class ChunkedSink:
     """Streams to a chunked HTTP response: the status with the first write, capped rate."""
 
@@ -240,7 +291,7 @@ class ChunkedSink:
     async def open(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
         self._response.start(
             status,
-            response_headers(headers, self._request_id, "application/octet-stream", cookies),
+            response_fields(headers, self._request_id, "application/octet-stream", cookies),
         )
 
     async def send(self, data: bytes | memoryview) -> None:
@@ -409,6 +460,6 @@ class FunctionUrlApp:
         response.send(
             sink.status,
             sink.body(),
-            response_headers(sink.headers, request_id, "application/json", sink.cookies),
+            response_fields(sink.headers, request_id, "application/json", sink.cookies),
         )
         return ""

@@ -46,6 +46,7 @@ __all__ = [
     "Sink",
     "expected_body",
     "file_handler",
+    "handler_returned",
     "invoke_handler",
     "load_handler",
     "synthetic_handler",
@@ -220,6 +221,16 @@ async def invoke_handler(
     result = handler(event, stream, context)
     if type(result) is types.CoroutineType or inspect.isawaitable(result):
         result = await result
+    if result is not None or not stream.started:
+        await handler_returned(result, stream)
+
+
+async def handler_returned(result: Any, stream: ResponseStream) -> None:
+    """What :func:`invoke_handler` does with the handler's return value (None: nothing to add).
+
+    Called when the handler returned something or never wrote: a handler
+    that wrote and returned None needs nothing more.
+    """
     if result is None:
         if not stream.started:  # (open() would do nothing: no coroutine for that)
             await stream.open()
@@ -290,6 +301,8 @@ def _number(params: Mapping[str, Any], name: str, default: float) -> float:
 
 def _size(params: Mapping[str, Any], name: str, default: int | None) -> int | None:
     raw = params.get(name)
+    if type(raw) is str and 0 < len(raw) < 16 and raw.isdigit() and raw.isascii():
+        return int(raw)  # a plain byte count (a query's usual size), read first
     if raw is None or raw == "":
         return default
     if isinstance(raw, int | float) and not isinstance(raw, bool):

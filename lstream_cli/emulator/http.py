@@ -30,7 +30,16 @@ from typing import Any
 
 import httptools
 
-__all__ = ["App", "ClientGone", "HttpRequest", "HttpResponse", "HttpServer", "reason_phrase"]
+__all__ = [
+    "App",
+    "ClientGone",
+    "Headers",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpServer",
+    "reason_phrase",
+    "render_fields",
+]
 
 _HIGH_WATER = 1024 * 1024
 _LOW_WATER = 256 * 1024
@@ -65,7 +74,11 @@ _FRAMING = {
     b"content-length": "content-length",
     b"transfer-encoding": "transfer-encoding",
 }
-_FRAMING_SIZES = frozenset(len(name) for name in _FRAMING)  # most names are none of them
+# Header names as received, decoded, with what the server reads in them (None:
+# nothing): clients send the same few names on every request. Bounded: long
+# names, and names past the first 512, are decoded each time.
+_NAMES: dict[bytes, tuple[str, str | None]] = {}
+_NAMES_MAX = 512
 
 
 def _status_line(status: int) -> bytes:
@@ -127,6 +140,15 @@ class HttpRequest:
         return None
 
 
+# A response's header fields: (name, value) pairs, or those already rendered.
+Headers = Iterable[tuple[str, str]] | bytes
+
+
+def render_fields(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Header lines as sent (``name: value\\r\\n`` each), encoded once."""
+    return "".join([f"{name}: {value}\r\n" for name, value in headers]).encode("latin-1", "replace")
+
+
 def _bodiless(status: int) -> bool:
     """Statuses whose responses carry no body at all (RFC 9110 §6.4.1)."""
     return status < 200 or status in (204, 304)
@@ -164,14 +186,10 @@ class HttpResponse:
         """Return once the client has closed the connection."""
         await asyncio.shield(self._conn.gone)
 
-    def _head_bytes(
-        self, status: int, headers: Iterable[tuple[str, str]], length: int | None
-    ) -> bytes:
-        # The handler's headers as one text, encoded once.
-        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
-        head = (_STATUS_LINES.get(status) or _status_line(status)) + fields.encode(
-            "latin-1", "replace"
-        )
+    def _head_bytes(self, status: int, headers: Headers, length: int | None) -> bytes:
+        # Already rendered (``render_fields``), or rendered now.
+        fields = headers if isinstance(headers, bytes) else render_fields(headers)
+        head = (_STATUS_LINES.get(status) or _status_line(status)) + fields
         if status < 200 or status in (204, 304):  # _bodiless(status)
             pass  # no framing: the client reads no body after a 1xx, 204 or 304
         elif length is None:
@@ -183,7 +201,7 @@ class HttpResponse:
             head += b"connection: close\r\n"
         return head + b"\r\n"
 
-    def send(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
+    def send(self, status: int, body: bytes, headers: Headers = ()) -> None:
         """The whole response at once, with Content-Length."""
         if self.started:
             raise RuntimeError("response already started")
@@ -203,7 +221,7 @@ class HttpResponse:
     def start(
         self,
         status: int,
-        headers: Iterable[tuple[str, str]],
+        headers: Headers,
         content_length: int | None = None,
         now: bool = False,
     ) -> None:
@@ -303,6 +321,8 @@ class _Connection(asyncio.Protocol):
         self._flush_handle: asyncio.Handle | None = None  # this loop iteration's flush
         self._in_head = True  # reading a request line and headers (or idle between requests)
         self._head_size = 0  # bytes received since this request's head began
+        self._fed = 0  # the size of the bytes being parsed
+        self._carried = 0  # the size of the read in which the request before ended
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_began: float | None = None  # when this request's head began (None: not in one)
         self._refusal: tuple[int, bytes] | None = None
@@ -348,8 +368,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self._fed = len(data)
         if self._in_head:
-            self._head_size += len(data)
+            self._head_size += self._fed
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -430,8 +451,13 @@ class _Connection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        kind = _FRAMING.get(name.lower()) if len(name) in _FRAMING_SIZES else None
+        known = _NAMES.get(name)
+        if known is None:
+            known = (name.decode("latin-1"), _FRAMING.get(name.lower()))
+            if len(_NAMES) < _NAMES_MAX and len(name) <= 64:
+                _NAMES[name] = known
+        self._headers.append((known[0], value.decode("latin-1")))
+        kind = known[1]
         if kind is not None:  # Host, Expect, Content-Length, Transfer-Encoding
             if kind == "host":
                 self._has_host = True
@@ -443,11 +469,15 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_began = None  # the head timer, when it fires, finds no head in progress
-        headers = self._headers
-        # Each header line counts its name, value, ": " and CRLF.
-        head = len(self._url) + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
-        if head > self.server.max_head:
-            self._refuse(431, b'{"message": "Request Header Fields Too Large"}')
+        if self._head_size + self._carried + self._fed > self.server.max_head:
+            # The bytes that may hold this head (the rest of the read that ended the
+            # request before it, every read since) could pass the limit: count the
+            # head itself. (Otherwise the bound, never below its size, says it is under.)
+            headers = self._headers
+            # Each header line counts its name, value, ": " and CRLF.
+            head = len(self._url) + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
+            if head > self.server.max_head:
+                self._refuse(431, b'{"message": "Request Header Fields Too Large"}')
         target = bytes(self._url)
         if not target.startswith(b"/"):
             # absolute-form (RFC 9112 3.2.2): a server takes the path (and query) from it.
@@ -486,6 +516,7 @@ class _Connection(asyncio.Protocol):
         self._stop_body_timer()
         self._in_head = True  # the next bytes begin the next request's head
         self._head_size = 0
+        self._carried = self._fed  # the next head may begin in what is left of this read
         parser = self.parser
         body = self._body
         request = HttpRequest(

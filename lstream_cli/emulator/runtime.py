@@ -39,13 +39,13 @@ __all__ = ["INTERNAL_HEADER", "Runtime", "new_request_id", "reply"]
 INTERNAL_HEADER = "x-lstream-apigw"
 
 
-_ID_PREFIX = str(uuid.uuid4())[:23]  # random per process
+_ID_PREFIX = str(uuid.uuid4())[:23] + "-"  # random per process
 _id_counter = itertools.count(1)
 
 
 def new_request_id() -> str:
     """A request id shaped like a UUID: random per run, then a counter (cheap)."""
-    return f"{_ID_PREFIX}-{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
+    return _ID_PREFIX + "%012x" % (next(_id_counter) & 0xFFFFFFFFFFFF)
 
 
 def reply(

@@ -380,6 +380,8 @@ class Exchange:
     _head_start = 0  # where the message being parsed begins in _head_buf
     _block = b""  # the final head: status line and header lines
     _hint: bytearray | None = None  # 4xx/5xx: headers and first body bytes
+    sink: Callable[[Any], object] | None = None
+    on_head: Callable[[Exchange], object] | None = None
 
     def __init__(
         self,
@@ -400,8 +402,10 @@ class Exchange:
         self.timeline_from = timeline_from
         self.reused = reused  # on a kept-alive connection: closed before any byte = retry
         self.timeout_ns = timeout_ns  # --timeout: longest silence allowed, None = never
-        self.sink = sink
-        self.on_head = on_head
+        if sink is not None:  # else the class's None (the load engine has neither)
+            self.sink = sink
+        if on_head is not None:
+            self.on_head = on_head
         self.last_rx_ns = time.perf_counter_ns()  # last byte received (or the exchange began)
         self._skip_body = method == "HEAD"
         self._body: list[bytes] = []  # llhttp's body pieces of the current read

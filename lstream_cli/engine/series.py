@@ -54,6 +54,14 @@ def _bump(counts: dict[Any, int], key: Any, n: int = 1) -> None:
     counts[key] = counts.get(key, 0) + n
 
 
+def _int_counts(counts: Mapping[Any, Any]) -> Mapping[int, int]:
+    """A shipped ``{raw: count}`` map with int keys: as it came from a worker (pickled),
+    or converted when it went through JSON (string keys); one map, one key type."""
+    if not counts or type(next(iter(counts))) is int:
+        return counts
+    return {int(raw): int(n) for raw, n in counts.items()}
+
+
 class _Open:
     """The second being recorded in a worker."""
 
@@ -119,8 +127,13 @@ class SeriesRecorder:
 
     def start(self) -> None:
         """A request started now."""
-        self._advance(time.perf_counter_ns())
-        self._cur.started += 1
+        now = time.perf_counter_ns()
+        if now >= self.boundary_ns:
+            self._roll(now)
+        cur = self._cur
+        cur.area += self.in_flight * (now - self._changed_ns)  # as _advance, inlined (hot path)
+        self._changed_ns = now
+        cur.started += 1
         self.in_flight += 1
 
     def add(self, rec: RequestRecord) -> None:
@@ -308,8 +321,8 @@ class _Pending:
         self.bytes += int(state["bytes"])
         if state.get("events") is not None:
             self.events = (self.events or 0) + int(state["events"])
-        self.ttfb.record_counts({int(raw): int(n) for raw, n in state["ttfb"].items()})
-        self.total.record_counts({int(raw): int(n) for raw, n in state["total"].items()})
+        self.ttfb.record_counts(_int_counts(state["ttfb"]))
+        self.total.record_counts(_int_counts(state["total"]))
 
     def point(self, k: int, target: float | None) -> SeriesPoint:
         return SeriesPoint(

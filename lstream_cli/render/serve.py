@@ -105,12 +105,22 @@ def _clock_stamp(now: float | None) -> str:
     return _clock[1]
 
 
+# Byte counts as the log shows them, for the counts that come again and again
+# (a load test asks for one size); bounded.
+_sizes: dict[int, str] = {}
+
+
 def format_request_line(log: RequestLog, now: float | None = None) -> str:
     """``12:00:01 stream GET /path 200 1.05 MB 12.3 ms  note``."""
     stamp = _clock_stamp(now)
+    size = _sizes.get(log.bytes)
+    if size is None:
+        size = format_bytes(log.bytes)
+        if len(_sizes) >= 1024:
+            _sizes.clear()
+        _sizes[log.bytes] = size
     line = (
-        f"{stamp} {log.endpoint:<12} {log.method:<6} {log.path} {log.status} "
-        f"{format_bytes(log.bytes)} {log.ms:.1f} ms"
+        f"{stamp} {log.endpoint:<12} {log.method:<6} {log.path} {log.status} {size} {log.ms:.1f} ms"
     )
     if log.note:
         line += f"  ({log.note})"
@@ -124,7 +134,11 @@ _lines: dict[int, tuple[TextIO, list[str]]] = {}
 # Event loops with a flush of the waiting lines scheduled (weakly: a loop that
 # stopped before its flush ran must not stand for a new one).
 _armed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+# The loop armed last, while its flush is pending: the common case, checked
+# without the weak set's own work per line.
+_armed_last: asyncio.AbstractEventLoop | None = None
 _MAX_WAITING = 512  # lines: past this they are written at once
+BATCH_S = 0.01  # a batched line waits at most this long (and its loop's turn) to be written
 
 
 def flush_lines() -> None:
@@ -145,8 +159,11 @@ def _write_waiting() -> None:
 
 
 def _flush_for(loop: asyncio.AbstractEventLoop) -> None:
+    global _armed_last
     with _lines_lock:
         _armed.discard(loop)
+        if _armed_last is loop:
+            _armed_last = None
         _write_waiting()
 
 
@@ -156,17 +173,20 @@ atexit.register(flush_lines)
 class _LinePrinter:
     """Whole lines to a stream (stderr), one writer at a time; a closed stream is ignored.
 
-    ``batched`` lines written from a running event loop wait for the end of
-    its current iteration and leave together, in one write: at tens of
-    thousands of requests a second, a write and flush per line would cost
-    more than serving the request. Any other line is written at once, after
-    the lines waiting before it.
+    ``batched`` lines written from a running event loop wait up to
+    ``BATCH_S`` (10 ms) and leave together, in one write: at tens of
+    thousands of requests a second, a write and flush per line (or per loop
+    iteration, a few requests each) would cost more than serving the
+    request. Any other line is written at once, after the lines waiting
+    before it; so are the waiting ones past ``_MAX_WAITING`` lines, and
+    :func:`flush_lines` writes them all (at exit, when the server stops).
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
 
     def _write(self, line: str, batched: bool = False) -> None:
+        global _armed_last
         stream = self._stream
         with _lines_lock:
             waiting = _lines.get(id(stream))
@@ -179,9 +199,10 @@ class _LinePrinter:
                 except RuntimeError:
                     pass  # no loop on this thread: written now
                 else:
-                    if loop not in _armed:
+                    if loop is not _armed_last and loop not in _armed:
                         _armed.add(loop)
-                        loop.call_soon(_flush_for, loop)
+                        loop.call_later(BATCH_S, _flush_for, loop)
+                    _armed_last = loop
                     return
             _write_waiting()
 

@@ -235,7 +235,7 @@ def _log(path: str) -> RequestLog:
     return RequestLog("stream", "GET", path, 200, 3, 0.5)
 
 
-def test_request_lines_of_one_loop_iteration_leave_in_one_write_in_order() -> None:
+def test_request_lines_of_one_batch_leave_in_one_write_in_order() -> None:
     stream = _Recorder()
     requests = RequestLogPrinter(stream)
     functions = FunctionLogPrinter(stream)
@@ -243,22 +243,23 @@ def test_request_lines_of_one_loop_iteration_leave_in_one_write_in_order() -> No
     async def scenario() -> None:
         requests(_log("/1"))
         requests(_log("/2"))
-        assert stream.writes == []  # waiting for the end of this iteration
+        assert stream.writes == []  # waiting for the batch's flush
         await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        requests(_log("/2b"))  # a later loop iteration, the same batch
+        # The flush's timer is due before this sleep's: it has run when the sleep ends.
+        await asyncio.sleep(render_serve.BATCH_S * 2)
         assert len(stream.writes) == 1
         requests(_log("/3"))
         # A function-log line is written at once, after the request line before it.
         functions(InvocationReport("f", "rid", 1.0, 1, 128, 64, None))
         assert len(stream.writes) == 2
         requests(_log("/4"))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.sleep(render_serve.BATCH_S * 2)
 
     asyncio.run(scenario())
     text = "".join(stream.writes)
     order = [line.split()[3] if "stream" in line else "REPORT" for line in text.splitlines()]
-    assert order == ["/1", "/2", "/3", "REPORT", "/4"]
+    assert order == ["/1", "/2", "/2b", "/3", "REPORT", "/4"]
     assert len(stream.writes) == 3
 
 
@@ -320,3 +321,229 @@ def test_the_synthetic_handler_answers_the_same_behind_both_urls() -> None:
         ("buffered", 400, logs[2].bytes),
         ("buffered", 200, 1024),
     ]
+
+
+def _query_as_parse_qsl(query: str) -> dict[str, str]:
+    """The event's queryStringParameters by the book: parse_qsl, repeated names joined."""
+    joined: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
+
+
+def test_the_event_query_is_what_parse_qsl_makes_of_it() -> None:
+    for n in range(1, 4):
+        for combo in itertools.product(_QUERY_PIECES, repeat=n):
+            query = "".join(combo)
+            request = HttpRequest("GET", f"/p?{query}", [], b"", True, False, "127.0.0.1")
+            event = function_url_event(request, "id", "us-east-1", None, "rid")
+            assert event["rawQueryString"] == query
+            assert event.get("queryStringParameters", {}) == _query_as_parse_qsl(query), query
+
+
+_HEADER_SETS: list[tuple[dict[str, str], list[str]]] = [
+    ({}, []),
+    ({"content-type": "text/plain"}, []),
+    ({"Content-Type": "text/html", "X-A": "1"}, []),
+    ({"x-a": "1", "content-length": "5", "Transfer-Encoding": "chunked", "connection": "x"}, []),
+    ({"x-b": "caf\u00e9", "x-c": "\u2603"}, ["a=1", "b=2; Path=/"]),
+    ({"x-a": "1"}, ["only"]),
+]
+
+
+@pytest.mark.parametrize(("headers", "cookies"), _HEADER_SETS)
+def test_rendered_response_fields_are_the_header_pairs_rendered(
+    headers: dict[str, str], cookies: list[str]
+) -> None:
+    from lstream_cli.emulator.functionurl import response_fields, response_headers
+    from lstream_cli.emulator.http import render_fields
+
+    for default_type in ("application/json", "application/octet-stream"):
+        for rid in ("rid-1", "rid-2", "rid-1"):  # the first one again: from the cache
+            expected = render_fields(response_headers(headers, rid, default_type, cookies))
+            assert response_fields(headers, rid, default_type, cookies) == expected
+            assert expected.endswith(b"x-amzn-requestid: " + rid.encode() + b"\r\n")
+
+
+def test_rendered_response_fields_stay_right_past_the_cache_and_for_odd_values() -> None:
+    from lstream_cli.emulator import functionurl
+    from lstream_cli.emulator.http import render_fields
+
+    for i in range(functionurl._FIELDS_MAX * 2 + 3):  # headers that change with each answer
+        headers = {"x-n": str(i)}
+        got = functionurl.response_fields(headers, "r", "application/json")
+        assert got == render_fields(functionurl.response_headers(headers, "r", "application/json"))
+        assert len(functionurl._FIELDS) <= functionurl._FIELDS_MAX
+    odd: Any = {"x-list": ["a", "b"]}  # not text (a key cannot hold it): rendered, not kept
+    size = len(functionurl._FIELDS)
+    got = functionurl.response_fields(odd, "r", "application/json")
+    assert got == render_fields(functionurl.response_headers(odd, "r", "application/json"))
+    assert len(functionurl._FIELDS) == size
+
+
+def _limited_connection(max_head: int) -> tuple[_Connection, _Transport]:
+    async def app(request: Any, response: Any) -> None:
+        response.send(200, request.target.encode())
+
+    conn = _Connection(HttpServer(app, 1024, max_head=max_head))
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    return conn, transport
+
+
+def test_a_pipelined_head_over_the_limit_is_431_though_most_came_in_an_earlier_read() -> None:
+    """The head's size is counted from the read that ended the request before it."""
+
+    async def scenario() -> None:
+        conn, transport = _limited_connection(2048)
+        big = b"GET /2 HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 3000
+        conn.data_received(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n" + big)
+        await asyncio.sleep(0.01)
+        assert transport.written.count(b"HTTP/1.1 200 ") == 1 and not transport.closed
+        conn.data_received(b"\r\n\r\n")  # its end, in a read of its own
+        await asyncio.sleep(0.01)
+        assert transport.written.count(b"HTTP/1.1 431 ") == 1 and transport.closed
+
+    asyncio.run(scenario())
+
+
+def test_many_small_pipelined_requests_in_one_large_read_are_not_431() -> None:
+    async def scenario() -> None:
+        conn, transport = _limited_connection(512)
+        one = b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n"
+        burst = b"".join(one % i for i in range(60))  # 60 heads, more than 512 bytes in all
+        assert len(burst) > 3 * 512
+        for i in range(0, len(burst), 700):  # heads split across reads too
+            conn.data_received(burst[i : i + 700])
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
+        assert transport.written.count(b"HTTP/1.1 200 ") == 60 and not transport.closed
+        answers = transport.written.split(b"HTTP/1.1 200 ")[1:]
+        assert [a.rsplit(b"\r\n\r\n", 1)[1] for a in answers] == [b"/%d" % i for i in range(60)]
+        conn.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_a_head_just_under_the_limit_split_across_reads_is_served() -> None:
+    async def scenario() -> None:
+        conn, transport = _limited_connection(512)
+        head = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: "
+        head += b"p" * (500 - len(head) - 4) + b"\r\n\r\n"
+        for i in range(0, len(head), 97):
+            conn.data_received(head[i : i + 97])
+        await asyncio.sleep(0.01)
+        assert transport.written.startswith(b"HTTP/1.1 200 ") and not transport.closed
+        conn.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_header_names_read_the_same_from_the_first_request_to_past_the_kept_ones() -> None:
+    """Names kept decoded (with what the server reads in them) change nothing: case, framing."""
+    from lstream_cli.emulator import http
+
+    seen: list[tuple[list[tuple[str, str]], bytes]] = []
+
+    async def app(request: Any, response: Any) -> None:
+        seen.append((list(request.headers), request.body))
+        response.send(200, b"ok")
+
+    async def scenario() -> None:
+        conn = _Connection(HttpServer(app, 1024))
+        transport = _Transport()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        long_name = "X-" + "L" * 100  # too long to be kept: decoded each time
+        names = ["CONTENT-LENGTH", "content-length", "Content-Length"]
+        many = [f"X-Many-{i}" for i in range(http._NAMES_MAX + 10)]  # past the kept ones
+        for round_ in range(2):  # the second time the names are the kept ones
+            for name in names:
+                conn.data_received(
+                    b"POST /b HTTP/1.1\r\nhOsT: x\r\n%b: 3\r\n%b: v\r\n\r\nabc"
+                    % (name.encode(), long_name.encode())
+                )
+                await asyncio.sleep(0.01)
+            head = "".join(f"{n}: {round_}\r\n" for n in many)
+            conn.data_received(f"GET / HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+            await asyncio.sleep(0.01)
+        assert transport.written.count(b"HTTP/1.1 200 ") == 8 and not transport.closed
+        assert len(http._NAMES) <= http._NAMES_MAX
+        for round_ in range(2):
+            batch = seen[round_ * 4 : round_ * 4 + 4]
+            for (headers, body), name in zip(batch, names, strict=False):
+                assert headers == [("hOsT", "x"), (name, "3"), (long_name, "v")]
+                assert body == b"abc"  # the length read whatever the name's case
+            headers, body = batch[3]
+            assert headers == [("Host", "x"), *[(n, str(round_)) for n in many]]
+            request = HttpRequest("GET", "/", headers, b"", True, False, "127.0.0.1")
+            event = function_url_event(request, "id", "us-east-1", None, "rid")
+            assert event["headers"] == {n.lower(): v for n, v in headers}
+        conn.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_request_lines_show_byte_counts_as_format_bytes_does_past_the_kept_ones() -> None:
+    from lstream_cli.units import format_bytes
+
+    for n in [0, 1, 999, 1000, 1024, 6_291_556, 10**9 + 1, *range(0, 3_000_000, 997)]:
+        line = render_serve.format_request_line(RequestLog("stream", "GET", "/", 200, n, 1.5), 0)
+        assert f" 200 {format_bytes(n)} 1.5 ms" in line
+        assert len(render_serve._sizes) <= 1024
+
+
+def _exchange(base: str, raw: bytes) -> bytes:
+    """Send ``raw`` on one connection and read until the server closes it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(raw)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_small_answers_on_the_wire_byte_for_byte() -> None:
+    """Status line, header lines in order, framing and body of 1 KiB answers, pipelined."""
+    import re
+
+    from lstream_cli.emulator import running_emulator
+
+    body = bytes(range(256)) * 4
+    get = b"GET /?size=1024 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+    last = b"GET /?size=1024 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    rid = rb"x-amzn-requestid: ([0-9a-f-]{36})\r\n"
+    with running_emulator(EmulatorConfig(throttle=False)) as emu:
+        streamed = _exchange(emu.stream, get + get + last)
+        buffered = _exchange(emu.buffered, get + last)
+        head = _exchange(emu.buffered, last.replace(b"GET", b"HEAD"))
+    one = (
+        rb"HTTP/1\.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+        + rid
+        + rb"transfer-encoding: chunked\r\n(connection: close\r\n)?\r\n400\r\n"
+        + re.escape(body)
+        + rb"\r\n0\r\n\r\n"
+    )
+    match = re.fullmatch(one * 3, streamed, re.DOTALL)
+    assert match is not None, streamed[:300]
+    ids = match.groups()[0::2]
+    assert match.groups()[1::2] == (None, None, b"connection: close\r\n")
+    whole = (
+        rb"HTTP/1\.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+        + rid
+        + rb"content-length: 1024\r\n(connection: close\r\n)?\r\n"
+        + re.escape(body)
+    )
+    match = re.fullmatch(whole * 2, buffered, re.DOTALL)
+    assert match is not None, buffered[:300]
+    ids += match.groups()[0::2]
+    assert len(set(ids)) == 5  # a request id of its own for each answer
+    assert re.fullmatch(
+        rb"HTTP/1\.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+        + rid
+        + rb"content-length: 1024\r\nconnection: close\r\n\r\n",
+        head,
+    ), head

@@ -14,6 +14,7 @@ path picks the behaviour; the query tunes it:
 - ``/knee?burst=B&slow=K`` B bytes at once, then K x 10 kB every 25 ms
 - ``/flaky?every=K`` every K-th request answers 503, the others 200
 - ``/hang`` reads the request and never answers
+- ``/hang-every?every=K`` every K-th request is never answered, the others 200
 - ``/headers-early?ms=D`` sends headers, waits D ms, then the body (the
   ``perf_counter_ns()`` instant the body went out is kept in ``body_sent``)
 
@@ -171,6 +172,10 @@ class TestServer:
             w.write(b"HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\nok" % code)
         elif path == "/hang":
             await asyncio.sleep(3600)
+        elif path == "/hang-every":
+            if self.requests % int(q.get("every", "2")) == 0:
+                await asyncio.sleep(3600)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         elif path == "/raw":  # these bytes as the whole answer, then close
             w.write(q.get("text", "").encode("latin-1"))
             await w.drain()

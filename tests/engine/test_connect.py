@@ -122,3 +122,14 @@ def test_an_address_that_never_answers_does_not_hold_the_connection(
         for f in fillers:
             f.close()
         hole.close()
+
+
+def test_bench_times_out_connecting_to_a_full_accept_queue(unanswered_port: int) -> None:
+    """--timeout bounds the TCP connect of a load run: each request a TIMEOUT, said once."""
+    from lstream_cli.models import ErrorClass
+
+    spec = RequestSpec(f"http://127.0.0.1:{unanswered_port}/", auth="none", timeout=0.4)
+    stats = run_load(LoadConfig(spec, 2, 2, None, None, workers=1)).stats
+    assert (stats.requests, stats.ok, stats.errors) == (2, 0, {ErrorClass.TIMEOUT: 2})
+    detail = f"timeout: timed out connecting to 127.0.0.1:{unanswered_port} after 0.4s"
+    assert stats.details == {detail: 2}

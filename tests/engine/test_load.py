@@ -11,6 +11,7 @@ import pytest
 
 from lstream_cli.engine.workers import LoadConfig, LoadOutcome, run_load
 from lstream_cli.measure import BodyMeter
+from lstream_cli.models import ErrorClass
 from lstream_cli.request import RequestSpec
 from tests.engine.httpserver import TestServer
 
@@ -539,3 +540,66 @@ def test_a_forked_worker_sees_its_run_end_while_a_later_worker_still_runs(
             break
         time.sleep(0.05)
     assert lines == ["forked True", "first worker saw its run end", "second worker done"]
+
+
+def test_a_worker_collects_garbage_less_often_and_restores_the_collector(
+    server: TestServer,
+) -> None:
+    """During the run: the prior objects frozen, young passes rarer; after it: as before."""
+    import gc
+
+    from lstream_cli.engine.load import GC_YOUNG_THRESHOLD, WorkerPlan, run_worker_sync
+
+    seen: list[tuple[int, int]] = []
+
+    class Control:
+        def should_stop(self) -> bool:
+            seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+            return False
+
+        def snapshot(self, index: int, snap: dict[str, Any]) -> None:
+            pass
+
+        def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+            pass
+
+        def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+            pass
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    spec = RequestSpec(url=server.url("/ok"), auth="none")
+    plan = WorkerPlan(0, spec, 2, None, 0.3, None)
+    state = run_worker_sync(plan, Control(), time.perf_counter_ns())
+    assert state["ok"] == state["requests"] > 0
+    assert seen, "the run polled its control"
+    assert all(young == GC_YOUNG_THRESHOLD and frozen > 0 for young, frozen in seen)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_closed_loop_keeps_one_connection_per_slot_and_sends_each_request_once(
+    server: TestServer,
+) -> None:
+    """After its first request a slot's requests go out from the callback that ended the last."""
+    out = _run(server.url("/ok?size=7"), requests=40, concurrency=2)
+    s = out.stats
+    hists = s.histograms()
+    assert (s.requests, s.ok, s.bytes, s.status) == (40, 40, 280, {200: 40})
+    assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (2, 38)
+    assert hists["ttfb_ms"].count == hists["total_ms"].count == 40
+    assert server.requests == 40
+    points = out.series
+    assert sum(p.started for p in points) == sum(p.requests for p in points) == 40
+
+
+def test_a_kept_alive_request_that_times_out_drops_its_connection_and_the_loop_goes_on(
+    server: TestServer,
+) -> None:
+    """Every 2nd request hangs on a reused connection: TIMEOUT, then a new connection."""
+    s = _run(server.url("/hang-every?every=2"), requests=6, concurrency=1, timeout=0.3).stats
+    hists = s.histograms()
+    assert (s.requests, s.ok, s.errors) == (6, 3, {ErrorClass.TIMEOUT: 3})
+    assert (hists["ttfb_new_conn_ms"].count, hists["ttfb_reused_conn_ms"].count) == (3, 0)
+    assert s.details == {
+        "timeout: timed out: no byte for 0.3s waiting for the response (--timeout)": 3
+    }
+    assert server.requests == 6

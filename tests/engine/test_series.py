@@ -130,6 +130,20 @@ def test_the_parent_merges_a_second_exactly_once_every_worker_shipped_it() -> No
     assert merger.finish()[1].requests == 1
 
 
+def test_a_second_shipped_through_json_merges_as_the_pickled_one() -> None:
+    """String keys (a state that went through JSON) and int keys give the same point."""
+    import json
+
+    rng = random.Random(5)
+    part = {rng.randint(100, 90_000): rng.randint(1, 5) for _ in range(300)}
+    pickled, through_json = SeriesMerger(1), SeriesMerger(1)
+    pickled.add(0, [_state(0, part), _state(1, {})])
+    through_json.add(0, json.loads(json.dumps([_state(0, part), _state(1, {})])))
+    assert pickled.points == through_json.points
+    point = pickled.points[0]
+    assert (point.requests, point.ttfb_ms["p99"] is not None) == (sum(part.values()), True)
+
+
 def test_the_parent_keeps_only_summaries(monkeypatch: pytest.MonkeyPatch) -> None:
     """An hour of seconds leaves 3,600 small points and no histogram behind."""
     merger = SeriesMerger(2)
