@@ -19,6 +19,11 @@ process rate less its start-up).
 
     python benchmarks/bench_get.py            # 1 GiB, 3 rounds
     python benchmarks/bench_get.py --size 256MiB --rounds 5 --chunk 64KiB
+    python benchmarks/bench_get.py --baseline /path/to/other/checkout   # A/B
+
+``--baseline DIR`` runs DIR's ``lstream_cli`` too, as a third client in
+the same rounds (``PYTHONPATH=DIR``): a change and the code before it, side
+by side under the same load.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from _peers import ENV, emulator, need, nginx, run_measured
 from lstream_cli.units import parse_size
 
 
-def measure(name: str, argv: list[str], size: int) -> tuple[float, float, float, float]:
+def measure(
+    name: str, argv: list[str], size: int, env: dict[str, str] | None = None
+) -> tuple[float, float, float, float]:
     """One run: (bytes/s of the process, peak RSS MB, CPU s per GiB, bytes/s of the transfer).
 
     The transfer rate is the client's own clock from the first body byte to
@@ -42,11 +49,11 @@ def measure(name: str, argv: list[str], size: int) -> tuple[float, float, float,
     ``ttfb_ms`` to ``total_ms``): the process rate without its start-up.
     The byte count must be ``size``.
     """
-    run = run_measured(argv, env=ENV)
+    run = run_measured(argv, env=env or ENV)
     if run.returncode != 0:
         raise SystemExit(f"{name} failed with exit {run.returncode}")
     text = run.stdout.decode()
-    if name == "lstream":
+    if name.startswith("lstream"):
         doc = json.loads(text)
         got, transfer_s = int(doc["bytes"]), (doc["total_ms"] - doc["ttfb_ms"]) / 1000
     else:
@@ -58,19 +65,23 @@ def measure(name: str, argv: list[str], size: int) -> tuple[float, float, float,
     return size / run.seconds, run.max_rss_mb, run.cpu_s * 2**30 / size, transfer
 
 
-def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
+def compare(
+    label: str, url: str, size: int, rounds: int, curl: str, baseline: str | None = None
+) -> None:
     curl_w = "%{size_download} %{time_starttransfer} %{time_total}"
-    commands = {
-        "curl": [curl, "-s", "-o", "/dev/null", "-w", curl_w, url],
-        "lstream": [
-            *(sys.executable, "-m", "lstream_cli", "get", url, "--auth", "none"),
-            *("-o", "/dev/null", "-s", "--json", "-"),
-        ],
-    }
+    get = [
+        *(sys.executable, "-m", "lstream_cli", "get", url, "--auth", "none"),
+        *("-o", "/dev/null", "-s", "--json", "-"),
+    ]
+    commands = {"curl": [curl, "-s", "-o", "/dev/null", "-w", curl_w, url], "lstream": get}
+    envs = {"curl": ENV, "lstream": ENV}
+    if baseline is not None:
+        commands["lstream-baseline"] = get
+        envs["lstream-baseline"] = {**ENV, "PYTHONPATH": baseline}
     results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, argv in commands.items():
-            results[name].append(measure(name, argv, size))
+            results[name].append(measure(name, argv, size, envs[name]))
     med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
     xfer = {k: statistics.median(r[3] for r in v) for k, v in results.items()}
     print(f"{label}: {size:,} bytes, {rounds} rounds (medians; max peak RSS)")
@@ -78,7 +89,7 @@ def compare(label: str, url: str, size: int, rounds: int, curl: str) -> None:
         rss = max(r[1] for r in rows)
         cpu = statistics.median(r[2] for r in rows)
         print(
-            f"  {name:8s} {med[name] / 1e9:6.2f} GB/s   peak RSS {rss:6.1f} MB   "
+            f"  {name:16s} {med[name] / 1e9:6.2f} GB/s   peak RSS {rss:6.1f} MB   "
             f"CPU {cpu:5.2f} s/GiB   ratio to curl {med[name] / med['curl']:.2f}x   "
             f"(transfer alone {xfer[name] / 1e9:5.2f} GB/s, {xfer[name] / xfer['curl']:.2f}x)"
         )
@@ -89,15 +100,17 @@ def main() -> int:
     ap.add_argument("--size", default="1GiB")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--chunk", default="1MiB", help="the emulator handler's write size")
+    ap.add_argument("--baseline", help="another checkout whose lstream_cli runs beside this one")
     args = ap.parse_args()
     size = parse_size(args.size)
     curl = need("curl", "curl")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with nginx({"big.bin": size}) as base:
-        compare("nginx, Content-Length", f"{base}/big.bin", size, args.rounds, curl)
+        compare("nginx, Content-Length", f"{base}/big.bin", size, args.rounds, curl, args.baseline)
     with emulator() as emu:
         url = f"{emu.endpoints['stream']}/?size={size}&chunk={parse_size(args.chunk)}"
-        compare(f"lstream serve, chunked ({args.chunk} writes)", url, size, args.rounds, curl)
+        label = f"lstream serve, chunked ({args.chunk} writes)"
+        compare(label, url, size, args.rounds, curl, args.baseline)
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

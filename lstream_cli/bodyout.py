@@ -78,6 +78,31 @@ class BodyWriter:
             self._check_left = left
 
     def __call__(self, chunk: bytes) -> None:
+        if self._check_left > 0 or not self._emptied:
+            self._first(chunk)
+        if not chunk:
+            return
+        if self.terminal:
+            self.last_byte = bytes(chunk[-1:])
+        try:
+            n = os.write(self.fd, chunk)  # nearly always the whole chunk at once
+            self.written += n
+            if n < len(chunk):
+                view = memoryview(chunk)[n:]
+                while view:
+                    n = os.write(self.fd, view)
+                    view = view[n:]
+                    self.written += n
+        except BrokenPipeError:
+            raise OutputClosed() from None
+        except OSError as exc:
+            raise LstreamError(
+                f"cannot write to {self.name}: {exc.strerror or exc} "
+                f"({self.written:,} bytes written)"
+            ) from None
+
+    def _first(self, chunk: bytes) -> None:
+        """The body's first bytes: the binary check on a terminal, the file emptied."""
         if self._check_left > 0:
             window = chunk[: self._check_left]
             self._check_left -= len(window)
@@ -88,21 +113,6 @@ class BodyWriter:
                 )
         if not self._emptied:
             self.responded()
-        if chunk:
-            self.last_byte = chunk[-1:]
-        view = memoryview(chunk)
-        try:
-            while view:
-                n = os.write(self.fd, view)
-                view = view[n:]
-                self.written += n
-        except BrokenPipeError:
-            raise OutputClosed() from None
-        except OSError as exc:
-            raise LstreamError(
-                f"cannot write to {self.name}: {exc.strerror or exc} "
-                f"({self.written:,} bytes written)"
-            ) from None
 
     def end_line(self) -> None:
         """On a terminal, end the body's last line so what follows starts on its own."""

@@ -172,7 +172,8 @@ def fetch_following(
         record = fetch(
             current,
             signer_for(signer, spec.url, current.url),
-            sink=watch.body if sink is not None else None,
+            # Without a redirect to follow, every body goes to the sink: straight there.
+            sink=watch.body if sink is not None and watch.may_follow else sink,
             on_progress=on_progress,
             on_head=watch.head,
             on_request=on_request,

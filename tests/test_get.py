@@ -993,3 +993,61 @@ def test_403_hint_with_own_authorization_does_not_blame_missing_credentials(
     assert get([url, "-H", "Authorization: Bearer t", "-o", "/dev/null"]) == 3
     err = " ".join(capfd.readouterr().err.split())
     assert "own -H Authorization" in err and "no credentials were found" not in err
+
+
+def test_a_short_write_is_continued_and_counted() -> None:
+    """A write the pipe takes only part of goes on from there; what went is counted."""
+    import os
+    import threading
+
+    from lstream_cli._exitcodes import LstreamError
+    from lstream_cli.bodyout import BodyWriter
+
+    body = bytes(range(256)) * 4096  # 1 MiB: more than a pipe holds at once
+    r, w = os.pipe()
+    got = bytearray()
+
+    def drain() -> None:
+        while data := os.read(r, 65536):
+            got.extend(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        writer = BodyWriter(w, "stdout", guard_binary=False)
+        writer(memoryview(body))
+        writer(b"")  # an empty delivery writes nothing
+        assert writer.written == len(body)
+    finally:
+        os.close(w)
+        reader.join()
+        os.close(r)
+    assert bytes(got) == body
+
+    # A pipe nobody reads, non-blocking: the first write is partial, the next fails.
+    r, w = os.pipe()
+    try:
+        os.set_blocking(w, False)
+        writer = BodyWriter(w, "stdout", guard_binary=False)
+        with pytest.raises(LstreamError) as info:
+            writer(body)
+        took = writer.written
+        assert 0 < took < len(body)
+        assert f"({took:,} bytes written)" in str(info.value)
+        assert len(os.read(r, len(body))) == took
+    finally:
+        os.close(w)
+        os.close(r)
+
+
+def test_the_last_byte_kept_for_a_terminal_is_a_copy(tmp_path: Path) -> None:
+    """The read buffer is overwritten by the next read: the writer keeps its own byte."""
+    from lstream_cli.bodyout import BodyWriter
+
+    buf = bytearray(b"line\n")
+    with (tmp_path / "tty-stand-in").open("wb") as fh:
+        writer = BodyWriter(fh.fileno(), "stdout", guard_binary=True, terminal=True)
+        writer(memoryview(buf))
+        buf[:] = b"XXXXX"  # the next read reuses the buffer
+        writer.end_line()  # the body ended with a newline: none added
+    assert (tmp_path / "tty-stand-in").read_bytes() == b"line\n"

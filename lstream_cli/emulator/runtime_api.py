@@ -47,6 +47,7 @@ from typing import Any, Literal, Protocol
 
 import httptools
 
+from lstream_cli.chunked import ChunkedDecoder
 from lstream_cli.emulator.config import BUFFERED_RESPONSE_LIMIT
 
 __all__ = [
@@ -67,7 +68,6 @@ _HEAD_BUFFER = 64 * 1024  # receive buffer otherwise (heads, /next, buffered bod
 _MIN_ROOM = 64 * 1024  # a buffer with less room left than this is retired
 _SPARES = 4  # retired buffers kept for reuse
 _RECEIVE_BUFFER = 1024 * 1024  # SO_RCVBUF of the runtime's connections (the kernel doubles it)
-_LINE_LIMIT = 1024 * 1024  # a chunk-size or trailer line longer than this is refused
 ERROR_BODY_LIMIT = BUFFERED_RESPONSE_LIMIT  # an error document is a payload too
 
 _ACCEPTED = b'{"status":"OK"}'
@@ -179,92 +179,6 @@ class EnvironmentSide(Protocol):
 
     def init_error(self, error_type: str, body: bytes) -> None:
         """The runtime failed to initialise."""
-
-
-_HEX = b"0123456789abcdefABCDEF"
-
-
-class ChunkedDecoder:
-    """A request body in chunked transfer coding, decoded without copying its data.
-
-    :meth:`feed` takes the bytes ``buf[start:end]`` as they arrive and returns
-    the chunk data among them as memoryviews into ``buf`` (so ``buf`` must not
-    be written over while they live); the framing (size lines, their CRLFs,
-    the trailers) is parsed at the chunk boundaries only. Once the last chunk
-    and the trailer section have arrived, ``done`` is set, ``trailers`` holds
-    the trailer fields (lower-case names) and ``rest`` is where the bytes
-    after the body begin in that ``buf``. Malformed framing sets ``error``
-    (what is wrong) and stops there: the data before it is still returned.
-    """
-
-    __slots__ = ("_left", "_line", "_state", "done", "error", "rest", "trailers")
-
-    _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
-
-    def __init__(self) -> None:
-        self._state = self._SIZE
-        self._left = 0  # data bytes of the current chunk still to come
-        self._line = bytearray()  # a framing line split across reads
-        self.trailers: dict[str, str] = {}
-        self.done = False
-        self.error: str | None = None
-        self.rest = 0
-
-    def feed(self, buf: bytes | bytearray, start: int, end: int) -> list[memoryview]:
-        out: list[memoryview] = []
-        pos = start
-        while pos < end and not self.done and self.error is None:
-            if self._state == self._DATA:
-                take = min(self._left, end - pos)
-                out.append(memoryview(buf)[pos : pos + take])
-                pos += take
-                self._left -= take
-                if not self._left:
-                    self._state = self._DATA_END
-                continue
-            nl = buf.find(b"\n", pos, end)
-            if nl < 0:
-                self._line += buf[pos:end]
-                if len(self._line) > _LINE_LIMIT:
-                    self.error = "chunked framing line too long"
-                break
-            line = bytes(self._line + buf[pos:nl]) if self._line else bytes(buf[pos:nl])
-            self._line.clear()
-            pos = nl + 1
-            if len(line) > _LINE_LIMIT:
-                self.error = "chunked framing line too long"
-                break
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            self.error = self._line_done(line, pos)
-        return out
-
-    def _line_done(self, line: bytes, pos: int) -> str | None:
-        """Take one framing line; what is wrong with it, if anything."""
-        state = self._state
-        if state == self._DATA_END:
-            if line:
-                return "chunk data longer than its size"
-            self._state = self._SIZE
-        elif state == self._SIZE:
-            size = line.partition(b";")[0].strip(b" \t")
-            if not size or len(size) > 16 or size.translate(None, _HEX):
-                return "bad chunk size"
-            n = int(size, 16)
-            if n:
-                self._left = n
-                self._state = self._DATA
-            else:
-                self._state = self._TRAILER
-        elif not line:  # the empty line that ends the trailer section
-            self.done = True
-            self.rest = pos
-        else:
-            name, sep, value = line.partition(b":")
-            if not sep or not name or name != name.strip(b" \t"):
-                return "bad trailer field"
-            self.trailers[name.decode("latin-1").lower()] = value.strip(b" \t").decode("latin-1")
-        return None
 
 
 def _refs(spares: list[bytearray], i: int) -> int:

@@ -35,16 +35,19 @@ Parser settings, decided once (what curl reads, it reads):
   is truncated, after every byte that arrived was counted;
 - a Content-Length body is counted without the parser once its head is
   parsed (the framing is a count; bytes past it are not ours);
-- chunk extensions and trailers are read and ignored.
+- a chunked body is decoded without the parser too, once its head is parsed
+  (:class:`~lstream_cli.chunked.ChunkedDecoder`: the chunk data is never
+  copied); chunk extensions and trailers are read and ignored.
 
 One body delivery is what one read from the socket carried: its body bytes
 are handed to the meter together (with the bytes themselves when
 ``meter.wants_bytes``), so ``reads`` and the gap figures describe the
 network, in both shells alike. The sink gets the same bytes without a copy
 made for it: a Content-Length body as a slice of the shell's read buffer,
-a chunked one as the pieces llhttp hands over (one per chunk in the read),
-never joined (a joined piece of 128 KiB is a fresh ``mmap`` and its page
-faults, each read: it cost more than llhttp's whole parse).
+a chunked one as slices of that buffer too (one per chunk in the read),
+never joined or copied (a copy of each chunk, as llhttp hands its body
+over, is a fresh allocation per chunk; joined, a fresh ``mmap`` and its
+page faults, each read).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httptools
 
 from lstream_cli import __version__
+from lstream_cli.chunked import ChunkedDecoder
 from lstream_cli.engine.tls import tls_error
 from lstream_cli.measure import BodyMeter, classify_status
 from lstream_cli.models import ErrorClass, RequestRecord
@@ -369,6 +373,7 @@ class Exchange:
     _parsed = False  # llhttp saw the final message end
     _length = -1  # Content-Length, -1 when none
     _raw_left = 0  # Content-Length body bytes still due, counted without llhttp
+    _chunks: ChunkedDecoder | None = None  # a chunked body's decoder, once its head is parsed
     _head_buf: bytes | bytearray = b""  # what arrived until the final head was parsed
     _fed = 0  # bytes of _head_buf llhttp has been given
     _scan = (0, 0, -1)  # the head being parsed: start, end of its last line, body start
@@ -540,6 +545,8 @@ class Exchange:
         if framing == "none":
             self.extra = True  # a HEAD (or 204/304) answer has no body
             return self._finished(now)
+        if self._chunks is not None:
+            return self._chunked_read(self._chunks, data, now)
         failure = self._parse(data)
         body = self._body
         if len(body) == 1:
@@ -553,6 +560,25 @@ class Exchange:
             self._end(now, False, ErrorClass.TRUNCATED, f"invalid HTTP response: {failure}")
             return True
         return self._finished(now)
+
+    def _chunked_read(self, decoder: ChunkedDecoder, data: bytes | memoryview, now: int) -> bool:
+        """A chunked body's bytes of one read, decoded in place; True when complete."""
+        pieces = decoder.feed(data, 0, len(data))
+        if len(pieces) == 1:
+            piece = pieces[0]
+            self._deliver(now, len(piece), piece)
+        elif pieces:
+            self._deliver_pieces(now, pieces)
+        if decoder.error is not None:
+            self._end(now, False, ErrorClass.TRUNCATED, f"invalid HTTP response: {decoder.error}")
+            return True
+        if not decoder.done:
+            return False
+        self._parsed = True
+        if decoder.rest < len(data):
+            self.extra = True  # bytes after the last chunk and its trailers: not ours
+        self._complete(now)
+        return True
 
     def _finished(self, now: int) -> bool:
         """Complete the response if its framing says it is over."""
@@ -693,6 +719,7 @@ class Exchange:
             self.framing = "none"
         elif b"\ntransfer-encoding:" in lower and _chunked(lower):
             self.framing = "chunked"
+            self._chunks = ChunkedDecoder()  # the body is decoded without llhttp
             if length is not None:
                 self.notes = (*self.notes, TE_AND_CL_NOTE)
         elif length is not None:
@@ -726,7 +753,7 @@ class Exchange:
         if self.sink is not None:
             self.sink(data)
 
-    def _deliver_pieces(self, now: int, pieces: list[bytes]) -> None:
+    def _deliver_pieces(self, now: int, pieces: Sequence[bytes | memoryview]) -> None:
         """One read's chunked body in several pieces: one delivery, no joined copy."""
         meter = self.meter
         n = sum(map(len, pieces))

@@ -17,12 +17,14 @@ fixed order, each phase timed apart into the meter:
    clock started (:meth:`Client.prepare`).
 
 Then the request is written and the response read into one reused buffer
-(``recv_into``, up to :data:`READ_SIZE` per read: the read and its copy stay
-in a core's L2 cache). ``--timeout`` bounds TCP connect and the TLS handshake
-and then each read and write; on plain sockets reads and writes block with
-the kernel's own timers (``SO_RCVTIMEO``/``SO_SNDTIMEO``), so no poll runs
-per read (TLS sockets use Python's socket timeout: the ssl module retries a
-read the kernel timed out). The timer is re-armed only when a stall deadline
+(``recv_into``, up to :data:`READ_SIZE` per read: a read takes whatever the
+kernel holds, so a slow stream still comes one small read at a time, while a
+fast one costs few reads and few Python calls per GiB). ``--timeout`` bounds
+TCP connect and the TLS handshake and then each read and write; on plain
+sockets reads and writes block with the kernel's own timers
+(``SO_RCVTIMEO``/``SO_SNDTIMEO``), so no poll runs per read (TLS sockets use
+Python's socket timeout: the ssl module retries a read the kernel timed
+out). The timer is re-armed only when a stall deadline
 (``--stall-timeout``) asks for a shorter wait.
 
 Connections are kept alive (up to 4 idle per origin, for 5 s) for the next
@@ -68,7 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = ["READ_SIZE", "Client", "Interrupted", "connect_tcp"]
 
-READ_SIZE = 128 * 1024  # bytes asked of one recv (one delivery at most)
+READ_SIZE = 1024 * 1024  # bytes asked of one recv (one delivery at most)
 _MAX_IDLE = 4  # idle connections kept per origin
 _KEEPALIVE_S = 5.0  # an idle connection older than this is closed, not reused
 _Key = tuple[Any, ...]

@@ -10,7 +10,7 @@ too: same parser settings, framing, body accounting and error classes, so
 Picture::
 
     RequestTemplate --bytes--> Connection.request(meter) --future--> RequestRecord
-        buffer_updated -> Exchange.feed (llhttp for heads and chunked bodies,
+        buffer_updated -> Exchange.feed (llhttp for heads, chunked bodies decoded in place,
                           a count for Content-Length bodies) -> BodyMeter
     Connector.resolve()  once per worker, before the run
     Connector.connect()  TCP over every address (happy eyeballs) -> [tunnel] -> TLS

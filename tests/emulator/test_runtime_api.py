@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from lstream_cli import chunked as chunked_coding
 from lstream_cli.emulator import runtime_api
 from lstream_cli.emulator.runtime_api import ChunkedDecoder, Invocation, RuntimeApiServer
 
@@ -86,7 +87,7 @@ def test_malformed_framing_is_refused(wire: bytes) -> None:
 def test_a_framing_line_without_end_is_refused_past_its_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runtime_api, "_LINE_LIMIT", 64)
+    monkeypatch.setattr(chunked_coding, "_LINE_LIMIT", 64)
     decoder = ChunkedDecoder()
     decoder.feed(b"1;" + b"e" * 40, 0, 42)  # under the limit: waits for the rest
     assert decoder.error is None

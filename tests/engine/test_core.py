@@ -8,6 +8,7 @@ whether the connection may be reused) must not depend on the split. Only
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pytest
@@ -55,6 +56,9 @@ CASES = [
     Case("close-delimited", b"HTTP/1.1 200 OK\r\n\r\nuntil the end", 200, b"until the end", True, None, False, eof=True),
     Case("short-length", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", 200, b"short", False, ErrorClass.TRUNCATED, False, eof=True),
     Case("cut-chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", 200, b"abc", False, ErrorClass.TRUNCATED, False, eof=True),
+    Case("chunked-bare-lf", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n1A\r\n" + b"z" * 26 + b"\n0\n\n", 200, b"abc" + b"z" * 26, True, None, True),
+    Case("chunked-then-extra", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEXTRA", 200, b"ok", True, None, False),
+    Case("chunk-longer-than-its-size", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n2\r\nabc\r\n0\r\n\r\n", 200, b"okab", False, ErrorClass.TRUNCATED, False),
     Case("head", b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n", 200, b"", True, None, True, method="HEAD"),
     Case("throttled-by-type", b"HTTP/1.1 400 X\r\nx-amzn-ErrorType: TooManyRequestsException\r\nContent-Length: 0\r\n\r\n", 400, b"", True, ErrorClass.THROTTLED, True),
     Case("throttled-by-body", b'HTTP/1.1 400 X\r\nContent-Length: 25\r\n\r\n{"t":"TooManyRequestsEx"}', 400, b'{"t":"TooManyRequestsEx"}', True, ErrorClass.THROTTLED, True),
@@ -157,6 +161,33 @@ def test_a_read_of_several_chunks_is_one_delivery_in_pieces() -> None:
     assert (meter.reads, meter.bytes) == (1, sum(map(len, chunks)))
     assert ex.feed(memoryview(b"0\r\n\r\n"), 3)
     assert ex.record is not None and ex.record.complete and ex.record.bytes == meter.bytes
+
+
+def test_chunk_data_reaches_the_sink_as_slices_of_the_read_buffer() -> None:
+    """No copy of a chunk's data: the sink sees views of the buffer the read went into."""
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunks = [b"x" * 70000, b"y" * 5, b"z" * 4096]
+    body = b"".join(b"%X;n=1\r\n" % len(c) + c + b"\r\n" for c in chunks) + b"0\r\nT: v\r\n\r\n"
+    buf = bytearray(len(body))
+    seen: list[tuple[bool, bytes]] = []
+
+    def sink(piece: object) -> None:
+        assert isinstance(piece, memoryview)
+        seen.append((piece.obj is buf, bytes(piece)))  # copied here: valid only during the call
+
+    meter = BodyMeter(0)
+    ex = Exchange(meter, sink=sink)
+    assert not ex.feed(memoryview(raw), 1)
+    # The body in three reads into the same buffer, each cut inside a size line.
+    cuts = [0, 70003, body.index(b"\r\n1000") + 4, len(body)]
+    done = False
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        buf[: b - a] = body[a:b]
+        done = ex.feed(memoryview(buf)[: b - a], 2 + i)
+    assert done and ex.record is not None and ex.record.complete and ex.reusable
+    assert all(same for same, _ in seen)
+    assert b"".join(data for _, data in seen) == b"".join(chunks)
+    assert (meter.reads, meter.bytes) == (3, sum(map(len, chunks)))
 
 
 def test_a_refused_chunked_body_keeps_its_first_bytes_for_the_hints() -> None:
