@@ -103,3 +103,19 @@ def test_emoji_codes_are_printed_as_they_are(capfd: pytest.CaptureFixture[str]) 
         "lstream: error: bad header value :smile: in x-note",
         "warning: server said :thumbs_up:",
     ]
+
+
+def test_square_brackets_in_a_message_are_text_not_markup(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A URL path, an IPv6 host or a header value in brackets is printed whole."""
+    out = make_output(quiet=False)
+    out.error("cannot reach http://[::1]:8080/[abc]/x")
+    out.warn("header x-tag: [bold]loud[/bold]")
+    out.info("served /[red]/")
+    err = capfd.readouterr().err
+    assert err.splitlines() == [
+        "lstream: error: cannot reach http://[::1]:8080/[abc]/x",
+        "warning: header x-tag: [bold]loud[/bold]",
+        "served /[red]/",
+    ]

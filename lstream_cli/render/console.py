@@ -41,18 +41,29 @@ class Output:
     def is_terminal(self) -> bool:
         return self.console.is_terminal
 
+    # A message is text: a "[...]" in it (a URL's path, an IPv6 host, a header
+    # value) is printed as it is, never read as rich markup.
+
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, highlight=False)
+            self.console.print(_escape(message), highlight=False)
 
     def warn(self, message: str) -> None:
         # soft_wrap: one line whatever its length (scripts grep it; no hard breaks).
-        self.console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        self.console.print(
+            f"[yellow]warning:[/] {_escape(message)}", highlight=False, soft_wrap=True
+        )
 
     def error(self, message: str) -> None:
         self.console.print(
-            f"lstream: [bold red]error:[/] {message}", highlight=False, soft_wrap=True
+            f"lstream: [bold red]error:[/] {_escape(message)}", highlight=False, soft_wrap=True
         )
+
+
+def _escape(message: str) -> str:
+    from rich.markup import escape
+
+    return escape(message)
 
 
 class NaturalWidth:
