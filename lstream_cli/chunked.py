@@ -5,15 +5,18 @@ Runtime API's reading of a streamed function response (the emulator) and
 the client core's reading of a chunked response body (``get``, ``bench``).
 The chunk data is handed back as memoryviews into the caller's buffer; only
 the framing (size lines, the line end after each chunk's data, trailers) is
-looked at, at the chunk boundaries. Chunk extensions are ignored; a bare LF
-ends a framing line as CRLF does.
+looked at, at the chunk boundaries. Chunk extensions are skipped without
+being kept (only the hex size before a ``;`` is, however long the extension);
+a bare LF ends a framing line as CRLF does. The trailer section is bounded
+(``trailer_limit`` bytes), and its fields are kept only when asked for.
 """
 
 from __future__ import annotations
 
-__all__ = ["ChunkedDecoder"]
+__all__ = ["TRAILER_LIMIT", "ChunkedDecoder"]
 
-_LINE_LIMIT = 1024 * 1024  # a chunk-size or trailer line longer than this is refused
+_LINE_LIMIT = 1024 * 1024  # a chunk size (before any extension) or trailer line longer is refused
+TRAILER_LIMIT = 1024 * 1024  # the trailer section's bytes (line ends included), by default
 _SCAN = 64  # bytes of a memoryview copied at a time to look for a line end
 
 
@@ -57,16 +60,36 @@ class ChunkedDecoder:
     the trailer fields (lower-case names) and ``rest`` is where the bytes
     after the body begin in that ``buf``. Malformed framing sets ``error``
     (what is wrong) and stops there: the data before it is still returned.
+
+    ``keep_trailers=False``: the trailer fields are checked but not kept
+    (``trailers`` stays empty). A trailer section longer than
+    ``trailer_limit`` bytes is an error, so one that never ends cannot grow.
     """
 
-    __slots__ = ("_left", "_line", "_state", "done", "error", "rest", "trailers")
+    __slots__ = (
+        "_ext",
+        "_keep",
+        "_left",
+        "_limit",
+        "_line",
+        "_state",
+        "_trailer_bytes",
+        "done",
+        "error",
+        "rest",
+        "trailers",
+    )
 
     _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_trailers: bool = True, trailer_limit: int = TRAILER_LIMIT) -> None:
         self._state = self._SIZE
         self._left = 0  # data bytes of the current chunk still to come
-        self._line = bytearray()  # a framing line split across reads
+        self._line = bytearray()  # a framing line split across reads (a size line: up to ";")
+        self._ext = False  # the size line being read has reached its extension (skipped)
+        self._keep = keep_trailers
+        self._limit = trailer_limit
+        self._trailer_bytes = 0  # of the trailer section so far
         self.trailers: dict[str, str] = {}
         self.done = False
         self.error: str | None = None
@@ -107,20 +130,50 @@ class ChunkedDecoder:
                             continue
             nl = _find_lf(buf, pos, end)
             if nl < 0:
-                self._line += buf[pos:end]
-                if len(self._line) > _LINE_LIMIT:
-                    self.error = "chunked framing line too long"
+                self._take(buf, pos, end)
+                self.error = self._too_long(len(self._line))
                 break
-            line = bytes(self._line + buf[pos:nl]) if self._line else bytes(buf[pos:nl])
-            self._line.clear()
+            if self._line or self._ext:
+                self._take(buf, pos, nl)
+                line = bytes(self._line)
+                self._line.clear()
+                self._ext = False
+            else:
+                line = bytes(buf[pos:nl])
+                if state == self._SIZE:
+                    at = line.find(b";")  # the extension after it is passed over
+                    if at >= 0:
+                        line = line[: at + 1]
             pos = nl + 1
-            if len(line) > _LINE_LIMIT:
-                self.error = "chunked framing line too long"
+            self.error = self._too_long(len(line))
+            if self.error is not None:
                 break
             if line.endswith(b"\r"):
                 line = line[:-1]
             self.error = self._line_done(line, pos)
         return out
+
+    def _take(self, buf: bytes | bytearray | memoryview, start: int, end: int) -> None:
+        """Keep ``buf[start:end]`` of the framing line being read; of a size line, only
+        up to the ``;`` that begins its extension (what follows is passed over)."""
+        if self._state != self._SIZE:
+            self._line += buf[start:end]
+        elif not self._ext:
+            part = bytes(buf[start:end])
+            at = part.find(b";")
+            if at >= 0:
+                self._ext = True
+                part = part[: at + 1]
+            self._line += part
+
+    def _too_long(self, n: int) -> str | None:
+        """What is wrong when ``n`` bytes of the current framing line are kept, if anything."""
+        if self._state == self._TRAILER:
+            if self._trailer_bytes + n > self._limit:
+                return f"chunked trailer section longer than {self._limit:,} bytes"
+        elif n > _LINE_LIMIT:
+            return "chunked framing line too long"
+        return None
 
     def _line_done(self, line: bytes, pos: int) -> str | None:
         """Take one framing line; what is wrong with it, if anything."""
@@ -142,8 +195,11 @@ class ChunkedDecoder:
             self.done = True
             self.rest = pos
         else:
+            self._trailer_bytes += len(line) + 1
             name, sep, value = line.partition(b":")
             if not sep or not name or name != name.strip(b" \t"):
                 return "bad trailer field"
-            self.trailers[name.decode("latin-1").lower()] = value.strip(b" \t").decode("latin-1")
+            if self._keep:
+                trailer = value.strip(b" \t").decode("latin-1")
+                self.trailers[name.decode("latin-1").lower()] = trailer
         return None

@@ -236,6 +236,30 @@ def route_trailers(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> N
     sock.sendall(b"0\r\nX-Checksum: 1234\r\nX-Other: 2\r\n\r\n")
 
 
+def route_te_not_final(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """Transfer-Encoding ``te`` (chunked not the final coding): a chunked-looking body,
+    then close. RFC 9112 section 6.3: read until the close, the raw bytes, complete."""
+    head = _head(200, [("transfer-encoding", q.get("te", "chunked, gzip"))])
+    if "length" in q:
+        head = head[:-2] + b"Content-Length: %s\r\n\r\n" % q["length"].encode()
+    sock.sendall(head + _chunk(b"hello") + _chunk(b" world") + b"0\r\n\r\n")
+
+
+def route_long_extension(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """A chunk extension of 2 MiB (read and ignored, as curl does)."""
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]))
+    sock.sendall(b"5;" + b"a" * (2 << 20) + b"\r\nhello\r\n0\r\n\r\n")
+
+
+def route_endless_trailers(sock: socket.socket, req: RawRequest, q: dict[str, str]) -> None:
+    """A chunked body, then trailer fields of 900 KiB each that do not end."""
+    sock.sendall(_head(200, [("transfer-encoding", "chunked")]) + _chunk(b"hello") + b"0\r\n")
+    value = b"v" * (900 << 10)
+    for i in range(int(q.get("n", "8"))):
+        sock.sendall(b"X-T%d: %s\r\n" % (i, value))
+    sock.sendall(b"\r\n")
+
+
 def _drained(sock: socket.socket, bound_s: float = 5.0) -> None:
     """Wait (up to ``bound_s``) until the peer has every byte sent (TIOCOUTQ is 0)."""
     import fcntl
@@ -357,6 +381,9 @@ ROUTES: dict[str, Route] = {
     "/malformed-head": route_malformed_head,
     "/http10": route_http10,
     "/te-and-length": route_te_and_length,
+    "/te-not-final": route_te_not_final,
+    "/long-extension": route_long_extension,
+    "/endless-trailers": route_endless_trailers,
     "/bare-lf": route_bare_lf,
     "/cookies": route_cookies,
     "/chunked": route_chunked,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import Any
 
 import pytest
 
@@ -22,9 +23,11 @@ def frame(pieces: list[bytes], rng: random.Random) -> bytes:
     return b"".join(out)
 
 
-def decode(wire: bytes, cuts: list[int], kind: str) -> tuple[bytes, ChunkedDecoder, int]:
+def decode(
+    wire: bytes, cuts: list[int], kind: str, **options: Any
+) -> tuple[bytes, ChunkedDecoder, int]:
     """Feed ``wire`` cut at ``cuts``, each read at an offset in a larger buffer."""
-    decoder = ChunkedDecoder()
+    decoder = ChunkedDecoder(**options)
     data = bytearray()
     for a, b in itertools.pairwise([0, *sorted(set(cuts)), len(wire)]):
         buf = bytearray(b"#" * 3) + wire[a:b] + b"STALE"  # bytes past ``end`` are not ours
@@ -90,3 +93,87 @@ def test_bad_framing_after_a_good_chunk_keeps_its_data(wire: bytes, kind: str) -
     data, decoder, _ = decode(wire, [], kind)
     assert decoder.error is not None and not decoder.done
     assert data == b"ok"
+
+
+TRAILERS = b"2\r\nok\r\n0\r\nX-Type: Err\r\nX-Body:  e30= \r\n\r\n"
+
+
+@pytest.mark.parametrize("kind", ["bytes", "memoryview"])
+def test_trailers_are_kept_only_when_asked_for_at_every_cut(kind: str) -> None:
+    for cut in range(1, len(TRAILERS)):
+        data, decoder, ended = decode(TRAILERS, [cut], kind)
+        assert (data, decoder.done, ended) == (b"ok", True, len(TRAILERS)), cut
+        assert decoder.trailers == {"x-type": "Err", "x-body": "e30="}, cut
+        data, decoder, ended = decode(TRAILERS, [cut], kind, keep_trailers=False)
+        assert (data, decoder.done, ended, decoder.trailers) == (b"ok", True, len(TRAILERS), {})
+
+
+@pytest.mark.parametrize("kind", ["bytes", "memoryview"])
+def test_a_trailer_section_over_its_limit_is_an_error_at_every_cut(kind: str) -> None:
+    fits = b"2\r\nok\r\n0\r\nX-A: " + b"v" * 20 + b"\r\n\r\n"  # a 27-byte trailer section
+    over = b"2\r\nok\r\n0\r\nX-A: " + b"v" * 20 + b"\r\nX-B: " + b"w" * 20 + b"\r\n\r\n"
+    for cut in range(1, len(over)):
+        data, decoder, _ = decode(fits, [min(cut, len(fits) - 1)], kind, trailer_limit=30)
+        assert (data, decoder.done, decoder.error) == (b"ok", True, None), cut
+        data, decoder, _ = decode(over, [cut], kind, trailer_limit=30)
+        assert data == b"ok" and not decoder.done, cut
+        assert decoder.error == "chunked trailer section longer than 30 bytes", cut
+
+
+def test_a_trailer_section_that_never_ends_is_refused_as_it_grows() -> None:
+    decoder = ChunkedDecoder(keep_trailers=False)
+    decoder.feed(b"2\r\nok\r\n0\r\n", 0, 10)
+    line = b"X-T: " + b"v" * (900 << 10) + b"\r\n"
+    fed = 0
+    while decoder.error is None and fed < 150:
+        for at in range(0, len(line), 1 << 16):  # 64 KiB reads, a line over several
+            decoder.feed(line, at, min(at + (1 << 16), len(line)))
+            if decoder.error is not None:
+                break
+        fed += 1
+    assert fed == 2 and decoder.error is not None and "trailer section" in decoder.error
+
+
+def _long_extension(n: int) -> bytes:
+    return (
+        b"5;"
+        + b"a" * n
+        + b"\r\nhello\r\n3;x="
+        + b"q" * n
+        + b"\r\nabc\r\n0;"
+        + b"z" * n
+        + b"\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview"])
+def test_chunk_extensions_are_skipped_at_every_cut(kind: str) -> None:
+    wire = _long_extension(300)
+    for cut in range(1, len(wire)):
+        data, decoder, ended = decode(wire, [cut], kind)
+        assert (data, decoder.error, decoder.done, ended) == (b"helloabc", None, True, len(wire))
+
+
+@pytest.mark.parametrize("kind", ["bytes", "memoryview"])
+def test_a_chunk_extension_longer_than_the_line_limit_is_skipped(kind: str) -> None:
+    wire = _long_extension(2 << 20)  # 2 MiB each
+    for step in (1 << 20, 1 << 16, 1 << 21, len(wire)):
+        cuts = [*range(step, len(wire), step), 2, 3, (2 << 20) + 3, (2 << 20) + 4]
+        data, decoder, ended = decode(wire, cuts, kind)
+        assert (data, decoder.error, decoder.done, ended) == (b"helloabc", None, True, len(wire))
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"2\r\nok\r\n" + b"1" * (2 << 20) + b"\r\n",  # an absurd hex size
+        b"2\r\nok\r\n" + b"0" * (2 << 20) + b";x\r\n",  # the same before an extension
+        b"2\r\nok\r\n" + b"0" * (2 << 20),  # still no line end
+    ],
+)
+@pytest.mark.parametrize("kind", ["bytes", "memoryview"])
+def test_an_absurd_hex_size_is_an_error_even_before_an_extension(wire: bytes, kind: str) -> None:
+    for cuts in ([], [len(wire) // 2], list(range(1 << 16, len(wire), 1 << 16))):
+        data, decoder, _ = decode(wire, cuts, kind)
+        assert data == b"ok" and not decoder.done
+        assert decoder.error == "chunked framing line too long"

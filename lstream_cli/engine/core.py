@@ -719,9 +719,14 @@ class Exchange:
             self.framing = "none"
         elif b"\ntransfer-encoding:" in lower and _chunked(lower):
             self.framing = "chunked"
-            self._chunks = ChunkedDecoder()  # the body is decoded without llhttp
+            # The body is decoded without llhttp; its trailers are checked, bounded, not kept.
+            self._chunks = ChunkedDecoder(keep_trailers=False, trailer_limit=MAX_HEAD_BYTES)
             if length is not None:
                 self.notes = (*self.notes, TE_AND_CL_NOTE)
+        elif b"\ntransfer-encoding:" in lower:
+            # chunked is not the final coding: the body ends when the server closes
+            # (RFC 9112 section 6.3), a Content-Length notwithstanding, as llhttp reads it.
+            self.framing = "eof"
         elif length is not None:
             self.framing = "length"
             self._length = length
@@ -841,18 +846,6 @@ def _fields(block: bytes) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
     return version, reason, headers
 
 
-def _values(lower: bytes, name: bytes) -> list[bytes]:
-    """Every value of header ``name`` (lower case) in a lower-cased head block."""
-    out = []
-    marker = b"\n" + name + b":"
-    pos = lower.find(marker)
-    while pos >= 0:
-        eol = lower.find(b"\n", pos + 1)
-        out.append(lower[pos + len(marker) : eol if eol >= 0 else len(lower)].strip())
-        pos = lower.find(marker, pos + 1)
-    return out
-
-
 def _content_length(lower: bytes) -> int | None:
     """The Content-Length of a lower-cased head block (llhttp checked repeats agree)."""
     pos = lower.find(b"\ncontent-length:")
@@ -864,4 +857,15 @@ def _content_length(lower: bytes) -> int | None:
 
 
 def _chunked(lower: bytes) -> bool:
-    return any(b"chunked" in v for v in _values(lower, b"transfer-encoding"))
+    """Whether the final transfer coding of a lower-cased head block is chunked.
+
+    The codings of every Transfer-Encoding line, in order, are one list: its
+    last element is the final coding. Spaces and tabs before it and spaces
+    after it are passed over, as llhttp does (a tab after it, a parameter or
+    an empty last element make it not chunked, for llhttp too).
+    """
+    marker = b"\ntransfer-encoding:"
+    pos = lower.rfind(marker) + len(marker)
+    eol = lower.find(b"\n", pos)
+    value = lower[pos : eol if eol >= 0 else len(lower)].removesuffix(b"\r")
+    return value.rpartition(b",")[2].lstrip(b" \t").rstrip(b" ") == b"chunked"

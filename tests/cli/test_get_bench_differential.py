@@ -34,6 +34,7 @@ class Shape:
     code: int  # exit code of both commands
 
 
+RAW_CHUNKED = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
 CORPUS = [
     Shape("/bare-lf", 200, b"hello", 5, True, None, 0),
     Shape("/te-and-length", 200, b"hello", 5, True, None, 0),
@@ -50,6 +51,13 @@ CORPUS = [
     Shape("/status?code=503", 503, b"boom", 4, True, "http_5xx", 3),
     Shape("/status?code=429", 429, b"boom", 4, True, "throttled", 3),
     Shape("/malformed-head", None, b"", 0, False, "connect", 5),
+    # chunked not the final coding: close-delimited, the raw bytes (RFC 9112 section 6.3)
+    Shape("/te-not-final?te=chunked,%20gzip", 200, RAW_CHUNKED, 26, True, None, 0),
+    Shape("/te-not-final?te=xchunkedx", 200, RAW_CHUNKED, 26, True, None, 0),
+    Shape("/te-not-final?te=chunked,%20gzip&length=5", 200, RAW_CHUNKED, 26, True, None, 0),
+    Shape("/te-not-final?te=gzip,%20CHUNKED", 200, b"hello world", 11, True, None, 0),
+    Shape("/long-extension", 200, b"hello", 5, True, None, 0),
+    Shape("/endless-trailers", 200, b"hello", 5, False, "truncated", 4),
 ]
 # Over TLS too (the same core behind the ssl module and asyncio's TLS).
 TLS_CORPUS = [
@@ -65,6 +73,8 @@ TLS_CORPUS = [
         "/chunk-extensions",
         "/reset-mid-chunk",
         "/status?code=503",
+        "/te-not-final?te=chunked,%20gzip",
+        "/long-extension",
     )
 ]
 

@@ -89,10 +89,30 @@ def test_a_framing_line_without_end_is_refused_past_its_limit(
 ) -> None:
     monkeypatch.setattr(chunked_coding, "_LINE_LIMIT", 64)
     decoder = ChunkedDecoder()
-    decoder.feed(b"1;" + b"e" * 40, 0, 42)  # under the limit: waits for the rest
+    decoder.feed(b"0" * 40, 0, 40)  # under the limit: waits for the rest
     assert decoder.error is None
-    decoder.feed(b"e" * 40, 0, 40)
+    decoder.feed(b"0" * 40, 0, 40)
     assert decoder.error == "chunked framing line too long"
+    # A chunk extension is passed over, not kept: however long, it is no error.
+    decoder = ChunkedDecoder()
+    for _ in range(10):
+        decoder.feed(b"1;" + b"e" * 40, 0, 42)
+    assert decoder.error is None
+    assert [bytes(v) for v in decoder.feed(b"\r\nx\r\n0\r\n\r\n", 0, 11)] == [b"x"]
+    assert decoder.done
+
+
+def test_the_trailers_are_kept_under_a_bound() -> None:
+    decoder = ChunkedDecoder(trailer_limit=64)
+    wire = b"0\r\nLambda-Runtime-Function-Error-Type: E\r\n\r\n"
+    decoder.feed(wire, 0, len(wire))
+    assert decoder.done and decoder.trailers == {"lambda-runtime-function-error-type": "E"}
+    decoder = ChunkedDecoder(trailer_limit=64)
+    decoder.feed(b"0\r\n", 0, 3)
+    decoder.feed(b"X-Long: " + b"v" * 40, 0, 48)  # no line end yet: under the bound
+    assert decoder.error is None
+    decoder.feed(b"v" * 40, 0, 40)
+    assert decoder.error == "chunked trailer section longer than 64 bytes"
 
 
 class _Side:

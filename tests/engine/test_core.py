@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import httptools
 import pytest
 
 from lstream_cli.engine.core import MAX_HEAD_BYTES, RETRY, TE_AND_CL_NOTE, Exchange
@@ -31,6 +32,7 @@ class Case:
     method: str = "GET"
 
 
+RAW = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"  # a chunked-looking body
 CASES = [
     Case("length", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, b"hello", True, None, True),
     Case("bare-lf", b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello", 200, b"hello", True, None, True),
@@ -64,6 +66,13 @@ CASES = [
     Case("throttled-by-body", b'HTTP/1.1 400 X\r\nContent-Length: 25\r\n\r\n{"t":"TooManyRequestsEx"}', 400, b'{"t":"TooManyRequestsEx"}', True, ErrorClass.THROTTLED, True),
     Case("server-error", b"HTTP/1.1 503 X\r\nContent-Length: 4\r\n\r\nbusy", 503, b"busy", True, ErrorClass.HTTP_5XX, True),
     Case("http10-close", b"HTTP/1.0 200 OK\r\n\r\nold", 200, b"old", True, None, False, eof=True),
+    # chunked not the final coding: read until the close, raw (RFC 9112 section 6.3)
+    Case("te-chunked-gzip", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" + RAW, 200, RAW, True, None, False, eof=True),
+    Case("te-xchunkedx", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunkedx\r\n\r\n" + RAW, 200, RAW, True, None, False, eof=True),
+    Case("te-not-final-and-cl", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked;q=1\r\n\r\n" + RAW, 200, RAW, True, None, False, eof=True),
+    Case("te-lines-chunked-first", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n" + RAW, 200, RAW, True, None, False, eof=True),
+    Case("te-lines-chunked-last", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\ntransfer-encoding:  identity ,\tChunked \r\n\r\n" + RAW, 200, b"hello world", True, None, True),
+    Case("chunked-long-extension", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + b"e" * 2000 + b"\r\nhello\r\n0;" + b"e" * 2000 + b"\r\n\r\n", 200, b"hello", True, None, True),
 ]  # fmt: skip
 
 
@@ -199,3 +208,79 @@ def test_a_refused_chunked_body_keeps_its_first_bytes_for_the_hints() -> None:
     assert ex.feed(memoryview(raw), 1)
     assert parts == body
     assert ex.record is not None and ex.record.error is ErrorClass.THROTTLED
+
+
+def _llhttp_body(raw: bytes) -> tuple[bytes, bool]:
+    """What llhttp alone makes of ``raw``: the body, and whether it ended before the close."""
+    body = bytearray()
+    done = []
+
+    class Callbacks:
+        def on_body(self, data: bytes) -> None:
+            body.extend(data)
+
+        def on_message_complete(self) -> None:
+            done.append(True)
+
+    parser = httptools.HttpResponseParser(Callbacks())
+    parser.set_dangerous_leniencies(lenient_chunked_length=True, lenient_optional_cr_before_lf=True)
+    parser.feed_data(raw)
+    return bytes(body), bool(done)
+
+
+@pytest.mark.parametrize(
+    "coding",
+    [
+        b"chunked", b"CHUNKED", b"gzip, chunked", b"gzip,chunked", b" chunked ", b"\tchunked",
+        b", chunked", b"gzip ,\tchunked", b"chunked, chunked", b"chunked, gzip", b"xchunkedx",
+        b"chunked,", b"chunked , ", b"chunked;x=1", b"chunked\t", b"chunked \t", b"gzip",
+        b"identity", b"gzip\r\nTransfer-Encoding: chunked", b"chunked\r\nTransfer-Encoding: gzip",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("length", [b"", b"Content-Length: 5\r\n"])
+def test_the_framing_of_a_transfer_encoding_agrees_with_llhttp(
+    coding: bytes, length: bytes
+) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: " + coding + b"\r\n" + length + b"\r\n" + RAW
+    want, ended = _llhttp_body(raw)
+    for pieces in ([raw], [raw[:60], raw[60:]], [raw[i : i + 1] for i in range(len(raw))]):
+        ex, body = _run(Case("te", raw, 200, want, True, None, ended, eof=True), pieces)
+        assert ex.record is not None
+        assert (body, ex.record.complete, ex.record.error) == (want, True, None), coding
+        assert ex.framing == ("chunked" if ended else "eof"), coding
+
+
+def test_trailers_are_checked_but_not_kept() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n"
+    ex, body = _run(CASES[0], [raw])
+    assert ex.record is not None and ex.record.complete and body == b"ok"
+    assert ex._chunks is not None and ex._chunks.done and ex._chunks.trailers == {}
+
+
+def test_a_trailer_section_that_never_ends_is_refused_with_bounded_memory() -> None:
+    got = bytearray()
+    ex = Exchange(BodyMeter(0), sink=got.extend)
+    ex.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n", 1)
+    line = b"X-T: " + b"v" * (900 << 10) + b"\r\n"
+    reads = 0
+    while not ex.done and reads < 150 * 15:
+        at = (reads % 15) << 16  # 64 KiB reads: each line over 15 of them
+        ex.feed(memoryview(line)[at : at + (1 << 16)], 2 + reads)
+        reads += 1
+    record = ex.record
+    assert record is not None and record.error is ErrorClass.TRUNCATED and not record.complete
+    assert reads <= MAX_HEAD_BYTES // (1 << 16) + 2  # stopped at the bound, not at the end
+    assert "trailer section longer than" in (record.error_detail or "")
+    assert bytes(got) == b"hello" and record.bytes == 5 and not ex.reusable
+
+
+def test_a_chunk_extension_over_a_mebibyte_is_skipped() -> None:
+    raw = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;"
+        + b"a" * (2 << 20)
+        + b"\r\nhello\r\n0\r\n\r\n"
+    )
+    for step in (1 << 16, 1 << 20, len(raw)):
+        ex, body = _run(CASES[0], [raw[i : i + step] for i in range(0, len(raw), step)])
+        assert ex.record is not None and ex.record.complete and ex.record.error is None
+        assert body == b"hello" and ex.reusable
