@@ -178,6 +178,36 @@ def test_serve_auth_iam_accepts_what_lstream_get_signs_with(
         assert secret not in got.stderr.decode()
 
 
+def test_ctrl_c_of_serve_with_workers_keeps_every_request_line(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    """Ctrl-C reaches the workers too (the terminal signals the whole group) at
+    once after the last answer: the lines still waiting in a worker's batch are
+    written before it exits. And no two workers hand out the same request id."""
+    path = tmp_path / "endpoints.json"
+    proc = spawn(
+        [*LSTREAM, "serve", "--port", "0", "--json", str(path), "--workers", "2", "--no-throttle"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        endpoints = wait_for(path, proc)
+        ids = []
+        for i in range(30):  # a new connection each: both workers answer some
+            with httpx.Client() as client:
+                r = client.get(endpoints["stream"] + f"/line{i}?size=10")
+                assert r.status_code == 200 and len(r.content) == 10
+                ids.append(r.headers["x-amzn-requestid"])
+        assert len(set(ids)) == 30  # each worker draws its own ids: none repeats
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert [i for i in range(30) if f"/line{i} 200" not in text] == []
+
+
 def test_serve_with_workers_shares_the_sockets_and_stops_them_all(
     tmp_path: Path, spawn: Spawn
 ) -> None:

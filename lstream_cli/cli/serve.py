@@ -50,6 +50,7 @@ from lstream_cli.render.jsonout import check_writable, write_json
 from lstream_cli.render.serve import (
     FunctionLogPrinter,
     RequestLogPrinter,
+    flush_lines,
     print_endpoints,
     print_stopped,
 )
@@ -394,6 +395,9 @@ def _worker(emulator: Emulator, sockets: dict[str, socket.socket]) -> NoReturn:
     except BaseException:
         code = 1
     finally:
+        # os._exit skips atexit: the request lines still waiting in this
+        # worker's batch are written first.
+        flush_lines()
         os._exit(code)
 
 

@@ -326,6 +326,9 @@ class _Connection(asyncio.Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_began: float | None = None  # when this request's head began (None: not in one)
         self._refusal: tuple[int, bytes] | None = None
+        # A refusal (400/408/431) found while earlier requests are still being
+        # answered waits for them: it is sent after their responses, then closes.
+        self._deferred: tuple[int, bytes] | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_at = 0.0  # when body bytes last arrived
         self.gone: asyncio.Future[None] = self.loop.create_future()  # done when the peer left
@@ -366,8 +369,8 @@ class _Connection(asyncio.Protocol):
         self._drain_waiter = None
 
     def data_received(self, data: bytes) -> None:
-        if self.closed:
-            return
+        if self.closed or self._deferred is not None:
+            return  # refused: nothing after the bad request is read
         self._fed = len(data)
         if self._in_head:
             self._head_size += self._fed
@@ -551,6 +554,10 @@ class _Connection(asyncio.Protocol):
         try:
             while not self.closed:
                 if not self._queue:
+                    if self._deferred is not None:  # every request before it is answered
+                        self._busy = False
+                        self._reject(*self._deferred)
+                        break
                     if self._close_after:
                         break
                     self._busy = False
@@ -559,7 +566,11 @@ class _Connection(asyncio.Protocol):
                     await wakeup  # the next request, or the connection's end
                     continue
                 request = self._queue.popleft()
-                if self._reading_paused and len(self._queue) <= _MAX_PIPELINE // 2:
+                if (
+                    self._reading_paused
+                    and self._deferred is None
+                    and len(self._queue) <= _MAX_PIPELINE // 2
+                ):
                     assert self.transport is not None
                     self.transport.resume_reading()
                     self._reading_paused = False
@@ -671,6 +682,14 @@ class _Connection(asyncio.Protocol):
         self._stop_body_timer()
         if self.transport is None or self.closed:
             return
+        if self._busy:
+            # Requests before the bad one (pipelined) are answered first, in order.
+            if self._deferred is None:
+                self._deferred = (status, body)
+                self.transport.pause_reading()
+                self._reading_paused = True
+            return
+        self._deferred = None
         head = (
             _status_line(status) + b"content-type: application/json\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)

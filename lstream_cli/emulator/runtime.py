@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import os
 import secrets
 import time
 import uuid
@@ -43,8 +44,18 @@ _ID_PREFIX = str(uuid.uuid4())[:23] + "-"  # random per process
 _id_counter = itertools.count(1)
 
 
+def _new_id_prefix() -> None:
+    """A forked process (``serve --workers N``) draws its own prefix: ids never repeat."""
+    global _ID_PREFIX, _id_counter
+    _ID_PREFIX = str(uuid.uuid4())[:23] + "-"
+    _id_counter = itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
 def new_request_id() -> str:
-    """A request id shaped like a UUID: random per run, then a counter (cheap)."""
+    """A request id shaped like a UUID: random per process, then a counter (cheap)."""
     return _ID_PREFIX + "%012x" % (next(_id_counter) & 0xFFFFFFFFFFFF)
 
 

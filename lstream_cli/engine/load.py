@@ -445,19 +445,23 @@ def fewer_collections() -> Iterator[None]:
 
     What the process held before the run (modules, the plan, the parent's own
     objects when the run is in-process) is frozen: never walked by a
-    collection during the run, unfrozen at its end. Young-generation passes
+    collection during the run, unfrozen at its end (unless the caller had
+    frozen objects itself: its freeze is then left as it was). Young-generation passes
     come after :data:`GC_YOUNG_THRESHOLD` allocations; nothing is disabled,
     so a cycle made during the run is still freed.
     """
     threshold = gc.get_threshold()
-    frozen_before = gc.get_freeze_count()  # a caller's own freeze is left as it was
-    gc.freeze()
+    # A caller that froze objects itself keeps its freeze exactly as it was:
+    # nothing more is frozen, and nothing unfrozen, at either end.
+    own_freeze = gc.get_freeze_count() == 0
+    if own_freeze:
+        gc.freeze()
     gc.set_threshold(max(GC_YOUNG_THRESHOLD, threshold[0]), *threshold[1:])
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        if not frozen_before:
+        if own_freeze:
             gc.unfreeze()
 
 

@@ -170,6 +170,17 @@ def test_an_endless_request_head_is_431(emu: Endpoints, head: bytes, filler: byt
     assert httpx.get(emu.stream + "/?size=3").status_code == 200
 
 
+def test_a_request_pipelined_before_a_431_gets_its_answer_first(emu: Endpoints) -> None:
+    good = b"GET /?size=3 HTTP/1.1\r\nHost: x\r\n\r\n"
+    huge = b"GET /?size=4 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    for base in (emu.stream, emu.buffered):
+        answer = raw_exchange(base, good + huge + good)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+        first, sep, rest = answer.partition(b"HTTP/1.1 431 ")
+        assert sep and first.count(b"HTTP/1.1 ") == 1  # the 200, then the 431 (and the close)
+        assert rest.endswith(b'{"message": "Request Header Fields Too Large"}')
+
+
 def test_a_large_head_under_64_kib_and_a_large_body_are_served(emu: Endpoints) -> None:
     headers = {f"x-h{i}": "v" * 900 for i in range(60)}  # about 55 KB of headers
     r = httpx.post(emu.buffered + "/?size=3", headers=headers, content=b"z" * 200_000)

@@ -104,6 +104,12 @@ class _Transport:
     def close(self) -> None:
         self.closed = True
 
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
 
 def _connection() -> tuple[_Connection, _Transport]:
     """A connection of a server with a 30 s head timeout, on a recording transport."""
@@ -403,6 +409,34 @@ def test_a_pipelined_head_over_the_limit_is_431_though_most_came_in_an_earlier_r
         conn.data_received(b"\r\n\r\n")  # its end, in a read of its own
         await asyncio.sleep(0.01)
         assert transport.written.count(b"HTTP/1.1 431 ") == 1 and transport.closed
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("bad", "status"),
+    [
+        (b"GET /2 HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 3000 + b"\r\n\r\n", 431),
+        (b"GET /2 HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n", 400),
+        (b"GET /2 HTTP/1.1\r\n\r\n", 400),  # no Host
+    ],
+    ids=["head-too-large", "bad-length", "no-host"],
+)
+def test_requests_before_a_refused_pipelined_one_are_answered_first(
+    bad: bytes, status: int
+) -> None:
+    """[good, bad, good] in one read: the first is answered, then the refusal and the close."""
+
+    async def scenario() -> None:
+        conn, transport = _limited_connection(2048)
+        conn.data_received(
+            b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n" + bad + b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        conn.data_received(b"GET /4 HTTP/1.1\r\nHost: x\r\n\r\n")  # after it: not read
+        await asyncio.sleep(0.01)
+        first, _, rest = transport.written.partition(b"HTTP/1.1 %d " % status)
+        assert first.startswith(b"HTTP/1.1 200 ") and first.endswith(b"\r\n\r\n/1")
+        assert rest and b"HTTP/1.1 200" not in rest and transport.closed
 
     asyncio.run(scenario())
 

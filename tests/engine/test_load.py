@@ -542,6 +542,22 @@ def test_a_forked_worker_sees_its_run_end_while_a_later_worker_still_runs(
     assert lines == ["forked True", "first worker saw its run end", "second worker done"]
 
 
+class _NullControl:
+    """A worker's control that never stops the run and drops what it is sent."""
+
+    def should_stop(self) -> bool:
+        return False
+
+    def snapshot(self, index: int, snap: dict[str, Any]) -> None:
+        pass
+
+    def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
+        pass
+
+    def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
+        pass
+
+
 def test_a_worker_collects_garbage_less_often_and_restores_the_collector(
     server: TestServer,
 ) -> None:
@@ -552,19 +568,10 @@ def test_a_worker_collects_garbage_less_often_and_restores_the_collector(
 
     seen: list[tuple[int, int]] = []
 
-    class Control:
+    class Control(_NullControl):
         def should_stop(self) -> bool:
             seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
             return False
-
-        def snapshot(self, index: int, snap: dict[str, Any]) -> None:
-            pass
-
-        def series(self, index: int, seconds: list[dict[str, Any]]) -> None:
-            pass
-
-        def rows(self, index: int, rows: list[tuple[Any, ...]]) -> None:
-            pass
 
     before = (gc.get_threshold(), gc.get_freeze_count())
     spec = RequestSpec(url=server.url("/ok"), auth="none")
@@ -574,6 +581,28 @@ def test_a_worker_collects_garbage_less_often_and_restores_the_collector(
     assert seen, "the run polled its control"
     assert all(young == GC_YOUNG_THRESHOLD and frozen > 0 for young, frozen in seen)
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_callers_own_gc_freeze_is_left_as_it_was(server: TestServer) -> None:
+    """An embedding program that froze its objects finds the same freeze after a run."""
+    import gc
+
+    from lstream_cli.engine.load import WorkerPlan, run_worker_sync
+
+    gc.freeze()
+    try:
+        kept = [[i] for i in range(10_000)]  # made after the freeze: not frozen
+        frozen = gc.get_freeze_count()
+        spec = RequestSpec(url=server.url("/ok"), auth="none")
+        state = run_worker_sync(
+            WorkerPlan(0, spec, 2, None, 0.2, None), _NullControl(), time.perf_counter_ns()
+        )
+        assert state["ok"] == state["requests"] > 0
+        # Still frozen, and nothing of the run's or of ``kept`` added to it (a
+        # frozen object freed during the run may leave it: the count never grows).
+        assert frozen - 1_000 < gc.get_freeze_count() <= frozen and len(kept) == 10_000
+    finally:
+        gc.unfreeze()
 
 
 def test_a_closed_loop_keeps_one_connection_per_slot_and_sends_each_request_once(
